@@ -1,0 +1,81 @@
+// Names every segment of a connection by the part it plays: the SYN, the final ACK,
+// a retransmitted FIN ... A segment can play several parts at once (a FIN that also
+// acknowledges the peer's FIN, data on the handshake ACK), so roles are bits.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "harness/packet.h"
+
+namespace tcpfault {
+
+enum Role : std::uint32_t {
+  SYN = 1u << 0,            // SYN without ACK
+  SYN_ACK = 1u << 1,        // SYN with ACK
+  HANDSHAKE_ACK = 1u << 2,  // the opener's ACK of the SYN-ACK (may carry data)
+  DATA = 1u << 3,           // carries payload (not a keepalive or window probe)
+  PURE_ACK = 1u << 4,       // ACK only: no payload, no SYN/FIN/RST
+  FIN = 1u << 5,            // carries FIN (see Classified::fin_number)
+  ACK_OF_FIN = 1u << 6,     // acknowledges the first FIN, sent by its receiver
+  FINAL_ACK = 1u << 7,      // acknowledges the second FIN, sent by the active closer
+  RST_ROLE = 1u << 8,       // carries RST
+  KEEPALIVE = 1u << 9,      // seq = snd_nxt - 1 with at most one byte, peer window open
+  WINDOW_PROBE = 1u << 10,  // probe of a zero window
+  RETRANSMISSION = 1u << 11 // repeats sequence space (or a special ACK) already sent
+};
+using Roles = std::uint32_t;
+
+// "SYN", "FIN|ACK_OF_FIN", "DATA|RETRANSMISSION" ...; names in the order of the enum.
+std::string roles_string(Roles r);
+// One role from its name ("FINAL_ACK", "final_ack" or "final-ack"); nullopt if unknown.
+std::optional<Role> role_from_name(const std::string& name);
+
+// The sequence space of one direction of a connection, as seen on the wire.
+struct DirectionState {
+  bool syn_seen = false;
+  std::uint32_t isn = 0;
+  std::uint32_t snd_nxt = 0;     // highest seq + seq_len sent so far
+  bool ack_seen = false;
+  std::uint32_t last_ack = 0;    // latest ACK number sent: the sender's rcv_nxt
+  std::uint32_t last_window = 0; // latest window, scaled by the sender's wscale
+  std::uint8_t wscale = 0;       // applies once both SYNs carried wscale
+  bool fin_seen = false;
+  std::uint32_t fin_seq = 0;     // sequence number of the FIN
+  std::optional<std::uint32_t> last_tsval;
+};
+
+struct Classified {
+  Roles roles = 0;
+  std::uint64_t connection = 0;  // id of the connection, counting from 1 per tracker
+  bool from_opener = true;       // sent by the side that sent the first SYN
+  int fin_number = 0;            // 1 = first FIN of the connection, 2 = the other side's
+};
+
+// Tracks every connection it sees; one instance per topology.
+class RoleTracker {
+ public:
+  // Classifies and then learns from `p`. `injected` segments (crafted by the harness)
+  // are classified but do not change what the tracker believes the ends have sent.
+  Classified classify(const Packet& p, bool injected = false);
+
+  struct Connection {
+    std::uint64_t id = 0;
+    SockAddr opener, listener;  // opener sent the first SYN
+    DirectionState from_opener, to_opener;
+    int fins = 0;               // FINs seen so far (first/second)
+    bool opener_fin_first = false;
+    bool reset = false;
+  };
+  // The current connection between two ends (either order), if any.
+  const Connection* find(const SockAddr& a, const SockAddr& b) const;
+
+ private:
+  std::map<std::pair<SockAddr, SockAddr>, Connection> connections_;  // key: (lower, higher)
+  std::uint64_t next_id_ = 1;
+};
+
+}  // namespace tcpfault

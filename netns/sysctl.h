@@ -1,0 +1,39 @@
+// Per-namespace sysctls: read, write, and apply sysctl.conf text.
+//
+// Only keys under net. that belong to a network namespace are ever written; a global
+// key would change the host, so it is refused with an error naming it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "netns/namespace.h"
+
+namespace tcpfault::netns {
+
+// "net.ipv4.tcp_fin_timeout" (or "net/ipv4/tcp_fin_timeout") -> value as the kernel prints
+// it, trailing newline removed, tabs between fields kept. Throws Error for unknown keys
+// (and names keys the kernel removed, such as net.ipv4.tcp_tw_recycle).
+std::string read_sysctl(const Namespace& ns, std::string_view key);
+
+// Writes a value inside `ns`. Throws Error with the key, the value and the kernel's
+// reason (EINVAL = out of range or malformed) when the kernel refuses it.
+void write_sysctl(const Namespace& ns, std::string_view key, std::string_view value);
+
+struct SysctlSetting {
+  std::string key;    // dotted form
+  std::string value;
+  bool ignore_errors = false;  // the line began with '-'
+  int line = 0;
+};
+
+// Parses sysctl.conf syntax: '#' and ';' comments, blank lines, `key = value`,
+// `key=value`, a leading '-' meaning ignore errors. Throws Error "line N: ..." on
+// a malformed line.
+std::vector<SysctlSetting> parse_sysctl_conf(std::string_view text);
+
+// Parses and writes each setting inside `ns`; errors of '-' lines are ignored.
+void apply_sysctl_conf(const Namespace& ns, std::string_view text);
+
+}  // namespace tcpfault::netns

@@ -1,0 +1,60 @@
+// The client - middlebox - server topology, dual stack, built in-process.
+//
+//   client ns              middlebox ns                         server ns
+//   c0 198.18.1.1/24  <->  m0 198.18.1.254 | m1 198.18.2.254  <->  s0 198.18.2.1/24
+//   2001:2:0:1::1/64       2001:2:0:1::fe  | 2001:2:0:2::fe        2001:2:0:2::1/64
+//
+// Each live topology on the machine takes a slot; slot s uses the /24s number 2s+1
+// (client) and 2s+2 (server) counted from 198.18.0.0, and the /64s 2001:2:0:<2s+1>::
+// and 2001:2:0:<2s+2>::, so slot 0 is the picture above. Addresses are unique among
+// live topologies, which lets machine-wide observers (the state tracepoint) tell
+// topologies apart. A slot is held by an abstract unix socket, freed when the
+// process dies.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "netns/address.h"
+#include "netns/namespace.h"
+#include "netns/unique_fd.h"
+
+namespace tcpfault::netns {
+
+enum class Host { Client, Middlebox, Server };
+std::string to_string(Host h);  // "client", "middlebox", "server"
+
+struct TopologyOptions {
+  // Debug aid: bind-mount the namespaces under /run/netns/tcpfault-<pid>-<slot>-<host>
+  // so that `ip netns exec` can look inside. Pinned namespaces outlive a kill -9.
+  bool pin = false;
+};
+
+class Topology {
+ public:
+  static std::unique_ptr<Topology> build(const TopologyOptions& options = {});
+  ~Topology();
+
+  const Namespace& ns(Host h) const;
+  const Namespace& client() const { return ns(Host::Client); }
+  const Namespace& middlebox() const { return ns(Host::Middlebox); }
+  const Namespace& server() const { return ns(Host::Server); }
+
+  int slot() const { return slot_; }
+  Address client_addr(Family f) const;
+  Address server_addr(Family f) const;
+  // The middlebox's address on the client-facing (m0) or server-facing (m1) link.
+  Address middlebox_addr(Host facing, Family f) const;
+  // An address of the client subnet that no host uses (for crafted sources), n >= 1.
+  Address unused_client_addr(Family f, int n) const;
+
+ private:
+  Topology(int slot, UniqueFd slot_lock);
+  int slot_;
+  UniqueFd slot_lock_;
+  std::unique_ptr<Namespace> client_, middlebox_, server_;
+  std::vector<std::string> pins_;
+  friend class TopologyBuilder;
+};
+
+}  // namespace tcpfault::netns
