@@ -1,6 +1,11 @@
 // Names every segment of a connection by the part it plays: the SYN, the final ACK,
 // a retransmitted FIN ... A segment can play several parts at once (a FIN that also
 // acknowledges the peer's FIN, data on the handshake ACK), so roles are bits.
+//
+// The tracker sits at the middlebox: it sees every segment of both directions in the
+// order they reach it, including those a fault later drops. It reads only the parsed
+// header fields of a Packet, never its bytes. Sequence numbers are compared in serial
+// arithmetic (RFC 1982), so a connection may wrap past 2^32.
 #pragma once
 
 #include <cstdint>
@@ -30,8 +35,10 @@ enum Role : std::uint32_t {
 using Roles = std::uint32_t;
 
 // "SYN", "FIN|ACK_OF_FIN", "DATA|RETRANSMISSION" ...; names in the order of the enum.
+// RST_ROLE is spelled "RST"; no role at all is "NONE".
 std::string roles_string(Roles r);
 // One role from its name ("FINAL_ACK", "final_ack" or "final-ack"); nullopt if unknown.
+// "RST" and "RST_ROLE" both name RST_ROLE.
 std::optional<Role> role_from_name(const std::string& name);
 
 // The sequence space of one direction of a connection, as seen on the wire.
@@ -43,14 +50,18 @@ struct DirectionState {
   std::uint32_t last_ack = 0;    // latest ACK number sent: the sender's rcv_nxt
   std::uint32_t last_window = 0; // latest window, scaled by the sender's wscale
   std::uint8_t wscale = 0;       // applies once both SYNs carried wscale
+  std::optional<std::uint8_t> syn_wscale;  // the option in this side's SYN, if any
   bool fin_seen = false;
   std::uint32_t fin_seq = 0;     // sequence number of the FIN
   std::optional<std::uint32_t> last_tsval;
+
+  bool operator==(const DirectionState&) const = default;
 };
 
 struct Classified {
   Roles roles = 0;
-  std::uint64_t connection = 0;  // id of the connection, counting from 1 per tracker
+  std::uint64_t connection = 0;  // id of the connection, counting from 1 per tracker;
+                                 // 0 when the segment belongs to no tracked connection
   bool from_opener = true;       // sent by the side that sent the first SYN
   int fin_number = 0;            // 1 = first FIN of the connection, 2 = the other side's
 };
@@ -60,7 +71,16 @@ class RoleTracker {
  public:
   // Classifies and then learns from `p`. `injected` segments (crafted by the harness)
   // are classified but do not change what the tracker believes the ends have sent.
+  // A segment on a pair with no connection, other than a SYN, gets connection 0 and
+  // the roles its flags alone give.
   Classified classify(const Packet& p, bool injected = false);
+
+  // Enough of an ACK to tell an identical repeat from a new one.
+  struct AckSent {
+    std::uint32_t seq = 0, ack = 0;
+    std::uint8_t flags = 0;
+    bool operator==(const AckSent&) const = default;
+  };
 
   struct Connection {
     std::uint64_t id = 0;
@@ -69,6 +89,17 @@ class RoleTracker {
     int fins = 0;               // FINs seen so far (first/second)
     bool opener_fin_first = false;
     bool reset = false;
+
+    // What tells the first of a special ACK from a repeat of it.
+    bool handshake_acked = false;          // a HANDSHAKE_ACK was seen
+    bool synack_resent = false;            // a SYN-ACK came again after it
+    std::optional<AckSent> ack_of_fin;     // the latest ACK_OF_FIN
+    bool second_fin_acked = false;         // a FINAL_ACK was seen
+    bool second_fin_resent = false;        // the second FIN came again after it
+
+    // Both FINs acknowledged, or reset: a new SYN on the pair starts a new connection.
+    bool finished() const { return reset || (ack_of_fin && second_fin_acked); }
+    bool operator==(const Connection&) const = default;
   };
   // The current connection between two ends (either order), if any.
   const Connection* find(const SockAddr& a, const SockAddr& b) const;

@@ -43,6 +43,28 @@ Namespace Namespace::of_current_thread(std::string name) {
   return Namespace(open_thread_netns(), std::move(name));
 }
 
+const Namespace& Namespace::initial() {
+  static const Namespace ns = [] {
+    int fd = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open /proc/self/ns/net", "is /proc mounted?");
+    return Namespace(UniqueFd(fd), "host");
+  }();
+  return ns;
+}
+
+namespace {
+// Take the snapshot at load time, before any thread can have moved into a namespace.
+// A failure here is reported again, with its reason, on first use.
+[[maybe_unused]] const bool initial_captured = [] {
+  try {
+    Namespace::initial();
+    return true;
+  } catch (...) {
+    return false;
+  }
+}();
+}  // namespace
+
 std::uint64_t Namespace::inode() const {
   struct stat st {};
   if (::fstat(fd(), &st) != 0) throw_errno("fstat namespace " + name_);

@@ -19,6 +19,10 @@ class Namespace {
   static Namespace create(std::string name);
   // The namespace the calling thread is in now.
   static Namespace of_current_thread(std::string name = "current");
+  // The namespace the process was in when this library was loaded (captured before
+  // main, or at dlopen, from /proc/self/ns/net): "the host" for everything here, e.g.
+  // where slot claims live and where a global sysctl's value is read.
+  static const Namespace& initial();
 
   int fd() const { return fd_.get(); }
   const std::string& name() const { return name_; }

@@ -14,11 +14,14 @@ namespace tcpfault::netns {
 
 // "net.ipv4.tcp_fin_timeout" (or "net/ipv4/tcp_fin_timeout") -> value as the kernel prints
 // it, trailing newline removed, tabs between fields kept. Throws Error for unknown keys
-// (and names keys the kernel removed, such as net.ipv4.tcp_tw_recycle).
+// (and names keys the kernel removed, such as net.ipv4.tcp_tw_recycle). A key global to
+// the host (net.core.netdev_max_backlog) reads the host's value: it is the one in effect
+// in every namespace. Only keys under net. are read.
 std::string read_sysctl(const Namespace& ns, std::string_view key);
 
 // Writes a value inside `ns`. Throws Error with the key, the value and the kernel's
-// reason (EINVAL = out of range or malformed) when the kernel refuses it.
+// reason (EINVAL = out of range or malformed, with the current value as a hint) when
+// the kernel refuses it, and refuses keys outside net. or global to the host.
 void write_sysctl(const Namespace& ns, std::string_view key, std::string_view value);
 
 struct SysctlSetting {

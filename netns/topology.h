@@ -10,10 +10,15 @@
 // live topologies, which lets machine-wide observers (the state tracepoint) tell
 // topologies apart. A slot is held by an abstract unix socket, freed when the
 // process dies.
+//
+// When build() returns every link is up with carrier, every address is usable (IPv6
+// without duplicate address detection), the middlebox forwards both families, rp_filter
+// is off and TSO/GSO/GRO are off on every veth end.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "netns/address.h"
 #include "netns/namespace.h"
@@ -23,6 +28,10 @@ namespace tcpfault::netns {
 
 enum class Host { Client, Middlebox, Server };
 std::string to_string(Host h);  // "client", "middlebox", "server"
+
+// The interface of `h` that faces `facing`: c0 (client), m0 / m1 (middlebox facing the
+// client / the server), s0 (server). The names are the same in every topology.
+std::string interface_name(Host h, Host facing = Host::Middlebox);
 
 struct TopologyOptions {
   // Debug aid: bind-mount the namespaces under /run/netns/tcpfault-<pid>-<slot>-<host>
@@ -45,8 +54,12 @@ class Topology {
   Address server_addr(Family f) const;
   // The middlebox's address on the client-facing (m0) or server-facing (m1) link.
   Address middlebox_addr(Host facing, Family f) const;
-  // An address of the client subnet that no host uses (for crafted sources), n >= 1.
+  // An address of the client subnet that no host uses (for crafted sources):
+  // .(100+n) or ::(0x100+n), n in 1..153.
   Address unused_client_addr(Family f, int n) const;
+
+  // The /run/netns paths made when options.pin was set (empty otherwise).
+  const std::vector<std::string>& pinned_paths() const { return pins_; }
 
  private:
   Topology(int slot, UniqueFd slot_lock);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what tcpfault needs to build and run (Debian packages only), then
+# configures and builds it in build/. Safe to run again: it installs only what is missing.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+packages=(
+  build-essential cmake pkg-config               # the build
+  libnetfilter-queue-dev libmnl-dev              # NFQUEUE
+  libnl-3-dev libnl-route-3-dev                  # links, addresses, routes
+  nlohmann-json3-dev                             # JSON traces and reports
+  libgtest-dev                                   # C++ tests and cases
+  iptables                                       # iptables-restore in the middlebox
+  tcpdump tshark                                 # reading captures back in tests
+  iproute2 util-linux procps                     # the host-unchanged check (ip, lsns, sysctl)
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "tcpfault needs root (network namespaces, NFQUEUE): run this with sudo" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$top/build" -j"$(nproc)"

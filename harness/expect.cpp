@@ -1,0 +1,215 @@
+#include "harness/expect.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+namespace tcpfault {
+
+namespace {
+
+std::string join_states(const std::vector<TcpState>& states) {
+  std::string out;
+  for (auto s : states) out += (out.empty() ? "" : " -> ") + to_string(s);
+  return out.empty() ? "(none)" : out;
+}
+
+std::string times_of(const std::vector<const SegmentEvent*>& segs, std::int64_t start) {
+  std::string out;
+  for (auto* s : segs) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s+%.1f ms", out.empty() ? "" : ", ", double(s->t_ns - start) / 1e6);
+    out += buf;
+  }
+  return out;
+}
+
+bool state_matches(const std::optional<SocketInfo>& info, TcpState want) {
+  if (want == TcpState::CLOSED) return !info || info->state == TcpState::CLOSED;
+  if (!info) return false;
+  if (want == TcpState::SYN_RECV && info->state == TcpState::NEW_SYN_RECV) return true;
+  return info->state == want;
+}
+
+std::string state_text(const std::optional<SocketInfo>& info) {
+  if (!info) return "no socket (CLOSED)";
+  std::string s = to_string(info->state);
+  if (info->timewait_sock) s += " (timewait minisocket)";
+  if (info->request_sock) s += " (request socket)";
+  return s;
+}
+
+bool contains_run(const std::vector<TcpState>& seen, const std::vector<TcpState>& want) {
+  if (want.empty()) return true;
+  if (seen.size() < want.size()) return false;
+  for (std::size_t i = 0; i + want.size() <= seen.size(); ++i)
+    if (std::equal(want.begin(), want.end(), seen.begin() + i)) return true;
+  return false;
+}
+
+// The states a socket went through. A step that keeps the state (a full socket
+// handing its FIN_WAIT2 over to a minisocket) is not a new state.
+std::vector<TcpState> to_states(const std::vector<TransitionEvent>& ts) {
+  std::vector<TcpState> out;
+  for (const auto& t : ts)
+    if (t.from != t.to) out.push_back(t.to);
+  return out;
+}
+
+}  // namespace
+
+ExpectationFailed::ExpectationFailed(std::string summary, std::string detail)
+    : Error(summary + "\n" + detail), summary_(std::move(summary)) {}
+
+std::vector<TransitionEvent> transitions_of(const std::vector<Event>& events, const SocketRef& s) {
+  // A socket is named by its tuple, but its first step (CLOSED -> SYN_SENT) is
+  // recorded before it has a port: follow the kernel's socket identity back to it.
+  std::set<std::uint64_t> ids;
+  for (const auto& e : events)
+    if (auto* t = std::get_if<TransitionEvent>(&e))
+      if (t->host == s.host && t->local == s.tuple.local && t->remote == s.tuple.remote && t->socket)
+        ids.insert(t->socket);
+  std::vector<TransitionEvent> out;
+  for (const auto& e : events) {
+    auto* t = std::get_if<TransitionEvent>(&e);
+    if (!t || t->host != s.host) continue;
+    bool same_tuple = t->local == s.tuple.local && t->remote == s.tuple.remote;
+    bool portless_start = t->local.port == 0 && t->remote == s.tuple.remote && ids.count(t->socket);
+    if (same_tuple || portless_start) out.push_back(*t);
+  }
+  return out;
+}
+
+std::vector<const SegmentEvent*> matching_segments(const std::vector<Event>& events, const Match& m) {
+  std::vector<const SegmentEvent*> out;
+  for (const auto& e : events)
+    if (auto* s = std::get_if<SegmentEvent>(&e))
+      if (m.matches(SegmentView{s->from, s->packet, s->classified})) out.push_back(s);
+  return out;
+}
+
+Expectations::Expectations(std::shared_ptr<Trace> trace, StateObserver& states,
+                           std::function<std::string(const std::string&)> on_failure)
+    : trace_(std::move(trace)), states_(states), on_failure_(std::move(on_failure)) {}
+
+void Expectations::fail(const std::string& summary, const std::string& expected,
+                        const std::string& seen) const {
+  trace_->note("expectation failed: " + summary);
+  std::string detail = "  expected: " + expected + "\n  seen:     " + seen + "\n";
+  if (on_failure_) detail += on_failure_(summary);
+  throw ExpectationFailed("expectation failed: " + summary, detail);
+}
+
+std::vector<TransitionEvent> Expectations::transitions_of(const SocketRef& s) const {
+  states_.drain();
+  return tcpfault::transitions_of(trace_->events(), s);
+}
+
+void Expectations::state(const SocketRef& s, TcpState want, milliseconds within) const {
+  auto deadline = Clock::now() + within;
+  std::optional<SocketInfo> info;
+  // The kernel gives no event for every state change (a minisocket expiring), so the
+  // socket table is read again whenever the timeline moves, and at least every few ms.
+  while (true) {
+    auto version = trace_->version();
+    info = states_.socket(s);
+    if (state_matches(info, want)) return;
+    if (Clock::now() >= deadline) break;
+    trace_->wait_change(version, std::min(deadline, Clock::now() + std::chrono::milliseconds(5)));
+  }
+  fail(s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms",
+       to_string(want), state_text(info) + "; transitions: " + join_states(to_states(transitions_of(s))));
+}
+
+void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& sequence,
+                               milliseconds within) const {
+  auto deadline = Clock::now() + within;
+  std::vector<TransitionEvent> seen;
+  while (true) {
+    auto version = trace_->version();
+    seen = transitions_of(s);
+    if (contains_run(to_states(seen), sequence)) return;
+    if (!trace_->wait_change(version, deadline)) {
+      seen = transitions_of(s);
+      if (contains_run(to_states(seen), sequence)) return;
+      break;
+    }
+  }
+  fail(s.str() + " passes " + join_states(sequence) + " within " + std::to_string(within.count()) + " ms",
+       join_states(sequence), join_states(to_states(seen)));
+}
+
+void Expectations::segments(const Match& m, int count, milliseconds within) const {
+  std::size_t seen = 0;
+  bool reached = trace_->wait_until(
+      [&](const std::vector<Event>& events) {
+        seen = matching_segments(events, m).size();
+        return seen >= static_cast<std::size_t>(count);
+      },
+      Clock::now() + within);
+  if (reached && seen == static_cast<std::size_t>(count)) return;
+  auto segs = matching_segments(trace_->events(), m);
+  fail(std::to_string(count) + " x " + m.describe() + " within " + std::to_string(within.count()) + " ms",
+       "exactly " + std::to_string(count),
+       std::to_string(segs.size()) + (segs.empty() ? "" : " (at " + times_of(segs, trace_->start_ns()) + ")"));
+}
+
+void Expectations::no_segment(const Match& m, milliseconds during) const {
+  std::vector<const SegmentEvent*> segs;
+  std::vector<Event> events;
+  bool appeared = trace_->wait_until(
+      [&](const std::vector<Event>& evs) { return !matching_segments(evs, m).empty(); },
+      Clock::now() + during);
+  if (!appeared) return;
+  events = trace_->events();
+  segs = matching_segments(events, m);
+  fail("no " + m.describe() + (during.count() ? " during " + std::to_string(during.count()) + " ms" : ""),
+       "none", std::to_string(segs.size()) + " (at " + times_of(segs, trace_->start_ns()) + "), first: " +
+                   format_packet(segs.front()->packet, segs.front()->relative));
+}
+
+void Expectations::stays_until(const SocketRef& s, TcpState held, const Match& m,
+                               milliseconds within) const {
+  std::int64_t seg_time = 0;
+  bool seen = trace_->wait_until(
+      [&](const std::vector<Event>& events) {
+        auto segs = matching_segments(events, m);
+        if (segs.empty()) return false;
+        seg_time = segs.front()->t_ns;
+        return true;
+      },
+      Clock::now() + within);
+  auto ts = transitions_of(s);
+  if (!seen)
+    fail(s.str() + " stays " + to_string(held) + " until " + m.describe(),
+         m.describe() + " within " + std::to_string(within.count()) + " ms", "no such segment");
+  // Find when it entered `held` and when it left.
+  std::int64_t entered = -1, left = -1;
+  for (const auto& t : ts) {
+    if (t.to == held && entered < 0) entered = t.t_ns;
+    else if (entered >= 0 && left < 0 && t.from == held) left = t.t_ns;
+  }
+  auto rel = [this](std::int64_t t) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "+%.1f ms", double(t - trace_->start_ns()) / 1e6);
+    return std::string(buf);
+  };
+  if (entered >= 0 && entered <= seg_time && (left < 0 || left > seg_time)) return;
+  fail(s.str() + " stays " + to_string(held) + " until " + m.describe(),
+       "in " + to_string(held) + " from before " + rel(seg_time) + " until after it",
+       entered < 0 ? "never in " + to_string(held) + " (" + join_states(to_states(ts)) + ")"
+                   : "entered at " + rel(entered) + ", left at " + (left < 0 ? "never" : rel(left)));
+}
+
+void Expectations::error(const CallResult& r, int err) const {
+  if (r.err == err) return;
+  fail(r.call + " fails with " + errno_name(err), errno_name(err) + " (" + std::strerror(err) + ")",
+       r.describe());
+}
+
+void Expectations::ok(const CallResult& r) const {
+  if (r.ok()) return;
+  fail(r.call + " succeeds", "success", r.describe());
+}
+
+}  // namespace tcpfault

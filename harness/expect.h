@@ -1,0 +1,71 @@
+// Expectations with deadlines. Each waits for the timeline (or the kernel's socket
+// table) to show what it expects, and throws ExpectationFailed when the deadline
+// passes: the message says what was expected, what was seen, and carries the ladder.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/endpoint.h"
+#include "harness/segment_match.h"
+#include "harness/state_observer.h"
+#include "harness/tcp_state.h"
+#include "harness/trace.h"
+#include "netns/error.h"
+
+namespace tcpfault {
+
+using std::chrono::milliseconds;
+
+class ExpectationFailed : public Error {
+ public:
+  ExpectationFailed(std::string summary, std::string detail);
+  const std::string& summary() const { return summary_; }  // first line: what failed
+
+ private:
+  std::string summary_;
+};
+
+class Expectations {
+ public:
+  // `on_failure` is called with the summary before throwing; it returns text to
+  // append (the ladder and where the artifacts were written).
+  Expectations(std::shared_ptr<Trace> trace, StateObserver& states,
+               std::function<std::string(const std::string&)> on_failure);
+
+  // sock_diag shows the socket in `want` (SYN_RECV also matches a request socket;
+  // CLOSED matches no socket at all).
+  void state(const SocketRef& s, TcpState want, milliseconds within) const;
+  // The socket's transitions include `sequence` as consecutive steps.
+  void transitions(const SocketRef& s, const std::vector<TcpState>& sequence, milliseconds within) const;
+  // Exactly `count` segments matching `m` are seen (waits until `count` are there).
+  void segments(const Match& m, int count, milliseconds within) const;
+  // No segment matching `m` so far, nor during the next `during`.
+  void no_segment(const Match& m, milliseconds during) const;
+  // The socket stays in `held` until a segment matching `m` is seen: its transition
+  // out of `held` (if any) comes after that segment.
+  void stays_until(const SocketRef& s, TcpState held, const Match& m, milliseconds within) const;
+  void error(const CallResult& r, int err) const;
+  void ok(const CallResult& r) const;
+
+  // The transitions of one socket so far (its `to` states in order).
+  std::vector<TransitionEvent> transitions_of(const SocketRef& s) const;
+
+  [[noreturn]] void fail(const std::string& summary, const std::string& expected,
+                         const std::string& seen) const;
+
+ private:
+  std::shared_ptr<Trace> trace_;
+  StateObserver& states_;
+  std::function<std::string(const std::string&)> on_failure_;
+};
+
+// The transitions of one socket within a list of events (exposed for tests).
+std::vector<TransitionEvent> transitions_of(const std::vector<Event>& events, const SocketRef& s);
+// Segments of the list that match.
+std::vector<const SegmentEvent*> matching_segments(const std::vector<Event>& events, const Match& m);
+
+}  // namespace tcpfault

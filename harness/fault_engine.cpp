@@ -1,0 +1,342 @@
+#include "harness/fault_engine.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <climits>
+
+#include "harness/queue_rules.h"
+#include "netns/error.h"
+
+namespace tcpfault {
+
+namespace {
+
+std::string ms_string(std::int64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f ms", double(ns) / 1e6);
+  return buf;
+}
+
+std::optional<RelativeTo> relative_for(const RoleTracker& tracker, const Packet& p) {
+  const auto* c = tracker.find(p.source(), p.destination());
+  if (!c) return std::nullopt;
+  bool from_opener = p.source() == c->opener;
+  const DirectionState& own = from_opener ? c->from_opener : c->to_opener;
+  const DirectionState& peer = from_opener ? c->to_opener : c->from_opener;
+  if (!own.syn_seen) return std::nullopt;
+  return RelativeTo{own.isn, peer.syn_seen ? peer.isn : 0};
+}
+
+}  // namespace
+
+FaultEngine::FaultEngine(const netns::Namespace& middlebox, std::uint16_t queue_number,
+                         Trace& trace, HostOf host_of)
+    : trace_(trace), host_of_(std::move(host_of)), queue_(middlebox, queue_number),
+      injector_(middlebox) {
+  // Bind first, then divert traffic: no packet is queued before someone listens.
+  install_queue_rules(middlebox, queue_number);
+  wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_.valid()) throw_errno("eventfd");
+  thread_ = std::thread([this] { run(); });
+}
+
+FaultEngine::~FaultEngine() {
+  stop_ = true;
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  // Whatever is still held goes through: no packet is left without a verdict.
+  for (auto& h : held_) release(h, "let through at the end of the scenario");
+  held_.clear();
+}
+
+int FaultEngine::add(FaultRule rule) {
+  std::lock_guard lock(mu_);
+  std::string label = rule.label.empty() ? rule.describe() : rule.label;
+  int id = rules_.add(std::move(rule));
+  trace_.note("rule #" + std::to_string(id) + " added: " + label);
+  return id;
+}
+
+void FaultEngine::remove(int id) {
+  std::lock_guard lock(mu_);
+  rules_.remove(id);
+  trace_.note("rule #" + std::to_string(id) + " removed");
+}
+
+void FaultEngine::clear() {
+  std::lock_guard lock(mu_);
+  rules_.clear();
+  trace_.note("all rules removed");
+}
+
+RuleBook::Counts FaultEngine::counts(int id) const {
+  std::lock_guard lock(mu_);
+  return rules_.counts(id);
+}
+
+FaultEngine::Stats FaultEngine::stats() const {
+  std::lock_guard lock(mu_);
+  Stats s = stats_;
+  s.held_now = held_.size();
+  s.overruns = queue_.overruns();
+  return s;
+}
+
+std::optional<RoleTracker::Connection> FaultEngine::connection(const SockAddr& a,
+                                                               const SockAddr& b) const {
+  std::lock_guard lock(mu_);
+  if (const auto* c = tracker_.find(a, b)) return *c;
+  return std::nullopt;
+}
+
+void FaultEngine::inject(const SockAddr& a, const SockAddr& b, const Craft& spec) {
+  std::lock_guard lock(mu_);
+  const auto* c = tracker_.find(a, b);
+  if (!c)
+    throw Error("cannot craft a segment between " + a.str() + " and " + b.str() +
+                ": no such connection has passed the middlebox");
+  send_crafted(craft(*c, spec), "crafted " + describe(Inject{spec, false}));
+}
+
+void FaultEngine::run() {
+  std::vector<NfQueue::Message> batch;
+  while (!stop_) {
+    std::int64_t deadline;
+    {
+      std::lock_guard lock(mu_);
+      deadline = next_deadline_ns();
+    }
+    timespec ts{};
+    timespec* timeout = nullptr;
+    if (deadline != INT64_MAX) {
+      std::int64_t wait = std::max<std::int64_t>(0, deadline - mono_now_ns());
+      ts.tv_sec = wait / 1'000'000'000;
+      ts.tv_nsec = wait % 1'000'000'000;
+      timeout = &ts;
+    }
+    pollfd fds[2] = {{queue_.fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    if (::ppoll(fds, 2, timeout, nullptr) < 0 && errno != EINTR) {
+      trace_.note("verdict loop: poll failed: " + std::string(std::strerror(errno)));
+      continue;
+    }
+    if (fds[1].revents & POLLIN) {
+      std::uint64_t v;
+      [[maybe_unused]] auto n = ::read(wake_.get(), &v, sizeof v);
+    }
+    try {
+      batch.clear();
+      queue_.receive(batch);
+      std::lock_guard lock(mu_);
+      for (auto& m : batch) handle(m);
+      release_due();
+    } catch (const std::exception& e) {
+      trace_.note(std::string("verdict loop error: ") + e.what());
+    }
+  }
+}
+
+void FaultEngine::handle(NfQueue::Message& m) {
+  ++stats_.segments;
+  std::optional<Packet> parsed;
+  try {
+    parsed = Packet::parse(m.packet);
+  } catch (const PacketError& e) {
+    ++stats_.unparsed;
+    queue_.accept(m.id);
+    trace_.note(std::string("passed a packet the harness cannot parse: ") + e.what());
+    return;
+  }
+  Packet& p = *parsed;
+  SegmentEvent ev;
+  ev.t_ns = mono_now_ns();
+  ev.from = host_of_(p.src);
+  ev.to = host_of_(p.dst);
+  ev.classified = tracker_.classify(p);
+  ev.relative = relative_for(tracker_, p);
+  SegmentView view{ev.from, p, ev.classified};
+
+  const RuleBook::Entry* acting = rules_.decide(view);
+  // Holds waiting for this segment are released right after its own verdict.
+  on_seen(view);
+
+  ev.packet = p;
+  if (!acting) {
+    ev.fate = "passed";
+    trace_.add_segment(std::move(ev));
+    queue_.accept(m.id);
+    on_passed(view.from);
+  } else {
+    const std::string who = "rule #" + std::to_string(acting->id);
+    ev.rule = acting->rule.label;
+    const Action& action = acting->rule.action;
+    if (std::holds_alternative<Drop>(action)) {
+      ev.fate = "dropped by " + who;
+      trace_.add_segment(std::move(ev));
+      queue_.drop(m.id);
+    } else if (auto* d = std::get_if<Delay>(&action)) {
+      ev.fate = "held by " + who + " (delay " + std::to_string(d->by.count()) + " ms)";
+      auto seen = ev.t_ns;
+      auto trace_id = trace_.add_segment(std::move(ev));
+      held_.push_back({m.id, trace_id, seen, seen + d->by.count() * 1'000'000, view.from, 0,
+                       std::nullopt, "delayed by " + who});
+    } else if (auto* h = std::get_if<Hold>(&action)) {
+      ev.fate = "held by " + who;
+      auto seen = ev.t_ns;
+      auto trace_id = trace_.add_segment(std::move(ev));
+      held_.push_back({m.id, trace_id, seen, seen + h->max.count() * 1'000'000, view.from,
+                       h->after_segments, h->until, "held by " + who});
+    } else if (auto* dup = std::get_if<Duplicate>(&action)) {
+      ev.fate = "passed, then duplicated x" + std::to_string(dup->copies) + " by " + who;
+      trace_.add_segment(std::move(ev));
+      queue_.accept(m.id);
+      on_passed(view.from);
+      for (int i = 0; i < dup->copies; ++i) send_crafted(p, "copy made by " + who);
+    } else if (auto* mod = std::get_if<Modify>(&action)) {
+      Packet changed = p;
+      if (mod->window) changed.set_window(*mod->window);
+      if (mod->set_flags || mod->clear_flags)
+        changed.set_flags(static_cast<std::uint8_t>((changed.flags | mod->set_flags) & ~mod->clear_flags));
+      if (mod->seq_offset) changed.set_seq(static_cast<std::uint32_t>(changed.seq + mod->seq_offset));
+      if (mod->ack_offset) changed.set_ack(static_cast<std::uint32_t>(changed.ack + mod->ack_offset));
+      if (mod->strip_options) changed.strip_options();
+      ev.fate = "rewritten by " + who + " to: " + format_packet(changed, ev.relative);
+      trace_.add_segment(std::move(ev));
+      queue_.accept_rewritten(m.id, changed.bytes);
+      on_passed(view.from);
+    } else if (auto* inj = std::get_if<Inject>(&action)) {
+      const auto* c = tracker_.find(p.source(), p.destination());
+      ev.fate = (inj->drop_trigger ? "dropped and answered by " : "passed, then answered by ") + who;
+      trace_.add_segment(std::move(ev));
+      if (inj->drop_trigger) {
+        queue_.drop(m.id);
+      } else {
+        queue_.accept(m.id);
+        on_passed(view.from);
+      }
+      if (c) send_crafted(craft(*c, inj->segment), "crafted by " + who);
+    }
+  }
+  flush_releasing();
+}
+
+void FaultEngine::on_seen(const SegmentView& view) {
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (it->until && it->until->matches(view)) {
+      releasing_.push_back(std::move(*it));
+      it = held_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void FaultEngine::on_passed(Host sender) {
+  // "Hold until k later segments passed" reorders within one direction: count only
+  // what the same sender sent after the held segment.
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (it->sender == sender && it->after_segments > 0 && --it->after_segments == 0) {
+      releasing_.push_back(std::move(*it));
+      it = held_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// The trace is written before the verdict or the send in every path, so that
+// whoever sees the effect at an endpoint also finds it in the timeline.
+void FaultEngine::release(Held& h, const std::string& reason) {
+  auto now = mono_now_ns();
+  trace_.set_fate(h.trace_id, h.why + ", let go after " + ms_string(now - h.seen_ns) + " (" + reason + ")",
+                  now);
+  queue_.accept(h.packet_id);
+}
+
+void FaultEngine::flush_releasing() {
+  // Each release is a pass that may satisfy further holds: keep going until calm.
+  while (!releasing_.empty()) {
+    Held h = std::move(releasing_.front());
+    releasing_.pop_front();
+    release(h, "condition met");
+    on_passed(h.sender);
+  }
+}
+
+void FaultEngine::release_due() {
+  auto now = mono_now_ns();
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (it->release_at_ns > now) {
+      ++it;
+      continue;
+    }
+    bool conditional = it->after_segments > 0 || it->until;
+    Held h = std::move(*it);
+    it = held_.erase(it);
+    release(h, conditional ? "waited the hold's maximum" : "time is up");
+    on_passed(h.sender);
+    flush_releasing();
+    it = held_.begin();  // the flush may have changed the list
+  }
+}
+
+std::int64_t FaultEngine::next_deadline_ns() const {
+  std::int64_t next = INT64_MAX;
+  for (const auto& h : held_) next = std::min(next, h.release_at_ns);
+  return next;
+}
+
+Packet FaultEngine::craft(const RoleTracker::Connection& c, const Craft& spec) const {
+  bool toward_opener = host_of_(c.opener.addr) == spec.toward;
+  const SockAddr& receiver = toward_opener ? c.opener : c.listener;
+  const SockAddr& sender = toward_opener ? c.listener : c.opener;
+  const DirectionState& by_sender = toward_opener ? c.to_opener : c.from_opener;
+  const DirectionState& by_receiver = toward_opener ? c.from_opener : c.to_opener;
+
+  SegmentSpec s;
+  s.src = sender;
+  s.dst = receiver;
+  s.flags = spec.flags;
+  std::uint32_t base = 0;
+  switch (spec.seq_anchor) {
+    case SeqAnchor::ReceiverRcvNxt:
+      base = by_receiver.ack_seen ? by_receiver.last_ack : by_sender.snd_nxt;
+      break;
+    case SeqAnchor::SenderSndNxt:
+      base = by_sender.snd_nxt;
+      break;
+    case SeqAnchor::Absolute:
+      base = 0;
+      break;
+  }
+  s.seq = static_cast<std::uint32_t>(base + spec.seq_offset);
+  if (spec.flags & tcp_flag::ACK) s.ack = static_cast<std::uint32_t>(by_receiver.snd_nxt + spec.ack_offset);
+  std::uint32_t raw_window = by_sender.last_window >> by_sender.wscale;
+  s.window = spec.window.value_or(static_cast<std::uint16_t>(std::min<std::uint32_t>(raw_window, 65535)));
+  if (spec.tsval_offset) {
+    std::uint32_t tsval = static_cast<std::uint32_t>(by_sender.last_tsval.value_or(0) + *spec.tsval_offset);
+    s.options.timestamp = std::make_pair(tsval, by_receiver.last_tsval.value_or(0));
+  }
+  s.payload = spec.payload;
+  return build_packet(s);
+}
+
+void FaultEngine::send_crafted(const Packet& p, const std::string& why) {
+  SegmentEvent ev;
+  ev.t_ns = mono_now_ns();
+  ev.from = Host::Middlebox;
+  ev.to = host_of_(p.dst);
+  ev.classified = tracker_.classify(p, /*injected=*/true);
+  ev.relative = relative_for(tracker_, p);
+  ev.packet = p;
+  ev.fate = "injected: " + why;
+  trace_.add_segment(std::move(ev));
+  injector_.send(p);
+}
+
+}  // namespace tcpfault

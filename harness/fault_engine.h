@@ -1,0 +1,99 @@
+// The verdict loop: every forwarded TCP segment of the middlebox comes here, is named
+// by the role tracker, recorded in the trace, and then passed, dropped, held,
+// duplicated, rewritten or answered with a crafted segment as the first acting rule says.
+//
+// Held segments get their verdict later (from the same thread) when their time or
+// condition comes; on shutdown every held segment is let through, so no packet is
+// ever left without a verdict.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "harness/fault_rule.h"
+#include "harness/injector.h"
+#include "harness/nfqueue.h"
+#include "harness/roles.h"
+#include "harness/rule_book.h"
+#include "harness/trace.h"
+#include "netns/unique_fd.h"
+
+namespace tcpfault {
+
+class FaultEngine {
+ public:
+  using HostOf = std::function<Host(const Address&)>;
+
+  // Binds the queue, installs the FORWARD rules and starts the loop.
+  FaultEngine(const netns::Namespace& middlebox, std::uint16_t queue_number, Trace& trace,
+              HostOf host_of);
+  ~FaultEngine();
+  FaultEngine(const FaultEngine&) = delete;
+  FaultEngine& operator=(const FaultEngine&) = delete;
+
+  // Rules are tried in the order added. Returns the rule's id.
+  int add(FaultRule rule);
+  void remove(int id);
+  void clear();
+
+  RuleBook::Counts counts(int id) const;
+
+  // Sends a crafted segment now, in the live connection between the two ends.
+  // Throws Error if the middlebox has not seen that connection.
+  void inject(const SockAddr& a, const SockAddr& b, const Craft& craft);
+
+  struct Stats {
+    std::uint64_t segments = 0;     // segments given to us by the kernel
+    std::uint64_t unparsed = 0;     // passed without a look (not TCP we understand)
+    std::uint64_t held_now = 0;
+    std::uint64_t overruns = 0;     // netlink ENOBUFS: drops we did not decide
+  };
+  Stats stats() const;
+
+  // The tracker's view of a connection (copy), for tests and crafted segments.
+  std::optional<RoleTracker::Connection> connection(const SockAddr& a, const SockAddr& b) const;
+
+ private:
+  struct Held {
+    std::uint32_t packet_id;
+    std::uint64_t trace_id;
+    std::int64_t seen_ns;
+    std::int64_t release_at_ns;  // time limit (delay or hold maximum)
+    Host sender;                 // only the same sender's later segments count
+    int after_segments;          // remaining passes before release; 0 = not a condition
+    std::optional<Match> until;
+    std::string why;
+  };
+
+  void run();
+  void handle(NfQueue::Message& m);
+  void on_passed(Host sender);
+  void on_seen(const SegmentView& view);
+  void release(Held& h, const std::string& reason);
+  void flush_releasing();
+  void release_due();
+  std::int64_t next_deadline_ns() const;
+  Packet craft(const RoleTracker::Connection& c, const Craft& spec) const;
+  void send_crafted(const Packet& p, const std::string& why);
+
+  Trace& trace_;
+  HostOf host_of_;
+  NfQueue queue_;
+  Injector injector_;
+  mutable std::mutex mu_;
+  RoleTracker tracker_;
+  RuleBook rules_;
+  std::list<Held> held_;
+  std::list<Held> releasing_;  // released by the segment being handled: verdict after it
+  Stats stats_;
+  UniqueFd wake_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace tcpfault

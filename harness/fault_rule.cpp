@@ -1,0 +1,114 @@
+#include "harness/fault_rule.h"
+
+#include "netns/error.h"
+
+namespace tcpfault {
+
+namespace {
+
+std::string ordinal(int n) {
+  int mod100 = n % 100, mod10 = n % 10;
+  const char* suffix = (mod100 >= 11 && mod100 <= 13) ? "th"
+                       : mod10 == 1                    ? "st"
+                       : mod10 == 2                    ? "nd"
+                       : mod10 == 3                    ? "rd"
+                                                       : "th";
+  return std::to_string(n) + suffix;
+}
+
+std::string describe_craft(const Craft& c) {
+  std::string anchor = c.seq_anchor == SeqAnchor::ReceiverRcvNxt ? "rcv_nxt"
+                       : c.seq_anchor == SeqAnchor::SenderSndNxt ? "snd_nxt"
+                                                                 : "seq";
+  std::string out = "[" + flags_string(c.flags) + "] to " + netns::to_string(c.toward) + " at " +
+                    anchor;
+  if (c.seq_anchor == SeqAnchor::Absolute)
+    out += " " + std::to_string(c.seq_offset);
+  else if (c.seq_offset)
+    out += (c.seq_offset > 0 ? "+" : "") + std::to_string(c.seq_offset);
+  if (!c.payload.empty()) out += ", " + std::to_string(c.payload.size()) + " bytes";
+  return out;
+}
+
+}  // namespace
+
+std::string describe(const Action& a) {
+  struct {
+    std::string operator()(const Drop&) const { return "drop"; }
+    std::string operator()(const Delay& d) const {
+      return "delay " + std::to_string(d.by.count()) + " ms";
+    }
+    std::string operator()(const Hold& h) const {
+      std::string out = "hold";
+      if (h.after_segments) out += " until " + std::to_string(h.after_segments) + " later segments passed";
+      if (h.until) out += std::string(h.after_segments ? " or" : " until") + " " + h.until->describe() + " seen";
+      return out + " (at most " + std::to_string(h.max.count()) + " ms)";
+    }
+    std::string operator()(const Duplicate& d) const {
+      return "duplicate x" + std::to_string(d.copies);
+    }
+    std::string operator()(const Modify& m) const {
+      std::string out = "modify";
+      if (m.window) out += " win=" + std::to_string(*m.window);
+      if (m.set_flags) out += " +[" + flags_string(m.set_flags) + "]";
+      if (m.clear_flags) out += " -[" + flags_string(m.clear_flags) + "]";
+      if (m.seq_offset) out += " seq" + std::string(m.seq_offset > 0 ? "+" : "") + std::to_string(m.seq_offset);
+      if (m.ack_offset) out += " ack" + std::string(m.ack_offset > 0 ? "+" : "") + std::to_string(m.ack_offset);
+      if (m.strip_options) out += " strip-options";
+      return out;
+    }
+    std::string operator()(const Inject& i) const {
+      return std::string(i.drop_trigger ? "replace with " : "inject ") + describe_craft(i.segment);
+    }
+  } visitor;
+  return std::visit(visitor, a);
+}
+
+std::string FaultRule::describe() const {
+  std::string out = tcpfault::describe(action) + " " + match.describe();
+  if (nth != 1 || times != -1) {
+    out += " (";
+    if (nth != 1) out += "from the " + ordinal(nth) + " occurrence, ";
+    out += times == -1 ? "every time" : times == 1 ? "once" : std::to_string(times) + " times";
+    out += ")";
+  }
+  return out;
+}
+
+void FaultRule::validate() const {
+  if (nth < 1) throw Error("fault rule '" + describe() + "': occurrence must be 1 or more, got " + std::to_string(nth));
+  if (times == 0 || times < -1)
+    throw Error("fault rule '" + describe() + "': count must be positive (or -1 for every time), got " +
+                std::to_string(times));
+  if (auto* d = std::get_if<Delay>(&action); d && d->by.count() < 0)
+    throw Error("fault rule: delay must not be negative, got " + std::to_string(d->by.count()) + " ms");
+  if (auto* d = std::get_if<Duplicate>(&action); d && d->copies < 1)
+    throw Error("fault rule: duplicate needs at least 1 copy, got " + std::to_string(d->copies));
+  if (auto* h = std::get_if<Hold>(&action)) {
+    if (h->after_segments < 0) throw Error("fault rule: hold after a negative number of segments");
+    if (h->after_segments == 0 && !h->until)
+      throw Error("fault rule: a hold needs a condition (after_segments > 0 or an `until` match); "
+                  "use a delay to hold for a time");
+    if (h->max.count() <= 0) throw Error("fault rule: a hold's maximum must be positive");
+  }
+  if (auto* i = std::get_if<Inject>(&action); i && i->segment.toward == Host::Middlebox)
+    throw Error("fault rule: a crafted segment goes toward the client or the server, not the middlebox");
+}
+
+namespace {
+FaultRule make_rule(Match m, Action a) {
+  FaultRule r;
+  r.match = std::move(m);
+  r.action = std::move(a);
+  return r;
+}
+}  // namespace
+
+FaultRule drop(Match m) { return make_rule(std::move(m), Drop{}); }
+FaultRule delay(Match m, milliseconds by) { return make_rule(std::move(m), Delay{by}); }
+FaultRule hold(Match m, Hold h) { return make_rule(std::move(m), std::move(h)); }
+FaultRule duplicate(Match m, int copies) { return make_rule(std::move(m), Duplicate{copies}); }
+FaultRule modify(Match m, Modify change) { return make_rule(std::move(m), std::move(change)); }
+FaultRule inject_on(Match m, Inject what) { return make_rule(std::move(m), std::move(what)); }
+
+}  // namespace tcpfault

@@ -1,0 +1,130 @@
+#include "harness/nfqueue.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+extern "C" {
+#include <libnetfilter_queue/libnetfilter_queue.h>
+}
+
+#include "netns/error.h"
+
+namespace tcpfault {
+
+namespace {
+// Room for a full 64 KiB packet plus netlink headers, several per read.
+constexpr std::size_t kBufferSize = 0xffff + 8192 * 4;
+constexpr std::size_t kConfigBuffer = 8192;
+constexpr std::uint32_t kQueueMaxLen = 8192;
+constexpr int kSocketBuffer = 16 << 20;
+}  // namespace
+
+NfQueue::NfQueue(const netns::Namespace& ns, std::uint16_t number)
+    : number_(number), buffer_(kBufferSize) {
+  ns.run([&] { nl_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC); });
+  if (!nl_) throw_errno("open netfilter netlink socket in " + ns.name());
+  if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
+    int err = errno;
+    mnl_socket_close(nl_);
+    throw SystemError("bind netfilter netlink socket", err);
+  }
+  portid_ = mnl_socket_get_portid(nl_);
+  int size = kSocketBuffer;
+  // Big buffer so that a burst does not overrun us; FORCE needs CAP_NET_ADMIN, which we have.
+  ::setsockopt(mnl_socket_get_fd(nl_), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
+
+  try {
+    configure("bind", [](nlmsghdr* nlh) { nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND); });
+    configure("set copy mode", [](nlmsghdr* nlh) {
+      nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
+      nfq_nlmsg_cfg_put_qmaxlen(nlh, kQueueMaxLen);
+    });
+  } catch (...) {
+    mnl_socket_close(nl_);
+    throw;
+  }
+  int fd = mnl_socket_get_fd(nl_);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+NfQueue::~NfQueue() {
+  if (nl_) mnl_socket_close(nl_);  // the kernel unbinds the queue with the socket
+}
+
+int NfQueue::fd() const { return mnl_socket_get_fd(nl_); }
+
+void NfQueue::configure(const char* what, const std::function<void(nlmsghdr*)>& fill) {
+  char buf[kConfigBuffer];
+  nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, number_);
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  fill(nlh);
+  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0)
+    throw_errno(std::string("NFQUEUE ") + what + " queue " + std::to_string(number_));
+  // The kernel answers synchronously: the ACK (or error) is already waiting.
+  int n = mnl_socket_recvfrom(nl_, buf, sizeof buf);
+  if (n < 0) throw_errno(std::string("NFQUEUE ") + what + " reply");
+  if (mnl_cb_run(buf, n, 0, portid_, nullptr, nullptr) < 0) {
+    int err = errno;
+    if (err == EBUSY || err == EPERM)
+      throw Error("NFQUEUE queue " + std::to_string(number_) +
+                  " is busy: another program is already bound to it in the middlebox namespace "
+                  "(choose another queue number)");
+    throw SystemError(std::string("NFQUEUE ") + what + " queue " + std::to_string(number_), err,
+                      "is the nfnetlink_queue module available?");
+  }
+}
+
+void NfQueue::receive(std::vector<Message>& out) {
+  struct Sink {
+    std::vector<Message>* out;
+  } sink{&out};
+  auto on_packet = [](const nlmsghdr* nlh, void* data) -> int {
+    nlattr* attr[NFQA_MAX + 1] = {};
+    if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) return MNL_CB_OK;
+    auto* hdr = static_cast<nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+    Message m;
+    m.id = ntohl(hdr->packet_id);
+    if (attr[NFQA_PAYLOAD]) {
+      auto* p = static_cast<const std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD]));
+      m.packet.assign(p, p + mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
+    }
+    static_cast<Sink*>(data)->out->push_back(std::move(m));
+    return MNL_CB_OK;
+  };
+  while (true) {
+    ssize_t n = mnl_socket_recvfrom(nl_, buffer_.data(), buffer_.size());
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == ENOBUFS) {
+        ++overruns_;
+        continue;
+      }
+      if (errno == EINTR) continue;
+      throw_errno("read from NFQUEUE queue " + std::to_string(number_));
+    }
+    mnl_cb_run(buffer_.data(), n, 0, portid_, on_packet, &sink);
+  }
+}
+
+void NfQueue::accept(std::uint32_t id) { send_verdict(id, NF_ACCEPT, {}); }
+void NfQueue::drop(std::uint32_t id) { send_verdict(id, NF_DROP, {}); }
+void NfQueue::accept_rewritten(std::uint32_t id, std::span<const std::uint8_t> packet) {
+  send_verdict(id, NF_ACCEPT, packet);
+}
+
+void NfQueue::send_verdict(std::uint32_t id, int verdict, std::span<const std::uint8_t> packet) {
+  char buf[0xffff + 512];
+  nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, number_);
+  nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), verdict);
+  if (!packet.empty()) nfq_nlmsg_verdict_put_pkt(nlh, packet.data(), packet.size());
+  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0)
+    throw_errno("send NFQUEUE verdict for packet " + std::to_string(id));
+}
+
+}  // namespace tcpfault

@@ -1,0 +1,93 @@
+#include "harness/queue_rules.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <sstream>
+
+#include "netns/error.h"
+#include "netns/unique_fd.h"
+
+namespace tcpfault {
+
+std::string queue_rules_text(std::uint16_t queue_number) {
+  std::ostringstream out;
+  out << "*filter\n"
+      << ":FORWARD ACCEPT [0:0]\n"
+      << "-A FORWARD -p tcp -j NFQUEUE --queue-num " << queue_number << " --queue-bypass\n"
+      << "COMMIT\n";
+  return out.str();
+}
+
+std::string find_program(const std::string& name, const std::string& package) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  throw Error(name + " not found in PATH: tcpfault needs it to install the NFQUEUE rule in the "
+              "middlebox namespace (install it with: apt-get install " + package + ")");
+}
+
+namespace {
+
+// Runs `program --noflush` inside the namespace with `input` on stdin; returns its stderr.
+void run_restore(const netns::Namespace& ns, const std::string& program, const std::string& input) {
+  int in[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
+  UniqueFd in_read(in[0]), in_write(in[1]), err_read(err[0]), err_write(err[1]);
+
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork " + program);
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    if (::setns(ns.fd(), CLONE_NEWNET) != 0) ::_exit(126);
+    ::dup2(in_read.get(), 0);
+    ::dup2(err_write.get(), 2);
+    ::dup2(err_write.get(), 1);
+    const char* argv[] = {program.c_str(), "--noflush", nullptr};
+    const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+    ::execve(program.c_str(), const_cast<char**>(argv), const_cast<char**>(envp));
+    ::_exit(127);
+  }
+  in_read.reset();
+  err_write.reset();
+  ssize_t off = 0;
+  while (off < static_cast<ssize_t>(input.size())) {
+    ssize_t n = ::write(in_write.get(), input.data() + off, input.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    off += n;
+  }
+  in_write.reset();
+  std::string message;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(err_read.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) message.append(buf, n);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  throw Error(program + " failed in the " + ns.name() + " namespace: " +
+              (message.empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : message) +
+              " (is the kernel's NFQUEUE target, xt_NFQUEUE, available?)");
+}
+
+}  // namespace
+
+void install_queue_rules(const netns::Namespace& ns, std::uint16_t queue_number) {
+  std::string rules = queue_rules_text(queue_number);
+  run_restore(ns, find_program("iptables-restore", "iptables"), rules);
+  run_restore(ns, find_program("ip6tables-restore", "iptables"), rules);
+}
+
+}  // namespace tcpfault

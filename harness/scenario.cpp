@@ -1,0 +1,158 @@
+#include "harness/scenario.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+namespace tcpfault {
+
+namespace {
+
+// Same /24 (IPv4) or /64 (IPv6) as `ref`.
+bool same_subnet(const Address& a, const Address& ref) {
+  if (a.family != ref.family) return false;
+  std::size_t prefix = a.family == Family::V4 ? 3 : 8;
+  return std::equal(a.bytes.begin(), a.bytes.begin() + prefix, ref.bytes.begin());
+}
+
+}  // namespace
+
+std::string artifact_stem(const std::string& name) {
+  std::string out;
+  for (char c : name) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
+  return out;
+}
+
+Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
+  if (!options_.artifacts_dir)
+    if (const char* env = std::getenv("TCPFAULT_ARTIFACTS"); env && *env) options_.artifacts_dir = env;
+  topology_ = netns::Topology::build(options_.topology);
+  trace_ = std::make_shared<Trace>(options_.name);
+  for (Host h : {Host::Client, Host::Middlebox, Host::Server}) counters_at_start_[h] = read_counters(ns(h));
+  states_ = std::make_unique<StateObserver>(*topology_, trace_);
+  faults_ = std::make_unique<FaultEngine>(topology_->middlebox(), options_.queue_number, *trace_,
+                                          [this](const Address& a) { return host_of(a); });
+  client_ = std::make_unique<KernelEndpoint>(topology_->client(), Host::Client, trace_);
+  server_ = std::make_unique<KernelEndpoint>(topology_->server(), Host::Server, trace_);
+  expect_ = std::make_unique<Expectations>(
+      trace_, *states_, [this](const std::string& summary) { return failure_note(summary); });
+}
+
+Scenario::~Scenario() {
+  expect_.reset();
+  faults_.reset();  // lets every held packet through, unbinds the queue
+  states_.reset();
+  if (options_.artifacts_dir) {
+    try {
+      write_artifacts();
+    } catch (const std::exception&) {
+      // A teardown must not throw; the failure note already named any problem.
+    }
+  }
+  client_.reset();
+  server_.reset();
+  topology_.reset();
+}
+
+KernelEndpoint& Scenario::endpoint(Host h) {
+  if (h == Host::Middlebox) throw Error("the middlebox has no endpoint: it only forwards");
+  return h == Host::Client ? *client_ : *server_;
+}
+
+const netns::Namespace& Scenario::ns(Host h) const { return topology_->ns(h); }
+
+SockAddr Scenario::server_at(std::uint16_t port) const {
+  return {topology_->server_addr(options_.family), port};
+}
+SockAddr Scenario::client_at(std::uint16_t port) const {
+  return {topology_->client_addr(options_.family), port};
+}
+
+Host Scenario::host_of(const Address& a) const {
+  if (same_subnet(a, topology_->client_addr(a.family))) {
+    return a == topology_->middlebox_addr(Host::Client, a.family) ? Host::Middlebox : Host::Client;
+  }
+  if (same_subnet(a, topology_->server_addr(a.family))) {
+    return a == topology_->middlebox_addr(Host::Server, a.family) ? Host::Middlebox : Host::Server;
+  }
+  return Host::Middlebox;
+}
+
+void Scenario::set_sysctl(Host h, const std::string& key, const std::string& value) {
+  netns::write_sysctl(ns(h), key, value);
+  trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + value);
+}
+
+std::string Scenario::sysctl(Host h, const std::string& key) const { return netns::read_sysctl(ns(h), key); }
+
+int Scenario::sysctl_int(Host h, const std::string& key) const {
+  std::string v = sysctl(h, key);
+  try {
+    return std::stoi(v);
+  } catch (const std::exception&) {
+    throw Error("sysctl " + key + " is not a number: '" + v + "'");
+  }
+}
+
+Counters Scenario::counters(Host h) const { return read_counters(ns(h)); }
+
+std::int64_t Scenario::counter_delta(Host h, const std::string& key) const {
+  auto now = counters(h);
+  auto it = now.find(key);
+  if (it == now.end())
+    throw Error("no MIB counter " + key + " in the " + netns::to_string(h) +
+                " namespace (names look like TcpExt.TCPTimeWaitOverflow or Tcp.RetransSegs)");
+  const auto& start = counters_at_start_.at(h);
+  auto before = start.find(key);
+  return it->second - (before == start.end() ? 0 : before->second);
+}
+
+void Scenario::expect_state(const SocketRef& s, TcpState want, milliseconds within) const {
+  expect_->state(s, want, within);
+}
+void Scenario::expect_transitions(const SocketRef& s, const std::vector<TcpState>& seq,
+                                  milliseconds within) const {
+  expect_->transitions(s, seq, within);
+}
+void Scenario::expect_segments(const Match& m, int count, milliseconds within) const {
+  expect_->segments(m, count, within);
+}
+void Scenario::expect_no_segment(const Match& m, milliseconds during) const {
+  expect_->no_segment(m, during);
+}
+void Scenario::expect_stays_until(const SocketRef& s, TcpState held, const Match& m,
+                                  milliseconds within) const {
+  expect_->stays_until(s, held, m, within);
+}
+void Scenario::expect_error(const CallResult& r, int err) const { expect_->error(r, err); }
+void Scenario::expect_ok(const CallResult& r) const { expect_->ok(r); }
+
+void Scenario::expect_counter(Host h, const std::string& key, std::int64_t at_least,
+                              std::optional<std::int64_t> at_most) const {
+  auto delta = counter_delta(h, key);
+  if (delta >= at_least && (!at_most || delta <= *at_most)) return;
+  std::string want = at_most ? (at_least == *at_most ? std::to_string(at_least)
+                                                     : std::to_string(at_least) + ".." + std::to_string(*at_most))
+                             : ">= " + std::to_string(at_least);
+  expect_->fail(netns::to_string(h) + " counter " + key + " grows by " + want, want,
+                std::to_string(delta));
+}
+
+ArtifactPaths Scenario::write_artifacts(std::optional<std::string> dir) const {
+  std::string where = dir ? *dir : options_.artifacts_dir.value_or(
+                                       (std::filesystem::temp_directory_path() / "tcpfault").string());
+  return tcpfault::write_artifacts(*trace_, where, artifact_stem(options_.name));
+}
+
+std::string Scenario::failure_note(const std::string&) const {
+  states_->drain();
+  std::string note;
+  try {
+    note = "  trace: " + write_artifacts().str() + "\n";
+  } catch (const std::exception& e) {
+    note = std::string("  trace: not written (") + e.what() + ")\n";
+  }
+  return note + render_ladder(*trace_);
+}
+
+}  // namespace tcpfault

@@ -1,0 +1,115 @@
+// A scenario: one topology with its middlebox fault engine, observers, endpoints and
+// timeline, torn down when the object goes. This is the C++ API a case is written on:
+//
+//   Scenario s({.family = Family::V4, .name = "CL2"});
+//   auto listener = s.server().listen(s.server_at(8080));
+//   auto client = s.client().connect(s.server_at(8080));
+//   auto conn = listener.accept();
+//   s.faults().add(drop(Match().role(FINAL_ACK).sent_by(Host::Client)).once());
+//   client.close();  ...  conn.close();
+//   s.expect_transitions(conn.ref(), {TcpState::LAST_ACK, TcpState::CLOSED});
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/endpoint.h"
+#include "harness/expect.h"
+#include "harness/fault_engine.h"
+#include "harness/mib_counters.h"
+#include "harness/state_observer.h"
+#include "harness/trace.h"
+#include "harness/trace_output.h"
+#include "netns/sysctl.h"
+#include "netns/topology.h"
+
+namespace tcpfault {
+
+using namespace std::chrono_literals;
+
+struct ScenarioOptions {
+  Family family = Family::V4;
+  std::string name = "scenario";
+  // Where the pcapng/JSON/ladder go; default: $TCPFAULT_ARTIFACTS, else nowhere
+  // (on failure they then go to the system's temporary directory).
+  std::optional<std::string> artifacts_dir;
+  std::uint16_t queue_number = 0;
+  netns::TopologyOptions topology;
+};
+
+class Scenario {
+ public:
+  explicit Scenario(ScenarioOptions options);
+  ~Scenario();
+  Scenario(const Scenario&) = delete;
+  Scenario& operator=(const Scenario&) = delete;
+
+  Family family() const { return options_.family; }
+  const std::string& name() const { return options_.name; }
+  netns::Topology& topology() { return *topology_; }
+  KernelEndpoint& client() { return *client_; }
+  KernelEndpoint& server() { return *server_; }
+  KernelEndpoint& endpoint(Host h);
+  FaultEngine& faults() { return *faults_; }
+  Trace& trace() { return *trace_; }
+  StateObserver& states() { return *states_; }
+  const Expectations& expectations() const { return *expect_; }
+
+  SockAddr server_at(std::uint16_t port) const;
+  SockAddr client_at(std::uint16_t port) const;
+  Host host_of(const Address& a) const;
+
+  // Sysctls of one host's namespace (the host machine is never touched).
+  void set_sysctl(Host h, const std::string& key, const std::string& value);
+  std::string sysctl(Host h, const std::string& key) const;
+  int sysctl_int(Host h, const std::string& key) const;
+  // MIB counters now, and their change since the scenario began.
+  Counters counters(Host h) const;
+  std::int64_t counter_delta(Host h, const std::string& key) const;
+
+  // ---- expectations: each throws ExpectationFailed with the ladder ----
+  void expect_state(const SocketRef& s, TcpState want, milliseconds within = 3000ms) const;
+  void expect_state(const Connection& c, TcpState want, milliseconds within = 3000ms) const {
+    expect_state(c.ref(), want, within);
+  }
+  void expect_transitions(const SocketRef& s, const std::vector<TcpState>& seq,
+                          milliseconds within = 3000ms) const;
+  void expect_transitions(const Connection& c, const std::vector<TcpState>& seq,
+                          milliseconds within = 3000ms) const {
+    expect_transitions(c.ref(), seq, within);
+  }
+  void expect_segments(const Match& m, int count, milliseconds within = 3000ms) const;
+  void expect_no_segment(const Match& m, milliseconds during = 0ms) const;
+  void expect_stays_until(const SocketRef& s, TcpState held, const Match& m,
+                          milliseconds within = 3000ms) const;
+  void expect_error(const CallResult& r, int err) const;
+  void expect_ok(const CallResult& r) const;
+  void expect_counter(Host h, const std::string& key, std::int64_t at_least,
+                      std::optional<std::int64_t> at_most = std::nullopt) const;
+
+  std::string ladder() const { return render_ladder(*trace_); }
+  // Writes the artifacts to `dir` (default: the scenario's artifacts directory).
+  ArtifactPaths write_artifacts(std::optional<std::string> dir = std::nullopt) const;
+
+ private:
+  std::string failure_note(const std::string& summary) const;
+  const netns::Namespace& ns(Host h) const;
+
+  ScenarioOptions options_;
+  std::unique_ptr<netns::Topology> topology_;
+  std::shared_ptr<Trace> trace_;
+  std::map<Host, Counters> counters_at_start_;
+  std::unique_ptr<StateObserver> states_;
+  std::unique_ptr<FaultEngine> faults_;
+  std::unique_ptr<KernelEndpoint> client_, server_;
+  std::unique_ptr<Expectations> expect_;
+};
+
+// A file-name-safe form of a scenario name: "CL2/IPv4" -> "CL2_IPv4".
+std::string artifact_stem(const std::string& name);
+
+}  // namespace tcpfault

@@ -1,0 +1,91 @@
+#include "harness/state_observer.h"
+
+namespace tcpfault {
+
+namespace {
+// How often an orphaned FIN_WAIT2 minisocket is looked at while one exists: the
+// kernel gives no event when it becomes TIME_WAIT.
+constexpr auto kOrphanCheck = std::chrono::milliseconds(2);
+}  // namespace
+
+StateObserver::StateObserver(const netns::Topology& topology, std::shared_ptr<Trace> trace)
+    : topology_(topology), trace_(std::move(trace)), client_diag_(topology.client()),
+      server_diag_(topology.server()) {
+  orphan_watcher_ = std::thread([this] { watch_orphans(); });
+  tracepoint_ = std::make_unique<StateTracepoint>([this](const Transition& t) { on_transition(t); });
+}
+
+StateObserver::~StateObserver() {
+  tracepoint_.reset();
+  {
+    std::lock_guard lock(orphans_mu_);
+    stopping_ = true;
+  }
+  orphans_cv_.notify_all();
+  orphan_watcher_.join();
+}
+
+const SockDiag& StateObserver::diag(Host h) const {
+  return h == Host::Client ? client_diag_ : server_diag_;
+}
+
+std::optional<SocketInfo> StateObserver::socket(const SocketRef& ref) const {
+  return diag(ref.host).find(ref.tuple);
+}
+
+void StateObserver::drain() { tracepoint_->drain(); }
+
+std::optional<Host> StateObserver::host_of_local(const Address& a) const {
+  for (Family f : {Family::V4, Family::V6}) {
+    if (a == topology_.client_addr(f)) return Host::Client;
+    if (a == topology_.server_addr(f)) return Host::Server;
+  }
+  return std::nullopt;
+}
+
+void StateObserver::on_transition(const Transition& t) {
+  auto host = host_of_local(t.local.addr);
+  if (!host) return;  // another topology's or the host's socket
+  TransitionEvent ev{t.mono_ns, *host, t.local, t.remote, t.socket, t.from, t.to, "tracepoint"};
+  bool closing = t.from == TcpState::FIN_WAIT1 || t.from == TcpState::FIN_WAIT2 ||
+                 t.from == TcpState::CLOSING;
+  if (t.to == TcpState::CLOSED && closing) {
+    // The minisocket is hashed before the full socket is marked CLOSED, so it is there now.
+    auto tw = diag(*host).find({t.local, t.remote});
+    if (tw && tw->timewait_sock) {
+      ev.to = tw->state;
+      ev.source = "tracepoint; timewait minisocket seen by sock_diag";
+      if (tw->state == TcpState::FIN_WAIT2) {
+        std::lock_guard lock(orphans_mu_);
+        orphans_[{*host, FourTuple{t.local, t.remote}}] = t.socket;
+        orphans_cv_.notify_all();
+      }
+    }
+  }
+  trace_->add(std::move(ev));
+}
+
+void StateObserver::watch_orphans() {
+  std::unique_lock lock(orphans_mu_);
+  while (!stopping_) {
+    if (orphans_.empty()) {
+      orphans_cv_.wait(lock);
+      continue;
+    }
+    orphans_cv_.wait_for(lock, kOrphanCheck);
+    for (auto it = orphans_.begin(); it != orphans_.end();) {
+      auto [host, tuple] = it->first;
+      auto now = diag(host).find(tuple);
+      if (now && now->timewait_sock && now->state == TcpState::FIN_WAIT2) {
+        ++it;
+        continue;
+      }
+      TcpState to = now && now->timewait_sock ? now->state : TcpState::CLOSED;
+      trace_->add(TransitionEvent{mono_now_ns(), host, tuple.local, tuple.remote, it->second,
+                                  TcpState::FIN_WAIT2, to, "sock_diag (timewait minisocket)"});
+      it = orphans_.erase(it);
+    }
+  }
+}
+
+}  // namespace tcpfault

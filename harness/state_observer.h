@@ -1,0 +1,56 @@
+// Socket states of one topology: the transition sequence (tracepoint) written into
+// the trace, and the current state of a socket on demand (sock_diag).
+//
+// The kernel hands a closing connection to a timewait minisocket without a
+// tracepoint event: the full socket is recorded going to CLOSED. The observer asks
+// sock_diag at that moment and records the step as "-> TIME_WAIT" (or "-> FIN_WAIT2"
+// for an orphan) instead; an orphan's later FIN_WAIT2 -> TIME_WAIT step is found by
+// watching the minisocket until it changes.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "harness/endpoint.h"
+#include "harness/sock_diag.h"
+#include "harness/state_tracepoint.h"
+#include "harness/trace.h"
+#include "netns/topology.h"
+
+namespace tcpfault {
+
+class StateObserver {
+ public:
+  StateObserver(const netns::Topology& topology, std::shared_ptr<Trace> trace);
+  ~StateObserver();
+
+  // What sock_diag shows now for that socket; nullopt if the kernel has none.
+  std::optional<SocketInfo> socket(const SocketRef& ref) const;
+  const SockDiag& diag(Host h) const;
+  // Every transition recorded by the kernel before this call is in the trace.
+  void drain();
+
+ private:
+  void on_transition(const Transition& t);
+  std::optional<Host> host_of_local(const Address& a) const;
+  void watch_orphans();
+
+  const netns::Topology& topology_;
+  std::shared_ptr<Trace> trace_;
+  SockDiag client_diag_, server_diag_;
+
+  // Orphaned FIN_WAIT2 minisockets whose move to TIME_WAIT has no event.
+  std::mutex orphans_mu_;
+  std::condition_variable orphans_cv_;
+  std::map<std::pair<Host, FourTuple>, std::uint64_t> orphans_;
+  bool stopping_ = false;
+  std::thread orphan_watcher_;
+
+  std::unique_ptr<StateTracepoint> tracepoint_;  // last: stops first
+};
+
+}  // namespace tcpfault

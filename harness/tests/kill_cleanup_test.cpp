@@ -1,0 +1,91 @@
+// A scenario killed with SIGKILL in the middle (a segment held in the queue, a
+// connection half closed) leaves nothing: its namespaces go with the process.
+#include <dirent.h>
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "harness/scenario.h"
+#include "harness/tests/child_process.h"
+
+namespace tcpfault {
+namespace {
+
+using namespace testing_support;
+using namespace std::chrono_literals;
+
+// Every network namespace inode that something on the machine still refers to:
+// a task's namespace, an open namespace fd, or a bind mount.
+std::set<std::string> referenced_net_namespaces() {
+  std::set<std::string> out;
+  auto add_link = [&](const std::string& path) {
+    char buf[128];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+    if (n > 0 && std::string(buf, n).rfind("net:[", 0) == 0) out.insert(std::string(buf, n));
+  };
+  auto list = [](const std::string& dir) {
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') names.push_back(e->d_name);
+      ::closedir(d);
+    }
+    return names;
+  };
+  for (const auto& pid : list("/proc")) {
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    for (const auto& tid : list("/proc/" + pid + "/task")) add_link("/proc/" + pid + "/task/" + tid + "/ns/net");
+    for (const auto& fd : list("/proc/" + pid + "/fd")) add_link("/proc/" + pid + "/fd/" + fd);
+  }
+  std::ifstream mounts("/proc/self/mountinfo");
+  for (std::string line; std::getline(mounts, line);)
+    if (line.find(" nsfs ") != std::string::npos) {
+      auto at = line.find("net:[");
+      if (at != std::string::npos) out.insert(line.substr(at, line.find(']', at) - at + 1));
+    }
+  return out;
+}
+
+TEST(KillCleanup, SigkillMidScenarioLeavesNothing) {
+  Child c = start_child([](int report) {
+    Scenario s(ScenarioOptions{.name = "killed"});
+    auto listener = s.server().listen(s.server_at(8080));
+    auto client = s.client().connect(s.server_at(8080));
+    auto server = listener.accept();
+    s.faults().add(hold(Match().role(FIN), Hold{.after_segments = 1000, .max = 60000ms}));
+    client.close();
+    s.expect_segments(Match().role(FIN).sent_by(Host::Client), 1);  // now held in the queue
+    std::ostringstream ids;
+    for (Host h : {Host::Client, Host::Middlebox, Host::Server})
+      ids << "net:[" << s.topology().ns(h).inode() << "]\n";
+    write_report(report, ids.str() + "ready\n");
+    ::pause();
+  });
+  std::string report = read_report(c.from_child, "ready\n");
+  ASSERT_NE(report.find("ready"), std::string::npos) << "the child failed before the kill: " << report;
+  ::kill(c.pid, SIGKILL);
+  wait_child(c.pid);
+  ::close(c.from_child);
+
+  std::set<std::string> left = referenced_net_namespaces();
+  std::istringstream lines(report);
+  int checked = 0;
+  for (std::string ns; std::getline(lines, ns);) {
+    if (ns == "ready") continue;
+    ++checked;
+    EXPECT_EQ(left.count(ns), 0u) << ns << " is still referenced after the kill";
+  }
+  EXPECT_EQ(checked, 3);
+  if (DIR* d = ::opendir("/run/netns")) {
+    while (dirent* e = ::readdir(d))
+      EXPECT_NE(std::string(e->d_name).rfind("tcpfault-", 0), 0u) << "pinned namespace left: " << e->d_name;
+    ::closedir(d);
+  }
+}
+
+}  // namespace
+}  // namespace tcpfault

@@ -1,0 +1,88 @@
+// The ladder: client on the left, server on the right, the wire in between.
+#include <cstdio>
+#include <cstring>
+
+#include "harness/trace_output.h"
+
+namespace tcpfault {
+
+namespace {
+
+constexpr int kSideWidth = 30;
+constexpr int kWireWidth = 72;
+
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+// One row: what happened at the client, on the wire, at the server.
+std::string row(std::int64_t t_ns, std::int64_t start_ns, const std::string& client,
+                const std::string& wire, const std::string& server) {
+  char time[24];
+  std::snprintf(time, sizeof time, "%10.3f", double(t_ns - start_ns) / 1e6);
+  std::string line = std::string(time) + "  " + pad(client, kSideWidth) + " " +
+                     pad(wire, kWireWidth) + " " + server;
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line + "\n";
+}
+
+std::string segment_text(const SegmentEvent& s) {
+  const Packet& p = s.packet;
+  std::string text = "[" + flags_string(p.flags) + "]";
+  std::uint32_t seq = p.seq, ack = p.ack;
+  if (s.relative) {
+    seq -= s.relative->src_isn;
+    ack -= s.relative->dst_isn;
+  }
+  text += " seq " + std::to_string(seq);
+  if (p.payload_len) text += ":" + std::to_string(seq + p.payload_len);
+  if (p.has(tcp_flag::ACK)) text += " ack " + std::to_string(ack);
+  text += " win " + std::to_string(p.window);
+  if (p.payload_len) text += " len " + std::to_string(p.payload_len);
+  text += " " + roles_string(s.classified.roles);
+  return text;
+}
+
+std::string wire_cell(const SegmentEvent& s) {
+  bool rightward = s.to == Host::Server;
+  bool lost = s.fate.rfind("dropped", 0) == 0;
+  std::string text = segment_text(s);
+  std::string arrow_body = s.from == Host::Middlebox ? "~~" : "--";
+  std::string cell;
+  if (rightward)
+    cell = (s.from == Host::Middlebox ? "  " + arrow_body + " " : "") + text + " " +
+           (lost ? "--X" : arrow_body + ">");
+  else
+    cell = (lost ? "X--" : "<" + arrow_body) + " " + text +
+           (s.from == Host::Middlebox ? " " + arrow_body : "");
+  if (s.fate != "passed") cell += "  {" + s.fate + "}";
+  return cell;
+}
+
+}  // namespace
+
+std::string render_ladder(const Trace& trace) {
+  std::string out = "ladder of " + trace.name() + " (time in ms; ~~ crafted by the middlebox)\n";
+  out += row(trace.start_ns(), trace.start_ns(), "client", "wire", "server");
+  const std::int64_t start = trace.start_ns();
+  for (const Event& e : trace.events()) {
+    if (auto* s = std::get_if<SegmentEvent>(&e)) {
+      out += row(s->t_ns, start, "", wire_cell(*s), "");
+    } else if (auto* t = std::get_if<TransitionEvent>(&e)) {
+      std::string text = to_string(t->from) + " -> " + to_string(t->to);
+      if (t->host == Host::Client) out += row(t->t_ns, start, text, "", "");
+      else out += row(t->t_ns, start, "", "", text);
+    } else if (auto* c = std::get_if<CallEvent>(&e)) {
+      std::string text = c->call + " = " +
+                         (c->err ? "-1 " + std::string(std::strerror(c->err)) : std::to_string(c->result));
+      if (c->host == Host::Client) out += row(c->t_ns, start, text, "", "");
+      else out += row(c->t_ns, start, "", "", text);
+    } else if (auto* n = std::get_if<NoteEvent>(&e)) {
+      out += row(n->t_ns, start, "", "# " + n->text, "");
+    }
+  }
+  return out;
+}
+
+}  // namespace tcpfault

@@ -1,0 +1,62 @@
+// The timeline's segments as pcapng, each with a comment: sender, roles, fate.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+
+#include "harness/pcapng_writer.h"
+#include "harness/trace_output.h"
+#include "netns/error.h"
+
+namespace tcpfault {
+
+namespace {
+
+// Offset that turns CLOCK_MONOTONIC times into wall-clock times for the capture.
+std::int64_t realtime_offset_ns() {
+  timespec real{}, mono{};
+  clock_gettime(CLOCK_REALTIME, &real);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  return (std::int64_t(real.tv_sec) - mono.tv_sec) * 1'000'000'000 + (real.tv_nsec - mono.tv_nsec);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  if (!out) throw Error("cannot write " + path + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+void write_pcapng(const Trace& trace, const std::string& path) {
+  PcapngWriter writer(path);
+  const std::int64_t offset = realtime_offset_ns();
+  for (const Event& e : trace.events()) {
+    auto* s = std::get_if<SegmentEvent>(&e);
+    if (!s) continue;
+    std::string comment = "from " + netns::to_string(s->from) + " to " + netns::to_string(s->to) +
+                          ": " + roles_string(s->classified.roles) + ", connection " +
+                          std::to_string(s->classified.connection) + ", " + s->fate;
+    writer.write(s->packet.bytes, static_cast<std::uint64_t>(s->t_ns + offset), comment);
+  }
+  writer.flush();
+}
+
+std::string ArtifactPaths::str() const {
+  return "ladder: " + ladder + ", pcapng: " + pcapng + ", json: " + json;
+}
+
+ArtifactPaths write_artifacts(const Trace& trace, const std::string& dir, const std::string& stem) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    throw_errno("create artifacts directory " + dir);
+  ArtifactPaths paths{dir + "/" + stem + ".pcapng", dir + "/" + stem + ".json",
+                      dir + "/" + stem + ".ladder.txt"};
+  write_pcapng(trace, paths.pcapng);
+  write_text(paths.json, render_json(trace) + "\n");
+  write_text(paths.ladder, render_ladder(trace));
+  return paths;
+}
+
+}  // namespace tcpfault
