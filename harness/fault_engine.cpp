@@ -170,6 +170,7 @@ void FaultEngine::handle(NfQueue::Message& m) {
     ev.fate = "passed";
     trace_.add_segment(std::move(ev));
     queue_.accept(m.id);
+    note_delivered(p);
     on_passed(view.from);
   } else {
     const std::string who = "rule #" + std::to_string(acting->id);
@@ -183,18 +184,19 @@ void FaultEngine::handle(NfQueue::Message& m) {
       ev.fate = "held by " + who + " (delay " + std::to_string(d->by.count()) + " ms)";
       auto seen = ev.t_ns;
       auto trace_id = trace_.add_segment(std::move(ev));
-      held_.push_back({m.id, trace_id, seen, seen + d->by.count() * 1'000'000, view.from, 0,
+      held_.push_back({m.id, p, trace_id, seen, seen + d->by.count() * 1'000'000, view.from, 0,
                        std::nullopt, "delayed by " + who});
     } else if (auto* h = std::get_if<Hold>(&action)) {
       ev.fate = "held by " + who;
       auto seen = ev.t_ns;
       auto trace_id = trace_.add_segment(std::move(ev));
-      held_.push_back({m.id, trace_id, seen, seen + h->max.count() * 1'000'000, view.from,
+      held_.push_back({m.id, p, trace_id, seen, seen + h->max.count() * 1'000'000, view.from,
                        h->after_segments, h->until, "held by " + who});
     } else if (auto* dup = std::get_if<Duplicate>(&action)) {
       ev.fate = "passed, then duplicated x" + std::to_string(dup->copies) + " by " + who;
       trace_.add_segment(std::move(ev));
       queue_.accept(m.id);
+      note_delivered(p);
       on_passed(view.from);
       for (int i = 0; i < dup->copies; ++i) send_crafted(p, "copy made by " + who);
     } else if (auto* mod = std::get_if<Modify>(&action)) {
@@ -208,6 +210,7 @@ void FaultEngine::handle(NfQueue::Message& m) {
       ev.fate = "rewritten by " + who + " to: " + format_packet(changed, ev.relative);
       trace_.add_segment(std::move(ev));
       queue_.accept_rewritten(m.id, changed.bytes);
+      note_delivered(changed);
       on_passed(view.from);
     } else if (auto* inj = std::get_if<Inject>(&action)) {
       const auto* c = tracker_.find(p.source(), p.destination());
@@ -217,6 +220,7 @@ void FaultEngine::handle(NfQueue::Message& m) {
         queue_.drop(m.id);
       } else {
         queue_.accept(m.id);
+        note_delivered(p);
         on_passed(view.from);
       }
       if (c) send_crafted(craft(*c, inj->segment), "crafted by " + who);
@@ -256,6 +260,31 @@ void FaultEngine::release(Held& h, const std::string& reason) {
   trace_.set_fate(h.trace_id, h.why + ", let go after " + ms_string(now - h.seen_ns) + " (" + reason + ")",
                   now);
   queue_.accept(h.packet_id);
+  note_delivered(h.packet);
+}
+
+namespace {
+bool seq_after(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) > 0; }
+}  // namespace
+
+void FaultEngine::note_delivered(const Packet& p) {
+  std::uint32_t end = p.seq + p.seq_len();
+  auto key = std::make_pair(p.source(), p.destination());
+  if (p.has(tcp_flag::SYN)) {
+    delivered_[key] = end;
+    return;
+  }
+  auto it = delivered_.find(key);
+  // Only contiguous data advances it: a segment after a gap is not yet readable.
+  if (it != delivered_.end() && !seq_after(p.seq, it->second) && seq_after(end, it->second))
+    it->second = end;
+}
+
+std::optional<std::uint32_t> FaultEngine::delivered_next(const SockAddr& sender,
+                                                         const SockAddr& receiver) const {
+  auto it = delivered_.find({sender, receiver});
+  if (it == delivered_.end()) return std::nullopt;
+  return it->second;
 }
 
 void FaultEngine::flush_releasing() {
@@ -304,9 +333,13 @@ Packet FaultEngine::craft(const RoleTracker::Connection& c, const Craft& spec) c
   s.flags = spec.flags;
   std::uint32_t base = 0;
   switch (spec.seq_anchor) {
-    case SeqAnchor::ReceiverRcvNxt:
-      base = by_receiver.ack_seen ? by_receiver.last_ack : by_sender.snd_nxt;
+    case SeqAnchor::ReceiverRcvNxt: {
+      // What went through to the receiver, or failing that what it last acknowledged.
+      auto delivered = delivered_next(sender, receiver);
+      base = delivered ? *delivered : by_receiver.ack_seen ? by_receiver.last_ack : by_sender.snd_nxt;
+      if (by_receiver.ack_seen && seq_after(by_receiver.last_ack, base)) base = by_receiver.last_ack;
       break;
+    }
     case SeqAnchor::SenderSndNxt:
       base = by_sender.snd_nxt;
       break;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -61,6 +62,7 @@ class FaultEngine {
  private:
   struct Held {
     std::uint32_t packet_id;
+    Packet packet;
     std::uint64_t trace_id;
     std::int64_t seen_ns;
     std::int64_t release_at_ns;  // time limit (delay or hold maximum)
@@ -79,6 +81,10 @@ class FaultEngine {
   void release_due();
   std::int64_t next_deadline_ns() const;
   Packet craft(const RoleTracker::Connection& c, const Craft& spec) const;
+  // What the receiver of `p` has been given, in order: its rcv_nxt as far as the
+  // middlebox can tell (fresher than its last ACK, which may still be on the way).
+  void note_delivered(const Packet& p);
+  std::optional<std::uint32_t> delivered_next(const SockAddr& sender, const SockAddr& receiver) const;
   void send_crafted(const Packet& p, const std::string& why);
 
   Trace& trace_;
@@ -90,6 +96,7 @@ class FaultEngine {
   RuleBook rules_;
   std::list<Held> held_;
   std::list<Held> releasing_;  // released by the segment being handled: verdict after it
+  std::map<std::pair<SockAddr, SockAddr>, std::uint32_t> delivered_;  // (sender, receiver) -> next seq
   Stats stats_;
   UniqueFd wake_;
   std::atomic<bool> stop_{false};

@@ -1,9 +1,9 @@
 // The timeline's segments as pcapng, each with a comment: sender, roles, fate.
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 
 #include "harness/pcapng_writer.h"
@@ -49,8 +49,9 @@ std::string ArtifactPaths::str() const {
 }
 
 ArtifactPaths write_artifacts(const Trace& trace, const std::string& dir, const std::string& stem) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    throw_errno("create artifacts directory " + dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error("cannot create artifacts directory " + dir + ": " + ec.message());
   ArtifactPaths paths{dir + "/" + stem + ".pcapng", dir + "/" + stem + ".json",
                       dir + "/" + stem + ".ladder.txt"};
   write_pcapng(trace, paths.pcapng);

@@ -99,6 +99,8 @@ TEST_P(FaultEngineTest, DuplicateSendsACopyThatIsDeliveredOnce) {
   std::string got;
   s->expect_ok(server->recv_exactly(got, 4));
   EXPECT_EQ(got, "once");
+  // The copy follows the original: wait for it rather than race it.
+  s->expect_segments(Match().sent_by(Host::Middlebox), 1);
   auto copies = segments(Match().sent_by(Host::Middlebox));
   ASSERT_EQ(copies.size(), 1u);
   EXPECT_EQ(copies[0]->packet.payload_len, 4u);
