@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,8 @@ enum class Family { V4 = 4, V6 = 6 };
 
 int to_af(Family f);            // AF_INET / AF_INET6
 std::string to_string(Family f);  // "IPv4" / "IPv6"
+// So test frameworks print "IPv4" rather than the enum's bytes.
+inline void PrintTo(Family f, std::ostream* os) { *os << to_string(f); }
 
 // An IPv4 or IPv6 address. IPv4 uses the first 4 bytes of `bytes`.
 struct Address {

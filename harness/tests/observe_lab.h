@@ -26,11 +26,6 @@
 #include "netns/namespace.h"
 #include "netns/unique_fd.h"
 
-namespace tcpfault {
-// Names test parameters "IPv4"/"IPv6" in GoogleTest output.
-inline void PrintTo(Family f, std::ostream* os) { *os << to_string(f); }
-}  // namespace tcpfault
-
 namespace tcpfault::observe_lab {
 
 using Clock = std::chrono::steady_clock;
