@@ -38,11 +38,19 @@ std::string find_program(const std::string& name, const std::string& package) {
 
 namespace {
 
-// Runs `program --noflush` inside the namespace with `input` on stdin; returns its stderr.
-void run_restore(const netns::Namespace& ns, const std::string& program, const std::string& input) {
+// One `<program> --noflush` running inside the namespace with the rules on its stdin.
+struct Restore {
+  std::string program;
+  pid_t pid = -1;
+  UniqueFd errors;  // its stdout and stderr
+};
+
+Restore start_restore(const netns::Namespace& ns, const std::string& program, const std::string& input) {
   int in[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
-  UniqueFd in_read(in[0]), in_write(in[1]), err_read(err[0]), err_write(err[1]);
+  if (::pipe2(in, O_CLOEXEC) != 0) throw_errno("pipe");
+  UniqueFd in_read(in[0]), in_write(in[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
+  UniqueFd err_read(err[0]), err_write(err[1]);
 
   pid_t pid = ::fork();
   if (pid < 0) throw_errno("fork " + program);
@@ -59,6 +67,7 @@ void run_restore(const netns::Namespace& ns, const std::string& program, const s
   }
   in_read.reset();
   err_write.reset();
+  // The rules are a few hundred bytes: they fit in the pipe without blocking.
   ssize_t off = 0;
   while (off < static_cast<ssize_t>(input.size())) {
     ssize_t n = ::write(in_write.get(), input.data() + off, input.size() - off);
@@ -66,28 +75,39 @@ void run_restore(const netns::Namespace& ns, const std::string& program, const s
     if (n < 0) break;
     off += n;
   }
-  in_write.reset();
+  return {program, pid, std::move(err_read)};
+}
+
+// Waits for it; returns its complaint, empty when it succeeded.
+std::string finish_restore(Restore& r) {
   std::string message;
   char buf[512];
   ssize_t n;
-  while ((n = ::read(err_read.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+  while ((n = ::read(r.errors.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
     if (n > 0) message.append(buf, n);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(r.pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
   while (!message.empty() && message.back() == '\n') message.pop_back();
-  throw Error(program + " failed in the " + ns.name() + " namespace: " +
-              (message.empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : message) +
-              " (is the kernel's NFQUEUE target, xt_NFQUEUE, available?)");
+  return message.empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : message;
 }
 
 }  // namespace
 
 void install_queue_rules(const netns::Namespace& ns, std::uint16_t queue_number) {
   std::string rules = queue_rules_text(queue_number);
-  run_restore(ns, find_program("iptables-restore", "iptables"), rules);
-  run_restore(ns, find_program("ip6tables-restore", "iptables"), rules);
+  std::string v4 = find_program("iptables-restore", "iptables");
+  std::string v6 = find_program("ip6tables-restore", "iptables");
+  // Both at once: each spends most of its time waiting on the kernel.
+  Restore runs[] = {start_restore(ns, v4, rules), start_restore(ns, v6, rules)};
+  std::string failure;
+  for (auto& r : runs) {  // wait for both, even after a failure: no child is left behind
+    std::string complaint = finish_restore(r);
+    if (!complaint.empty() && failure.empty()) failure = r.program + " failed in the " + ns.name() +
+                                                         " namespace: " + complaint;
+  }
+  if (!failure.empty()) throw Error(failure + " (is the kernel's NFQUEUE target, xt_NFQUEUE, available?)");
 }
 
 }  // namespace tcpfault

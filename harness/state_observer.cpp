@@ -12,7 +12,7 @@ StateObserver::StateObserver(const netns::Topology& topology, std::shared_ptr<Tr
     : topology_(topology), trace_(std::move(trace)), client_diag_(topology.client()),
       server_diag_(topology.server()) {
   orphan_watcher_ = std::thread([this] { watch_orphans(); });
-  tracepoint_ = std::make_unique<StateTracepoint>([this](const Transition& t) { on_transition(t); });
+  tracepoint_ = std::make_unique<TracepointSubscription>([this](const Transition& t) { on_transition(t); });
 }
 
 StateObserver::~StateObserver() {

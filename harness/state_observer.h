@@ -17,7 +17,7 @@
 
 #include "harness/endpoint.h"
 #include "harness/sock_diag.h"
-#include "harness/state_tracepoint.h"
+#include "harness/shared_tracepoint.h"
 #include "harness/trace.h"
 #include "netns/topology.h"
 
@@ -50,7 +50,7 @@ class StateObserver {
   bool stopping_ = false;
   std::thread orphan_watcher_;
 
-  std::unique_ptr<StateTracepoint> tracepoint_;  // last: stops first
+  std::unique_ptr<TracepointSubscription> tracepoint_;  // last: stops first
 };
 
 }  // namespace tcpfault
