@@ -10,6 +10,8 @@ packages=(
   libnl-3-dev libnl-route-3-dev                  # links, addresses, routes
   nlohmann-json3-dev                             # JSON traces and reports
   libgtest-dev                                   # C++ tests and cases
+  python3-dev pybind11-dev                       # the Python module, for /usr/bin/python3
+  python3-pytest python3-pytest-xdist            # scenario authoring in pytest
   iptables                                       # iptables-restore in the middlebox
   tcpdump tshark                                 # reading captures back in tests
   iproute2 util-linux procps                     # the host-unchanged check (ip, lsns, sysctl)

@@ -70,6 +70,7 @@ std::string SocketRef::str() const { return netns::to_string(host) + " " + tuple
 
 struct Connection::State {
   std::shared_ptr<Trace> trace;
+  std::shared_ptr<const SockDiag> sockets;
   Host host;
   UniqueFd fd;
   FourTuple tuple;
@@ -91,10 +92,15 @@ SocketRef Connection::peer() const {
   return {s_->host == Host::Client ? Host::Server : Host::Client, s_->tuple.reversed()};
 }
 bool Connection::is_open() const { return s_->fd.valid(); }
+
+TcpState Connection::kernel_state() const {
+  auto info = s_->sockets->find(s_->tuple);
+  return info ? info->state : TcpState::CLOSED;
+}
 const CallResult& Connection::connect_result() const { return s_->connect; }
 
 std::string Connection::str() const {
-  return ref().str() + (is_open() ? " (open)" : " (closed)");
+  return ref().str() + " " + to_string(kernel_state()) + (is_open() ? "" : " (fd closed)");
 }
 
 int Connection::require_fd(const char* call) const {
@@ -227,6 +233,7 @@ CallResult Connection::set_buffers(std::optional<int> send_bytes, std::optional<
 
 struct Listener::State {
   std::shared_ptr<Trace> trace;
+  std::shared_ptr<const SockDiag> sockets;
   Host host;
   UniqueFd fd;
   SockAddr local;
@@ -246,6 +253,7 @@ Connection Listener::accept(milliseconds timeout) {
     if (fd >= 0) {
       auto st = std::make_shared<Connection::State>();
       st->trace = s_->trace;
+      st->sockets = s_->sockets;
       st->host = s_->host;
       st->fd.reset(fd);
       socklen_t llen;
@@ -277,12 +285,15 @@ CallResult Listener::close() {
 
 // ---- KernelEndpoint ----
 
-KernelEndpoint::KernelEndpoint(const netns::Namespace& ns, Host host, std::shared_ptr<Trace> trace)
-    : ns_(ns), host_(host), trace_(std::move(trace)) {}
+KernelEndpoint::KernelEndpoint(const netns::Namespace& ns, Host host, Address address, Address peer,
+                               std::shared_ptr<Trace> trace, std::shared_ptr<const SockDiag> sockets)
+    : ns_(ns), host_(host), address_(address), peer_(peer), trace_(std::move(trace)),
+      sockets_(std::move(sockets)) {}
 
 Listener KernelEndpoint::listen(const SockAddr& at, int backlog) {
   auto st = std::make_shared<Listener::State>();
   st->trace = trace_;
+  st->sockets = sockets_;
   st->host = host_;
   st->local = at;
   ns_.run([&] {
@@ -308,6 +319,7 @@ Listener KernelEndpoint::listen(const SockAddr& at, int backlog) {
 Connection KernelEndpoint::connect(const SockAddr& to, const ConnectOptions& options) {
   auto st = std::make_shared<Connection::State>();
   st->trace = trace_;
+  st->sockets = sockets_;
   st->host = host_;
   st->tuple.remote = to;
   CallTimer t;

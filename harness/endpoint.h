@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "harness/sock_diag.h"
 #include "harness/trace.h"
 #include "netns/address.h"
 #include "netns/namespace.h"
@@ -52,6 +53,8 @@ class Connection {
   SocketRef ref() const { return {host(), tuple()}; }
   SocketRef peer() const;  // the other end of the same connection
   bool is_open() const;    // the fd is still held
+  // What the kernel holds for this tuple now (CLOSED when nothing): works after close().
+  TcpState kernel_state() const;
   const CallResult& connect_result() const;  // for connections made by connect()
 
   CallResult send(std::string_view data, milliseconds timeout = kDefaultCallTimeout);
@@ -100,10 +103,14 @@ struct ConnectOptions {
 
 class KernelEndpoint {
  public:
-  // The trace is shared: connections may outlive the endpoint and still record.
-  KernelEndpoint(const netns::Namespace& ns, Host host, std::shared_ptr<Trace> trace);
+  // The trace and the socket table are shared: connections may outlive the endpoint.
+  // `address` is this side's address in the scenario's family, `peer` the other side's.
+  KernelEndpoint(const netns::Namespace& ns, Host host, Address address, Address peer,
+                 std::shared_ptr<Trace> trace, std::shared_ptr<const SockDiag> sockets);
 
   Host host() const { return host_; }
+  SockAddr at(std::uint16_t port) const { return {address_, port}; }
+  SockAddr peer_at(std::uint16_t port) const { return {peer_, port}; }
   // A listening socket on `at` (address and port). Throws Error if the port is in use.
   Listener listen(const SockAddr& at, int backlog = 128);
   // Connects to `to` and waits until the handshake ends or fails. The returned
@@ -113,7 +120,9 @@ class KernelEndpoint {
  private:
   const netns::Namespace& ns_;
   Host host_;
+  Address address_, peer_;
   std::shared_ptr<Trace> trace_;
+  std::shared_ptr<const SockDiag> sockets_;
 };
 
 }  // namespace tcpfault

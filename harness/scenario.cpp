@@ -32,8 +32,12 @@ Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
   states_ = std::make_unique<StateObserver>(*topology_, trace_);
   faults_ = std::make_unique<FaultEngine>(topology_->middlebox(), options_.queue_number, *trace_,
                                           [this](const Address& a) { return host_of(a); });
-  client_ = std::make_unique<KernelEndpoint>(topology_->client(), Host::Client, trace_);
-  server_ = std::make_unique<KernelEndpoint>(topology_->server(), Host::Server, trace_);
+  Address client_addr = topology_->client_addr(options_.family);
+  Address server_addr = topology_->server_addr(options_.family);
+  client_ = std::make_unique<KernelEndpoint>(topology_->client(), Host::Client, client_addr, server_addr,
+                                             trace_, states_->shared_diag(Host::Client));
+  server_ = std::make_unique<KernelEndpoint>(topology_->server(), Host::Server, server_addr, client_addr,
+                                             trace_, states_->shared_diag(Host::Server));
   expect_ = std::make_unique<Expectations>(
       trace_, *states_, [this](const std::string& summary) { return failure_note(summary); });
 }

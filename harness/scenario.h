@@ -56,6 +56,7 @@ class Scenario {
   KernelEndpoint& endpoint(Host h);
   FaultEngine& faults() { return *faults_; }
   Trace& trace() { return *trace_; }
+  std::shared_ptr<Trace> shared_trace() const { return trace_; }  // outlives the scenario
   StateObserver& states() { return *states_; }
   const Expectations& expectations() const { return *expect_; }
 

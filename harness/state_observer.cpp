@@ -9,8 +9,9 @@ constexpr auto kOrphanCheck = std::chrono::milliseconds(2);
 }  // namespace
 
 StateObserver::StateObserver(const netns::Topology& topology, std::shared_ptr<Trace> trace)
-    : topology_(topology), trace_(std::move(trace)), client_diag_(topology.client()),
-      server_diag_(topology.server()) {
+    : topology_(topology), trace_(std::move(trace)),
+      client_diag_(std::make_shared<SockDiag>(topology.client())),
+      server_diag_(std::make_shared<SockDiag>(topology.server())) {
   orphan_watcher_ = std::thread([this] { watch_orphans(); });
   tracepoint_ = std::make_unique<TracepointSubscription>([this](const Transition& t) { on_transition(t); });
 }
@@ -25,7 +26,10 @@ StateObserver::~StateObserver() {
   orphan_watcher_.join();
 }
 
-const SockDiag& StateObserver::diag(Host h) const {
+const SockDiag& StateObserver::diag(Host h) const { return *shared_diag(h); }
+
+std::shared_ptr<const SockDiag> StateObserver::shared_diag(Host h) const {
+  if (h == Host::Middlebox) throw Error("the middlebox has no sockets of its own to observe");
   return h == Host::Client ? client_diag_ : server_diag_;
 }
 

@@ -31,6 +31,8 @@ class StateObserver {
   // What sock_diag shows now for that socket; nullopt if the kernel has none.
   std::optional<SocketInfo> socket(const SocketRef& ref) const;
   const SockDiag& diag(Host h) const;
+  // The same socket table, shared with endpoints so a connection can tell its state.
+  std::shared_ptr<const SockDiag> shared_diag(Host h) const;
   // Every transition recorded by the kernel before this call is in the trace.
   void drain();
 
@@ -41,7 +43,7 @@ class StateObserver {
 
   const netns::Topology& topology_;
   std::shared_ptr<Trace> trace_;
-  SockDiag client_diag_, server_diag_;
+  std::shared_ptr<const SockDiag> client_diag_, server_diag_;
 
   // Orphaned FIN_WAIT2 minisockets whose move to TIME_WAIT has no event.
   std::mutex orphans_mu_;

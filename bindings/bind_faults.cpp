@@ -1,0 +1,199 @@
+// The fault engine: rules (match + action) and crafted segments.
+//
+//   net.faults.drop(FINAL_ACK, sent_by="client", count=1)
+//   net.faults.delay(SYN_ACK, by=0.3)
+//   net.faults.hold(FIN, sent_by="client", until=Match(FIN, sent_by="server"))
+//   net.faults.inject(conn, toward="server", flags="R")
+#include <pybind11/stl.h>
+
+#include "bindings/conversions.h"
+
+namespace tcpfault::py_bindings {
+
+namespace {
+
+// A rule the engine holds; reads its live counts.
+struct RuleHandle {
+  ScenarioRef ref;
+  int id;
+  std::string label;
+  RuleBook::Counts counts() const { return ref.lock()->faults().counts(id); }
+};
+
+// Keyword arguments every rule takes besides its match: which occurrences it acts on.
+struct Occurrence {
+  int nth = 1;
+  int count = -1;
+};
+
+// Splits the occurrence keywords (nth, count) from the match keywords.
+Occurrence take_occurrence(py::kwargs& kw) {
+  Occurrence o;
+  for (const char* key : {"nth", "count"}) {
+    if (!kw.contains(key)) continue;
+    py::object v = kw[key];
+    PyDict_DelItemString(kw.ptr(), key);
+    if (v.is_none()) continue;
+    if (!py::isinstance<py::int_>(v))
+      throw py::type_error(std::string(key) + " must be an int, not " + std::string(py::str(py::type::of(v).attr("__name__"))));
+    (std::string(key) == "nth" ? o.nth : o.count) = v.cast<int>();
+  }
+  return o;
+}
+
+RuleHandle add(const FaultsProxy& faults, const py::object& what, py::kwargs kw, Action action) {
+  auto scenario = faults.ref.lock();
+  FaultEngine& engine = scenario->faults();
+  Occurrence o = take_occurrence(kw);
+  FaultRule rule;
+  rule.match = match_arg(what, kw);
+  rule.action = std::move(action);
+  rule.nth = o.nth;
+  rule.times = o.count;
+  std::string label = rule.describe();
+  int id;
+  {
+    py::gil_scoped_release unlocked;
+    id = engine.add(std::move(rule));
+  }
+  return RuleHandle{faults.ref, id, label};
+}
+
+SeqAnchor anchor_arg(const py::handle& seq, std::int64_t& offset) {
+  if (py::isinstance<py::int_>(seq)) {
+    offset += seq.cast<std::int64_t>();
+    return SeqAnchor::Absolute;
+  }
+  std::string s = py::str(seq);
+  if (s == "rcv_nxt") return SeqAnchor::ReceiverRcvNxt;
+  if (s == "snd_nxt") return SeqAnchor::SenderSndNxt;
+  throw py::value_error("seq: use 'rcv_nxt' (what the receiver expects next), 'snd_nxt' (what the "
+                        "impersonated sender would send next) or an absolute number, not '" + s + "'");
+}
+
+Craft craft_arg(const py::object& toward, const py::object& flags, const py::object& seq,
+                std::int64_t seq_offset, std::int64_t ack_offset, const py::object& window,
+                const py::object& tsval_offset, const py::object& payload) {
+  Craft c;
+  c.toward = host_arg(toward, "toward");
+  if (c.toward == Host::Middlebox) throw py::value_error("toward: a crafted segment goes to 'client' or 'server'");
+  c.flags = flags_arg(flags, "flags");
+  c.seq_offset = seq_offset;
+  c.seq_anchor = anchor_arg(seq, c.seq_offset);
+  c.ack_offset = ack_offset;
+  if (!window.is_none()) c.window = window.cast<std::uint16_t>();
+  if (!tsval_offset.is_none()) c.tsval_offset = tsval_offset.cast<std::int64_t>();
+  std::string bytes = payload.cast<std::string>();
+  c.payload.assign(bytes.begin(), bytes.end());
+  return c;
+}
+
+#define CRAFT_ARGS                                                                          \
+  py::arg("toward"), py::arg("flags") = "R", py::arg("seq") = "rcv_nxt", py::arg("seq_offset") = 0, \
+      py::arg("ack_offset") = 0, py::arg("window") = py::none(), py::arg("tsval_offset") = py::none(), \
+      py::arg("payload") = py::bytes()
+
+}  // namespace
+
+void bind_faults(py::module_& m) {
+  py::class_<RuleHandle>(m, "Rule", "A fault rule the engine holds.")
+      .def_readonly("id", &RuleHandle::id)
+      .def_readonly("label", &RuleHandle::label)
+      .def_property_readonly("matched", [](const RuleHandle& r) { return r.counts().matched; },
+                             "Segments the rule's match selected so far.")
+      .def_property_readonly("applied", [](const RuleHandle& r) { return r.counts().applied; },
+                             "Segments the action was applied to so far.")
+      .def("__repr__", [](const RuleHandle& r) { return "<Rule #" + std::to_string(r.id) + ": " + r.label + ">"; });
+
+  py::class_<FaultEngine::Stats>(m, "FaultStats")
+      .def_readonly("segments", &FaultEngine::Stats::segments)
+      .def_readonly("unparsed", &FaultEngine::Stats::unparsed)
+      .def_readonly("held_now", &FaultEngine::Stats::held_now)
+      .def_readonly("overruns", &FaultEngine::Stats::overruns)
+      .def("__repr__", [](const FaultEngine::Stats& s) {
+        return "<FaultStats segments=" + std::to_string(s.segments) + " unparsed=" + std::to_string(s.unparsed) +
+               " held_now=" + std::to_string(s.held_now) + " overruns=" + std::to_string(s.overruns) + ">";
+      });
+
+  py::class_<FaultsProxy>(m, "Faults",
+                          "The middlebox's fault engine. Every rule takes a match (a Match, a role, or None for any\n"
+                          "segment) refined by match keywords (sent_by, flags, without_flags, any_role, not_role,\n"
+                          "payload, port), and the occurrence keywords nth (first occurrence it acts on, from 1) and\n"
+                          "count (how many times; default: every time).")
+      .def("drop", [](const FaultsProxy& e, const py::object& what, py::kwargs kw) { return add(e, what, kw, Drop{}); },
+           py::arg("match") = py::none(), "Lose matching segments in the network.")
+      .def(
+          "delay",
+          [](const FaultsProxy& e, const py::object& what, const py::object& by, py::kwargs kw) {
+            return add(e, what, kw, Delay{seconds_arg(by, "by")});
+          },
+          py::arg("match") = py::none(), py::kw_only(), py::arg("by"), "Let matching segments go `by` seconds later.")
+      .def(
+          "hold",
+          [](const FaultsProxy& e, const py::object& what, const py::object& after, const py::object& until,
+             const py::object& max, py::kwargs kw) {
+            Hold h;
+            if (!after.is_none()) h.after_segments = after.cast<int>();
+            if (!until.is_none()) h.until = match_arg(until, py::kwargs());
+            h.max = seconds_arg(max, "max");
+            return add(e, what, kw, h);
+          },
+          py::arg("match") = py::none(), py::kw_only(), py::arg("after") = py::none(), py::arg("until") = py::none(),
+          py::arg("max") = 10.0,
+          "Hold matching segments until `after` later segments of the same sender passed, or until a segment\n"
+          "matching `until` is seen; never longer than `max` seconds.")
+      .def(
+          "duplicate",
+          [](const FaultsProxy& e, const py::object& what, int copies, py::kwargs kw) {
+            return add(e, what, kw, Duplicate{copies});
+          },
+          py::arg("match") = py::none(), py::kw_only(), py::arg("copies") = 1)
+      .def(
+          "modify",
+          [](const FaultsProxy& e, const py::object& what, const py::object& window, const py::object& set_flags,
+             const py::object& clear_flags, std::int64_t seq_offset, std::int64_t ack_offset, bool strip_options,
+             py::kwargs kw) {
+            Modify mod;
+            if (!window.is_none()) mod.window = window.cast<std::uint16_t>();
+            if (!set_flags.is_none()) mod.set_flags = flags_arg(set_flags, "set_flags");
+            if (!clear_flags.is_none()) mod.clear_flags = flags_arg(clear_flags, "clear_flags");
+            mod.seq_offset = seq_offset;
+            mod.ack_offset = ack_offset;
+            mod.strip_options = strip_options;
+            return add(e, what, kw, mod);
+          },
+          py::arg("match") = py::none(), py::kw_only(), py::arg("window") = py::none(),
+          py::arg("set_flags") = py::none(), py::arg("clear_flags") = py::none(), py::arg("seq_offset") = 0,
+          py::arg("ack_offset") = 0, py::arg("strip_options") = false, "Rewrite fields (checksums are fixed).")
+      .def(
+          "inject_on",
+          [](const FaultsProxy& e, const py::object& what, const py::object& toward, const py::object& flags,
+             const py::object& seq, std::int64_t seq_offset, std::int64_t ack_offset, const py::object& window,
+             const py::object& tsval_offset, const py::object& payload, bool drop_trigger, py::kwargs kw) {
+            Inject inj{craft_arg(toward, flags, seq, seq_offset, ack_offset, window, tsval_offset, payload),
+                       drop_trigger};
+            return add(e, what, kw, inj);
+          },
+          py::arg("match") = py::none(), py::kw_only(), CRAFT_ARGS, py::arg("drop_trigger") = false,
+          "When a matching segment passes, send a crafted one in its connection (or instead of it).")
+      .def(
+          "inject",
+          [](const FaultsProxy& e, const Connection& c, const py::object& toward, const py::object& flags,
+             const py::object& seq, std::int64_t seq_offset, std::int64_t ack_offset, const py::object& window,
+             const py::object& tsval_offset, const py::object& payload) {
+            Craft craft = craft_arg(toward, flags, seq, seq_offset, ack_offset, window, tsval_offset, payload);
+            auto s = e.ref.lock();
+            py::gil_scoped_release unlocked;
+            s->faults().inject(c.tuple().local, c.tuple().remote, craft);
+          },
+          py::arg("connection"), py::kw_only(), CRAFT_ARGS,
+          "Send a crafted segment now, in the live connection's sequence space, as if its peer sent it.\n"
+          "seq='rcv_nxt' puts it where the receiver expects the next byte.")
+      .def("remove", [](const FaultsProxy& e, const RuleHandle& r) { e.ref.lock()->faults().remove(r.id); },
+           py::arg("rule"))
+      .def("clear", [](const FaultsProxy& e) { e.ref.lock()->faults().clear(); })
+      .def_property_readonly("stats", [](const FaultsProxy& e) { return e.ref.lock()->faults().stats(); })
+      .def("__repr__", [](const FaultsProxy&) { return std::string("<Faults>"); });
+}
+
+}  // namespace tcpfault::py_bindings

@@ -1,0 +1,53 @@
+// How Python values become engine values, with errors that say what was expected.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <chrono>
+
+#include "harness/scenario.h"
+
+namespace tcpfault::py_bindings {
+
+namespace py = pybind11;
+
+// A bit set of roles as Python sees it: FIN | RETRANSMISSION.
+struct PyRoles {
+  Roles bits = 0;
+};
+
+// Python objects that live inside a scenario (its endpoints, its fault engine) hold
+// it weakly: after Scenario.close() they raise a clear error instead of crashing.
+struct ScenarioRef {
+  std::weak_ptr<Scenario> scenario;
+  std::shared_ptr<Scenario> lock() const;  // throws Error when the scenario is closed
+};
+struct EndpointProxy {
+  ScenarioRef ref;
+  Host host;
+};
+struct FaultsProxy {
+  ScenarioRef ref;
+};
+
+// Seconds (int or float, >= 0) -> milliseconds. `what` names the argument in errors.
+std::chrono::milliseconds seconds_arg(const py::handle& value, const char* what);
+// Host.CLIENT, "client", or an Endpoint of that side.
+Host host_arg(const py::handle& value, const char* what);
+// A Roles value, a role name ("FINAL_ACK"), or an iterable of them.
+Roles roles_arg(const py::handle& value, const char* what);
+// TCP flags as an int or tcpdump letters: "S", "S.", "R.", "FA" (A and . both mean ACK).
+std::uint8_t flags_arg(const py::handle& value, const char* what);
+// Family.V4 / 4 / "4" / "ipv4" ...
+Family family_arg(const py::handle& value);
+// A Match, a role (or role name), or None, refined by keyword arguments:
+// sent_by, flags, without_flags, any_role, not_role, payload (n or (lo, hi)), port.
+Match match_arg(const py::handle& what, const py::kwargs& refine);
+
+void bind_values(py::module_& m);
+void bind_endpoints(py::module_& m);
+void bind_faults(py::module_& m);
+void bind_trace(py::module_& m);
+void bind_scenario(py::module_& m);
+
+}  // namespace tcpfault::py_bindings

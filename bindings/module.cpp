@@ -1,0 +1,34 @@
+// The `tcpfault` Python module: a thin skin over the C++ engine.
+#include "bindings/conversions.h"
+
+namespace tcpfault::py_bindings {
+
+PYBIND11_MODULE(_tcpfault, m) {
+  m.doc() = "tcpfault: TCP fault injection and conformance, on real kernels in network namespaces.";
+
+  // C++ errors keep their messages. A failed expectation is an AssertionError (so
+  // pytest reports it as a failure, not an error) and a tcpfault.Error.
+  static py::exception<Error> error(m, "Error", PyExc_RuntimeError);
+  static py::exception<PacketError> packet_error(m, "PacketError", error.ptr());
+  static py::exception<ExpectationFailed> expectation_failed(
+      m, "ExpectationFailed", py::make_tuple(py::handle(PyExc_AssertionError), error));
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ExpectationFailed& e) {
+      PyErr_SetString(expectation_failed.ptr(), e.what());
+    } catch (const PacketError& e) {
+      PyErr_SetString(packet_error.ptr(), e.what());
+    } catch (const Error& e) {
+      PyErr_SetString(error.ptr(), e.what());
+    }
+  });
+
+  bind_values(m);
+  bind_endpoints(m);
+  bind_faults(m);
+  bind_trace(m);
+  bind_scenario(m);
+}
+
+}  // namespace tcpfault::py_bindings

@@ -1,0 +1,117 @@
+"""pytest plugin for tcpfault: a fresh topology per test, families, sysctls, artifacts.
+
+Load it with ``-p tcpfault.pytest_plugin`` (the suite in cases/ loads it from its
+conftest.py). It gives:
+
+* the ``net`` fixture: a fresh :class:`tcpfault.Scenario` (client - middlebox - server
+  in namespaces of its own), torn down after the test whatever happens;
+* ``--tcpfault-family 4|6|both``: the family of ``net``; ``both`` (the default) runs
+  each test once per family, with ids ``[IPv4]`` and ``[IPv6]``;
+* the ``sysctl`` marker: ``@pytest.mark.sysctl(client={"net.ipv4.tcp_fin_timeout": 2})``
+  sets sysctls of the client, server or middlebox namespace for one test;
+* ``--tcpfault-artifacts DIR``: every test's pcapng, JSON timeline and ladder are saved
+  in DIR; a failing test's report names them;
+* pytest-xdist: every worker builds its own namespaces, so ``-n 8`` runs eight at once.
+"""
+
+import os
+import re
+
+import pytest
+
+import tcpfault
+
+_FAMILIES = {"4": [4], "6": [6], "both": [4, 6]}
+_HOSTS = ("client", "server", "middlebox")
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("tcpfault", "TCP fault injection")
+    group.addoption(
+        "--tcpfault-family",
+        choices=sorted(_FAMILIES),
+        default="both",
+        help="address family of the `net` fixture: 4, 6, or both (each test once per family; default)",
+    )
+    group.addoption(
+        "--tcpfault-artifacts",
+        metavar="DIR",
+        default=None,
+        help="save every test's pcapng, JSON timeline and ladder diagram in DIR",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "sysctl(client=None, server=None, middlebox=None): sysctls (dicts of key -> value) set in "
+        "that host's namespace before the test; the host machine is never touched",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    if "tcpfault_family" in metafunc.fixturenames:
+        families = _FAMILIES[metafunc.config.getoption("tcpfault_family")]
+        metafunc.parametrize("tcpfault_family", families, ids=[f"IPv{f}" for f in families])
+
+
+def _stem(nodeid):
+    """A file name for a test: 'cases/test_close.py::test_x[IPv4]' -> 'test_close.test_x-IPv4'."""
+    path, _, name = nodeid.partition("::")
+    module = os.path.splitext(os.path.basename(path))[0]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{module}.{name}").strip("-")
+
+
+def _apply_sysctl_markers(request, net):
+    for marker in request.node.iter_markers("sysctl"):
+        if marker.args:
+            raise pytest.UsageError(
+                f"{request.node.nodeid}: the sysctl marker takes keywords, e.g. "
+                "@pytest.mark.sysctl(client={'net.ipv4.tcp_fin_timeout': 2})"
+            )
+        for host, settings in marker.kwargs.items():
+            if host not in _HOSTS:
+                raise pytest.UsageError(
+                    f"{request.node.nodeid}: sysctl marker: unknown host {host!r} (use {', '.join(_HOSTS)})"
+                )
+            if not isinstance(settings, dict):
+                raise pytest.UsageError(
+                    f"{request.node.nodeid}: sysctl marker: {host}= takes a dict of key -> value"
+                )
+            for key, value in settings.items():
+                net.set_sysctl(host, key, value)
+
+
+@pytest.fixture
+def net(request, tcpfault_family):
+    """A fresh tcpfault.Scenario for this test, torn down afterwards whatever happens."""
+    scenario = tcpfault.Scenario(family=tcpfault_family, name=_stem(request.node.nodeid))
+    request.node._tcpfault_net = scenario
+    try:
+        _apply_sysctl_markers(request, scenario)
+        yield scenario
+    finally:
+        directory = request.config.getoption("tcpfault_artifacts")
+        try:
+            if directory and not getattr(request.node, "_tcpfault_written", None):
+                scenario.write_artifacts(directory)
+        finally:
+            scenario.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    net = getattr(item, "_tcpfault_net", None)
+    if net is None or not report.failed or report.when != "call":
+        return
+    directory = item.config.getoption("tcpfault_artifacts")
+    if directory is None or net.closed:
+        return
+    paths = net.write_artifacts(directory)
+    item._tcpfault_written = paths
+    text = "\n".join(f"{kind}: {path}" for kind, path in sorted(paths.items()))
+    report.sections.append(("tcpfault artifacts", text))
+    for kind, path in sorted(paths.items()):
+        report.user_properties.append((f"tcpfault_{kind}", path))

@@ -1,0 +1,2 @@
+# The conformance suite runs on the tcpfault pytest plugin: `net`, families, sysctls.
+pytest_plugins = ["tcpfault.pytest_plugin"]
