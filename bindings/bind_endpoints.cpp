@@ -45,7 +45,7 @@ SockAddr target_arg(const py::handle& to, const KernelEndpoint& self) {
     throw py::type_error("connect to a Listener, a SockAddr or a port number, not an Endpoint");
   if (py::isinstance<Listener>(to)) return to.cast<Listener&>().local();
   if (py::isinstance<SockAddr>(to)) return to.cast<SockAddr>();
-  if (py::isinstance<py::int_>(to)) return self.peer_at(to.cast<std::uint16_t>());
+  if (py::isinstance<py::int_>(to)) return self.peer_at(port_arg(to, "connect: port"));
   throw py::type_error("connect to a Listener, a SockAddr or a port number, not " +
                        std::string(py::str(py::type::of(to).attr("__name__"))));
 }
@@ -146,8 +146,7 @@ void bind_endpoints(py::module_& m) {
           [](const EndpointProxy& p, const py::object& at, int backlog) {
             auto s = p.ref.lock();
             KernelEndpoint& e = s->endpoint(p.host);
-            SockAddr where = py::isinstance<SockAddr>(at) ? at.cast<SockAddr>()
-                                                          : e.at(at.cast<std::uint16_t>());
+            SockAddr where = py::isinstance<SockAddr>(at) ? at.cast<SockAddr>() : e.at(port_arg(at, "listen: port"));
             py::gil_scoped_release unlocked;
             return e.listen(where, backlog);
           },
@@ -160,7 +159,7 @@ void bind_endpoints(py::module_& m) {
             KernelEndpoint& e = s->endpoint(p.host);
             SockAddr target = target_arg(to, e);
             ConnectOptions o;
-            if (!local_port.is_none()) o.local_port = local_port.cast<std::uint16_t>();
+            if (!local_port.is_none()) o.local_port = port_arg(local_port, "local_port");
             o.reuse_addr = reuse_addr;
             o.timeout = seconds_arg(timeout, "timeout");
             py::gil_scoped_release unlocked;

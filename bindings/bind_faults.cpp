@@ -34,9 +34,8 @@ Occurrence take_occurrence(py::kwargs& kw) {
     py::object v = kw[key];
     PyDict_DelItemString(kw.ptr(), key);
     if (v.is_none()) continue;
-    if (!py::isinstance<py::int_>(v))
-      throw py::type_error(std::string(key) + " must be an int, not " + std::string(py::str(py::type::of(v).attr("__name__"))));
-    (std::string(key) == "nth" ? o.nth : o.count) = v.cast<int>();
+    // The range is the engine's to judge (FaultRule::validate says why a value means nothing).
+    (std::string(key) == "nth" ? o.nth : o.count) = static_cast<int>(int_arg(v, key, INT32_MIN, INT32_MAX));
   }
   return o;
 }
@@ -81,8 +80,8 @@ Craft craft_arg(const py::object& toward, const py::object& flags, const py::obj
   c.seq_offset = seq_offset;
   c.seq_anchor = anchor_arg(seq, c.seq_offset);
   c.ack_offset = ack_offset;
-  if (!window.is_none()) c.window = window.cast<std::uint16_t>();
-  if (!tsval_offset.is_none()) c.tsval_offset = tsval_offset.cast<std::int64_t>();
+  if (!window.is_none()) c.window = static_cast<std::uint16_t>(int_arg(window, "window", 0, 65535));
+  if (!tsval_offset.is_none()) c.tsval_offset = int_arg(tsval_offset, "tsval_offset", INT64_MIN, INT64_MAX);
   std::string bytes = payload.cast<std::string>();
   c.payload.assign(bytes.begin(), bytes.end());
   return c;
@@ -133,7 +132,7 @@ void bind_faults(py::module_& m) {
           [](const FaultsProxy& e, const py::object& what, const py::object& after, const py::object& until,
              const py::object& max, py::kwargs kw) {
             Hold h;
-            if (!after.is_none()) h.after_segments = after.cast<int>();
+            if (!after.is_none()) h.after_segments = static_cast<int>(int_arg(after, "after", 0, INT32_MAX));
             if (!until.is_none()) h.until = match_arg(until, py::kwargs());
             h.max = seconds_arg(max, "max");
             return add(e, what, kw, h);
@@ -154,7 +153,7 @@ void bind_faults(py::module_& m) {
              const py::object& clear_flags, std::int64_t seq_offset, std::int64_t ack_offset, bool strip_options,
              py::kwargs kw) {
             Modify mod;
-            if (!window.is_none()) mod.window = window.cast<std::uint16_t>();
+            if (!window.is_none()) mod.window = static_cast<std::uint16_t>(int_arg(window, "window", 0, 65535));
             if (!set_flags.is_none()) mod.set_flags = flags_arg(set_flags, "set_flags");
             if (!clear_flags.is_none()) mod.clear_flags = flags_arg(clear_flags, "clear_flags");
             mod.seq_offset = seq_offset;

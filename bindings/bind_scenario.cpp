@@ -40,7 +40,9 @@ int errno_arg(const py::handle& err) {
   if (py::isinstance<py::int_>(err)) return err.cast<int>();
   std::string name = py::str(err);
   py::module_ errno_module = py::module_::import("errno");
-  if (!py::hasattr(errno_module, name.c_str()))
+  // Only the E... constants: errno.errorcode is an attribute too, but no errno.
+  if (name.rfind('E', 0) != 0 || !py::hasattr(errno_module, name.c_str()) ||
+      !py::isinstance<py::int_>(errno_module.attr(name.c_str())))
     throw py::value_error("unknown errno name '" + name + "' (use a name from the errno module, e.g. 'ECONNRESET')");
   return errno_module.attr(name.c_str()).cast<int>();
 }

@@ -45,6 +45,20 @@ std::chrono::milliseconds seconds_arg(const py::handle& value, const char* what)
   return std::chrono::milliseconds(static_cast<long long>(std::llround(s * 1000)));
 }
 
+std::int64_t int_arg(const py::handle& value, const char* what, std::int64_t lo, std::int64_t hi) {
+  if (!py::isinstance<py::int_>(value))
+    throw py::type_error(std::string(what) + " must be an int, not " + type_name(value));
+  // Compared as Python ints, so huge values are out of range rather than a cast error.
+  if (value < py::int_(lo) || value > py::int_(hi))
+    throw py::value_error(std::string(what) + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                          ", got " + std::string(py::repr(value)));
+  return value.cast<std::int64_t>();
+}
+
+std::uint16_t port_arg(const py::handle& value, const char* what) {
+  return static_cast<std::uint16_t>(int_arg(value, what, 0, 65535));
+}
+
 Host host_arg(const py::handle& value, const char* what) {
   if (py::isinstance<Host>(value)) return value.cast<Host>();
   if (py::isinstance<EndpointProxy>(value)) return value.cast<EndpointProxy&>().host;
@@ -87,11 +101,7 @@ Roles roles_arg(const py::handle& value, const char* what) {
 }
 
 std::uint8_t flags_arg(const py::handle& value, const char* what) {
-  if (py::isinstance<py::int_>(value)) {
-    int v = value.cast<int>();
-    if (v < 0 || v > 255) throw py::value_error(std::string(what) + ": TCP flags are 0..255, got " + std::to_string(v));
-    return static_cast<std::uint8_t>(v);
-  }
+  if (py::isinstance<py::int_>(value)) return static_cast<std::uint8_t>(int_arg(value, what, 0, 255));
   if (!py::isinstance<py::str>(value))
     throw py::type_error(std::string(what) + " must be TCP flags as letters ('R.', 'S', 'FA') or an int, not " +
                          type_name(value));
@@ -135,14 +145,15 @@ Match match_arg(const py::handle& what, const py::kwargs& refine) {
     else if (key == "not_role") m.no_role |= roles_arg(v, "not_role");
     else if (key == "flags") m.flags_set |= flags_arg(v, "flags");
     else if (key == "without_flags") m.flags_clear |= flags_arg(v, "without_flags");
-    else if (key == "port") m.port = v.cast<std::uint16_t>();
+    else if (key == "port") m.port = port_arg(v, "port");
     else if (key == "payload") {
-      if (py::isinstance<py::tuple>(v)) {
-        auto t = v.cast<std::pair<std::size_t, std::size_t>>();
-        m.min_payload = t.first;
-        m.max_payload = t.second;
+      constexpr std::int64_t kMax = INT64_MAX;  // a large hi means "at least lo"
+      if (py::isinstance<py::tuple>(v) && py::len(v) == 2) {
+        auto t = v.cast<py::tuple>();
+        m.min_payload = static_cast<std::size_t>(int_arg(t[0], "payload (lo, hi): lo", 0, kMax));
+        m.max_payload = static_cast<std::size_t>(int_arg(t[1], "payload (lo, hi): hi", 0, kMax));
       } else {
-        m.min_payload = m.max_payload = v.cast<std::size_t>();
+        m.min_payload = m.max_payload = static_cast<std::size_t>(int_arg(v, "payload (a length or (lo, hi))", 0, kMax));
       }
     } else {
       throw py::type_error("unknown match keyword '" + key +

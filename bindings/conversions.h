@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include <chrono>
+#include <cstdint>
 
 #include "harness/scenario.h"
 
@@ -32,6 +33,11 @@ struct FaultsProxy {
 
 // Seconds (int or float, >= 0) -> milliseconds. `what` names the argument in errors.
 std::chrono::milliseconds seconds_arg(const py::handle& value, const char* what);
+// An int in [lo, hi]; TypeError for other types, ValueError out of range (not pybind's
+// bare "Unable to cast").
+std::int64_t int_arg(const py::handle& value, const char* what, std::int64_t lo, std::int64_t hi);
+// A TCP port number, 0..65535.
+std::uint16_t port_arg(const py::handle& value, const char* what);
 // Host.CLIENT, "client", or an Endpoint of that side.
 Host host_arg(const py::handle& value, const char* what);
 // A Roles value, a role name ("FINAL_ACK"), or an iterable of them.

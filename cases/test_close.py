@@ -1,5 +1,7 @@
 """CL: closing. Twins of the C++ cases in cases/cpp/close_cases_test.cpp."""
 
+import pytest
+
 from tcpfault import (
     CLOSE_WAIT, CLOSED, CLOSING, FIN, FIN_WAIT1, FIN_WAIT2, FINAL_ACK, LAST_ACK, RETRANSMISSION,
     TIME_WAIT, Match,
@@ -11,6 +13,27 @@ def open_connection(net, port=8080):
     client = net.client.connect(listener)
     net.expect_ok(client.connect_result)
     return listener, client, listener.accept()
+
+
+def test_cl1_four_way_close(net):
+    """CL1 four-way close (RFC 9293 3.6, figure 12).
+
+    The active closer passes FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT, the passive closer
+    CLOSE_WAIT -> LAST_ACK -> CLOSED, with one FIN each way and one final ACK. A broken
+    stack would skip TIME_WAIT or leave the passive side in LAST_ACK.
+    """
+    _, client, conn = open_connection(net)
+    client.close()
+    net.expect(conn).passes(CLOSE_WAIT)
+    conn.close()
+
+    net.expect(client).passes(FIN_WAIT1, FIN_WAIT2, TIME_WAIT)
+    net.expect(conn).passes(CLOSE_WAIT, LAST_ACK, CLOSED)
+    net.expect(client).reaches(TIME_WAIT)
+    net.expect_segments(FIN, sent_by="client", count=1)
+    net.expect_segments(FIN, sent_by="server", count=1)
+    net.expect_segments(FINAL_ACK, sent_by="client", count=1)
+    net.expect_no_segment(flags="R")
 
 
 def test_cl2_final_ack_lost(net):
@@ -30,4 +53,65 @@ def test_cl2_final_ack_lost(net):
     net.expect_segments(FIN, sent_by="server", count=2)
     net.expect_segments(FIN | RETRANSMISSION, sent_by="server", count=1)
     net.expect_segments(FINAL_ACK, sent_by="client", count=2)
+    net.expect_no_segment(flags="R")
+
+
+@pytest.mark.sysctl(client={"net.ipv4.tcp_max_tw_buckets": 0})
+def test_cl2_without_time_wait_the_second_fin_gets_rst(net):
+    """CL2's counterpart: why TIME_WAIT exists (RFC 9293 3.6; Linux tcp_max_tw_buckets).
+
+    With tcp_max_tw_buckets = 0 the active closer keeps no TIME_WAIT socket (the kernel
+    counts TCPTimeWaitOverflow instead), so the retransmitted FIN finds no socket and is
+    answered with an RST. A stack that kept TIME_WAIT anyway would re-ACK the FIN and
+    send no RST; one that ignored the FIN would leave the server in LAST_ACK.
+    """
+    _, client, conn = open_connection(net)
+    net.faults.drop(FINAL_ACK, sent_by="client", count=1)
+    client.close()
+    net.expect(conn).passes(CLOSE_WAIT)
+    conn.close()
+
+    net.expect_segments(FIN | RETRANSMISSION, sent_by="server", count=1, within=5)
+    net.expect_segments(flags="R", sent_by="client", count=1)
+    net.expect(conn).passes(LAST_ACK, CLOSED)
+    net.expect(client).reaches(CLOSED)
+    net.expect_counter("client", "TcpExt.TCPTimeWaitOverflow", at_least=1)
+
+
+def test_cl3_first_fin_lost(net):
+    """CL3 the first FIN is lost (RFC 9293 3.10.7.4: a FIN occupies sequence space).
+
+    The active closer retransmits its FIN and stays in FIN_WAIT1 until the retransmission
+    is acknowledged. A broken stack would move to FIN_WAIT2 without an ACK of its FIN,
+    or never retransmit it.
+    """
+    _, client, conn = open_connection(net)
+    net.faults.drop(FIN, sent_by="client", count=1)
+    client.close()
+
+    retransmitted_fin = Match(FIN | RETRANSMISSION, sent_by="client")
+    net.expect_segments(retransmitted_fin, count=1, within=5)
+    net.expect(client).stays(FIN_WAIT1, until=retransmitted_fin)
+    net.expect(client).passes(FIN_WAIT1, FIN_WAIT2)
+    net.expect(conn).passes(CLOSE_WAIT)
+    net.expect_segments(FIN, sent_by="client", count=2)
+
+
+def test_cl5_simultaneous_close(net):
+    """CL5 simultaneous close (RFC 9293 3.6, figure 13).
+
+    The middlebox holds the client's FIN until the server's FIN is seen, so the FINs
+    cross: both ends pass FIN_WAIT1 -> CLOSING -> TIME_WAIT, and nobody resets. A broken
+    stack would take the peer's FIN for an ACK of its own and skip CLOSING.
+    """
+    _, client, conn = open_connection(net)
+    net.faults.hold(FIN, sent_by="client", until=Match(FIN, sent_by="server"), count=1)
+    client.close()
+    net.expect_segments(FIN, sent_by="client", count=1)
+    conn.close()
+
+    net.expect(client).passes(FIN_WAIT1, CLOSING, TIME_WAIT)
+    net.expect(conn).passes(FIN_WAIT1, CLOSING, TIME_WAIT)
+    net.expect(client).reaches(TIME_WAIT)
+    net.expect(conn).reaches(TIME_WAIT)
     net.expect_no_segment(flags="R")

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <mutex>
 
 #include "netns/error.h"
 
@@ -66,6 +68,23 @@ std::string CallResult::describe() const {
 
 std::string SocketRef::str() const { return netns::to_string(host) + " " + tuple.str(); }
 
+// ---- what an endpoint made ----
+
+struct SocketRegistry {
+  std::mutex mu;
+  std::vector<std::function<void(const std::string&)>> closers;
+
+  void add(std::function<void(const std::string&)> close) {
+    std::lock_guard lock(mu);
+    closers.push_back(std::move(close));
+  }
+  void close_all(const std::string& why) {
+    std::lock_guard lock(mu);
+    for (auto& close : closers) close(why);
+    closers.clear();
+  }
+};
+
 // ---- Connection ----
 
 struct Connection::State {
@@ -76,6 +95,12 @@ struct Connection::State {
   FourTuple tuple;
   CallResult connect;
   std::string closed_at;  // when close() was called, for error messages
+
+  void close_for(const std::string& why) {
+    if (!fd.valid()) return;
+    fd.reset();
+    closed_at = why;
+  }
 
   CallResult record(std::string call, long value, int err, const CallTimer& t,
                     bool deadline_passed = false) {
@@ -234,6 +259,8 @@ CallResult Connection::set_buffers(std::optional<int> send_bytes, std::optional<
 struct Listener::State {
   std::shared_ptr<Trace> trace;
   std::shared_ptr<const SockDiag> sockets;
+  std::shared_ptr<SocketRegistry> made;
+  std::string closed_at = "closed";
   Host host;
   UniqueFd fd;
   SockAddr local;
@@ -242,7 +269,8 @@ struct Listener::State {
 const SockAddr& Listener::local() const { return s_->local; }
 
 Connection Listener::accept(milliseconds timeout) {
-  if (!s_->fd.valid()) throw Error("accept on " + s_->local.str() + ": the listener is closed");
+  if (!s_->fd.valid())
+    throw Error("accept on " + s_->local.str() + ": the listener is closed (" + s_->closed_at + ")");
   CallTimer t;
   auto deadline = Clock::now() + timeout;
   while (true) {
@@ -254,6 +282,9 @@ Connection Listener::accept(milliseconds timeout) {
       auto st = std::make_shared<Connection::State>();
       st->trace = s_->trace;
       st->sockets = s_->sockets;
+      s_->made->add([w = std::weak_ptr<Connection::State>(st)](const std::string& why) {
+        if (auto c = w.lock()) c->close_for(why);
+      });
       st->host = s_->host;
       st->fd.reset(fd);
       socklen_t llen;
@@ -275,7 +306,8 @@ Connection Listener::accept(milliseconds timeout) {
 }
 
 CallResult Listener::close() {
-  if (!s_->fd.valid()) throw Error("close on listener " + s_->local.str() + ": already closed");
+  if (!s_->fd.valid())
+    throw Error("close on listener " + s_->local.str() + ": already closed (" + s_->closed_at + ")");
   CallTimer t;
   int rc = ::close(s_->fd.release());
   auto now = mono_now_ns();
@@ -288,12 +320,21 @@ CallResult Listener::close() {
 KernelEndpoint::KernelEndpoint(const netns::Namespace& ns, Host host, Address address, Address peer,
                                std::shared_ptr<Trace> trace, std::shared_ptr<const SockDiag> sockets)
     : ns_(ns), host_(host), address_(address), peer_(peer), trace_(std::move(trace)),
-      sockets_(std::move(sockets)) {}
+      sockets_(std::move(sockets)), made_(std::make_shared<SocketRegistry>()) {}
+
+void KernelEndpoint::close_all(const std::string& why) { made_->close_all(why); }
 
 Listener KernelEndpoint::listen(const SockAddr& at, int backlog) {
   auto st = std::make_shared<Listener::State>();
   st->trace = trace_;
   st->sockets = sockets_;
+  st->made = made_;
+  made_->add([w = std::weak_ptr<Listener::State>(st)](const std::string& why) {
+    if (auto l = w.lock(); l && l->fd.valid()) {
+      l->fd.reset();
+      l->closed_at = why;
+    }
+  });
   st->host = host_;
   st->local = at;
   ns_.run([&] {
@@ -322,6 +363,9 @@ Connection KernelEndpoint::connect(const SockAddr& to, const ConnectOptions& opt
   st->sockets = sockets_;
   st->host = host_;
   st->tuple.remote = to;
+  made_->add([w = std::weak_ptr<Connection::State>(st)](const std::string& why) {
+    if (auto c = w.lock()) c->close_for(why);
+  });
   CallTimer t;
   ns_.run([&] {
     st->fd.reset(::socket(to_af(to.addr.family), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

@@ -45,6 +45,7 @@ struct SocketRef {
 };
 
 class KernelEndpoint;
+struct SocketRegistry;  // what an endpoint made, so that it can close it all at the end
 
 class Connection {
  public:
@@ -117,12 +118,18 @@ class KernelEndpoint {
   // connection carries the call's result; on failure it still names the tuple tried.
   Connection connect(const SockAddr& to, const ConnectOptions& options = {});
 
+  // Closes every socket this endpoint made (listeners, connections, accepted ones)
+  // that is still open: the scenario is ending, and a later call on a handle should
+  // say so rather than reach into a topology that is being torn down.
+  void close_all(const std::string& why);
+
  private:
   const netns::Namespace& ns_;
   Host host_;
   Address address_, peer_;
   std::shared_ptr<Trace> trace_;
   std::shared_ptr<const SockDiag> sockets_;
+  std::shared_ptr<SocketRegistry> made_;
 };
 
 }  // namespace tcpfault

@@ -43,6 +43,9 @@ Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
 }
 
 Scenario::~Scenario() {
+  // Handles the test still holds stop working with a clear message from here on.
+  client_->close_all("closed when scenario " + options_.name + " ended");
+  server_->close_all("closed when scenario " + options_.name + " ended");
   expect_.reset();
   faults_.reset();  // lets every held packet through, unbinds the queue
   states_.reset();

@@ -21,13 +21,22 @@ scenario as the ``net`` fixture.
 """
 
 from ._tcpfault import *  # noqa: F401,F403  (the engine's classes, roles and states)
-from ._tcpfault import (  # noqa: F401  (named for readers and linters)
-    Error, ExpectationFailed, PacketError, Scenario, Match, Roles, State, Host, Family,
+# Named again, in the "X as X" form type checkers read as a re-export (_tcpfault.pyi types them).
+from ._tcpfault import (  # noqa: F401
+    Error as Error,
+    ExpectationFailed as ExpectationFailed,
+    Family as Family,
+    Host as Host,
+    Match as Match,
+    PacketError as PacketError,
+    Roles as Roles,
+    Scenario as Scenario,
+    State as State,
 )
 
-CLIENT = Host.CLIENT
-SERVER = Host.SERVER
-MIDDLEBOX = Host.MIDDLEBOX
+CLIENT: Host = Host.CLIENT
+SERVER: Host = Host.SERVER
+MIDDLEBOX: Host = Host.MIDDLEBOX
 
 # Show the public names as tcpfault.X in reprs, tracebacks and pytest reports.
 for _cls in (Error, ExpectationFailed, PacketError):

@@ -85,18 +85,20 @@ def _apply_sysctl_markers(request, net):
 @pytest.fixture
 def net(request, tcpfault_family):
     """A fresh tcpfault.Scenario for this test, torn down afterwards whatever happens."""
-    scenario = tcpfault.Scenario(family=tcpfault_family, name=_stem(request.node.nodeid))
+    # With an artifacts directory the scenario writes its pcapng, JSON and ladder there
+    # when it ends (and at once when an expectation fails); without one, a failure
+    # writes them to the temporary directory and names them in the message.
+    scenario = tcpfault.Scenario(
+        family=tcpfault_family,
+        name=_stem(request.node.nodeid),
+        artifacts=request.config.getoption("tcpfault_artifacts"),
+    )
     request.node._tcpfault_net = scenario
     try:
         _apply_sysctl_markers(request, scenario)
         yield scenario
     finally:
-        directory = request.config.getoption("tcpfault_artifacts")
-        try:
-            if directory and not getattr(request.node, "_tcpfault_written", None):
-                scenario.write_artifacts(directory)
-        finally:
-            scenario.close()
+        scenario.close()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -104,14 +106,13 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     net = getattr(item, "_tcpfault_net", None)
-    if net is None or not report.failed or report.when != "call":
+    if net is None or net.closed or not report.failed or report.when != "call":
         return
-    directory = item.config.getoption("tcpfault_artifacts")
-    if directory is None or net.closed:
+    if item.config.getoption("tcpfault_artifacts") is None:
         return
-    paths = net.write_artifacts(directory)
-    item._tcpfault_written = paths
-    text = "\n".join(f"{kind}: {path}" for kind, path in sorted(paths.items()))
-    report.sections.append(("tcpfault artifacts", text))
+    paths = net.write_artifacts()  # the scenario's own directory: the same files it keeps
+    report.sections.append(
+        ("tcpfault artifacts", "\n".join(f"{kind}: {path}" for kind, path in sorted(paths.items())))
+    )
     for kind, path in sorted(paths.items()):
         report.user_properties.append((f"tcpfault_{kind}", path))

@@ -1,0 +1,666 @@
+"""tcpfault: TCP fault injection and conformance, on real kernels in network namespaces.
+
+Type stubs of the compiled module. bindings/tests/test_stubs.py checks them against
+the module itself: keep them in step with bindings/*.cpp.
+"""
+
+from typing import ClassVar, Iterable
+
+# What the arguments accept, as the bindings convert them (bindings/conversions.h).
+_Seconds = float  # int or float, >= 0
+_HostLike = Host | Endpoint | str  # Host.CLIENT, "client", "server", "middlebox", or an endpoint
+_RolesLike = Roles | str | Iterable[Roles | str]  # FIN | RETRANSMISSION, "FIN|RETRANSMISSION", [FIN, RST]
+_MatchLike = Match | _RolesLike | None  # None: any segment
+_Flags = str | int  # tcpdump letters "S", "S.", "R.", "FA" (A and . both mean ACK), or the bits
+_Payload = int | tuple[int, int]  # exactly n bytes, or (lo, hi)
+_StateLike = State | str  # TIME_WAIT or "TIME_WAIT"
+_ConnectionLike = Connection | SocketRef  # a connection, or conn.peer
+_Bytes = bytes | bytearray | str  # str is sent as UTF-8
+
+# ---- exceptions ----
+
+class Error(RuntimeError):
+    """Any error of the harness (bad setup, closed scenario, failed namespace call)."""
+
+class PacketError(Error):
+    """A packet could not be parsed or built."""
+
+class ExpectationFailed(AssertionError, Error):
+    """An expectation was not met: says what was expected, what was seen, and shows the ladder."""
+
+# ---- plain values ----
+
+class Family:
+    """Address family of a scenario."""
+
+    V4: ClassVar[Family]
+    V6: ClassVar[Family]
+    __members__: ClassVar[dict[str, Family]]
+    def __init__(self, value: int) -> None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __index__(self) -> int: ...
+    def __int__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+class Host:
+    """A host of the topology."""
+
+    CLIENT: ClassVar[Host]
+    MIDDLEBOX: ClassVar[Host]
+    SERVER: ClassVar[Host]
+    __members__: ClassVar[dict[str, Host]]
+    def __init__(self, value: int) -> None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __index__(self) -> int: ...
+    def __int__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+class State:
+    """TCP states, numbered as Linux numbers them."""
+
+    ESTABLISHED: ClassVar[State]
+    SYN_SENT: ClassVar[State]
+    SYN_RECV: ClassVar[State]
+    FIN_WAIT1: ClassVar[State]
+    FIN_WAIT2: ClassVar[State]
+    TIME_WAIT: ClassVar[State]
+    CLOSED: ClassVar[State]
+    CLOSE_WAIT: ClassVar[State]
+    LAST_ACK: ClassVar[State]
+    LISTEN: ClassVar[State]
+    CLOSING: ClassVar[State]
+    NEW_SYN_RECV: ClassVar[State]
+    __members__: ClassVar[dict[str, State]]
+    def __init__(self, value: int) -> None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __index__(self) -> int: ...
+    def __int__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+
+ESTABLISHED: State
+SYN_SENT: State
+SYN_RECV: State
+FIN_WAIT1: State
+FIN_WAIT2: State
+TIME_WAIT: State
+CLOSED: State
+CLOSE_WAIT: State
+LAST_ACK: State
+LISTEN: State
+CLOSING: State
+NEW_SYN_RECV: State
+
+class Roles:
+    """Roles a segment plays, combinable with |: tcpfault.FIN | tcpfault.RETRANSMISSION."""
+
+    def __init__(self, roles: _RolesLike) -> None: ...
+    def __or__(self, other: _RolesLike) -> Roles: ...
+    def __ror__(self, other: _RolesLike) -> Roles: ...
+    def __contains__(self, roles: _RolesLike) -> bool:
+        """Every role of `roles` is in this set: FIN in segment.roles."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __int__(self) -> int: ...
+
+SYN: Roles
+"""SYN without ACK."""
+SYN_ACK: Roles
+"""SYN with ACK."""
+HANDSHAKE_ACK: Roles
+"""The opener's ACK of the SYN-ACK (may carry data)."""
+DATA: Roles
+"""Carries payload (not a keepalive or window probe)."""
+PURE_ACK: Roles
+"""ACK only: no payload, no SYN, FIN or RST."""
+FIN: Roles
+"""Carries FIN."""
+ACK_OF_FIN: Roles
+"""Acknowledges the first FIN, sent by its receiver."""
+FINAL_ACK: Roles
+"""Acknowledges the second FIN, sent by the active closer."""
+RST: Roles
+"""Carries RST."""
+KEEPALIVE: Roles
+"""seq = snd_nxt - 1 with at most one byte, peer window open."""
+WINDOW_PROBE: Roles
+"""Probe of a zero window."""
+RETRANSMISSION: Roles
+"""Repeats sequence space (or an ACK) already sent."""
+
+class SockAddr:
+    """An address and a port: one end of a connection."""
+
+    def __init__(self, address: str, port: int) -> None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def family(self) -> Family: ...
+
+class FourTuple:
+    """A connection as seen from one end: local and remote."""
+
+    def __eq__(self, other: object) -> bool: ...
+    @property
+    def local(self) -> SockAddr: ...
+    @property
+    def remote(self) -> SockAddr: ...
+
+class SocketRef:
+    """One end of a connection: which host, which 4-tuple."""
+
+    @property
+    def host(self) -> Host: ...
+    @property
+    def tuple(self) -> FourTuple: ...
+
+class CallResult:
+    """The result of one socket call: `value` >= 0 and errno 0, or an errno. True when it succeeded."""
+
+    def __bool__(self) -> bool: ...
+    @property
+    def call(self) -> str:
+        """The call as the trace shows it: "recv(65536)"."""
+    @property
+    def value(self) -> int: ...
+    @property
+    def errno(self) -> int: ...
+    @property
+    def errno_name(self) -> str:
+        """"ECONNRESET", or "" when the call succeeded."""
+    @property
+    def deadline_passed(self) -> bool:
+        """The harness stopped waiting."""
+    @property
+    def ok(self) -> bool: ...
+
+class Match:
+    """Which segments a rule or an expectation is about; unset fields mean "don't care".
+
+    Match(FIN, sent_by='server'), Match(flags='R'), Match(DATA, payload=(1, 100)).
+    """
+
+    def __init__(
+        self,
+        role: _MatchLike = None,
+        *,
+        sent_by: _HostLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+    ) -> None:
+        """`role`: every one of these roles; `any_role`: at least one; `not_role`: none of them.
+        sent_by='middlebox' selects the segments the harness crafted (copies, injections)."""
+
+# ---- endpoints ----
+
+class RecvResult(CallResult):
+    """A recv call's result and the bytes it read."""
+
+    @property
+    def data(self) -> bytes: ...
+
+class Connection:
+    """One end of a TCP connection. It is its 4-tuple first: it can be observed after close()."""
+
+    @property
+    def host(self) -> Host: ...
+    @property
+    def tuple(self) -> FourTuple: ...
+    @property
+    def local(self) -> SockAddr: ...
+    @property
+    def remote(self) -> SockAddr: ...
+    @property
+    def ref(self) -> SocketRef: ...
+    @property
+    def peer(self) -> SocketRef:
+        """The other end of the same connection."""
+    @property
+    def is_open(self) -> bool:
+        """Whether the file descriptor is still held."""
+    @property
+    def state(self) -> State:
+        """The kernel's state for this 4-tuple now (CLOSED when it holds nothing)."""
+    @property
+    def connect_result(self) -> CallResult:
+        """The result of connect() for a connection made by Endpoint.connect."""
+    def send(self, data: _Bytes, timeout: _Seconds = 5.0) -> CallResult:
+        """Sends all of `data` (waits for buffer space)."""
+    def recv(self, max: int = 65536, timeout: _Seconds = 5.0) -> RecvResult:
+        """One recv: up to `max` bytes; value 0 means EOF."""
+    def recv_exactly(self, n: int, timeout: _Seconds = 5.0) -> RecvResult:
+        """Reads until `n` bytes, EOF, an error or the deadline."""
+    def shutdown(self, how: int | str = "SHUT_WR") -> CallResult:
+        """shutdown(2): 'SHUT_RD', 'SHUT_WR', 'SHUT_RDWR' or the socket module's constant."""
+    def close(self) -> CallResult: ...
+    def set_linger(self, on: bool, seconds: int) -> CallResult:
+        """SO_LINGER; (True, 0) makes close() send an RST."""
+    def set_keepalive(self, idle: int, interval: int, count: int) -> CallResult:
+        """SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT (seconds, seconds, probes)."""
+    def set_buffers(self, send: int | None = None, recv: int | None = None) -> CallResult:
+        """SO_SNDBUF and SO_RCVBUF in bytes; None leaves one as it is."""
+    def set_option(self, level: int, name: int, value: int, label: str) -> CallResult:
+        """setsockopt with an int value; `label` names it in the trace ("TCP_NODELAY")."""
+
+class Listener:
+    """A listening socket."""
+
+    @property
+    def address(self) -> SockAddr: ...
+    def accept(self, timeout: _Seconds = 5.0) -> Connection:
+        """Waits for a connection in the accept queue."""
+    def close(self) -> CallResult: ...
+
+class Endpoint:
+    """The kernel's TCP stack on one side of the topology."""
+
+    @property
+    def host(self) -> Host: ...
+    def at(self, port: int) -> SockAddr:
+        """This side's address with `port`."""
+    def peer_at(self, port: int) -> SockAddr:
+        """The other side's address with `port`."""
+    def listen(self, port: int | SockAddr, backlog: int = 128) -> Listener:
+        """Listens on a port of this side's address (or a SockAddr)."""
+    def connect(
+        self,
+        to: Listener | SockAddr | int,
+        local_port: int | None = None,
+        reuse_addr: bool = False,
+        timeout: _Seconds = 5.0,
+    ) -> Connection:
+        """Connects to a Listener, a SockAddr or a port on the other side, and waits for the handshake.
+        Never raises for a refused or failed connect: see the connection's connect_result."""
+
+# ---- faults ----
+
+class Rule:
+    """A fault rule the engine holds."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def matched(self) -> int:
+        """Segments the rule's match selected so far."""
+    @property
+    def applied(self) -> int:
+        """Segments the action was applied to so far."""
+
+class FaultStats:
+    """What the fault engine has handled so far."""
+
+    @property
+    def segments(self) -> int: ...
+    @property
+    def unparsed(self) -> int: ...
+    @property
+    def held_now(self) -> int: ...
+    @property
+    def overruns(self) -> int: ...
+
+class Faults:
+    """The middlebox's fault engine.
+
+    Every rule takes a match (a Match, a role, or None for any segment) refined by match
+    keywords (sent_by, flags, without_flags, any_role, not_role, payload, port), and the
+    occurrence keywords nth (first occurrence it acts on, from 1) and count (how many
+    times; default: every time).
+    """
+
+    def drop(
+        self,
+        match: _MatchLike = None,
+        *,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+        nth: int | None = None,
+        count: int | None = None,
+    ) -> Rule:
+        """Lose matching segments in the network."""
+    def delay(
+        self,
+        match: _MatchLike = None,
+        *,
+        by: _Seconds,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+        nth: int | None = None,
+        count: int | None = None,
+    ) -> Rule:
+        """Let matching segments go `by` seconds later."""
+    def hold(
+        self,
+        match: _MatchLike = None,
+        *,
+        after: int | None = None,
+        until: _MatchLike = None,
+        max: _Seconds = 10.0,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+        nth: int | None = None,
+        count: int | None = None,
+    ) -> Rule:
+        """Hold matching segments until `after` later segments of the same sender passed, or until a
+        segment matching `until` is seen; never longer than `max` seconds."""
+    def duplicate(
+        self,
+        match: _MatchLike = None,
+        *,
+        copies: int = 1,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+        nth: int | None = None,
+        count: int | None = None,
+    ) -> Rule:
+        """Let matching segments pass, then send `copies` copies (sent by the middlebox)."""
+    def modify(
+        self,
+        match: _MatchLike = None,
+        *,
+        window: int | None = None,
+        set_flags: _Flags | None = None,
+        clear_flags: _Flags | None = None,
+        seq_offset: int = 0,
+        ack_offset: int = 0,
+        strip_options: bool = False,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+        nth: int | None = None,
+        count: int | None = None,
+    ) -> Rule:
+        """Rewrite fields (checksums are fixed)."""
+    def inject_on(
+        self,
+        match: _MatchLike = None,
+        *,
+        toward: _HostLike,
+        flags: _Flags = "R",
+        seq: int | str = "rcv_nxt",
+        seq_offset: int = 0,
+        ack_offset: int = 0,
+        window: int | None = None,
+        tsval_offset: int | None = None,
+        payload: bytes | str = b"",
+        drop_trigger: bool = False,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        without_flags: _Flags | None = None,
+        port: int | None = None,
+        nth: int | None = None,
+        count: int | None = None,
+    ) -> Rule:
+        """When a matching segment passes, send a crafted one in its connection (or instead of it).
+
+        `flags` and `payload` here describe the crafted segment, not the match."""
+    def inject(
+        self,
+        connection: Connection,
+        *,
+        toward: _HostLike,
+        flags: _Flags = "R",
+        seq: int | str = "rcv_nxt",
+        seq_offset: int = 0,
+        ack_offset: int = 0,
+        window: int | None = None,
+        tsval_offset: int | None = None,
+        payload: bytes | str = b"",
+    ) -> None:
+        """Send a crafted segment now, in the live connection's sequence space, as if its peer sent it.
+        seq='rcv_nxt' puts it where the receiver expects the next byte."""
+    def remove(self, rule: Rule) -> None: ...
+    def clear(self) -> None: ...
+    @property
+    def stats(self) -> FaultStats: ...
+
+# ---- the timeline ----
+
+class Segment:
+    """A segment the middlebox saw, its roles, and what the harness did to it."""
+
+    @property
+    def t_ms(self) -> float:
+        """When the middlebox saw it, ms from the start."""
+    @property
+    def sent_by(self) -> Host: ...
+    @property
+    def to(self) -> Host: ...
+    @property
+    def roles(self) -> Roles: ...
+    @property
+    def flags(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def ack(self) -> int: ...
+    @property
+    def window(self) -> int: ...
+    @property
+    def payload_len(self) -> int: ...
+    @property
+    def payload(self) -> bytes: ...
+    @property
+    def connection(self) -> int: ...
+    @property
+    def fate(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def released_ms(self) -> float | None: ...
+    @property
+    def bytes(self) -> bytes: ...
+
+class Transition:
+    """One state change of one socket."""
+
+    @property
+    def t_ms(self) -> float: ...
+    @property
+    def host(self) -> Host: ...
+    @property
+    def local(self) -> SockAddr: ...
+    @property
+    def remote(self) -> SockAddr: ...
+    @property
+    def old(self) -> State: ...
+    @property
+    def new(self) -> State: ...
+    @property
+    def source(self) -> str: ...
+
+class Call:
+    """A socket call and its result."""
+
+    @property
+    def t_ms(self) -> float: ...
+    @property
+    def host(self) -> Host: ...
+    @property
+    def call(self) -> str: ...
+    @property
+    def result(self) -> int: ...
+    @property
+    def errno(self) -> int: ...
+
+class Trace:
+    """A scenario's timeline; readable after the scenario closed."""
+
+    @property
+    def name(self) -> str: ...
+    def segments(
+        self,
+        match: _MatchLike = None,
+        *,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+    ) -> list[Segment]:
+        """Segments seen so far, optionally only those matching."""
+    def transitions(self, of: _ConnectionLike | None = None) -> list[Transition]:
+        """State changes so far, of every socket or of one connection."""
+    def calls(self) -> list[Call]: ...
+    def note(self, text: str) -> None:
+        """Adds a line of your own to the timeline."""
+    def ladder(self) -> str:
+        """The timeline as a text ladder diagram."""
+    def json(self) -> str:
+        """The timeline as JSON text."""
+    def write_pcapng(self, path: str) -> None: ...
+    def write(self, dir: str, stem: str | None = None) -> dict[str, str]:
+        """Writes pcapng, JSON and ladder; returns their paths."""
+
+# ---- the scenario ----
+
+class StateExpectation:
+    """Expectations about one socket, from Scenario.expect(conn)."""
+
+    def reaches(self, state: _StateLike, within: _Seconds = 3.0) -> None:
+        """The kernel shows the socket in `state` within `within` seconds (CLOSED: no socket)."""
+    def passes(self, *args: _StateLike, within: _Seconds = 3.0) -> None:
+        """The socket's transitions include these states as consecutive steps."""
+    def stays(self, state: _StateLike, *, until: _MatchLike, within: _Seconds = 3.0) -> None:
+        """The socket is in `state` when a segment matching `until` is seen, and leaves it only after."""
+
+class Scenario:
+    """A fresh client - middlebox - server topology in its own namespaces, with the fault
+    engine on the middlebox and both ends' kernels observed. Use it as a context manager
+    or call close(); the pytest plugin's `net` fixture does it for you."""
+
+    def __init__(
+        self,
+        family: Family | int | str = 4,
+        name: str = "scenario",
+        artifacts: str | None = None,
+        queue: int = 0,
+        pin: bool = False,
+    ) -> None: ...
+    def __enter__(self) -> Scenario: ...
+    def __exit__(self, *args: object) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def family(self) -> Family: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def client(self) -> Endpoint: ...
+    @property
+    def server(self) -> Endpoint: ...
+    @property
+    def faults(self) -> Faults: ...
+    @property
+    def trace(self) -> Trace: ...
+    @property
+    def slot(self) -> int: ...
+    def sysctl(self, host: _HostLike, key: str) -> str:
+        """Reads a sysctl in one host's namespace."""
+    def set_sysctl(self, host: _HostLike, key: str, value: object) -> None:
+        """Writes a sysctl in one host's namespace."""
+    def apply_sysctl_conf(self, host: _HostLike, text: str) -> None:
+        """Applies sysctl.conf text in one host's namespace."""
+    def counters(self, host: _HostLike) -> dict[str, int]:
+        """MIB counters now: {'TcpExt.TCPTimeWaitOverflow': 0, ...}."""
+    def counter_delta(self, host: _HostLike, key: str) -> int:
+        """How much a counter grew since the scenario began."""
+    def expect(self, connection: _ConnectionLike) -> StateExpectation:
+        """Expectations about one connection end: .reaches, .passes, .stays."""
+    def expect_segments(
+        self,
+        match: _MatchLike = None,
+        *,
+        count: int,
+        within: _Seconds = 3.0,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+    ) -> None:
+        """Exactly `count` matching segments are seen (waits up to `within` seconds for them)."""
+    def expect_no_segment(
+        self,
+        match: _MatchLike = None,
+        *,
+        during: _Seconds = 0.0,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+    ) -> None:
+        """No matching segment so far, nor during the next `during` seconds."""
+    def expect_error(self, result: CallResult, errno: int | str) -> None:
+        """The call failed with this errno (int or name)."""
+    def expect_ok(self, result: CallResult) -> None:
+        """The call succeeded."""
+    def expect_counter(self, host: _HostLike, key: str, at_least: int, at_most: int | None = None) -> None:
+        """The counter grew by at least `at_least` (and at most `at_most`) since the start."""
+    def ladder(self) -> str:
+        """The timeline as a text ladder diagram."""
+    def write_artifacts(self, dir: str | None = None) -> dict[str, str]:
+        """Writes pcapng, JSON and ladder; returns their paths."""
+    def close(self) -> None:
+        """Tears the scenario down (idempotent)."""

@@ -1,0 +1,250 @@
+"""Bad input from Python raises a clear exception: the right type, and a message that
+names the bad value and says what would be right. Nothing here needs a second family,
+so one IPv4 scenario per test is enough."""
+
+import contextlib
+
+import pytest
+
+import tcpfault
+from tcpfault import FIN, FINAL_ACK, Match
+
+
+@pytest.fixture
+def net():
+    with tcpfault.Scenario(family=4, name="bad-input") as scenario:
+        yield scenario
+
+
+@pytest.fixture
+def connection(net):
+    listener = net.server.listen(8080)
+    client = net.client.connect(listener)
+    net.expect_ok(client.connect_result)
+    conn = listener.accept()
+    return client, conn
+
+
+@contextlib.contextmanager
+def raises_harness_error(match):
+    """A tcpfault.Error that is not a failed expectation: a usage error must never be
+    reported as the stack under test failing."""
+    with pytest.raises(tcpfault.Error, match=match) as info:
+        yield info
+    assert not isinstance(info.value, tcpfault.ExpectationFailed), info.value
+
+
+# ---- roles ----
+
+def test_unknown_role_name_lists_the_known_ones(net):
+    with pytest.raises(ValueError, match=r"unknown role 'FINAL_ACKK' \(known: SYN, .*FINAL_ACK"):
+        net.faults.drop("FINAL_ACKK", sent_by="client")
+
+
+def test_unknown_role_in_match(net):
+    with pytest.raises(ValueError, match=r"role: unknown role 'NOPE'"):
+        Match("NOPE", sent_by="server")
+    with pytest.raises(ValueError, match=r"not_role: unknown role 'NOPE'"):
+        Match(FIN, not_role="NOPE")
+
+
+def test_role_of_the_wrong_type(net):
+    with pytest.raises(TypeError, match=r"role must be a role such as tcpfault.FIN or 'FIN', not int"):
+        Match(5)
+
+
+def test_unknown_match_keyword_names_the_known_ones(net):
+    with pytest.raises(TypeError, match=r"unknown match keyword 'sentby' \(known: sent_by"):
+        net.faults.drop(FIN, sentby="client")
+
+
+# ---- times and numbers ----
+
+def test_negative_delay(net):
+    with pytest.raises(ValueError, match=r"by must be a number of seconds >= 0, got -1"):
+        net.faults.delay(FINAL_ACK, by=-1)
+
+
+def test_delay_by_a_word(net):
+    with pytest.raises(TypeError, match=r"by must be a number of seconds, not str"):
+        net.faults.delay(FINAL_ACK, by="soon")
+
+
+def test_deadline_that_is_not_a_number(net):
+    with pytest.raises(ValueError, match=r"within must be a number of seconds >= 0, got nan"):
+        net.expect_segments(FIN, count=1, within=float("nan"))
+
+
+def test_occurrence_that_is_not_an_int(net):
+    with pytest.raises(TypeError, match=r"nth must be an int, not str"):
+        net.faults.drop(FIN, nth="1")
+
+
+def test_occurrence_the_engine_cannot_mean(net):
+    with raises_harness_error(r"occurrence must be 1 or more, got 0"):
+        net.faults.drop(FIN, nth=0)
+
+
+def test_payload_length_of_the_wrong_type(net):
+    with pytest.raises(TypeError, match=r"payload \(a length or \(lo, hi\)\) must be an int, not str"):
+        Match(payload="x")
+
+
+# ---- flags ----
+
+def test_unknown_flag_letter(net):
+    with pytest.raises(ValueError, match=r"unknown TCP flag 'Q' in 'Q' \(use F S R P A/\. U E W\)"):
+        net.expect_no_segment(flags="Q")
+
+
+def test_flags_out_of_range(net):
+    with pytest.raises(ValueError, match=r"flags must be in 0\.\.255, got 300"):
+        Match(flags=300)
+
+
+# ---- sockets ----
+
+def test_send_something_that_is_not_bytes(connection):
+    client, _ = connection
+    with pytest.raises(TypeError, match=r"data must be bytes or str, not int"):
+        client.send(123)
+
+
+def test_connect_to_a_name(net):
+    with pytest.raises(TypeError, match=r"connect to a Listener, a SockAddr or a port number, not str"):
+        net.client.connect("nowhere")
+
+
+def test_connect_to_an_endpoint(net):
+    with pytest.raises(TypeError, match=r"not an Endpoint"):
+        net.client.connect(net.server)
+
+
+@pytest.mark.parametrize("port", [-1, 70000])
+def test_port_out_of_range(net, port):
+    with pytest.raises(ValueError, match=rf"connect: port must be in 0\.\.65535, got {port}"):
+        net.client.connect(port)
+
+
+def test_listen_on_a_word(net):
+    with pytest.raises(TypeError, match=r"listen: port must be an int, not str"):
+        net.server.listen("eighty")
+
+
+def test_port_in_use(net):
+    listener = net.server.listen(8080)
+    with raises_harness_error(r"cannot listen on .*:8080 in the server namespace: the port is in use"):
+        net.server.listen(8080)
+    assert listener.address.port == 8080
+
+
+def test_unknown_shutdown_direction(connection):
+    client, _ = connection
+    with pytest.raises(ValueError, match=r"unknown direction 'sideways' \(use 'SHUT_RD', 'SHUT_WR' or 'SHUT_RDWR'\)"):
+        client.shutdown("sideways")
+
+
+def test_send_and_recv_after_close(connection, net):
+    client, _ = connection
+    assert client.close().ok
+    closed = r"the connection's socket is closed \(close\(\) at \+[0-9.]+ ms\)"
+    with raises_harness_error(rf"send on client .*: {closed}"):
+        client.send(b"late")
+    with raises_harness_error(rf"recv on client .*: {closed}"):
+        client.recv()
+    with raises_harness_error(rf"close on client .*: {closed}"):
+        client.close()
+    # Still observable, as the API promises: the kernel keeps the tuple after close().
+    net.expect(client).reaches(tcpfault.FIN_WAIT2)
+
+
+# ---- the scenario ----
+
+def test_faults_of_a_closed_scenario(net):
+    net.close()
+    assert net.closed
+    with raises_harness_error(r"this scenario is closed: its endpoints and fault engine are gone"):
+        _ = net.faults
+    with raises_harness_error(r"this scenario is closed"):
+        net.client.connect(8080)
+
+
+def test_connection_of_a_closed_scenario(connection, net):
+    client, conn = connection
+    net.close()
+    for handle in (client, conn):
+        assert not handle.is_open
+        with raises_harness_error(r"the connection's socket is closed \(closed when scenario bad-input ended\)"):
+            handle.send(b"too late")
+    assert client.tuple.remote == conn.tuple.local  # still named by their tuples
+
+
+def test_unknown_family():
+    with pytest.raises(ValueError, match=r"unknown address family 5 \(use 4 or 6\)"):
+        tcpfault.Scenario(family=5)
+
+
+def test_unknown_host_name(net):
+    with pytest.raises(ValueError, match=r"host: unknown host 'router' \(use 'client', 'server' or 'middlebox'\)"):
+        net.sysctl("router", "net.ipv4.tcp_fin_timeout")
+    with pytest.raises(ValueError, match=r"sent_by: unknown host 'router'"):
+        net.faults.drop(FIN, sent_by="router")
+
+
+def test_unknown_errno_name(connection, net):
+    client, _ = connection
+    with pytest.raises(ValueError, match=r"unknown errno name 'ENOTANERRNO' \(use a name from the errno module"):
+        net.expect_error(client.connect_result, "ENOTANERRNO")
+    # errno.errorcode is an attribute of the module, but not an errno.
+    with pytest.raises(ValueError, match=r"unknown errno name 'errorcode'"):
+        net.expect_error(client.connect_result, "errorcode")
+
+
+def test_unknown_state_name(connection, net):
+    client, _ = connection
+    with pytest.raises(ValueError, match=r"unknown TCP state 'TIME_WAITT' \(e.g. 'TIME_WAIT', 'FIN_WAIT1'\)"):
+        net.expect(client).reaches("TIME_WAITT")
+    with pytest.raises(TypeError, match=r"a TCP state must be a tcpfault.State or its name, not int"):
+        net.expect(client).reaches(3)
+
+
+def test_expect_about_something_that_is_not_a_connection(net):
+    with pytest.raises(TypeError, match=r"expect\(\) takes a Connection or a SocketRef \(conn.peer\), not str"):
+        net.expect("client")
+
+
+# ---- sysctls ----
+
+def test_removed_sysctl_is_named_as_removed(net):
+    with raises_harness_error(r"sysctl net.ipv4.tcp_tw_recycle: removed in Linux 4.12 .*drop the setting"):
+        net.set_sysctl("client", "net.ipv4.tcp_tw_recycle", 1)
+
+
+def test_unknown_sysctl(net):
+    with raises_harness_error(r"unknown sysctl net.ipv4.tcp_bogus: no such key in this kernel"):
+        net.set_sysctl("server", "net.ipv4.tcp_bogus", 1)
+
+
+def test_malformed_sysctl_key(net):
+    with raises_harness_error(r"malformed sysctl key 'net..ipv4': empty component"):
+        net.set_sysctl("client", "net..ipv4", 1)
+
+
+def test_sysctl_value_the_kernel_refuses(net):
+    with raises_harness_error(r"tcp_fin_timeout = 'abc' refused by the kernel in namespace client"):
+        net.set_sysctl("client", "net.ipv4.tcp_fin_timeout", "abc")
+
+
+def test_sysctl_outside_the_network_namespace(net):
+    with raises_harness_error(r"sysctl fs.file-max is not under net\."):
+        net.set_sysctl("client", "fs.file-max", 1)
+
+
+def test_sysctl_conf_names_the_line(net):
+    with raises_harness_error(r"line 2: sysctl net.ipv4.tcp_tw_recycle: removed"):
+        net.apply_sysctl_conf("client", "net.ipv4.tcp_fin_timeout = 5\nnet.ipv4.tcp_tw_recycle = 1\n")
+
+
+def test_unknown_counter(net):
+    with raises_harness_error(r"no MIB counter TcpExt.Bogus in the client namespace"):
+        net.counter_delta("client", "TcpExt.Bogus")

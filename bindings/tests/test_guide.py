@@ -1,0 +1,143 @@
+"""Runs every code block of docs/authoring.md, so the guide cannot drift from the code.
+
+The convention (also written at the top of the guide):
+
+* a ```python block that defines `test_...` functions is a pytest module of its own,
+  run with the tcpfault plugin on IPv4 and IPv6: each of its tests must pass;
+* any other ```python block is a script, run on its own: it must exit cleanly;
+* ```python expect-failure marks a block that must fail with tcpfault.ExpectationFailed
+  (each of its tests, or the script), and the ```text block right after it shows that
+  failure, so it must contain the failure's first line;
+* other blocks (```text, ```console ...) are not run.
+"""
+
+import ast
+import importlib.util
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+GUIDE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "authoring.md"
+FENCE = re.compile(r"^```([\w-]*)[ \t]*([\w -]*)\n(.*?)^```[ \t]*$", re.M | re.S)
+FAMILIES = 2  # the plugin's default, --tcpfault-family both
+EXPECTED_FAILURE = "tcpfault.ExpectationFailed"
+
+
+class Block:
+    def __init__(self, match, text):
+        self.language = match.group(1)
+        self.tags = set(match.group(2).split())
+        self.code = match.group(3)
+        self.line = text.count("\n", 0, match.start()) + 1
+        self.end = match.end()
+
+    @property
+    def runs(self):
+        return self.language == "python"
+
+    @property
+    def must_fail(self):
+        return "expect-failure" in self.tags
+
+    @property
+    def tests(self):
+        tree = ast.parse(self.code, filename=f"{GUIDE.name}:{self.line}")
+        return [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+
+    @property
+    def module(self):
+        return f"test_guide_line{self.line}"
+
+
+def read_blocks():
+    text = GUIDE.read_text()
+    return [Block(m, text) for m in FENCE.finditer(text)]
+
+
+BLOCKS = read_blocks()
+TEST_BLOCKS = [b for b in BLOCKS if b.runs and b.tests]
+SCRIPT_BLOCKS = [b for b in BLOCKS if b.runs and not b.tests]
+
+
+def block_id(block):
+    return f"line{block.line}"
+
+
+def test_guide_has_blocks_of_every_kind():
+    # A parsing slip would otherwise pass by running nothing.
+    assert len(TEST_BLOCKS) >= 10 and SCRIPT_BLOCKS
+    assert any(b.must_fail for b in TEST_BLOCKS)
+    languages = {b.language for b in BLOCKS}
+    assert {"python", "text", "console"} <= languages, languages
+
+
+def test_every_python_fence_is_recognised():
+    fences = re.findall(r"^```python", GUIDE.read_text(), re.M)
+    assert len(fences) == sum(b.language == "python" for b in BLOCKS)
+
+
+@pytest.fixture(scope="module")
+def pytest_run(tmp_path_factory):
+    """Runs all test blocks in one pytest process; returns {module: [(name, outcome, message)]}."""
+    where = tmp_path_factory.mktemp("guide")
+    (where / "pytest.ini").write_text("[pytest]\n")
+    (where / "conftest.py").write_text('pytest_plugins = ["tcpfault.pytest_plugin"]\n')
+    for block in TEST_BLOCKS:
+        (where / f"{block.module}.py").write_text(block.code)
+    report = where / "report.xml"
+    parallel = ["-n", "4"] if importlib.util.find_spec("xdist") else []
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-c", str(where / "pytest.ini"),
+               "--rootdir", str(where), f"--junitxml={report}", "-q", *parallel, str(where)]
+    # Failure artifacts go to $TMPDIR/tcpfault: keep them in the temporary directory.
+    env = {**os.environ, "TMPDIR": str(where)}
+    done = subprocess.run(command, cwd=where, env=env, capture_output=True, text=True, timeout=900)
+    results = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        module = case.get("classname").rpartition(".")[2] or case.get("classname")
+        problem = case.find("failure") if case.find("failure") is not None else case.find("error")
+        outcome = "passed" if problem is None and case.find("skipped") is None else \
+            "skipped" if problem is None else problem.tag
+        message = problem.get("message", "") if problem is not None else ""
+        results.setdefault(module, []).append((case.get("name"), outcome, message))
+    return results, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("block", TEST_BLOCKS, ids=block_id)
+def test_block_tests(block, pytest_run):
+    results, output = pytest_run
+    cases = results.get(block.module, [])
+    assert len(cases) == len(block.tests) * FAMILIES, f"tests run from {GUIDE.name}:{block.line}\n{output}"
+    for name, outcome, message in cases:
+        if block.must_fail:
+            assert outcome == "failure" and message.startswith(EXPECTED_FAILURE), (name, outcome, message)
+        else:
+            assert outcome == "passed", f"{GUIDE.name}:{block.line} {name}: {outcome}\n{message}\n{output}"
+
+
+@pytest.mark.parametrize("block", SCRIPT_BLOCKS, ids=block_id)
+def test_block_script(block, tmp_path):
+    script = tmp_path / "block.py"
+    script.write_text(block.code)
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    if block.must_fail:
+        assert done.returncode != 0 and EXPECTED_FAILURE in done.stderr.splitlines()[-1], done.stderr
+    else:
+        assert done.returncode == 0, f"{GUIDE.name}:{block.line}\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.mark.parametrize("block", [b for b in TEST_BLOCKS if b.must_fail], ids=block_id)
+def test_failure_shown_is_the_real_one(block, pytest_run):
+    # The text block right after a failing example shows its failure: it must be that one.
+    shown = next(b for b in BLOCKS if b.line > block.line)
+    assert shown.language == "text", f"{GUIDE.name}:{block.line}: no ```text block after it"
+    results, _ = pytest_run
+    for name, _, message in results.get(block.module, []):
+        first_line = message[len(EXPECTED_FAILURE) + 2:].splitlines()[0]
+        assert first_line in shown.code, (name, first_line)
