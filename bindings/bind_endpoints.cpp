@@ -67,7 +67,8 @@ void bind_endpoints(py::module_& m) {
       .def_property_readonly("is_open", &Connection::is_open, "Whether the file descriptor is still held.")
       .def_property_readonly("state", &Connection::kernel_state, release(),
                              "The kernel's state for this 4-tuple now (CLOSED when it holds nothing).")
-      .def_property_readonly("connect_result", &Connection::connect_result)
+      .def_property_readonly("connect_result", &Connection::connect_result,
+                             "The result of connect() for a connection made by Endpoint.connect.")
       .def(
           "send",
           [](Connection& c, const py::object& data, const py::object& timeout) {
@@ -104,14 +105,16 @@ void bind_endpoints(py::module_& m) {
           },
           py::arg("n"), py::arg("timeout") = 5.0, "Reads until `n` bytes, EOF, an error or the deadline.")
       .def("shutdown", [](Connection& c, const py::object& how) { return c.shutdown(shutdown_arg(how)); },
-           py::arg("how") = "SHUT_WR")
+           py::arg("how") = "SHUT_WR", "shutdown(2): 'SHUT_RD', 'SHUT_WR', 'SHUT_RDWR' or the socket module's constant.")
       .def("close", &Connection::close, release())
-      .def("set_linger", &Connection::set_linger, py::arg("on"), py::arg("seconds"), release())
+      .def("set_linger", &Connection::set_linger, py::arg("on"), py::arg("seconds"), release(),
+           "SO_LINGER; (True, 0) makes close() send an RST.")
       .def("set_keepalive", &Connection::set_keepalive, py::arg("idle"), py::arg("interval"), py::arg("count"),
-           release())
-      .def("set_buffers", &Connection::set_buffers, py::arg("send") = py::none(), py::arg("recv") = py::none())
+           release(), "SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT (seconds, seconds, probes).")
+      .def("set_buffers", &Connection::set_buffers, py::arg("send") = py::none(), py::arg("recv") = py::none(),
+           "SO_SNDBUF and SO_RCVBUF in bytes; None leaves one as it is.")
       .def("set_option", &Connection::set_option, py::arg("level"), py::arg("name"), py::arg("value"),
-           py::arg("label"))
+           py::arg("label"), "setsockopt with an int value; `label` names it in the trace (\"TCP_NODELAY\").")
       .def("__repr__", [](const Connection& c) {
         std::string text;
         {
@@ -130,7 +133,8 @@ void bind_endpoints(py::module_& m) {
             py::gil_scoped_release unlocked;
             return l.accept(t);
           },
-          py::arg("timeout") = 5.0, "Waits for a connection in the accept queue.")
+          py::arg("timeout") = 5.0,
+          "Waits for a connection in the accept queue; raises tcpfault.Error if none comes in time.")
       .def("close", &Listener::close)
       .def("__repr__", [](const Listener& l) { return "<Listener " + l.local().str() + ">"; });
 

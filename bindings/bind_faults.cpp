@@ -104,7 +104,7 @@ void bind_faults(py::module_& m) {
                              "Segments the action was applied to so far.")
       .def("__repr__", [](const RuleHandle& r) { return "<Rule #" + std::to_string(r.id) + ": " + r.label + ">"; });
 
-  py::class_<FaultEngine::Stats>(m, "FaultStats")
+  py::class_<FaultEngine::Stats>(m, "FaultStats", "What the fault engine has handled so far.")
       .def_readonly("segments", &FaultEngine::Stats::segments)
       .def_readonly("unparsed", &FaultEngine::Stats::unparsed)
       .def_readonly("held_now", &FaultEngine::Stats::held_now)
@@ -146,7 +146,8 @@ void bind_faults(py::module_& m) {
           [](const FaultsProxy& e, const py::object& what, int copies, py::kwargs kw) {
             return add(e, what, kw, Duplicate{copies});
           },
-          py::arg("match") = py::none(), py::kw_only(), py::arg("copies") = 1)
+          py::arg("match") = py::none(), py::kw_only(), py::arg("copies") = 1,
+          "Let matching segments pass, then send `copies` copies (sent by the middlebox).")
       .def(
           "modify",
           [](const FaultsProxy& e, const py::object& what, const py::object& window, const py::object& set_flags,
@@ -174,7 +175,8 @@ void bind_faults(py::module_& m) {
             return add(e, what, kw, inj);
           },
           py::arg("match") = py::none(), py::kw_only(), CRAFT_ARGS, py::arg("drop_trigger") = false,
-          "When a matching segment passes, send a crafted one in its connection (or instead of it).")
+          "When a matching segment passes, send a crafted one in its connection (instead of it with\n"
+          "drop_trigger). `flags` and `payload` describe the crafted segment, not the match.")
       .def(
           "inject",
           [](const FaultsProxy& e, const Connection& c, const py::object& toward, const py::object& flags,

@@ -161,7 +161,8 @@ void bind_scenario(py::module_& m) {
             s->expect_segments(mt, count, t);
           },
           py::arg("match") = py::none(), py::kw_only(), py::arg("count"), py::arg("within") = 3.0,
-          "Exactly `count` matching segments are seen (waits up to `within` seconds for them).")
+          "Exactly `count` matching segments are seen (waits up to `within` seconds for them; later\n"
+          "ones are not counted).")
       .def(
           "expect_no_segment",
           [](const ScenarioHandle& h, const py::object& what, const py::object& during, const py::kwargs& kw) {
@@ -177,12 +178,13 @@ void bind_scenario(py::module_& m) {
              h.get()->expect_error(r, errno_arg(err));
            }, py::arg("result"), py::arg("errno"), "The call failed with this errno (int or name).")
       .def("expect_ok", [](const ScenarioHandle& h, const CallResult& r) { h.get()->expect_ok(r); },
-           py::arg("result"))
+           py::arg("result"), "The call succeeded.")
       .def("expect_counter", [](const ScenarioHandle& h, const py::object& host, const std::string& key,
                                 std::int64_t at_least, std::optional<std::int64_t> at_most) {
              h.get()->expect_counter(host_arg(host, "host"), key, at_least, at_most);
            }, py::arg("host"), py::arg("key"), py::arg("at_least"), py::arg("at_most") = py::none(),
-           "The counter grew by at least `at_least` (and at most `at_most`) since the start.")
+           "The counter grew by at least `at_least` (and at most `at_most`) since the start. It does not\n"
+           "wait: first wait for a segment that follows the event.")
       .def("ladder", [](const ScenarioHandle& h) { return render_ladder(*h.trace); })
       .def("write_artifacts", [](const ScenarioHandle& h, const py::object& dir) {
              auto paths = dir.is_none() ? h.get()->write_artifacts()

@@ -52,9 +52,12 @@ void bind_trace(py::module_& m) {
         auto p = s.event.packet.payload();
         return py::bytes(reinterpret_cast<const char*>(p.data()), p.size());
       })
-      .def_property_readonly("connection", [](const SegmentRecord& s) { return s.event.classified.connection; })
-      .def_property_readonly("fate", [](const SegmentRecord& s) { return s.event.fate; })
-      .def_property_readonly("rule", [](const SegmentRecord& s) { return s.event.rule; })
+      .def_property_readonly("connection", [](const SegmentRecord& s) { return s.event.classified.connection; },
+                             "Which connection, counted from 1 in this scenario (0: none tracked).")
+      .def_property_readonly("fate", [](const SegmentRecord& s) { return s.event.fate; },
+                             "What the harness did: 'passed', 'dropped by rule #1' ...")
+      .def_property_readonly("rule", [](const SegmentRecord& s) { return s.event.rule; },
+                             "The label of the rule that acted on it, '' if none.")
       .def_property_readonly("released_ms", [](const SegmentRecord& s) -> py::object {
         if (!s.event.released_ns) return py::none();
         return py::float_(double(s.event.released_ns - s.start_ns) / 1e6);
@@ -113,7 +116,9 @@ void bind_trace(py::module_& m) {
             for (auto& e : mine) out.push_back({e, t.start_ns()});
             return out;
           },
-          py::arg("of") = py::none(), "State changes so far, of every socket or of one connection.")
+          py::arg("of") = py::none(),
+          "State changes so far, of every socket or of one connection. They reach the trace a little\n"
+          "after the kernel makes them: wait for them with an expectation (passes) first.")
       .def("calls", [](const Trace& t) { return collect<CallEvent>(t, [](const CallEvent&) { return true; }); })
       .def("note", &Trace::note, py::arg("text"), "Adds a line of your own to the timeline.")
       .def("ladder", &render_ladder, "The timeline as a text ladder diagram.")

@@ -244,7 +244,9 @@ void bind_values(py::module_& m) {
 
   py::class_<Match>(m, "Match",
                     "Which segments a rule or an expectation is about; unset fields mean \"don't care\".\n\n"
-                    "Match(FIN, sent_by='server'), Match(flags='R'), Match(DATA, payload=(1, 100)).")
+                    "Match(FIN, sent_by='server'), Match(flags='R'), Match(DATA, payload=(1, 100)).\n"
+                    "`role`: all of these roles; any_role: at least one; not_role: none. sent_by='middlebox'\n"
+                    "selects the segments the harness crafted (copies, injections).")
       .def(py::init([](const py::object& role, const py::kwargs& kw) { return match_arg(role, kw); }),
            py::arg("role") = py::none())
       .def("__str__", &Match::describe)
