@@ -267,7 +267,7 @@ class Listener:
     @property
     def address(self) -> SockAddr: ...
     def accept(self, timeout: _Seconds = 5.0) -> Connection:
-        """Waits for a connection in the accept queue."""
+        """Waits for a connection in the accept queue; raises tcpfault.Error if none comes in time."""
     def close(self) -> CallResult: ...
 
 class Endpoint:
@@ -442,9 +442,8 @@ class Faults:
         nth: int | None = None,
         count: int | None = None,
     ) -> Rule:
-        """When a matching segment passes, send a crafted one in its connection (or instead of it).
-
-        `flags` and `payload` here describe the crafted segment, not the match."""
+        """When a matching segment passes, send a crafted one in its connection (instead of it with
+        drop_trigger). `flags` and `payload` describe the crafted segment, not the match."""
     def inject(
         self,
         connection: Connection,
@@ -492,11 +491,14 @@ class Segment:
     @property
     def payload(self) -> bytes: ...
     @property
-    def connection(self) -> int: ...
+    def connection(self) -> int:
+        """Which connection, counted from 1 in this scenario (0: none tracked)."""
     @property
-    def fate(self) -> str: ...
+    def fate(self) -> str:
+        """What the harness did: 'passed', 'dropped by rule #1' ..."""
     @property
-    def rule(self) -> str: ...
+    def rule(self) -> str:
+        """The label of the rule that acted on it, '' if none."""
     @property
     def released_ms(self) -> float | None: ...
     @property
@@ -554,7 +556,8 @@ class Trace:
     ) -> list[Segment]:
         """Segments seen so far, optionally only those matching."""
     def transitions(self, of: _ConnectionLike | None = None) -> list[Transition]:
-        """State changes so far, of every socket or of one connection."""
+        """State changes so far, of every socket or of one connection. They reach the trace a little
+        after the kernel makes them: wait for them with an expectation (passes) first."""
     def calls(self) -> list[Call]: ...
     def note(self, text: str) -> None:
         """Adds a line of your own to the timeline."""
@@ -636,7 +639,8 @@ class Scenario:
         payload: _Payload | None = None,
         port: int | None = None,
     ) -> None:
-        """Exactly `count` matching segments are seen (waits up to `within` seconds for them)."""
+        """Exactly `count` matching segments are seen (waits up to `within` seconds for them; later
+        ones are not counted)."""
     def expect_no_segment(
         self,
         match: _MatchLike = None,
@@ -657,7 +661,8 @@ class Scenario:
     def expect_ok(self, result: CallResult) -> None:
         """The call succeeded."""
     def expect_counter(self, host: _HostLike, key: str, at_least: int, at_most: int | None = None) -> None:
-        """The counter grew by at least `at_least` (and at most `at_most`) since the start."""
+        """The counter grew by at least `at_least` (and at most `at_most`) since the start. It does not
+        wait: first wait for a segment that follows the event."""
     def ladder(self) -> str:
         """The timeline as a text ladder diagram."""
     def write_artifacts(self, dir: str | None = None) -> dict[str, str]:

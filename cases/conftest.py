@@ -1,2 +1,0 @@
-# The conformance suite runs on the tcpfault pytest plugin: `net`, families, sysctls.
-pytest_plugins = ["tcpfault.pytest_plugin"]
