@@ -44,7 +44,7 @@ def stub_module_names():
             names.add(node.target.id)
         elif isinstance(node, ast.FunctionDef):
             names.add(node.name)
-    return {n for n in names if not n.startswith("_")}
+    return public(names)
 
 
 def stub_members(cls_node):
@@ -60,6 +60,10 @@ def stub_members(cls_node):
 
 
 # ---- the module, as inspection sees it ----
+
+
+def public(names):
+    return {n for n in names if not n.startswith("_")}
 
 
 def runtime_classes():
@@ -151,7 +155,7 @@ def match_keywords():
 
 
 def test_module_names_match():
-    runtime = {n for n in dir(_tcpfault) if not n.startswith("_")}
+    runtime = public(dir(_tcpfault))
     stub = stub_module_names()
     assert sorted(runtime - stub) == [], "in the module, missing from the stub"
     assert sorted(stub - runtime) == [], "in the stub, missing from the module"
@@ -165,8 +169,8 @@ def test_module_constants_have_their_types():
 
 
 def test_every_role_and_state_is_a_module_name():
-    for state in tcpfault.State.__members__.values():
-        assert getattr(tcpfault, str(state).split(".")[-1]) == state
+    for name, state in tcpfault.State.__members__.items():
+        assert getattr(tcpfault, name) == state
     for name in ("SYN", "SYN_ACK", "HANDSHAKE_ACK", "DATA", "PURE_ACK", "FIN", "ACK_OF_FIN",
                  "FINAL_ACK", "RST", "KEEPALIVE", "WINDOW_PROBE", "RETRANSMISSION"):
         assert isinstance(getattr(tcpfault, name), tcpfault.Roles), name
@@ -183,7 +187,6 @@ def test_class_bases_match(name):
 def test_class_members_match(name):
     runtime = runtime_members(runtime_classes()[name])
     stub = stub_members(stub_classes()[name])
-    public = lambda members: {n for n in members if not n.startswith("_")}  # noqa: E731
     assert sorted(public(runtime) - public(stub)) == [], "in the module, missing from the stub"
     assert sorted(public(stub) - public(runtime)) == [], "in the stub, missing from the module"
     for member in public(runtime):
@@ -210,7 +213,7 @@ def methods_with_signatures():
 @pytest.mark.parametrize("cls_name, member", list(methods_with_signatures()))
 def test_method_signatures_match(cls_name, member):
     runtime = runtime_signature(getattr(runtime_classes()[cls_name], member))
-    kind, node = stub_members(stub_classes()[cls_name])[member]
+    _, node = stub_members(stub_classes()[cls_name])[member]
     args = node.args
     stub_positional = (args.posonlyargs + args.args)[1:]
     defaults = [None] * (len(stub_positional) - len(args.defaults)) + list(args.defaults)

@@ -1,7 +1,7 @@
 """pytest plugin for tcpfault: a fresh topology per test, families, sysctls, artifacts.
 
-Load it with ``-p tcpfault.pytest_plugin`` (the suite in cases/ loads it from its
-conftest.py). It gives:
+Load it with ``-p tcpfault.pytest_plugin`` (the suite in cases/ loads it through its
+pytest.ini). It gives:
 
 * the ``net`` fixture: a fresh :class:`tcpfault.Scenario` (client - middlebox - server
   in namespaces of its own), torn down after the test whatever happens;
