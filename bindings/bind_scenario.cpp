@@ -138,8 +138,7 @@ void bind_scenario(py::module_& m) {
              h.get()->set_sysctl(host_arg(host, "host"), key, py::str(value));
            }, py::arg("host"), py::arg("key"), py::arg("value"), "Writes a sysctl in one host's namespace.")
       .def("apply_sysctl_conf", [](const ScenarioHandle& h, const py::object& host, const std::string& text) {
-             auto s = h.get();
-             netns::apply_sysctl_conf(s->topology().ns(host_arg(host, "host")), text);
+             h.get()->apply_sysctl_conf(host_arg(host, "host"), text);
            }, py::arg("host"), py::arg("text"), "Applies sysctl.conf text in one host's namespace.")
       .def("counters", [](const ScenarioHandle& h, const py::object& host) {
              return h.get()->counters(host_arg(host, "host"));
@@ -185,7 +184,10 @@ void bind_scenario(py::module_& m) {
            }, py::arg("host"), py::arg("key"), py::arg("at_least"), py::arg("at_most") = py::none(),
            "The counter grew by at least `at_least` (and at most `at_most`) since the start. It does not\n"
            "wait: first wait for a segment that follows the event.")
-      .def("ladder", [](const ScenarioHandle& h) { return render_ladder(*h.trace); })
+      .def("ladder", [](const ScenarioHandle& h) {
+        h.trace->refresh();
+        return render_ladder(*h.trace);
+      })
       .def("write_artifacts", [](const ScenarioHandle& h, const py::object& dir) {
              auto paths = dir.is_none() ? h.get()->write_artifacts()
                                         : write_artifacts(*h.trace, py::str(dir), artifact_stem(h.name));

@@ -28,6 +28,7 @@ std::string at(double ms) {
 
 template <class E>
 std::vector<Timed<E>> collect(const Trace& t, const std::function<bool(const E&)>& keep) {
+  t.refresh();  // state changes the kernel already made are in
   std::vector<Timed<E>> out;
   for (const auto& e : t.events())
     if (auto* x = std::get_if<E>(&e))
@@ -111,6 +112,7 @@ void bind_trace(py::module_& m) {
           [](const Trace& t, const py::object& of) {
             if (of.is_none()) return collect<TransitionEvent>(t, [](const TransitionEvent&) { return true; });
             SocketRef ref = py::isinstance<Connection>(of) ? of.cast<Connection&>().ref() : of.cast<SocketRef>();
+            t.refresh();
             auto mine = transitions_of(t.events(), ref);
             std::vector<TransitionRecord> out;
             for (auto& e : mine) out.push_back({e, t.start_ns()});
@@ -121,8 +123,9 @@ void bind_trace(py::module_& m) {
           "after the kernel makes them: wait for them with an expectation (passes) first.")
       .def("calls", [](const Trace& t) { return collect<CallEvent>(t, [](const CallEvent&) { return true; }); })
       .def("note", &Trace::note, py::arg("text"), "Adds a line of your own to the timeline.")
-      .def("ladder", &render_ladder, "The timeline as a text ladder diagram.")
-      .def("json", &render_json, "The timeline as JSON text.")
+      .def("ladder", [](const Trace& t) { t.refresh(); return render_ladder(t); },
+           "The timeline as a text ladder diagram.")
+      .def("json", [](const Trace& t) { t.refresh(); return render_json(t); }, "The timeline as JSON text.")
       .def("write_pcapng", &write_pcapng, py::arg("path"))
       .def(
           "write",

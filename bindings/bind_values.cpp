@@ -2,6 +2,7 @@
 #include <pybind11/operators.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -136,8 +137,13 @@ Match match_arg(const py::handle& what, const py::kwargs& refine) {
   Match m;
   if (py::isinstance<Match>(what)) m = what.cast<Match>();
   else if (!what.is_none()) m.all_roles = roles_arg(what, "role");
+  static const char* const known[] = {"sent_by", "role",          "any_role", "not_role",
+                                      "flags",   "without_flags", "payload",  "port"};
   for (auto [k, v] : refine) {
     std::string key = py::str(k);
+    if (std::find(std::begin(known), std::end(known), key) == std::end(known))
+      throw py::type_error("unknown match keyword '" + key +
+                           "' (known: sent_by, role, any_role, not_role, flags, without_flags, payload, port)");
     if (v.is_none()) continue;
     if (key == "sent_by") m.from = host_arg(v, "sent_by");
     else if (key == "role") m.all_roles |= roles_arg(v, "role");
@@ -155,9 +161,6 @@ Match match_arg(const py::handle& what, const py::kwargs& refine) {
       } else {
         m.min_payload = m.max_payload = static_cast<std::size_t>(int_arg(v, "payload (a length or (lo, hi))", 0, kMax));
       }
-    } else {
-      throw py::type_error("unknown match keyword '" + key +
-                           "' (known: sent_by, role, any_role, not_role, flags, without_flags, payload, port)");
     }
   }
   return m;
@@ -168,18 +171,22 @@ void bind_values(py::module_& m) {
       .value("V4", Family::V4)
       .value("V6", Family::V6);
 
-  py::enum_<Host>(m, "Host", "A host of the topology.")
-      .value("CLIENT", Host::Client)
-      .value("MIDDLEBOX", Host::Middlebox)
-      .value("SERVER", Host::Server)
-      .def("__str__", [](Host h) { return netns::to_string(h); });
+  // pybind11 2.10 chains a .def("__str__") onto its own `name` property; assigning
+  // the attribute replaces it and leaves `name` a plain string.
+  auto host = py::enum_<Host>(m, "Host", "A host of the topology.")
+                  .value("CLIENT", Host::Client)
+                  .value("MIDDLEBOX", Host::Middlebox)
+                  .value("SERVER", Host::Server);
+  host.attr("__str__") = py::cpp_function([](Host h) { return netns::to_string(h); }, py::name("__str__"),
+                                          py::is_method(host));
 
   auto state = py::enum_<TcpState>(m, "State", "TCP states, numbered as Linux numbers them.");
   for (int s = 1; s <= static_cast<int>(TcpState::NEW_SYN_RECV); ++s) {
     auto st = static_cast<TcpState>(s);
     state.value(to_string(st).c_str(), st);
   }
-  state.def("__str__", [](TcpState s) { return to_string(s); });
+  state.attr("__str__") = py::cpp_function([](TcpState s) { return to_string(s); }, py::name("__str__"),
+                                           py::is_method(state));
   state.export_values();
 
   py::class_<PyRoles>(m, "Roles",

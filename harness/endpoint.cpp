@@ -396,6 +396,7 @@ Connection KernelEndpoint::connect(const SockAddr& to, const ConnectOptions& opt
   socklen_t llen;
   auto local = local_of(fd, llen);
   st->tuple.local = SockAddr::from_sockaddr(reinterpret_cast<sockaddr*>(&local));
+  if (rc == 0 || err == EINPROGRESS) trace_->name_connecting_socket(host_, st->tuple.local, to, t.start);
   if (err == EINPROGRESS) {
     if (!wait_for(fd, POLLOUT, Clock::now() + options.timeout)) {
       st->connect = st->record(call, -1, EINPROGRESS, t, true);

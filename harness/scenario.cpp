@@ -30,6 +30,7 @@ Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
   trace_ = std::make_shared<Trace>(options_.name);
   for (Host h : {Host::Client, Host::Middlebox, Host::Server}) counters_at_start_[h] = read_counters(ns(h));
   states_ = std::make_unique<StateObserver>(*topology_, trace_);
+  trace_->set_refresher([states = states_.get()] { states->drain(); });
   faults_ = std::make_unique<FaultEngine>(topology_->middlebox(), options_.queue_number, *trace_,
                                           [this](const Address& a) { return host_of(a); });
   Address client_addr = topology_->client_addr(options_.family);
@@ -48,6 +49,8 @@ Scenario::~Scenario() {
   server_->close_all("closed when scenario " + options_.name + " ended");
   expect_.reset();
   faults_.reset();  // lets every held packet through, unbinds the queue
+  states_->drain();
+  trace_->set_refresher(nullptr);  // the trace outlives the observer
   states_.reset();
   if (options_.artifacts_dir) {
     try {
@@ -83,6 +86,17 @@ Host Scenario::host_of(const Address& a) const {
     return a == topology_->middlebox_addr(Host::Server, a.family) ? Host::Middlebox : Host::Server;
   }
   return Host::Middlebox;
+}
+
+void Scenario::apply_sysctl_conf(Host h, const std::string& text) {
+  for (const auto& setting : netns::parse_sysctl_conf(text)) {
+    try {
+      set_sysctl(h, setting.key, setting.value);
+    } catch (const Error& e) {
+      if (!setting.ignore_errors) throw Error("line " + std::to_string(setting.line) + ": " + e.what());
+      trace_->note("sysctl " + netns::to_string(h) + " " + setting.key + " ignored ('-' line): " + e.what());
+    }
+  }
 }
 
 void Scenario::set_sysctl(Host h, const std::string& key, const std::string& value) {
@@ -152,7 +166,7 @@ ArtifactPaths Scenario::write_artifacts(std::optional<std::string> dir) const {
 }
 
 std::string Scenario::failure_note(const std::string&) const {
-  states_->drain();
+  trace_->refresh();
   std::string note;
   try {
     note = "  trace: " + write_artifacts().str() + "\n";

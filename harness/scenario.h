@@ -66,6 +66,8 @@ class Scenario {
 
   // Sysctls of one host's namespace (the host machine is never touched).
   void set_sysctl(Host h, const std::string& key, const std::string& value);
+  // sysctl.conf text for one host; each setting is noted in the trace.
+  void apply_sysctl_conf(Host h, const std::string& text);
   std::string sysctl(Host h, const std::string& key) const;
   int sysctl_int(Host h, const std::string& key) const;
   // MIB counters now, and their change since the scenario began.

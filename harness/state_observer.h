@@ -36,6 +36,13 @@ class StateObserver {
   // Every transition recorded by the kernel before this call is in the trace.
   void drain();
 
+  // Fills a gap the tracepoint left for one socket: when the socket table shows a
+  // state other than the last recorded one (or no socket at all after a non-final
+  // state), records that step, marked as seen by sock_diag. On this kernel perf
+  // misses tracepoint events fired in softirq on an idle CPU (a timer giving up a
+  // connection, for example); ftrace sees them. Returns whether it added a step.
+  bool reconcile(const SocketRef& ref, const std::vector<TransitionEvent>& recorded);
+
  private:
   void on_transition(const Transition& t);
   std::optional<Host> host_of_local(const Address& a) const;

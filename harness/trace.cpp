@@ -17,9 +17,33 @@ std::int64_t event_time(const Event& e) {
 
 Trace::Trace(std::string name) : name_(std::move(name)), start_ns_(mono_now_ns()) {}
 
+bool Trace::apply_name(TransitionEvent& t, const PendingName& n) const {
+  if (t.host != n.host || t.local.port != 0 || t.to != TcpState::SYN_SENT || t.t_ns < n.since_ns ||
+      !(t.local.addr == n.local.addr) || !(t.remote == n.remote))
+    return false;
+  t.local.port = n.local.port;
+  return true;
+}
+
+void Trace::name_connecting_socket(Host host, const SockAddr& local, const SockAddr& remote,
+                                   std::int64_t since_ns) {
+  PendingName name{host, local, remote, since_ns};
+  {
+    std::lock_guard lock(mu_);
+    bool named = false;
+    for (auto it = events_.rbegin(); it != events_.rend() && !named; ++it)
+      if (auto* t = std::get_if<TransitionEvent>(&*it)) named = apply_name(*t, name);
+    if (!named) pending_names_.push_back(name);
+    ++version_;
+  }
+  changed_.notify_all();
+}
+
 void Trace::add(Event e) {
   {
     std::lock_guard lock(mu_);
+    if (auto* t = std::get_if<TransitionEvent>(&e); t && t->local.port == 0 && !pending_names_.empty())
+      std::erase_if(pending_names_, [&](const PendingName& n) { return apply_name(*t, n); });
     // Events from different threads can arrive slightly out of order (the state
     // reader runs behind the kernel); keep the timeline sorted by time.
     auto t = event_time(e);
@@ -58,6 +82,16 @@ void Trace::set_fate(std::uint64_t id, std::string fate, std::int64_t released_n
     }
   }
   changed_.notify_all();
+}
+
+void Trace::set_refresher(std::function<void()> catch_up) {
+  std::lock_guard lock(refresher_mu_);
+  refresher_ = std::move(catch_up);
+}
+
+void Trace::refresh() const {
+  std::lock_guard lock(refresher_mu_);  // held while it runs: set_refresher waits for it
+  if (refresher_) refresher_();
 }
 
 std::vector<Event> Trace::events() const {

@@ -82,10 +82,22 @@ class Trace {
   // A copy of every event so far, in time order.
   std::vector<Event> events() const;
 
+  // Observers that run behind the kernel (the state tracepoint) register a way to
+  // catch up; readers call refresh() before reading so the timeline is complete.
+  void set_refresher(std::function<void()> catch_up);
+  void refresh() const;
+
   // Calls `done` on the events each time the timeline changes, until it returns true
   // or the deadline passes. Returns whether it became true.
   bool wait_until(const std::function<bool(const std::vector<Event>&)>& done,
                   Clock::time_point deadline) const;
+  // The kernel records a connecting socket's first step (CLOSED -> SYN_SENT) before
+  // it has a local port. The endpoint learns the port right after and names the step
+  // here: the latest such step of that host toward `local.addr` -> `remote` recorded
+  // since `since_ns`, now or when it arrives.
+  void name_connecting_socket(Host host, const SockAddr& local, const SockAddr& remote,
+                              std::int64_t since_ns);
+
   // A counter that grows with every change; with wait_change a caller can check
   // something outside the timeline (a sock_diag query) each time the timeline moves.
   std::uint64_t version() const;
@@ -100,6 +112,15 @@ class Trace {
   std::vector<Event> events_;
   std::uint64_t next_segment_id_ = 1;
   std::uint64_t version_ = 0;
+  struct PendingName {
+    Host host;
+    SockAddr local, remote;
+    std::int64_t since_ns;
+  };
+  std::vector<PendingName> pending_names_;  // named before their step arrived
+  mutable std::mutex refresher_mu_;
+  std::function<void()> refresher_;
+  bool apply_name(TransitionEvent& t, const PendingName& n) const;
 };
 
 }  // namespace tcpfault

@@ -1,7 +1,7 @@
 """The type stubs (_tcpfault.pyi) describe the compiled module: no more, no less.
 
-Editors complete from the stub, never from the module, so a name missing from either
-side is a lie to someone. The stub is parsed with `ast`; the module is inspected,
+Type checkers and most editors read the stub, not the compiled module, so a name missing
+from either side is a lie to someone. The stub is parsed with `ast`; the module is inspected,
 with parameters read from the signatures pybind11 writes on the first docstring line.
 """
 
@@ -17,11 +17,6 @@ from tcpfault import _tcpfault
 PACKAGE_SOURCE = pathlib.Path(__file__).resolve().parents[1] / "python" / "tcpfault"
 STUB = ast.parse((PACKAGE_SOURCE / "_tcpfault.pyi").read_text())
 INIT = ast.parse((PACKAGE_SOURCE / "__init__.py").read_text())
-
-# pybind11 2.10 chains a custom enum __str__ onto the one it registered under the name
-# "name", so Host.name and State.name are methods there. The stub says what they
-# should be (a str property); test_enum_name_is_a_property flips when that is fixed.
-KNOWN_BROKEN = {("Host", "name"), ("State", "name")}
 
 # Keywords the rules take besides the match keywords (bind_faults.cpp, take_occurrence).
 OCCURRENCE_KEYWORDS = {"nth", "count"}
@@ -190,8 +185,7 @@ def test_class_members_match(name):
     assert sorted(public(runtime) - public(stub)) == [], "in the module, missing from the stub"
     assert sorted(public(stub) - public(runtime)) == [], "in the stub, missing from the module"
     for member in public(runtime):
-        if (name, member) not in KNOWN_BROKEN:
-            assert stub[member][0] == runtime[member][0], f"{name}.{member}: property, method or attribute"
+        assert stub[member][0] == runtime[member][0], f"{name}.{member}: property, method or attribute"
     # Operators the bindings define (|, in, bool(), with ...) must be visible to checkers.
     operators = {n for n, (kind, _) in runtime.items()
                  if n.startswith("__") and kind == "method" and n not in BOILERPLATE_DUNDERS
@@ -205,8 +199,7 @@ def methods_with_signatures():
     for cls_name, cls in sorted(runtime_classes().items()):
         in_stub = stub_members(stub_classes()[cls_name]) if cls_name in stub_classes() else {}
         for member, (kind, value) in sorted(runtime_members(cls).items()):
-            if kind == "method" and member in in_stub and (cls_name, member) not in KNOWN_BROKEN \
-                    and runtime_signature(value):
+            if kind == "method" and member in in_stub and runtime_signature(value):
                 yield cls_name, member
 
 
@@ -261,7 +254,6 @@ def test_property_types_match(name):
         assert module_classes_in(returns) == names_in(stub[member][1].returns), f"{name}.{member}"
 
 
-@pytest.mark.xfail(strict=True, reason="pybind11 enum: a custom __str__ replaces the `name` property")
 def test_enum_name_is_a_property():
     assert tcpfault.Host.CLIENT.name == "CLIENT"
     assert tcpfault.TIME_WAIT.name == "TIME_WAIT"
