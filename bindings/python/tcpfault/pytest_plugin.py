@@ -44,6 +44,16 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
+        "case(id, title, ref): a conformance case of shared/CASES.md: its id (CL2), one-line "
+        "title and the RFC section or kernel behaviour it checks",
+    )
+    config.addinivalue_line(
+        "markers",
+        "deviation(reason): the kernel does something else than the catalogue says; the case "
+        "asserts what the kernel really does, and reports say why it differs",
+    )
+    config.addinivalue_line(
+        "markers",
         "sysctl(client=None, server=None, middlebox=None): sysctls (dicts of key -> value) set in "
         "that host's namespace before the test; the host machine is never touched",
     )
