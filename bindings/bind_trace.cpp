@@ -123,6 +123,15 @@ void bind_trace(py::module_& m) {
           "after the kernel makes them: wait for them with an expectation (passes) first.")
       .def("calls", [](const Trace& t) { return collect<CallEvent>(t, [](const CallEvent&) { return true; }); })
       .def("note", &Trace::note, py::arg("text"), "Adds a line of your own to the timeline.")
+      .def(
+          "notes",
+          [](const Trace& t) {
+            std::vector<std::string> out;
+            for (const auto& e : t.events())
+              if (auto* n = std::get_if<NoteEvent>(&e)) out.push_back(n->text);
+            return out;
+          },
+          "The timeline's notes: rules added, sysctls set, failures, lines of your own.")
       .def("ladder", [](const Trace& t) { t.refresh(); return render_ladder(t); },
            "The timeline as a text ladder diagram.")
       .def("json", [](const Trace& t) { t.refresh(); return render_json(t); }, "The timeline as JSON text.")

@@ -15,6 +15,7 @@ def open_connection(net, port=8080):
     return listener, client, listener.accept()
 
 
+@pytest.mark.case("CL1", "four-way close: FIN_WAIT1, FIN_WAIT2, TIME_WAIT / CLOSE_WAIT, LAST_ACK", ref="RFC 9293 3.6")
 def test_cl1_four_way_close(net):
     """CL1 four-way close (RFC 9293 3.6, figure 12).
 
@@ -36,6 +37,7 @@ def test_cl1_four_way_close(net):
     net.expect_no_segment(flags="R")
 
 
+@pytest.mark.case("CL2", "the final ACK is lost: LAST_ACK retransmits its FIN, TIME_WAIT re-ACKs it", ref="RFC 9293 3.6, 3.10.7.4")
 def test_cl2_final_ack_lost(net):
     """CL2 the final ACK is lost (RFC 9293 3.6: TIME_WAIT re-acknowledges a retransmitted FIN).
 
@@ -56,6 +58,7 @@ def test_cl2_final_ack_lost(net):
     net.expect_no_segment(flags="R")
 
 
+@pytest.mark.case("CL2", "the final ACK is lost: LAST_ACK retransmits its FIN, TIME_WAIT re-ACKs it", ref="RFC 9293 3.6, 3.10.7.4")
 @pytest.mark.sysctl(client={"net.ipv4.tcp_max_tw_buckets": 0})
 def test_cl2_without_time_wait_the_second_fin_gets_rst(net):
     """CL2's counterpart: why TIME_WAIT exists (RFC 9293 3.6; Linux tcp_max_tw_buckets).
@@ -84,6 +87,7 @@ def test_cl2_without_time_wait_the_second_fin_gets_rst(net):
     net.expect_counter("client", "TcpExt.TCPTimeWaitOverflow", at_least=1)
 
 
+@pytest.mark.case("CL3", "the first FIN is lost: retransmitted, FIN_WAIT1 until ACKed", ref="RFC 9293 3.10.7.4")
 def test_cl3_first_fin_lost(net):
     """CL3 the first FIN is lost (RFC 9293 3.10.7.4: a FIN occupies sequence space).
 
@@ -103,6 +107,7 @@ def test_cl3_first_fin_lost(net):
     net.expect_segments(FIN, sent_by="client", count=2)
 
 
+@pytest.mark.case("CL5", "simultaneous close: FIN_WAIT1, CLOSING, TIME_WAIT on both ends", ref="RFC 9293 3.6 (figure 13)")
 def test_cl5_simultaneous_close(net):
     """CL5 simultaneous close (RFC 9293 3.6, figure 13).
 

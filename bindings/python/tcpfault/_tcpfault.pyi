@@ -556,11 +556,13 @@ class Trace:
     ) -> list[Segment]:
         """Segments seen so far, optionally only those matching."""
     def transitions(self, of: _ConnectionLike | None = None) -> list[Transition]:
-        """State changes so far, of every socket or of one connection. They reach the trace a little
-        after the kernel makes them: wait for them with an expectation (passes) first."""
+        """State changes so far, of every socket or of one connection (the kernel's reports are
+        collected first)."""
     def calls(self) -> list[Call]: ...
     def note(self, text: str) -> None:
         """Adds a line of your own to the timeline."""
+    def notes(self) -> list[str]:
+        """The timeline's notes: rules added, sysctls set, failures, lines of your own."""
     def ladder(self) -> str:
         """The timeline as a text ladder diagram."""
     def json(self) -> str:

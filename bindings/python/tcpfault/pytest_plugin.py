@@ -14,6 +14,7 @@ pytest.ini). It gives:
 * pytest-xdist: every worker builds its own namespaces, so ``-n 8`` runs eight at once.
 """
 
+import json
 import os
 import re
 
@@ -46,6 +47,9 @@ def pytest_configure(config):
         "markers",
         "case(id, title, ref): a conformance case of shared/CASES.md: its id (CL2), one-line "
         "title and the RFC section or kernel behaviour it checks",
+    )
+    config.addinivalue_line(
+        "markers", "slow: a case that takes a minute or more (tcpfault conformance runs it with --slow)"
     )
     config.addinivalue_line(
         "markers",
@@ -92,6 +96,32 @@ def _apply_sysctl_markers(request, net):
                 net.set_sysctl(host, key, value)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Case identity travels with every report (also from xdist workers) for reports."""
+    case = item.get_closest_marker("case")
+    if case is not None:
+        case_id, title = (list(case.args) + [None, None])[:2]
+        item.user_properties += [
+            ("tcpfault_case", case.kwargs.get("id", case_id)),
+            ("tcpfault_title", case.kwargs.get("title", title) or ""),
+            ("tcpfault_ref", case.kwargs.get("ref", "")),
+        ]
+    deviation = item.get_closest_marker("deviation")
+    if deviation is not None:
+        item.user_properties.append(("tcpfault_deviation", deviation.args[0] if deviation.args else ""))
+
+
+def _sysctls_set(net):
+    """{'client net.ipv4.tcp_max_tw_buckets': '0', ...}: what the test changed from the defaults."""
+    found = {}
+    for note in net.trace.notes():
+        match = re.match(r"sysctl (client|server|middlebox) (\S+) = (.*)$", note)
+        if match:
+            found[f"{match.group(1)} {match.group(2)}"] = match.group(3)
+    return found
+
+
 @pytest.fixture
 def net(request, tcpfault_family):
     """A fresh tcpfault.Scenario for this test, torn down afterwards whatever happens."""
@@ -109,6 +139,13 @@ def net(request, tcpfault_family):
         yield scenario
     finally:
         scenario.close()
+        node = request.node
+        node.user_properties.append(("tcpfault_sysctls", json.dumps(_sysctls_set(scenario))))
+        directory = request.config.getoption("tcpfault_artifacts")
+        if directory:
+            stem = os.path.join(directory, _stem(node.nodeid))
+            for kind, suffix in (("pcapng", ".pcapng"), ("json", ".json"), ("ladder", ".ladder.txt")):
+                node.user_properties.append((f"tcpfault_{kind}", stem + suffix))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -124,5 +161,3 @@ def pytest_runtest_makereport(item, call):
     report.sections.append(
         ("tcpfault artifacts", "\n".join(f"{kind}: {path}" for kind, path in sorted(paths.items())))
     )
-    for kind, path in sorted(paths.items()):
-        report.user_properties.append((f"tcpfault_{kind}", path))

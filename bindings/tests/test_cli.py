@@ -1,0 +1,80 @@
+"""The tcpfault command: list, conformance, its reports and its exit status."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+CASES = pathlib.Path(__file__).resolve().parents[2] / "cases"
+
+
+def tcpfault(*args, cases=CASES):
+    env = dict(os.environ, TCPFAULT_CASES=str(cases))
+    return subprocess.run([sys.executable, "-m", "tcpfault.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_list_names_every_case_with_title_and_reference():
+    out = tcpfault("list")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["CASE", "TITLE", "REFERENCE"]
+    cl2 = next(line for line in lines if line.startswith("CL2 "))
+    assert "final ACK is lost" in cl2 and "RFC 9293" in cl2
+    ids = [line.split()[0] for line in lines[1:]]
+    assert ids.index("CL1") < ids.index("CL2") < ids.index("CL5")
+
+
+def test_conformance_reports_as_junit_and_json(tmp_path):
+    junit, report, artifacts = tmp_path / "r.xml", tmp_path / "r.json", tmp_path / "art"
+    out = tcpfault("conformance", "-k", "cl2", "--family", "both", "--jobs", "2",
+                   "--junit", str(junit), "--json", str(report), "--artifacts", str(artifacts))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines()[0].split()[:4] == ["CASE", "TITLE", "IPv4", "IPv6"]
+    assert any(line.startswith("CL2 ") and line.count("pass") == 2 for line in out.stdout.splitlines())
+
+    testcases = ElementTree.parse(junit).getroot().iter("testcase")
+    names = sorted(case.get("name") for case in testcases)
+    assert len(names) == 4 and all(n.endswith(("[IPv4]", "[IPv6]")) for n in names)
+
+    results = json.loads(report.read_text())
+    assert results["target"] == "kernel" and results["kernel"] == os.uname().release
+    fields = {"case", "title", "ref", "family", "target", "verdict", "duration_s", "kernel", "sysctls",
+              "artifacts", "deviation"}
+    for row in results["results"]:
+        assert fields <= row.keys()
+        assert row["case"] == "CL2" and row["verdict"] == "pass" and row["family"] in ("IPv4", "IPv6")
+        assert all(pathlib.Path(p).is_file() for p in row["artifacts"].values()), row["artifacts"]
+    no_buckets = [r for r in results["results"] if "without_time_wait" in r["test"]]
+    assert no_buckets and all(r["sysctls"] == {"client net.ipv4.tcp_max_tw_buckets": "0"} for r in no_buckets)
+
+
+def test_a_failing_case_fails_the_run_and_shows_its_ladder(tmp_path):
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p tcpfault.pytest_plugin\n")
+    (tmp_path / "test_broken.py").write_text(textwrap.dedent("""
+        import pytest
+        from tcpfault import FIN
+
+        @pytest.mark.case("XX1", "a case that expects a FIN nobody sends", ref="none")
+        def test_expects_a_fin(net):
+            net.expect_segments(FIN, count=1, within=0.2)
+    """))
+    out = tcpfault("conformance", "--family", "4", "--jobs", "1", cases=tmp_path)
+    assert out.returncode == 1
+    assert "XX1" in out.stdout and "fail" in out.stdout
+    assert "expected: exactly 1" in out.stdout and "ladder of" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "lwip"], "unknown target 'lwip' (available: kernel)"),
+    (["--jobs", "0"], "--jobs must be 1 or more"),
+])
+def test_bad_arguments_say_what_is_wrong(args, message):
+    out = tcpfault("conformance", *args)
+    assert out.returncode != 0
+    assert message in out.stderr
