@@ -2,10 +2,15 @@
 behaviour that must fail it, and checks the failure says what was expected and seen.
 Twins of the *_Control_* tests in cases/cpp/handshake_cases_test.cpp."""
 
+import importlib.util
+import pathlib
+
 import pytest
 
 import tcpfault
-from tcpfault import ESTABLISHED, SYN_RECV
+from tcpfault import (
+    DATA, ESTABLISHED, HANDSHAKE_ACK, RETRANSMISSION, SYN, SYN_ACK, SYN_RECV, SYN_SENT,
+)
 
 
 def assert_reports(failure, net, *fragments):
@@ -36,3 +41,97 @@ def test_hs5_listener_fails_the_case(net):
     with pytest.raises(tcpfault.ExpectationFailed) as failure:
         net.expect_error(client.connect_result, "ECONNREFUSED")
     assert_reports(failure, net, "expected: ECONNREFUSED", "seen:     connect(")
+
+
+def the_case():
+    """cases/test_handshake.py, for its timing helpers (the controls run beside it, not in it)."""
+    path = pathlib.Path(__file__).parent.parent / "test_handshake.py"
+    spec = importlib.util.spec_from_file_location("handshake_cases", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hs2_no_loss_fails_the_case(net):
+    """With the SYN-ACK delivered there is nothing to retransmit: HS2's count of SYN-ACK
+    retransmissions must report none where it expects one."""
+    listener = net.server.listen(8080)
+    client = net.client.connect(listener)
+    net.expect_ok(client.connect_result)
+    conn = listener.accept()  # held: a Connection that Python drops closes its socket
+    with pytest.raises(tcpfault.ExpectationFailed) as failure:
+        net.expect_segments(SYN_ACK | RETRANSMISSION, sent_by="server", count=1, within=1.5)
+    assert_reports(failure, net, "expected: exactly 1", "seen:     0")
+    assert conn.state == ESTABLISHED
+
+
+@pytest.mark.sysctl(client={"net.ipv4.tcp_syn_retries": 1})
+def test_hs3_other_schedule_fails_the_case(net):
+    """A client that gives up after another number of retries (tcp_syn_retries 1 where the
+    case computed the schedule of 2): HS3's schedule check must fail, showing both."""
+    case = the_case()
+    _, linear = case.syn_timeouts(net)
+    sent, give_up = case.syn_schedule(retries=2, linear=linear)
+    net.faults.drop(SYN)
+    client = net.client.connect(net.client.peer_at(8080), timeout=give_up + 2)
+    net.expect_error(client.connect_result, "ETIMEDOUT")
+    syns = [s.t_ms for s in net.trace.segments(SYN, sent_by="client")]
+    gave_up = [c.t_ms for c in net.trace.calls() if c.call.startswith("connect")]
+    with pytest.raises(tcpfault.ExpectationFailed) as failure:
+        case.expect_schedule(net, "SYNs, then ETIMEDOUT", case.since_first(syns + gave_up), sent + [give_up])
+    assert_reports(failure, net, "expectation failed: SYNs, then ETIMEDOUT",
+                   "expected: 0.000, 1.000", "seen:     0.000, 1.0")
+
+
+def test_hs4_ack_delivered_fails_the_case(net):
+    """With the handshake ACK delivered the request is promoted at once and no SYN-ACK is
+    retransmitted: HS4's SYN-ACK count must report one where it expects three."""
+    listener = net.server.listen(8080)
+    client = net.client.connect(listener)
+    net.expect_ok(client.connect_result)
+    conn = listener.accept()
+    with pytest.raises(tcpfault.ExpectationFailed) as failure:
+        net.expect_segments(SYN_ACK, sent_by="server", count=3, within=1.5)
+    assert_reports(failure, net, "expected: exactly 3", "seen:     1")
+    assert conn.state == ESTABLISHED
+
+
+def test_hs4_data_lost_too_fails_the_variant(net):
+    """When the data segment is lost with the pure ACK, nothing completes the handshake:
+    the variant's ESTABLISHED expectation must fail, seeing the request in SYN_RECV."""
+    listener = net.server.listen(8080)  # held: a Listener that Python drops stops listening
+    net.faults.drop(any_role=[HANDSHAKE_ACK, DATA], sent_by="client")
+    client = net.client.connect(listener)
+    net.expect_ok(client.connect_result)
+    net.expect_ok(client.send(b"hello"))
+    net.expect_segments(DATA, sent_by="client", count=1)
+    with pytest.raises(tcpfault.ExpectationFailed) as failure:
+        net.expect(client.peer).reaches(ESTABLISHED, within=0.5)
+    assert_reports(failure, net, "expected: ESTABLISHED", "seen:     NEW_SYN_RECV (request socket)")
+
+
+def test_hs6_ordinary_open_fails_the_case(net):
+    """An ordinary open (listen, connect) never passes SYN_RECV on the connecting side:
+    HS6's transition check must fail, showing SYN_SENT -> ESTABLISHED."""
+    listener = net.server.listen(8080)
+    client = net.client.connect(listener)
+    net.expect_ok(client.connect_result)
+    conn = listener.accept()
+    net.expect(conn).reaches(ESTABLISHED)
+    with pytest.raises(tcpfault.ExpectationFailed) as failure:
+        net.expect(client).passes(SYN_SENT, SYN_RECV, ESTABLISHED, within=0.5)
+    assert_reports(failure, net, "expected: SYN_SENT -> SYN_RECV -> ESTABLISHED",
+                   "seen:     SYN_SENT -> ESTABLISHED")
+
+
+def test_hs7_no_rst_fails_the_case(net):
+    """With the handshake ACK delivered no request socket is reset: HS7's EmbryonicRsts
+    check must fail, seeing none."""
+    listener = net.server.listen(8080)
+    client = net.client.connect(listener)
+    net.expect_ok(client.connect_result)
+    conn = listener.accept()
+    net.expect(conn).reaches(ESTABLISHED)
+    with pytest.raises(tcpfault.ExpectationFailed) as failure:
+        net.expect_counter("server", "TcpExt.EmbryonicRsts", at_least=1, at_most=1)
+    assert_reports(failure, net, "TcpExt.EmbryonicRsts", "expected:", "seen:")
