@@ -155,6 +155,9 @@ def pytest_runtest_makereport(item, call):
     net = getattr(item, "_tcpfault_net", None)
     if net is None or net.closed or not report.failed or report.when != "call":
         return
+    if call.excinfo is not None and not call.excinfo.errisinstance(tcpfault.ExpectationFailed):
+        # A plain assert carries no timeline of its own: show it.
+        report.sections.append(("tcpfault ladder", net.ladder()))
     if item.config.getoption("tcpfault_artifacts") is None:
         return
     paths = net.write_artifacts()  # the scenario's own directory: the same files it keeps
