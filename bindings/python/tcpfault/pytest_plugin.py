@@ -63,6 +63,12 @@ def pytest_configure(config):
     )
 
 
+def pytest_collection_modifyitems(items):
+    """Slow cases first: in a parallel run they then overlap everything else, and the
+    whole run lasts about as long as the slowest case."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_generate_tests(metafunc):
     if "tcpfault_family" in metafunc.fixturenames:
         families = _FAMILIES[metafunc.config.getoption("tcpfault_family")]
