@@ -6,13 +6,7 @@ from tcpfault import (
     CLOSE_WAIT, CLOSED, CLOSING, FIN, FIN_WAIT1, FIN_WAIT2, FINAL_ACK, LAST_ACK, RETRANSMISSION,
     TIME_WAIT, Match,
 )
-
-
-def open_connection(net, port=8080):
-    listener = net.server.listen(port)
-    client = net.client.connect(listener)
-    net.expect_ok(client.connect_result)
-    return listener, client, listener.accept()
+from tcpfault.casekit import open_connection
 
 
 @pytest.mark.case("CL1", "four-way close: FIN_WAIT1, FIN_WAIT2, TIME_WAIT / CLOSE_WAIT, LAST_ACK", ref="RFC 9293 3.6")

@@ -7,22 +7,11 @@ from tcpfault import (
     ACK_OF_FIN, CLOSE_WAIT, CLOSED, DATA, ESTABLISHED, FIN, FIN_WAIT1, FIN_WAIT2, FINAL_ACK,
     HANDSHAKE_ACK, LAST_ACK, PURE_ACK, RETRANSMISSION, RST, TIME_WAIT, Match,
 )
+from tcpfault.casekit import open_connection, tolerance
 
 # The base of Linux's retransmission budget (TCP_RTO_MIN in include/net/tcp.h): a
 # constant, whatever tcp_rto_min_us says (net/ipv4/tcp_timer.c, retransmits_timed_out).
 TCP_RTO_MIN = 0.2
-
-
-def open_connection(net, port=8080):
-    listener = net.server.listen(port)
-    client = net.client.connect(listener)
-    net.expect_ok(client.connect_result)
-    return listener, client, listener.accept()
-
-
-def tolerance(interval):
-    """packetdrill's rule: the larger of a few ms and 12.5 % of the interval (seconds)."""
-    return max(0.005, 0.125 * interval)
 
 
 def expect_interval(net, what, seen, want):

@@ -10,14 +10,10 @@ from tcpfault import (
     CLOSED, DATA, ESTABLISHED, HANDSHAKE_ACK, PURE_ACK, RETRANSMISSION, SYN, SYN_ACK, SYN_RECV,
     SYN_SENT, Match,
 )
+from tcpfault.casekit import tolerance
 
 # Linux's first SYN and SYN-ACK timeout (TCP_TIMEOUT_INIT, RFC 6298 2.1): no sysctl sets it.
 INITIAL_RTO = 1.0
-
-
-def tolerance(interval):
-    """packetdrill's rule: the larger of a few ms and 12.5 % of the interval (seconds)."""
-    return max(0.005, 0.125 * interval)
 
 
 def syn_schedule(retries, linear):

@@ -13,6 +13,7 @@ from tcpfault import (
     CLOSE_WAIT, CLOSED, ESTABLISHED, FIN, FIN_WAIT2, FINAL_ACK, LAST_ACK, PURE_ACK, RETRANSMISSION, RST, SYN,
     SYN_ACK, SYN_SENT, TIME_WAIT, Match,
 )
+from tcpfault.casekit import tolerance
 
 PORT_RANGE = "net.ipv4.ip_local_port_range"
 TW_REUSE = "net.ipv4.tcp_tw_reuse"
@@ -28,11 +29,6 @@ TW_ISN_STEP = 65535 + 2
 INITIAL_RTO = 1.0
 # How often a connect is retried while waiting for a TIME_WAIT socket to become reusable.
 RETRY_EVERY = 0.02
-
-
-def tolerance(seconds):
-    """packetdrill's rule: the larger of a few ms and 12.5 % of the interval."""
-    return max(0.005, 0.125 * seconds)
 
 
 def reuse_delay(net):

@@ -9,20 +9,7 @@ from tcpfault import (
     CLOSE_WAIT, CLOSED, CLOSING, FIN, FIN_WAIT1, FIN_WAIT2, FINAL_ACK, LAST_ACK, RETRANSMISSION,
     TIME_WAIT,
 )
-
-
-def open_connection(net, port=8080):
-    listener = net.server.listen(port)
-    client = net.client.connect(listener)
-    net.expect_ok(client.connect_result)
-    return listener, client, listener.accept()
-
-
-def assert_reports(failure, net, *fragments):
-    """The failure message names what was expected and seen, and carries this scenario's ladder."""
-    message = str(failure.value)
-    for fragment in (*fragments, f"ladder of {net.name} "):
-        assert fragment in message, f"{fragment!r} missing from:\n{message}"
+from tcpfault.casekit import assert_reports, open_connection
 
 
 def test_cl1_abortive_close_fails_the_case(net):

@@ -14,6 +14,7 @@ from tcpfault import (
     ACK_OF_FIN, CLOSE_WAIT, CLOSED, DATA, ESTABLISHED, FIN, FIN_WAIT1, FIN_WAIT2, PURE_ACK, RST,
     TIME_WAIT, Match,
 )
+from tcpfault.casekit import assert_reports
 
 
 def _load_cases():
@@ -28,13 +29,6 @@ def _load_cases():
 
 cases = _load_cases()
 open_connection = cases.open_connection
-
-
-def assert_reports(failure, net, *fragments):
-    """The failure message names what was expected and seen, and carries this scenario's ladder."""
-    message = str(failure.value)
-    for fragment in (*fragments, f"ladder of {net.name} "):
-        assert fragment in message, f"{fragment!r} missing from:\n{message}"
 
 
 def seen_ms(failure):

@@ -11,13 +11,7 @@ import tcpfault
 from tcpfault import (
     DATA, ESTABLISHED, HANDSHAKE_ACK, RETRANSMISSION, SYN, SYN_ACK, SYN_RECV, SYN_SENT,
 )
-
-
-def assert_reports(failure, net, *fragments):
-    """The failure message names what was expected and seen, and carries this scenario's ladder."""
-    message = str(failure.value)
-    for fragment in (*fragments, f"ladder of {net.name} "):
-        assert fragment in message, f"{fragment!r} missing from:\n{message}"
+from tcpfault.casekit import assert_reports
 
 
 def test_hs1_no_hold_fails_the_case(net):

@@ -1,0 +1,26 @@
+"""What the conformance cases and their controls share.
+
+    from tcpfault.casekit import assert_reports, open_connection, tolerance
+"""
+
+
+def open_connection(net, port=8080):
+    """The client connects to a listener on the server: (listener, client end, server end)."""
+    listener = net.server.listen(port)
+    client = net.client.connect(listener)
+    net.expect_ok(client.connect_result)
+    return listener, client, listener.accept()
+
+
+def tolerance(interval):
+    """packetdrill's rule for timer checks: the larger of 5 ms and 12.5 % of the interval
+    (both in seconds)."""
+    return max(0.005, 0.125 * interval)
+
+
+def assert_reports(failure, net, *fragments):
+    """A control's failure (pytest.raises info) names what was expected and seen, and
+    carries this scenario's ladder."""
+    message = str(failure.value)
+    for fragment in (*fragments, f"ladder of {net.name} "):
+        assert fragment in message, f"{fragment!r} missing from:\n{message}"
