@@ -15,10 +15,15 @@ struct RecvResult : CallResult {
   std::string data;
 };
 
-RecvResult with_data(CallResult r, std::string data) {
+// Runs one of the connection's reads without the GIL; the bytes travel with the result.
+template <class Read>
+RecvResult read_with_data(const py::object& timeout, Read read) {
+  auto t = seconds_arg(timeout, "timeout");
   RecvResult out;
-  static_cast<CallResult&>(out) = std::move(r);
-  out.data = std::move(data);
+  {
+    py::gil_scoped_release unlocked;
+    static_cast<CallResult&>(out) = read(out.data, t);
+  }
   return out;
 }
 
@@ -81,27 +86,13 @@ void bind_endpoints(py::module_& m) {
       .def(
           "recv",
           [](Connection& c, std::size_t max, const py::object& timeout) {
-            auto t = seconds_arg(timeout, "timeout");
-            std::string out;
-            CallResult r;
-            {
-              py::gil_scoped_release unlocked;
-              r = c.recv(out, max, t);
-            }
-            return with_data(std::move(r), std::move(out));
+            return read_with_data(timeout, [&](std::string& out, auto t) { return c.recv(out, max, t); });
           },
           py::arg("max") = 65536, py::arg("timeout") = 5.0, "One recv: up to `max` bytes; value 0 means EOF.")
       .def(
           "recv_exactly",
           [](Connection& c, std::size_t n, const py::object& timeout) {
-            auto t = seconds_arg(timeout, "timeout");
-            std::string out;
-            CallResult r;
-            {
-              py::gil_scoped_release unlocked;
-              r = c.recv_exactly(out, n, t);
-            }
-            return with_data(std::move(r), std::move(out));
+            return read_with_data(timeout, [&](std::string& out, auto t) { return c.recv_exactly(out, n, t); });
           },
           py::arg("n"), py::arg("timeout") = 5.0, "Reads until `n` bytes, EOF, an error or the deadline.")
       .def("shutdown", [](Connection& c, const py::object& how) { return c.shutdown(shutdown_arg(how)); },

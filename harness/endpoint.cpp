@@ -102,6 +102,13 @@ struct Connection::State {
     closed_at = why;
   }
 
+  // For the endpoint's registry: closes this connection at the end, if still alive.
+  static std::function<void(const std::string&)> closer_of(const std::shared_ptr<State>& s) {
+    return [w = std::weak_ptr<State>(s)](const std::string& why) {
+      if (auto live = w.lock()) live->close_for(why);
+    };
+  }
+
   CallResult record(std::string call, long value, int err, const CallTimer& t,
                     bool deadline_passed = false) {
     CallResult r{std::move(call), value, err, deadline_passed};
@@ -282,9 +289,7 @@ Connection Listener::accept(milliseconds timeout) {
       auto st = std::make_shared<Connection::State>();
       st->trace = s_->trace;
       st->sockets = s_->sockets;
-      s_->made->add([w = std::weak_ptr<Connection::State>(st)](const std::string& why) {
-        if (auto c = w.lock()) c->close_for(why);
-      });
+      s_->made->add(Connection::State::closer_of(st));
       st->host = s_->host;
       st->fd.reset(fd);
       socklen_t llen;
@@ -363,9 +368,7 @@ Connection KernelEndpoint::connect(const SockAddr& to, const ConnectOptions& opt
   st->sockets = sockets_;
   st->host = host_;
   st->tuple.remote = to;
-  made_->add([w = std::weak_ptr<Connection::State>(st)](const std::string& why) {
-    if (auto c = w.lock()) c->close_for(why);
-  });
+  made_->add(Connection::State::closer_of(st));
   CallTimer t;
   ns_.run([&] {
     st->fd.reset(::socket(to_af(to.addr.family), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

@@ -51,8 +51,9 @@ FaultEngine::~FaultEngine() {
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(mu_);
   // Whatever is still held goes through: no packet is left without a verdict.
-  for (auto& h : held_) release(h, "let through at the end of the scenario");
+  auto remaining = std::move(held_);
   held_.clear();
+  for (auto& h : remaining) release(h, "let through at the end of the scenario");
 }
 
 int FaultEngine::add(FaultRule rule) {
@@ -169,9 +170,7 @@ void FaultEngine::handle(NfQueue::Message& m) {
   if (!acting) {
     ev.fate = "passed";
     trace_.add_segment(std::move(ev));
-    queue_.accept(m.id);
-    note_delivered(p);
-    on_passed(view.from);
+    pass_on(m.id, p, view.from);
   } else {
     const std::string who = "rule #" + std::to_string(acting->id);
     ev.rule = acting->rule.label;
@@ -195,9 +194,7 @@ void FaultEngine::handle(NfQueue::Message& m) {
     } else if (auto* dup = std::get_if<Duplicate>(&action)) {
       ev.fate = "passed, then duplicated x" + std::to_string(dup->copies) + " by " + who;
       trace_.add_segment(std::move(ev));
-      queue_.accept(m.id);
-      note_delivered(p);
-      on_passed(view.from);
+      pass_on(m.id, p, view.from);
       for (int i = 0; i < dup->copies; ++i) send_crafted(p, "copy made by " + who);
     } else if (auto* mod = std::get_if<Modify>(&action)) {
       Packet changed = p;
@@ -209,20 +206,15 @@ void FaultEngine::handle(NfQueue::Message& m) {
       if (mod->strip_options) changed.strip_options();
       ev.fate = "rewritten by " + who + " to: " + format_packet(changed, ev.relative);
       trace_.add_segment(std::move(ev));
-      queue_.accept_rewritten(m.id, changed.bytes);
-      note_delivered(changed);
-      on_passed(view.from);
+      pass_on(m.id, changed, view.from, /*rewritten=*/true);
     } else if (auto* inj = std::get_if<Inject>(&action)) {
       const auto* c = tracker_.find(p.source(), p.destination());
       ev.fate = (inj->drop_trigger ? "dropped and answered by " : "passed, then answered by ") + who;
       trace_.add_segment(std::move(ev));
-      if (inj->drop_trigger) {
+      if (inj->drop_trigger)
         queue_.drop(m.id);
-      } else {
-        queue_.accept(m.id);
-        note_delivered(p);
-        on_passed(view.from);
-      }
+      else
+        pass_on(m.id, p, view.from);
       if (c) send_crafted(craft(*c, inj->segment), "crafted by " + who);
     }
   }
@@ -259,8 +251,16 @@ void FaultEngine::release(Held& h, const std::string& reason) {
   auto now = mono_now_ns();
   trace_.set_fate(h.trace_id, h.why + ", let go after " + ms_string(now - h.seen_ns) + " (" + reason + ")",
                   now);
-  queue_.accept(h.packet_id);
-  note_delivered(h.packet);
+  pass_on(h.packet_id, h.packet, h.sender);
+}
+
+void FaultEngine::pass_on(std::uint32_t id, const Packet& delivered, Host sender, bool rewritten) {
+  if (rewritten)
+    queue_.accept_rewritten(id, delivered.bytes);
+  else
+    queue_.accept(id);
+  note_delivered(delivered);
+  on_passed(sender);
 }
 
 namespace {
@@ -293,7 +293,6 @@ void FaultEngine::flush_releasing() {
     Held h = std::move(releasing_.front());
     releasing_.pop_front();
     release(h, "condition met");
-    on_passed(h.sender);
   }
 }
 
@@ -308,7 +307,6 @@ void FaultEngine::release_due() {
     Held h = std::move(*it);
     it = held_.erase(it);
     release(h, conditional ? "waited the hold's maximum" : "time is up");
-    on_passed(h.sender);
     flush_releasing();
     it = held_.begin();  // the flush may have changed the list
   }

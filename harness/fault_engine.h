@@ -76,7 +76,11 @@ class FaultEngine {
   void handle(NfQueue::Message& m);
   void on_passed(Host sender);
   void on_seen(const SegmentView& view);
+  // Lets a held segment go: recorded, then passed on.
   void release(Held& h, const std::string& reason);
+  // Accepts a queued segment (rewritten or not); it then counts as delivered and as a
+  // later segment for the holds of its sender.
+  void pass_on(std::uint32_t id, const Packet& delivered, Host sender, bool rewritten = false);
   void flush_releasing();
   void release_due();
   std::int64_t next_deadline_ns() const;
