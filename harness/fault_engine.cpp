@@ -313,7 +313,7 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
     if (mod->seq_offset) changed.set_seq(static_cast<std::uint32_t>(changed.seq + mod->seq_offset));
     if (mod->ack_offset) changed.set_ack(static_cast<std::uint32_t>(changed.ack + mod->ack_offset));
     if (mod->strip_options) changed.strip_options();
-    if (mod->payload) changed.write_payload(mod->payload->offset, mod->payload->bytes);
+    if (mod->payload) changed.write_payload(mod->payload->offset, mod->payload->bytes, mod->payload->xor_bytes);
     record("rewritten by " + who + " to: " + format_packet(changed, ev.relative));
     pass_on(m.id, changed, from, /*rewritten=*/true);
   } else if (auto* inj = std::get_if<Inject>(&action)) {

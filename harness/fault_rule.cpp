@@ -56,7 +56,8 @@ std::string describe(const Action& a) {
       if (m.ack_offset) out += " ack" + std::string(m.ack_offset > 0 ? "+" : "") + std::to_string(m.ack_offset);
       if (m.strip_options) out += " strip-options";
       if (m.payload)
-        out += " payload[" + std::to_string(m.payload->offset) + ".." +
+        out += std::string(m.payload->xor_bytes ? " xor" : " write") + " payload[" +
+               std::to_string(m.payload->offset) + ".." +
                std::to_string(m.payload->offset + m.payload->bytes.size()) + ")";
       return out;
     }

@@ -46,6 +46,7 @@ struct Duplicate {
 struct PayloadPatch {
   std::size_t offset = 0;
   std::vector<std::uint8_t> bytes;
+  bool xor_bytes = false;  // XOR them in instead: 0xff changes a byte whatever it was
 };
 
 // Rewrite fields and pass it on (checksums are fixed).

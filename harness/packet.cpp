@@ -89,11 +89,14 @@ void Packet::strip_options() {
   update_checksum();
 }
 
-void Packet::write_payload(std::size_t offset, std::span<const std::uint8_t> data) {
+void Packet::write_payload(std::size_t offset, std::span<const std::uint8_t> data, bool xor_bytes) {
   const std::size_t start = ip_header_len + tcp_header_len;
   if (offset >= payload_len || start + payload_len > bytes.size()) return;
   const std::size_t n = std::min(data.size(), payload_len - offset);
-  std::copy_n(data.begin(), n, bytes.begin() + static_cast<std::ptrdiff_t>(start + offset));
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint8_t& b = bytes[start + offset + i];
+    b = xor_bytes ? static_cast<std::uint8_t>(b ^ data[i]) : data[i];
+  }
   update_checksum();
 }
 
