@@ -12,6 +12,12 @@ namespace tcpfault::py_bindings {
 
 namespace {
 
+// One entry of a random rule's fault log, with its trace's time origin.
+struct TimedDecision {
+  FaultDecision d;
+  std::int64_t start_ns;
+};
+
 // A rule the engine holds; reads its live counts.
 struct RuleHandle {
   ScenarioRef ref;
@@ -95,6 +101,17 @@ Craft craft_arg(const py::object& toward, const py::object& flags, const py::obj
 }  // namespace
 
 void bind_faults(py::module_& m) {
+  py::class_<TimedDecision>(m, "FaultDecision", "What a random rule did to one segment.")
+      .def_property_readonly("ordinal", [](const TimedDecision& t) { return t.d.ordinal; },
+                             "The segment's number among those the rule matched, from 1.")
+      .def_property_readonly("action", [](const TimedDecision& t) { return t.d.action; },
+                             "'drop', 'delay', 'duplicate' or 'reorder'.")
+      .def_property_readonly("summary", [](const TimedDecision& t) { return t.d.summary; }, "The segment.")
+      .def_property_readonly("t_ms", [](const TimedDecision& t) { return double(t.d.t_ns - t.start_ns) / 1e6; })
+      .def("__repr__", [](const TimedDecision& t) {
+        return "<FaultDecision #" + std::to_string(t.d.ordinal) + " " + t.d.action + ": " + t.d.summary + ">";
+      });
+
   py::class_<RuleHandle>(m, "Rule", "A fault rule the engine holds.")
       .def_readonly("id", &RuleHandle::id)
       .def_readonly("label", &RuleHandle::label)
@@ -102,16 +119,39 @@ void bind_faults(py::module_& m) {
                              "Segments the rule's match selected so far.")
       .def_property_readonly("applied", [](const RuleHandle& r) { return r.counts().applied; },
                              "Segments the action was applied to so far.")
+      .def_property_readonly(
+          "log",
+          [](const RuleHandle& r) {
+            auto s = r.ref.lock();
+            std::vector<FaultDecision> log = s->faults().fault_log(r.id);
+            std::vector<TimedDecision> out;
+            for (auto& d : log) out.push_back(TimedDecision{std::move(d), s->trace().start_ns()});
+            return out;
+          },
+          "A random rule's fault log: what it did to each segment it acted on, in order (empty for\n"
+          "other rules).")
       .def("__repr__", [](const RuleHandle& r) { return "<Rule #" + std::to_string(r.id) + ": " + r.label + ">"; });
 
   py::class_<FaultEngine::Stats>(m, "FaultStats", "What the fault engine has handled so far.")
       .def_readonly("segments", &FaultEngine::Stats::segments)
       .def_readonly("unparsed", &FaultEngine::Stats::unparsed)
       .def_readonly("held_now", &FaultEngine::Stats::held_now)
+      .def_readonly("released_at_end", &FaultEngine::Stats::released_at_end,
+                    "Held segments let through when the engine stopped.")
+      .def_readonly("queue_dropped", &FaultEngine::Stats::queue_dropped,
+                    "Packets the kernel dropped because the queue was full: losses no rule asked for.")
+      .def_readonly("user_dropped", &FaultEngine::Stats::user_dropped,
+                    "Packets the kernel could not hand to the harness: losses no rule asked for.")
       .def_readonly("overruns", &FaultEngine::Stats::overruns)
+      .def_readonly("verdict_errors", &FaultEngine::Stats::verdict_errors)
+      .def_readonly("intercepting", &FaultEngine::Stats::intercepting)
+      .def_property_readonly("undecided_drops", &FaultEngine::Stats::undecided_drops)
+      .def_property_readonly("loop_cpu", [](const FaultEngine::Stats& s) { return double(s.loop_cpu_ns) / 1e9; },
+                             "CPU seconds the verdict loop used so far.")
       .def("__repr__", [](const FaultEngine::Stats& s) {
         return "<FaultStats segments=" + std::to_string(s.segments) + " unparsed=" + std::to_string(s.unparsed) +
-               " held_now=" + std::to_string(s.held_now) + " overruns=" + std::to_string(s.overruns) + ">";
+               " held_now=" + std::to_string(s.held_now) + " undecided_drops=" + std::to_string(s.undecided_drops()) +
+               ">";
       });
 
   py::class_<FaultsProxy>(m, "Faults",
@@ -152,8 +192,21 @@ void bind_faults(py::module_& m) {
           "modify",
           [](const FaultsProxy& e, const py::object& what, const py::object& window, const py::object& set_flags,
              const py::object& clear_flags, std::int64_t seq_offset, std::int64_t ack_offset, bool strip_options,
-             py::kwargs kw) {
+             const py::object& write_payload, const py::object& xor_payload, py::kwargs kw) {
             Modify mod;
+            if (!write_payload.is_none() && !xor_payload.is_none())
+              throw py::value_error("modify: give write_payload or xor_payload, not both");
+            for (auto [given, xor_bytes] : {std::pair{&write_payload, false}, {&xor_payload, true}}) {
+              if (given->is_none()) continue;
+              const char* what = xor_bytes ? "xor_payload" : "write_payload";
+              auto pair = py::reinterpret_borrow<py::object>(*given);
+              if (!py::isinstance<py::tuple>(pair) || py::len(pair) != 2 || !py::isinstance<py::bytes>(pair[py::int_(1)]))
+                throw py::type_error(std::string(what) + " takes (offset, bytes), e.g. (100, b'\\xff')");
+              std::string bytes = pair[py::int_(1)].cast<std::string>();
+              if (bytes.empty()) throw py::value_error(std::string(what) + ": give at least one byte");
+              mod.payload = PayloadPatch{static_cast<std::size_t>(int_arg(pair[py::int_(0)], what, 0, 65535)),
+                                         std::vector<std::uint8_t>(bytes.begin(), bytes.end()), xor_bytes};
+            }
             if (!window.is_none()) mod.window = static_cast<std::uint16_t>(int_arg(window, "window", 0, 65535));
             if (!set_flags.is_none()) mod.set_flags = flags_arg(set_flags, "set_flags");
             if (!clear_flags.is_none()) mod.clear_flags = flags_arg(clear_flags, "clear_flags");
@@ -164,7 +217,33 @@ void bind_faults(py::module_& m) {
           },
           py::arg("match") = py::none(), py::kw_only(), py::arg("window") = py::none(),
           py::arg("set_flags") = py::none(), py::arg("clear_flags") = py::none(), py::arg("seq_offset") = 0,
-          py::arg("ack_offset") = 0, py::arg("strip_options") = false, "Rewrite fields (checksums are fixed).")
+          py::arg("ack_offset") = 0, py::arg("strip_options") = false, py::arg("write_payload") = py::none(),
+          py::arg("xor_payload") = py::none(),
+          "Rewrite fields (checksums are fixed). write_payload=(offset, bytes) overwrites payload bytes from\n"
+          "offset; xor_payload=(offset, bytes) XORs them in (b'\\xff' changes a byte whatever it was).")
+      .def(
+          "random",
+          [](const FaultsProxy& e, const py::object& what, double drop, double delay, double duplicate,
+             double reorder, const py::object& seed, const py::object& delay_by, const py::object& reorder_after,
+             const py::object& reorder_max, py::kwargs kw) {
+            RandomFaults r;
+            r.drop = drop;
+            r.delay = delay;
+            r.duplicate = duplicate;
+            r.reorder = reorder;
+            r.seed = static_cast<std::uint64_t>(int_arg(seed, "seed", 0, INT64_MAX));
+            r.delay_by = seconds_arg(delay_by, "delay_by");
+            r.reorder_after = static_cast<int>(int_arg(reorder_after, "reorder_after", 1, INT32_MAX));
+            r.reorder_max = seconds_arg(reorder_max, "reorder_max");
+            return add(e, what, kw, r);
+          },
+          py::arg("match") = py::none(), py::kw_only(), py::arg("drop") = 0.0, py::arg("delay") = 0.0,
+          py::arg("duplicate") = 0.0, py::arg("reorder") = 0.0, py::arg("seed"), py::arg("delay_by") = 0.02,
+          py::arg("reorder_after") = 2, py::arg("reorder_max") = 0.2,
+          "Seeded chance faults: each matching segment is dropped, delayed (delay_by seconds), duplicated or\n"
+          "reordered (held until reorder_after later segments of its sender passed, at most reorder_max\n"
+          "seconds) with these probabilities, or passed. The draw for the nth matched segment depends only\n"
+          "on (seed, n): the same seed gives the same schedule. rule.log lists what it did.")
       .def(
           "inject_on",
           [](const FaultsProxy& e, const py::object& what, const py::object& toward, const py::object& flags,

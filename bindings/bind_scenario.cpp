@@ -106,13 +106,18 @@ void bind_scenario(py::module_& m) {
                              "engine on the middlebox and both ends' kernels observed. Use it as a context manager\n"
                              "or call close(); the pytest plugin's `net` fixture does it for you.")
       .def(py::init([](const py::object& family, const std::string& name, const py::object& artifacts,
-                       std::uint16_t queue, bool pin) {
+                       std::uint16_t queue, bool pin, bool intercept, const py::object& queue_max_len,
+                       const py::object& trace_payload_cap) {
              ScenarioOptions o;
              o.family = family_arg(family);
              o.name = name;
              if (!artifacts.is_none()) o.artifacts_dir = py::str(artifacts).cast<std::string>();
              o.queue_number = queue;
              o.topology.pin = pin;
+             o.intercept = intercept;
+             o.queue_max_len = static_cast<std::uint32_t>(int_arg(queue_max_len, "queue_max_len", 1, UINT32_MAX));
+             if (!trace_payload_cap.is_none())
+               o.trace_payload_cap = static_cast<std::size_t>(int_arg(trace_payload_cap, "trace_payload_cap", 0, INT64_MAX));
              std::shared_ptr<Scenario> s;
              {
                py::gil_scoped_release unlocked;
@@ -121,7 +126,12 @@ void bind_scenario(py::module_& m) {
              return ScenarioHandle{s, s->shared_trace(), o.name};
            }),
            py::arg("family") = 4, py::arg("name") = "scenario", py::arg("artifacts") = py::none(),
-           py::arg("queue") = 0, py::arg("pin") = false)
+           py::arg("queue") = 0, py::arg("pin") = false, py::kw_only(), py::arg("intercept") = true,
+           py::arg("queue_max_len") = NfQueue::kDefaultMaxLen, py::arg("trace_payload_cap") = py::none(),
+           "intercept=False: the middlebox forwards without NFQUEUE (no faults, no segments seen).\n"
+           "queue_max_len: packets the middlebox's queue holds waiting for a verdict; more are dropped by the\n"
+           "kernel, counted (faults.stats) and reported. trace_payload_cap: payload bytes the trace keeps\n"
+           "(default $TCPFAULT_TRACE_PAYLOAD_CAP or 16 MiB); later segments keep their headers only.")
       .def_property_readonly("name", [](const ScenarioHandle& h) { return h.name; })
       .def_property_readonly("family", [](const ScenarioHandle& h) { return h.get()->family(); })
       .def_property_readonly("closed", [](const ScenarioHandle& h) { return !h.scenario; })
@@ -184,10 +194,16 @@ void bind_scenario(py::module_& m) {
            }, py::arg("host"), py::arg("key"), py::arg("at_least"), py::arg("at_most") = py::none(),
            "The counter grew by at least `at_least` (and at most `at_most`) since the start. It does not\n"
            "wait: first wait for a segment that follows the event.")
-      .def("ladder", [](const ScenarioHandle& h) {
-        h.trace->refresh();
-        return render_ladder(*h.trace);
-      })
+      .def(
+          "ladder",
+          [](const ScenarioHandle& h, const py::object& max_rows) {
+            h.trace->refresh();
+            return render_ladder(*h.trace, max_rows.is_none() ? SIZE_MAX
+                                                              : static_cast<std::size_t>(int_arg(max_rows, "max_rows", 1, INT64_MAX)));
+          },
+          py::arg("max_rows") = py::none(), "The timeline as a ladder; a longer one is cut to `max_rows` events.")
+      .def("expect_no_undecided_drops", [](const ScenarioHandle& h) { h.get()->expect_no_undecided_drops(); },
+           "The middlebox lost no packet that no rule asked for (its queue never overflowed).")
       .def("write_artifacts", [](const ScenarioHandle& h, const py::object& dir) {
              auto paths = dir.is_none() ? h.get()->write_artifacts()
                                         : write_artifacts(*h.trace, py::str(dir), artifact_stem(h.name));

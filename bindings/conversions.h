@@ -55,5 +55,6 @@ void bind_endpoints(py::module_& m);
 void bind_faults(py::module_& m);
 void bind_trace(py::module_& m);
 void bind_scenario(py::module_& m);
+void bind_transfer(py::module_& m);  // after bind_scenario: adds Scenario.transfer
 
 }  // namespace tcpfault::py_bindings

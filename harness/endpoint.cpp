@@ -1,5 +1,6 @@
 #include "harness/endpoint.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -141,6 +142,12 @@ int Connection::require_fd(const char* call) const {
                 ": the connection's socket is closed (" + s_->closed_at +
                 "); a closed connection can still be observed but not used");
   return s_->fd.get();
+}
+
+UniqueFd Connection::duplicate_fd(const char* purpose) const {
+  UniqueFd copy(::fcntl(require_fd(purpose), F_DUPFD_CLOEXEC, 0));
+  if (!copy.valid()) throw_errno(std::string(purpose) + ": duplicate the socket of " + ref().str());
+  return copy;
 }
 
 CallResult Connection::send(std::string_view data, milliseconds timeout) {

@@ -73,6 +73,10 @@ class Connection {
 
   std::string str() const;  // "client 198.18.1.1:40000 > 198.18.2.1:8080 (open)"
 
+  // A second descriptor of the socket, for work on a thread of its own (a transfer):
+  // it stays valid if the connection is closed meanwhile. Error if already closed.
+  UniqueFd duplicate_fd(const char* purpose) const;
+
  private:
   friend class KernelEndpoint;
   friend class Listener;

@@ -106,8 +106,9 @@ void Expectations::fail(const std::string& summary, const std::string& expected,
 
 std::vector<TransitionEvent> Expectations::transitions_of(const SocketRef& s) const {
   states_.drain();
-  auto recorded = tcpfault::transitions_of(trace_->events(), s);
-  if (states_.reconcile(s, recorded)) recorded = tcpfault::transitions_of(trace_->events(), s);
+  // Transitions are never segments: the short list is enough, however busy the wire.
+  auto recorded = tcpfault::transitions_of(trace_->other_events(), s);
+  if (states_.reconcile(s, recorded)) recorded = tcpfault::transitions_of(trace_->other_events(), s);
   return recorded;
 }
 
@@ -144,30 +145,54 @@ void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& 
        join_states(sequence), join_states(to_states(seen)));
 }
 
+bool Expectations::scan_segments(const std::function<bool(const SegmentEvent&)>& step,
+                                 Clock::time_point deadline) const {
+  // Each segment is looked at once, when it is new: a waiter costs nothing more as the
+  // timeline grows.
+  std::size_t next = 0;
+  while (true) {
+    auto version = trace_->version();
+    bool done = false;
+    next = trace_->visit_segments(next, [&](const SegmentEvent& s) { done = step(s) || done; });
+    if (done) return true;
+    if (Clock::now() >= deadline) return false;
+    trace_->wait_change(version, deadline);
+  }
+}
+
 void Expectations::segments(const Match& m, int count, milliseconds within) const {
-  std::size_t seen = 0;
-  bool reached = trace_->wait_until(
-      [&](const std::vector<Event>& events) {
-        seen = matching_segments(events, m).size();
-        return seen >= static_cast<std::size_t>(count);
+  std::vector<std::int64_t> times;
+  auto matches = [&m](const SegmentEvent& s) { return m.matches(SegmentView{s.from, s.packet, s.classified}); };
+  // Every segment already there is counted, so one too many is seen.
+  scan_segments(
+      [&](const SegmentEvent& s) {
+        if (matches(s)) times.push_back(s.t_ns);
+        return times.size() >= static_cast<std::size_t>(count);
       },
       Clock::now() + within);
-  if (reached && seen == static_cast<std::size_t>(count)) return;
-  auto segs = matching_segments(trace_->events(), m);
+  if (times.size() == static_cast<std::size_t>(count)) return;
+  std::string at;
+  for (auto t : times) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s+%.1f ms", at.empty() ? "" : ", ", double(t - trace_->start_ns()) / 1e6);
+    at += buf;
+  }
   fail(std::to_string(count) + " x " + m.describe() + " within " + std::to_string(within.count()) + " ms",
-       "exactly " + std::to_string(count),
-       std::to_string(segs.size()) + (segs.empty() ? "" : " (at " + times_of(segs, trace_->start_ns()) + ")"));
+       "exactly " + std::to_string(count), std::to_string(times.size()) + (times.empty() ? "" : " (at " + at + ")"));
 }
 
 void Expectations::no_segment(const Match& m, milliseconds during) const {
-  std::vector<const SegmentEvent*> segs;
-  std::vector<Event> events;
-  bool appeared = trace_->wait_until(
-      [&](const std::vector<Event>& evs) { return !matching_segments(evs, m).empty(); },
+  std::vector<SegmentEvent> found;
+  bool appeared = scan_segments(
+      [&](const SegmentEvent& s) {
+        if (!m.matches(SegmentView{s.from, s.packet, s.classified})) return false;
+        found.push_back(s);
+        return true;
+      },
       Clock::now() + during);
   if (!appeared) return;
-  events = trace_->events();
-  segs = matching_segments(events, m);
+  std::vector<const SegmentEvent*> segs;
+  for (const auto& s : found) segs.push_back(&s);
   fail("no " + m.describe() + (during.count() ? " during " + std::to_string(during.count()) + " ms" : ""),
        "none", std::to_string(segs.size()) + " (at " + times_of(segs, trace_->start_ns()) + "), first: " +
                    format_packet(segs.front()->packet, segs.front()->relative));
@@ -176,11 +201,10 @@ void Expectations::no_segment(const Match& m, milliseconds during) const {
 void Expectations::stays_until(const SocketRef& s, TcpState held, const Match& m,
                                milliseconds within) const {
   std::int64_t seg_time = 0;
-  bool seen = trace_->wait_until(
-      [&](const std::vector<Event>& events) {
-        auto segs = matching_segments(events, m);
-        if (segs.empty()) return false;
-        seg_time = segs.front()->t_ns;
+  bool seen = scan_segments(
+      [&](const SegmentEvent& s) {
+        if (seg_time || !m.matches(SegmentView{s.from, s.packet, s.classified})) return seg_time != 0;
+        seg_time = s.t_ns;
         return true;
       },
       Clock::now() + within);

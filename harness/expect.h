@@ -58,6 +58,10 @@ class Expectations {
                          const std::string& seen) const;
 
  private:
+  // Shows `step` every segment, old and new, in arrival order, until it returns true
+  // (true) or the deadline passes (false). Segments present at that moment are all shown.
+  bool scan_segments(const std::function<bool(const SegmentEvent&)>& step, Clock::time_point deadline) const;
+
   std::shared_ptr<Trace> trace_;
   StateObserver& states_;
   std::function<std::string(const std::string&)> on_failure_;

@@ -15,6 +15,9 @@ namespace tcpfault {
 
 namespace {
 
+// How often the verdict loop reads the kernel's drop counters while packets flow.
+constexpr std::int64_t kCountersEvery_ns = 50'000'000;
+
 std::string ms_string(std::int64_t ns) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f ms", double(ns) / 1e6);
@@ -33,30 +36,90 @@ std::optional<RelativeTo> relative_for(const RoleTracker& tracker, const Packet&
 
 }  // namespace
 
-FaultEngine::FaultEngine(const netns::Namespace& middlebox, std::uint16_t queue_number,
-                         Trace& trace, HostOf host_of)
-    : trace_(trace), host_of_(std::move(host_of)), queue_(middlebox, queue_number),
-      injector_(middlebox) {
+FaultEngine::FaultEngine(const netns::Namespace& middlebox, Options options, Trace& trace, HostOf host_of)
+    : trace_(trace), host_of_(std::move(host_of)), options_(options), injector_(middlebox) {
+  stats_.intercepting = options_.intercept;
+  if (!options_.intercept) {
+    trace_.note("the middlebox forwards without NFQUEUE: no segment is seen, no fault applies");
+    return;
+  }
+  queue_.emplace(middlebox, options_.queue_number, options_.queue_max_len);
+  counters_.emplace(middlebox, options_.queue_number);
   // Bind first, then divert traffic: no packet is queued before someone listens.
-  install_queue_rules(middlebox, queue_number);
+  install_queue_rules(middlebox, options_.queue_number);
   wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake_.valid()) throw_errno("eventfd");
   thread_ = std::thread([this] { run(); });
 }
 
 FaultEngine::~FaultEngine() {
+  if (!queue_) return;
   stop_ = true;
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(mu_);
   // Whatever is still held goes through: no packet is left without a verdict.
-  auto remaining = std::move(held_);
+  std::list<Held> remaining = std::move(held_);
   held_.clear();
+  for (auto& [at, h] : delayed_) remaining.push_back(std::move(h));
+  delayed_.clear();
   for (auto& h : remaining) release(h, "let through at the end of the scenario");
+  try {
+    queue_->flush();
+  } catch (const std::exception&) {
+    // Closing the queue's socket below makes the kernel let go of them anyway.
+  }
+  stats_.released_at_end += remaining.size();
+  if (!remaining.empty())
+    trace_.note(std::to_string(remaining.size()) + " held segment(s) let through at the end of the scenario");
+  try {
+    // Read while the queue is still bound: its line goes with it.
+    check_queue_counters();
+  } catch (const std::exception&) {
+    // A teardown must not throw.
+  }
+}
+
+void FaultEngine::check_queue_counters() const {
+  counters_read_ns_ = mono_now_ns();
+  auto now = counters_ ? counters_->read() : std::nullopt;
+  if (!now) return;
+  auto grew = [](std::uint64_t& seen, std::uint64_t value) {
+    std::uint64_t more = value > seen ? value - seen : 0;
+    seen = std::max(seen, value);
+    return more;
+  };
+  if (auto more = grew(stats_.queue_dropped, now->queue_dropped))
+    trace_.note("the kernel dropped " + std::to_string(more) + " packet(s) the harness never saw: the middlebox's "
+                "queue was full (" + std::to_string(options_.queue_max_len) + " packets waiting for a verdict); "
+                "losses no rule asked for");
+  if (auto more = grew(stats_.user_dropped, now->user_dropped))
+    trace_.note("the kernel dropped " + std::to_string(more) + " packet(s) it could not hand to the harness (its "
+                "socket buffer was full); losses no rule asked for");
+}
+
+void FaultEngine::check_no_undecided_drops() const {
+  Stats s = stats();
+  if (s.undecided_drops() == 0) return;
+  throw Error("the middlebox lost " + std::to_string(s.undecided_drops()) + " packet(s) no rule asked for: " +
+              std::to_string(s.queue_dropped) + " found the queue full (queue_max_len " +
+              std::to_string(options_.queue_max_len) + "), " + std::to_string(s.user_dropped) +
+              " could not be handed to the harness; raise queue_max_len or hold fewer packets at once");
+}
+
+std::vector<FaultDecision> FaultEngine::fault_log(int rule_id) const {
+  {
+    std::lock_guard lock(mu_);
+    rules_.counts(rule_id);  // Error if there is no such rule
+  }
+  return trace_.fault_log(rule_id);
 }
 
 int FaultEngine::add(FaultRule rule) {
+  if (!queue_)
+    throw Error("cannot add fault rule '" + rule.describe() +
+                "': this scenario's middlebox forwards without NFQUEUE (intercept=false)");
   std::lock_guard lock(mu_);
   std::string label = rule.label.empty() ? rule.describe() : rule.label;
   int id = rules_.add(std::move(rule));
@@ -83,9 +146,14 @@ RuleBook::Counts FaultEngine::counts(int id) const {
 
 FaultEngine::Stats FaultEngine::stats() const {
   std::lock_guard lock(mu_);
+  check_queue_counters();  // the kernel's counts, fresh
   Stats s = stats_;
-  s.held_now = held_.size();
-  s.overruns = queue_.overruns();
+  s.held_now = held_.size() + delayed_.size();
+  if (queue_) {
+    s.overruns = queue_->overruns();
+    s.verdict_errors = queue_->verdict_errors();
+  }
+  s.loop_cpu_ns = loop_cpu_ns_;
   return s;
 }
 
@@ -106,7 +174,6 @@ void FaultEngine::inject(const SockAddr& a, const SockAddr& b, const Craft& spec
 }
 
 void FaultEngine::run() {
-  std::vector<NfQueue::Message> batch;
   while (!stop_) {
     std::int64_t deadline;
     {
@@ -121,7 +188,7 @@ void FaultEngine::run() {
       ts.tv_nsec = wait % 1'000'000'000;
       timeout = &ts;
     }
-    pollfd fds[2] = {{queue_.fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    pollfd fds[2] = {{queue_->fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
     if (::ppoll(fds, 2, timeout, nullptr) < 0 && errno != EINTR) {
       trace_.note("verdict loop: poll failed: " + std::string(std::strerror(errno)));
       continue;
@@ -131,25 +198,38 @@ void FaultEngine::run() {
       [[maybe_unused]] auto n = ::read(wake_.get(), &v, sizeof v);
     }
     try {
-      batch.clear();
-      queue_.receive(batch);
+      auto overruns = queue_->overruns();
       std::lock_guard lock(mu_);
-      for (auto& m : batch) handle(m);
+      queue_->receive([this](const NfQueue::Message& m) {
+        try {
+          handle(m);
+        } catch (const std::exception& e) {
+          // After its verdict (a crafted send failed): the rest of the batch still gets theirs.
+          trace_.note(std::string("verdict loop error: ") + e.what());
+        }
+      });
       release_due();
+      queue_->flush();  // the batch's verdicts, in one message
+      // The kernel's drop counters: at once after an ENOBUFS, else now and then.
+      if (queue_->overruns() != overruns || mono_now_ns() - counters_read_ns_ > kCountersEvery_ns)
+        check_queue_counters();
     } catch (const std::exception& e) {
       trace_.note(std::string("verdict loop error: ") + e.what());
     }
+    timespec cpu{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    loop_cpu_ns_ = std::int64_t(cpu.tv_sec) * 1'000'000'000 + cpu.tv_nsec;
   }
 }
 
-void FaultEngine::handle(NfQueue::Message& m) {
+void FaultEngine::handle(const NfQueue::Message& m) {
   ++stats_.segments;
   std::optional<Packet> parsed;
   try {
     parsed = Packet::parse(m.packet);
   } catch (const PacketError& e) {
     ++stats_.unparsed;
-    queue_.accept(m.id);
+    queue_->accept(m.id);
     trace_.note(std::string("passed a packet the harness cannot parse: ") + e.what());
     return;
   }
@@ -166,59 +246,85 @@ void FaultEngine::handle(NfQueue::Message& m) {
   // Holds waiting for this segment are released right after its own verdict.
   on_seen(view);
 
-  ev.packet = p;
   if (!acting) {
+    // The common path: the trace takes the packet itself, not a copy.
     ev.fate = "passed";
+    Host from = view.from;
+    Delivered d = delivered_of(p);
+    ev.packet = std::move(p);
     trace_.add_segment(std::move(ev));
-    pass_on(m.id, p, view.from);
+    queue_->accept(m.id);
+    note_delivered(d);
+    on_passed(from);
   } else {
-    const std::string who = "rule #" + std::to_string(acting->id);
-    ev.rule = acting->rule.label;
-    const Action& action = acting->rule.action;
-    if (std::holds_alternative<Drop>(action)) {
-      ev.fate = "dropped by " + who;
-      trace_.add_segment(std::move(ev));
-      queue_.drop(m.id);
-    } else if (auto* d = std::get_if<Delay>(&action)) {
-      ev.fate = "held by " + who + " (delay " + std::to_string(d->by.count()) + " ms)";
-      auto seen = ev.t_ns;
-      auto trace_id = trace_.add_segment(std::move(ev));
-      held_.push_back({m.id, p, trace_id, seen, seen + d->by.count() * 1'000'000, view.from, 0,
-                       std::nullopt, "delayed by " + who});
-    } else if (auto* h = std::get_if<Hold>(&action)) {
-      ev.fate = "held by " + who;
-      auto seen = ev.t_ns;
-      auto trace_id = trace_.add_segment(std::move(ev));
-      held_.push_back({m.id, p, trace_id, seen, seen + h->max.count() * 1'000'000, view.from,
-                       h->after_segments, h->until, "held by " + who});
-    } else if (auto* dup = std::get_if<Duplicate>(&action)) {
-      ev.fate = "passed, then duplicated x" + std::to_string(dup->copies) + " by " + who;
-      trace_.add_segment(std::move(ev));
-      pass_on(m.id, p, view.from);
-      for (int i = 0; i < dup->copies; ++i) send_crafted(p, "copy made by " + who);
-    } else if (auto* mod = std::get_if<Modify>(&action)) {
-      Packet changed = p;
-      if (mod->window) changed.set_window(*mod->window);
-      if (mod->set_flags || mod->clear_flags)
-        changed.set_flags(static_cast<std::uint8_t>((changed.flags | mod->set_flags) & ~mod->clear_flags));
-      if (mod->seq_offset) changed.set_seq(static_cast<std::uint32_t>(changed.seq + mod->seq_offset));
-      if (mod->ack_offset) changed.set_ack(static_cast<std::uint32_t>(changed.ack + mod->ack_offset));
-      if (mod->strip_options) changed.strip_options();
-      ev.fate = "rewritten by " + who + " to: " + format_packet(changed, ev.relative);
-      trace_.add_segment(std::move(ev));
-      pass_on(m.id, changed, view.from, /*rewritten=*/true);
-    } else if (auto* inj = std::get_if<Inject>(&action)) {
-      const auto* c = tracker_.find(p.source(), p.destination());
-      ev.fate = (inj->drop_trigger ? "dropped and answered by " : "passed, then answered by ") + who;
-      trace_.add_segment(std::move(ev));
-      if (inj->drop_trigger)
-        queue_.drop(m.id);
-      else
-        pass_on(m.id, p, view.from);
-      if (c) send_crafted(craft(*c, inj->segment), "crafted by " + who);
-    }
+    ev.packet = p;
+    apply(*acting, m, p, std::move(ev), view.from);
   }
   flush_releasing();
+}
+
+void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m, Packet& p, SegmentEvent ev,
+                        Host from) {
+  const std::string who = "rule #" + std::to_string(acting.id);
+  ev.rule = acting.rule.label;
+  const Action& action = acting.current;
+  // A random rule's draw is logged with the segment's ordinal among those it matched.
+  std::optional<FaultDecision> decision;
+  if (std::holds_alternative<RandomFaults>(acting.rule.action)) {
+    auto ordinal = static_cast<std::uint64_t>(acting.counts.matched);
+    const char* what = std::holds_alternative<Drop>(action)        ? "drop"
+                       : std::holds_alternative<Delay>(action)     ? "delay"
+                       : std::holds_alternative<Duplicate>(action) ? "duplicate"
+                                                                   : "reorder";
+    decision = FaultDecision{acting.id, ordinal, 0, ev.t_ns, format_packet(p, ev.relative), what};
+  }
+  auto record = [&](std::string fate) {
+    ev.fate = std::move(fate);
+    if (decision) ev.fate += " (random draw for its matched segment " + std::to_string(decision->ordinal) + ")";
+    auto id = trace_.add_segment(std::move(ev));
+    if (decision) {
+      decision->segment = id;
+      trace_.log_fault(std::move(*decision));
+    }
+    return id;
+  };
+  if (std::holds_alternative<Drop>(action)) {
+    record("dropped by " + who);
+    queue_->drop(m.id);
+  } else if (auto* d = std::get_if<Delay>(&action)) {
+    auto seen = ev.t_ns;
+    auto trace_id = record("held by " + who + " (delay " + std::to_string(d->by.count()) + " ms)");
+    auto at = seen + d->by.count() * 1'000'000;
+    delayed_.emplace(at, Held{m.id, p, trace_id, seen, at, from, 0, std::nullopt, "delayed by " + who});
+  } else if (auto* h = std::get_if<Hold>(&action)) {
+    auto seen = ev.t_ns;
+    auto trace_id = record("held by " + who);
+    held_.push_back({m.id, p, trace_id, seen, seen + h->max.count() * 1'000'000, from, h->after_segments,
+                     h->until, "held by " + who});
+  } else if (auto* dup = std::get_if<Duplicate>(&action)) {
+    record("passed, then duplicated x" + std::to_string(dup->copies) + " by " + who);
+    pass_on(m.id, p, from);
+    for (int i = 0; i < dup->copies; ++i) send_crafted(p, "copy made by " + who);
+  } else if (auto* mod = std::get_if<Modify>(&action)) {
+    Packet changed = p;
+    if (mod->window) changed.set_window(*mod->window);
+    if (mod->set_flags || mod->clear_flags)
+      changed.set_flags(static_cast<std::uint8_t>((changed.flags | mod->set_flags) & ~mod->clear_flags));
+    if (mod->seq_offset) changed.set_seq(static_cast<std::uint32_t>(changed.seq + mod->seq_offset));
+    if (mod->ack_offset) changed.set_ack(static_cast<std::uint32_t>(changed.ack + mod->ack_offset));
+    if (mod->strip_options) changed.strip_options();
+    if (mod->payload) changed.write_payload(mod->payload->offset, mod->payload->bytes, mod->payload->xor_bytes);
+    record("rewritten by " + who + " to: " + format_packet(changed, ev.relative));
+    pass_on(m.id, changed, from, /*rewritten=*/true);
+  } else if (auto* inj = std::get_if<Inject>(&action)) {
+    const auto* c = tracker_.find(p.source(), p.destination());
+    record((inj->drop_trigger ? "dropped and answered by " : "passed, then answered by ") + who);
+    if (inj->drop_trigger)
+      queue_->drop(m.id);
+    else
+      pass_on(m.id, p, from);
+    if (c) send_crafted(craft(*c, inj->segment), "crafted by " + who);
+  }
 }
 
 void FaultEngine::on_seen(const SegmentView& view) {
@@ -256,10 +362,10 @@ void FaultEngine::release(Held& h, const std::string& reason) {
 
 void FaultEngine::pass_on(std::uint32_t id, const Packet& delivered, Host sender, bool rewritten) {
   if (rewritten)
-    queue_.accept_rewritten(id, delivered.bytes);
+    queue_->accept_rewritten(id, delivered.bytes);
   else
-    queue_.accept(id);
-  note_delivered(delivered);
+    queue_->accept(id);
+  note_delivered(delivered_of(delivered));
   on_passed(sender);
 }
 
@@ -267,17 +373,20 @@ namespace {
 bool seq_after(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) > 0; }
 }  // namespace
 
-void FaultEngine::note_delivered(const Packet& p) {
-  std::uint32_t end = p.seq + p.seq_len();
-  auto key = std::make_pair(p.source(), p.destination());
-  if (p.has(tcp_flag::SYN)) {
-    delivered_[key] = end;
+FaultEngine::Delivered FaultEngine::delivered_of(const Packet& p) {
+  return {p.source(), p.destination(), p.seq, p.seq + p.seq_len(), p.has(tcp_flag::SYN)};
+}
+
+void FaultEngine::note_delivered(const Delivered& d) {
+  auto key = std::make_pair(d.from, d.to);
+  if (d.syn) {
+    delivered_[key] = d.end;
     return;
   }
   auto it = delivered_.find(key);
   // Only contiguous data advances it: a segment after a gap is not yet readable.
-  if (it != delivered_.end() && !seq_after(p.seq, it->second) && seq_after(end, it->second))
-    it->second = end;
+  if (it != delivered_.end() && !seq_after(d.seq, it->second) && seq_after(d.end, it->second))
+    it->second = d.end;
 }
 
 std::optional<std::uint32_t> FaultEngine::delivered_next(const SockAddr& sender,
@@ -298,22 +407,29 @@ void FaultEngine::flush_releasing() {
 
 void FaultEngine::release_due() {
   auto now = mono_now_ns();
-  for (auto it = held_.begin(); it != held_.end();) {
-    if (it->release_at_ns > now) {
-      ++it;
-      continue;
-    }
-    bool conditional = it->after_segments > 0 || it->until;
-    Held h = std::move(*it);
-    it = held_.erase(it);
-    release(h, conditional ? "waited the hold's maximum" : "time is up");
+  // Delays, in the order their time comes.
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    Held h = std::move(delayed_.begin()->second);
+    delayed_.erase(delayed_.begin());
+    release(h, "time is up");
     flush_releasing();
-    it = held_.begin();  // the flush may have changed the list
+  }
+  // Holds whose condition did not come in time. Taken out first: each release is a
+  // pass that may release other holds.
+  std::list<Held> due;
+  for (auto it = held_.begin(); it != held_.end();) {
+    auto next = std::next(it);
+    if (it->release_at_ns <= now) due.splice(due.end(), held_, it);
+    it = next;
+  }
+  for (auto& h : due) {
+    release(h, "waited the hold's maximum");
+    flush_releasing();
   }
 }
 
 std::int64_t FaultEngine::next_deadline_ns() const {
-  std::int64_t next = INT64_MAX;
+  std::int64_t next = delayed_.empty() ? INT64_MAX : delayed_.begin()->first;
   for (const auto& h : held_) next = std::min(next, h.release_at_ns);
   return next;
 }
@@ -358,6 +474,8 @@ Packet FaultEngine::craft(const RoleTracker::Connection& c, const Craft& spec) c
 }
 
 void FaultEngine::send_crafted(const Packet& p, const std::string& why) {
+  // Verdicts given so far go first: a copy must follow its original on the wire.
+  if (queue_) queue_->flush();
   SegmentEvent ev;
   ev.t_ns = mono_now_ns();
   ev.from = Host::Middlebox;

@@ -55,11 +55,16 @@ std::string describe(const Action& a) {
       if (m.seq_offset) out += " seq" + std::string(m.seq_offset > 0 ? "+" : "") + std::to_string(m.seq_offset);
       if (m.ack_offset) out += " ack" + std::string(m.ack_offset > 0 ? "+" : "") + std::to_string(m.ack_offset);
       if (m.strip_options) out += " strip-options";
+      if (m.payload)
+        out += std::string(m.payload->xor_bytes ? " xor" : " write") + " payload[" +
+               std::to_string(m.payload->offset) + ".." +
+               std::to_string(m.payload->offset + m.payload->bytes.size()) + ")";
       return out;
     }
     std::string operator()(const Inject& i) const {
       return std::string(i.drop_trigger ? "replace with " : "inject ") + describe_craft(i.segment);
     }
+    std::string operator()(const RandomFaults& r) const { return r.describe(); }
   } visitor;
   return std::visit(visitor, a);
 }
@@ -91,6 +96,9 @@ void FaultRule::validate() const {
                   "use a delay to hold for a time");
     if (h->max.count() <= 0) throw Error("fault rule: a hold's maximum must be positive");
   }
+  if (auto* r = std::get_if<RandomFaults>(&action)) r->validate();
+  if (auto* m = std::get_if<Modify>(&action); m && m->payload && m->payload->bytes.empty())
+    throw Error("fault rule: a payload rewrite needs at least one byte");
   if (auto* i = std::get_if<Inject>(&action); i && i->segment.toward == Host::Middlebox)
     throw Error("fault rule: a crafted segment goes toward the client or the server, not the middlebox");
 }
@@ -110,5 +118,17 @@ FaultRule hold(Match m, Hold h) { return make_rule(std::move(m), std::move(h)); 
 FaultRule duplicate(Match m, int copies) { return make_rule(std::move(m), Duplicate{copies}); }
 FaultRule modify(Match m, Modify change) { return make_rule(std::move(m), std::move(change)); }
 FaultRule inject_on(Match m, Inject what) { return make_rule(std::move(m), std::move(what)); }
+FaultRule random_faults(Match m, RandomFaults r) { return make_rule(std::move(m), r); }
+
+std::optional<Action> concrete_action(const RandomFaults& r, RandomChoice c) {
+  switch (c) {
+    case RandomChoice::Pass: return std::nullopt;
+    case RandomChoice::Drop: return Drop{};
+    case RandomChoice::Delay: return Delay{r.delay_by};
+    case RandomChoice::Duplicate: return Duplicate{1};
+    case RandomChoice::Reorder: return Hold{.after_segments = r.reorder_after, .until = std::nullopt, .max = r.reorder_max};
+  }
+  return std::nullopt;
+}
 
 }  // namespace tcpfault

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "harness/random_faults.h"
 #include "harness/segment_match.h"
 
 namespace tcpfault {
@@ -40,6 +41,14 @@ struct Duplicate {
   int copies = 1;
 };
 
+// Payload bytes to overwrite, from `offset` within the segment's payload; what would
+// fall past its end is not written.
+struct PayloadPatch {
+  std::size_t offset = 0;
+  std::vector<std::uint8_t> bytes;
+  bool xor_bytes = false;  // XOR them in instead: 0xff changes a byte whatever it was
+};
+
 // Rewrite fields and pass it on (checksums are fixed).
 struct Modify {
   std::optional<std::uint16_t> window;
@@ -48,6 +57,7 @@ struct Modify {
   std::int64_t seq_offset = 0;
   std::int64_t ack_offset = 0;
   bool strip_options = false;
+  std::optional<PayloadPatch> payload;
 };
 
 // Where a crafted segment's sequence number is anchored.
@@ -81,7 +91,11 @@ struct Inject {
   bool drop_trigger = false;
 };
 
-using Action = std::variant<Drop, Delay, Hold, Duplicate, Modify, Inject>;
+// RandomFaults (harness/random_faults.h): a drop, delay, duplicate or reorder drawn for
+// each matched segment from a seed.
+using Action = std::variant<Drop, Delay, Hold, Duplicate, Modify, Inject, RandomFaults>;
+// The action a random rule's draw stands for (Pass: none).
+std::optional<Action> concrete_action(const RandomFaults& r, RandomChoice c);
 
 std::string describe(const Action& a);  // "drop", "delay 300 ms", "hold until ..." ...
 
@@ -110,5 +124,6 @@ FaultRule hold(Match m, Hold h);
 FaultRule duplicate(Match m, int copies = 1);
 FaultRule modify(Match m, Modify change);
 FaultRule inject_on(Match m, Inject what);
+FaultRule random_faults(Match m, RandomFaults r);
 
 }  // namespace tcpfault

@@ -4,10 +4,13 @@
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <utility>
 #include <cstring>
 extern "C" {
 #include <libnetfilter_queue/libnetfilter_queue.h>
@@ -21,12 +24,15 @@ namespace {
 // Room for a full 64 KiB packet plus netlink headers, several per read.
 constexpr std::size_t kBufferSize = 0xffff + 8192 * 4;
 constexpr std::size_t kConfigBuffer = 8192;
-constexpr std::uint32_t kQueueMaxLen = 8192;
+// Verdicts waiting to be sent together: a few hundred plain ones, or one rewritten packet.
+constexpr std::size_t kVerdictBuffer = 0xffff + 8192;
 constexpr int kSocketBuffer = 16 << 20;
 }  // namespace
 
-NfQueue::NfQueue(const netns::Namespace& ns, std::uint16_t number)
-    : number_(number), buffer_(kBufferSize) {
+NfQueue::NfQueue(const netns::Namespace& ns, std::uint16_t number, std::uint32_t max_len)
+    : number_(number), max_len_(max_len), buffer_(kBufferSize), pending_(kVerdictBuffer) {
+  if (const char* b = std::getenv("TCPFAULT_NO_VERDICT_BATCH"); b && *b) batching_ = false;
+  if (max_len == 0) throw Error("NFQUEUE queue length must be at least 1");
   ns.run([&] { nl_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC); });
   if (!nl_) throw_errno("open netfilter netlink socket in " + ns.name());
   if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -41,9 +47,12 @@ NfQueue::NfQueue(const netns::Namespace& ns, std::uint16_t number)
 
   try {
     configure("bind", [](nlmsghdr* nlh) { nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND); });
-    configure("set copy mode", [](nlmsghdr* nlh) {
+    // No NFQA_CFG_F_FAIL_OPEN: with it the kernel would let a packet that finds the
+    // queue full through unseen and count it nowhere. Without it the packet is dropped
+    // and counted (queue_dropped), which the harness reads and reports.
+    configure("set copy mode", [max_len](nlmsghdr* nlh) {
       nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
-      nfq_nlmsg_cfg_put_qmaxlen(nlh, kQueueMaxLen);
+      nfq_nlmsg_cfg_put_qmaxlen(nlh, max_len);
     });
   } catch (...) {
     mnl_socket_close(nl_);
@@ -80,27 +89,12 @@ void NfQueue::configure(const char* what, const std::function<void(nlmsghdr*)>& 
   }
 }
 
-void NfQueue::receive(std::vector<Message>& out) {
-  struct Sink {
-    std::vector<Message>* out;
-  } sink{&out};
-  auto on_packet = [](const nlmsghdr* nlh, void* data) -> int {
-    nlattr* attr[NFQA_MAX + 1] = {};
-    if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) return MNL_CB_OK;
-    auto* hdr = static_cast<nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
-    Message m;
-    m.id = ntohl(hdr->packet_id);
-    if (attr[NFQA_PAYLOAD]) {
-      auto* p = static_cast<const std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD]));
-      m.packet.assign(p, p + mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
-    }
-    static_cast<Sink*>(data)->out->push_back(std::move(m));
-    return MNL_CB_OK;
-  };
+std::size_t NfQueue::receive(const std::function<void(const Message&)>& on_packet) {
+  std::size_t count = 0;
   while (true) {
     ssize_t n = mnl_socket_recvfrom(nl_, buffer_.data(), buffer_.size());
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return count;
       if (errno == ENOBUFS) {
         ++overruns_;
         continue;
@@ -108,7 +102,28 @@ void NfQueue::receive(std::vector<Message>& out) {
       if (errno == EINTR) continue;
       throw_errno("read from NFQUEUE queue " + std::to_string(number_));
     }
-    mnl_cb_run(buffer_.data(), n, 0, portid_, on_packet, &sink);
+    // Every message of the datagram is looked at: an error reply among them (a refused
+    // verdict) must not hide the packets after it.
+    int left = static_cast<int>(n);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer_.data()); mnl_nlmsg_ok(nlh, left);
+         nlh = mnl_nlmsg_next(nlh, &left)) {
+      if (nlh->nlmsg_type == NLMSG_ERROR) {
+        auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        if (err->error != 0) ++verdict_errors_;
+        continue;
+      }
+      if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) continue;
+      nlattr* attr[NFQA_MAX + 1] = {};
+      if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) continue;
+      auto* hdr = static_cast<nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+      Message m;
+      m.id = ntohl(hdr->packet_id);
+      if (attr[NFQA_PAYLOAD])
+        m.packet = {static_cast<const std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
+                    mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])};
+      ++count;
+      on_packet(m);
+    }
   }
 }
 
@@ -119,12 +134,23 @@ void NfQueue::accept_rewritten(std::uint32_t id, std::span<const std::uint8_t> p
 }
 
 void NfQueue::send_verdict(std::uint32_t id, int verdict, std::span<const std::uint8_t> packet) {
-  char buf[0xffff + 512];
-  nlmsghdr* nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, number_);
+  // Verdicts wait in one buffer and go to the kernel together (flush): one system call
+  // per batch of packets instead of one per packet.
+  const std::size_t need = MNL_ALIGN(sizeof(nlmsghdr)) + 64 + MNL_ALIGN(packet.size());
+  if (pending_len_ + need > pending_.size()) flush();
+  if (need > pending_.size()) pending_.resize(need);
+  nlmsghdr* nlh = nfq_nlmsg_put(pending_.data() + pending_len_, NFQNL_MSG_VERDICT, number_);
   nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), verdict);
   if (!packet.empty()) nfq_nlmsg_verdict_put_pkt(nlh, packet.data(), packet.size());
-  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0)
-    throw_errno("send NFQUEUE verdict for packet " + std::to_string(id));
+  pending_len_ += MNL_ALIGN(nlh->nlmsg_len);
+  if (!batching_) flush();
+}
+
+void NfQueue::flush() {
+  if (pending_len_ == 0) return;
+  std::size_t len = std::exchange(pending_len_, 0);
+  if (mnl_socket_sendto(nl_, pending_.data(), len) < 0)
+    throw_errno("send " + std::to_string(len) + " bytes of NFQUEUE verdicts to queue " + std::to_string(number_));
 }
 
 }  // namespace tcpfault

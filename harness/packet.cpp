@@ -89,6 +89,17 @@ void Packet::strip_options() {
   update_checksum();
 }
 
+void Packet::write_payload(std::size_t offset, std::span<const std::uint8_t> data, bool xor_bytes) {
+  const std::size_t start = ip_header_len + tcp_header_len;
+  if (offset >= payload_len || start + payload_len > bytes.size()) return;
+  const std::size_t n = std::min(data.size(), payload_len - offset);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint8_t& b = bytes[start + offset + i];
+    b = xor_bytes ? static_cast<std::uint8_t>(b ^ data[i]) : data[i];
+  }
+  update_checksum();
+}
+
 void Packet::update_checksum() {
   const std::uint16_t value = sum_without_checksum_field(*this).result();
   wire::store16(&tcp_segment(*this)[kChecksumOffset], value);

@@ -77,6 +77,9 @@ struct Packet {
   void set_seq(std::uint32_t s);
   void set_ack(std::uint32_t a);
   void strip_options();  // replaces every option with NOPs (header length unchanged)
+  // Overwrites payload bytes from `offset` (or XORs them in); what would fall past
+  // the payload's end is left out.
+  void write_payload(std::size_t offset, std::span<const std::uint8_t> data, bool xor_bytes = false);
   void update_checksum();
   bool checksum_ok() const;
 };

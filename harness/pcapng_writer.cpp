@@ -101,13 +101,13 @@ PcapngWriter::PcapngWriter(const std::string& path)
 PcapngWriter::~PcapngWriter() { std::fclose(file_); }
 
 void PcapngWriter::write(std::span<const std::uint8_t> ip_packet, std::uint64_t unix_ns,
-                         const std::string& comment) {
+                         const std::string& comment, std::size_t original_length) {
   Block epb(kEnhancedPacketBlock);
   epb.u32(0);  // interface 0
   epb.u32(static_cast<std::uint32_t>(unix_ns >> 32));
   epb.u32(static_cast<std::uint32_t>(unix_ns));
   epb.u32(static_cast<std::uint32_t>(ip_packet.size()));  // captured length
-  epb.u32(static_cast<std::uint32_t>(ip_packet.size()));  // original length
+  epb.u32(static_cast<std::uint32_t>(std::max(original_length, ip_packet.size())));  // original length
   epb.padded(ip_packet.data(), ip_packet.size());
   if (!comment.empty()) {
     // An option length is 16 bits; a longer comment is cut rather than lost.

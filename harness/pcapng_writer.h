@@ -19,8 +19,10 @@ class PcapngWriter {
   PcapngWriter& operator=(const PcapngWriter&) = delete;
 
   // `unix_ns`: wall-clock time in ns since the epoch. `comment` may be empty.
+  // `original_length`: the packet's length on the wire when `ip_packet` holds only its
+  // first bytes (readers then show it as cut short); 0: the whole packet is there.
   void write(std::span<const std::uint8_t> ip_packet, std::uint64_t unix_ns,
-             const std::string& comment);
+             const std::string& comment, std::size_t original_length = 0);
   void flush();
 
  private:

@@ -10,7 +10,8 @@ int RuleBook::add(FaultRule rule) {
   rule.validate();
   if (rule.label.empty()) rule.label = rule.describe();
   int id = next_id_++;
-  entries_.push_back(Entry{id, std::move(rule), {}});
+  Action action = rule.action;
+  entries_.push_back(Entry{id, std::move(rule), {}, std::move(action)});
   return id;
 }
 
@@ -32,10 +33,14 @@ const RuleBook::Entry* RuleBook::decide(const SegmentView& segment) {
     ++e.counts.matched;
     bool due = e.counts.matched >= e.rule.nth &&
                (e.rule.times == -1 || e.counts.applied < e.rule.times);
-    if (!acting && due) {
-      acting = &e;
-      ++e.counts.applied;
+    if (acting || !due) continue;
+    if (auto* r = std::get_if<RandomFaults>(&e.rule.action)) {
+      auto drawn = concrete_action(*r, random_choice(*r, static_cast<std::uint64_t>(e.counts.matched)));
+      if (!drawn) continue;
+      e.current = std::move(*drawn);
     }
+    acting = &e;
+    ++e.counts.applied;
   }
   return acting;
 }

@@ -18,6 +18,9 @@ class RuleBook {
     int id;
     FaultRule rule;
     Counts counts;
+    // What the rule does to the segment decide() just returned it for: its action, or
+    // for random faults the one drawn for this segment's ordinal (counts.matched).
+    Action current;
   };
 
   // Validates the rule (Error if it cannot mean anything); returns its id.
@@ -28,7 +31,8 @@ class RuleBook {
   bool empty() const { return entries_.empty(); }
 
   // Every rule whose match selects the segment counts it; the first of them whose
-  // occurrence window (nth, times) includes this one acts. nullptr: pass untouched.
+  // occurrence window (nth, times) includes this one acts (a random rule acts only
+  // when its draw is not "pass"). nullptr: pass untouched.
   const Entry* decide(const SegmentView& segment);
 
  private:

@@ -8,6 +8,18 @@ namespace tcpfault {
 
 namespace {
 
+constexpr std::size_t kLadderRowsInMessages = 1000;
+
+std::size_t payload_cap_from_env() {
+  const char* env = std::getenv("TCPFAULT_TRACE_PAYLOAD_CAP");
+  if (!env || !*env) return kDefaultPayloadCap;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(env, &end, 10);
+  if (*end != '\0' || *env == '-')
+    throw Error(std::string("TCPFAULT_TRACE_PAYLOAD_CAP must be a number of bytes, got '") + env + "'");
+  return static_cast<std::size_t>(v);
+}
+
 // Same /24 (IPv4) or /64 (IPv6) as `ref`.
 bool same_subnet(const Address& a, const Address& ref) {
   if (a.family != ref.family) return false;
@@ -26,13 +38,16 @@ std::string artifact_stem(const std::string& name) {
 Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
   if (!options_.artifacts_dir)
     if (const char* env = std::getenv("TCPFAULT_ARTIFACTS"); env && *env) options_.artifacts_dir = env;
+  if (!options_.trace_payload_cap) options_.trace_payload_cap = payload_cap_from_env();
   topology_ = netns::Topology::build(options_.topology);
-  trace_ = std::make_shared<Trace>(options_.name);
+  trace_ = std::make_shared<Trace>(options_.name, *options_.trace_payload_cap);
   for (Host h : {Host::Client, Host::Middlebox, Host::Server}) counters_at_start_[h] = read_counters(ns(h));
   states_ = std::make_unique<StateObserver>(*topology_, trace_);
   trace_->set_refresher([states = states_.get()] { states->drain(); });
-  faults_ = std::make_unique<FaultEngine>(topology_->middlebox(), options_.queue_number, *trace_,
-                                          [this](const Address& a) { return host_of(a); });
+  faults_ = std::make_unique<FaultEngine>(
+      topology_->middlebox(),
+      FaultEngine::Options{options_.queue_number, options_.queue_max_len, options_.intercept}, *trace_,
+      [this](const Address& a) { return host_of(a); });
   Address client_addr = topology_->client_addr(options_.family);
   Address server_addr = topology_->server_addr(options_.family);
   client_ = std::make_unique<KernelEndpoint>(topology_->client(), Host::Client, client_addr, server_addr,
@@ -44,6 +59,7 @@ Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
 }
 
 Scenario::~Scenario() {
+  transfers_.stop_all("scenario " + options_.name + " ended");
   // Handles the test still holds stop working with a clear message from here on.
   client_->close_all("closed when scenario " + options_.name + " ended");
   server_->close_all("closed when scenario " + options_.name + " ended");
@@ -159,6 +175,15 @@ void Scenario::expect_counter(Host h, const std::string& key, std::int64_t at_le
                 std::to_string(delta));
 }
 
+void Scenario::expect_no_undecided_drops() const {
+  auto st = faults_->stats();
+  if (st.undecided_drops() == 0) return;
+  expect_->fail("the middlebox loses no packet that no rule asked for", "0 packets dropped by the kernel's queue",
+                std::to_string(st.queue_dropped) + " dropped with the queue full (queue_max_len " +
+                    std::to_string(options_.queue_max_len) + "), " + std::to_string(st.user_dropped) +
+                    " not handed to the harness (socket buffer full)");
+}
+
 ArtifactPaths Scenario::write_artifacts(std::optional<std::string> dir) const {
   std::string where = dir ? *dir : options_.artifacts_dir.value_or(
                                        (std::filesystem::temp_directory_path() / "tcpfault").string());
@@ -173,7 +198,8 @@ std::string Scenario::failure_note(const std::string&) const {
   } catch (const std::exception& e) {
     note = std::string("  trace: not written (") + e.what() + ")\n";
   }
-  return note + render_ladder(*trace_);
+  // A long timeline (a bulk transfer) is cut in the message; the file has it whole.
+  return note + render_ladder(*trace_, kLadderRowsInMessages);
 }
 
 }  // namespace tcpfault

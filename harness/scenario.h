@@ -24,6 +24,7 @@
 #include "harness/state_observer.h"
 #include "harness/trace.h"
 #include "harness/trace_output.h"
+#include "harness/transfer.h"
 #include "netns/sysctl.h"
 #include "netns/topology.h"
 
@@ -39,6 +40,13 @@ struct ScenarioOptions {
   std::optional<std::string> artifacts_dir;
   std::uint16_t queue_number = 0;
   netns::TopologyOptions topology;
+  // Packets the middlebox's kernel queue holds waiting for a verdict (held ones count);
+  // more are dropped by the kernel, counted and reported (FaultEngine::Stats).
+  std::uint32_t queue_max_len = NfQueue::kDefaultMaxLen;
+  // false: the middlebox forwards without NFQUEUE (no faults, no segments in the trace).
+  bool intercept = true;
+  // Payload bytes the trace keeps; default $TCPFAULT_TRACE_PAYLOAD_CAP, else 16 MiB.
+  std::optional<std::size_t> trace_payload_cap;
 };
 
 class Scenario {
@@ -93,6 +101,15 @@ class Scenario {
   void expect_ok(const CallResult& r) const;
   void expect_counter(Host h, const std::string& key, std::int64_t at_least,
                       std::optional<std::int64_t> at_most = std::nullopt) const;
+  // The middlebox lost no packet that no rule asked for (its queue never overflowed).
+  void expect_no_undecided_drops() const;
+
+  // ---- bulk transfers, checked byte by byte (harness/transfer.h, scenario_transfer.cpp);
+  // a transfer still running when the scenario ends is stopped ----
+  std::shared_ptr<Transfer> start_transfer(const Connection& sender, const Connection& receiver,
+                                           TransferOptions options = {});
+  TransferReport transfer(const Connection& sender, const Connection& receiver, TransferOptions options = {});
+  void expect_intact(const TransferReport& report) const;
 
   std::string ladder() const { return render_ladder(*trace_); }
   // Writes the artifacts to `dir` (default: the scenario's artifacts directory).
@@ -110,6 +127,7 @@ class Scenario {
   std::unique_ptr<FaultEngine> faults_;
   std::unique_ptr<KernelEndpoint> client_, server_;
   std::unique_ptr<Expectations> expect_;
+  TransferSet transfers_;
 };
 
 // A file-name-safe form of a scenario name: "CL2/IPv4" -> "CL2_IPv4".

@@ -3,12 +3,19 @@
 //
 // Writers append from several threads (the verdict loop, the state reader, the test);
 // waiters block on the timeline with a deadline until what they expect has happened.
+//
+// Segments are most of a busy timeline (a 10 MB transfer is ~10k of them), so they are
+// kept apart, in arrival order, where a waiter looks only at those that are new to it
+// (visit_segments); the other events stay few. Payload bytes are kept up to a cap per
+// scenario; after it, a segment keeps its headers (and its length) only.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <variant>
@@ -37,6 +44,11 @@ struct SegmentEvent {
   std::string fate;             // "passed", "dropped", "held 300 ms", "duplicated" ...
   std::string rule;             // the rule that acted, empty if none
   std::int64_t released_ns = 0; // for held segments: when they were let go
+
+  // Its length on the wire; more than packet.bytes.size() when the trace kept only
+  // its headers (the payload cap was reached).
+  std::size_t wire_length() const { return packet.ip_header_len + packet.tcp_header_len + packet.payload_len; }
+  bool payload_kept() const { return packet.bytes.size() >= wire_length(); }
 };
 
 struct TransitionEvent {
@@ -64,14 +76,29 @@ struct NoteEvent {
 };
 
 using Event = std::variant<SegmentEvent, TransitionEvent, CallEvent, NoteEvent>;
+
+// What a random rule did to one segment: an entry of its fault log.
+struct FaultDecision {
+  int rule = 0;
+  std::uint64_t ordinal = 0;  // the segment's number among those the rule matched, from 1
+  std::uint64_t segment = 0;  // the segment's id in the trace
+  std::int64_t t_ns = 0;
+  std::string summary;        // the segment, as format_packet prints it
+  std::string action;         // "drop", "delay", "duplicate", "reorder"
+};
 std::int64_t event_time(const Event& e);
+
+// Payload bytes a trace keeps by default (TCPFAULT_TRACE_PAYLOAD_CAP overrides it).
+inline constexpr std::size_t kDefaultPayloadCap = 16u << 20;
 
 class Trace {
  public:
-  explicit Trace(std::string name);
+  explicit Trace(std::string name, std::size_t payload_cap = kDefaultPayloadCap);
 
   const std::string& name() const { return name_; }
   std::int64_t start_ns() const { return start_ns_; }
+  std::size_t payload_cap() const { return payload_cap_; }
+  std::size_t payload_kept() const;  // payload bytes kept so far
 
   void add(Event e);
   void note(std::string text);
@@ -79,16 +106,30 @@ class Trace {
   std::uint64_t add_segment(SegmentEvent e);  // returns its id, for set_fate
   void set_fate(std::uint64_t id, std::string fate, std::int64_t released_ns = 0);
 
-  // A copy of every event so far, in time order.
+  // The fault log of random rules, in the order of their decisions.
+  void log_fault(FaultDecision d);
+  std::vector<FaultDecision> fault_log(std::optional<int> rule = std::nullopt) const;
+
+  // A copy of every event so far, in time order (for outputs and failure messages:
+  // waiters use visit_segments).
   std::vector<Event> events() const;
+  // Every event but the segments, in time order: transitions, calls and notes.
+  std::vector<Event> other_events() const;
+
+  // Calls `visit` on the segments from arrival number `from` on (0 = the first), with
+  // the timeline locked (keep it quick; do not call the trace from it); returns how
+  // many segments there are, the `from` of the next visit.
+  std::size_t visit_segments(std::size_t from, const std::function<void(const SegmentEvent&)>& visit) const;
+  std::size_t segment_count() const;
 
   // Observers that run behind the kernel (the state tracepoint) register a way to
   // catch up; readers call refresh() before reading so the timeline is complete.
   void set_refresher(std::function<void()> catch_up);
   void refresh() const;
 
-  // Calls `done` on the events each time the timeline changes, until it returns true
-  // or the deadline passes. Returns whether it became true.
+  // Calls `done` on all the events each time the timeline changes, until it returns
+  // true or the deadline passes. Returns whether it became true. Each call sees the
+  // whole timeline: for segments, visit_segments with wait_change scales better.
   bool wait_until(const std::function<bool(const std::vector<Event>&)>& done,
                   Clock::time_point deadline) const;
   // The kernel records a connecting socket's first step (CLOSED -> SYN_SENT) before
@@ -109,9 +150,15 @@ class Trace {
   std::int64_t start_ns_;
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
-  std::vector<Event> events_;
-  std::uint64_t next_segment_id_ = 1;
+  std::vector<Event> others_;            // everything but segments, in time order
+  std::deque<SegmentEvent> segments_;   // in arrival order: id n is segments_[n - 1]
+  std::vector<FaultDecision> fault_log_;
+  std::size_t payload_cap_;
+  std::size_t payload_kept_ = 0;
+  bool cap_noted_ = false;
   std::uint64_t version_ = 0;
+  void insert_other(Event e);  // with mu_ held
+  std::vector<Event> merged() const;  // with mu_ held
   struct PendingName {
     Host host;
     SockAddr local, remote;

@@ -24,10 +24,12 @@ std::string render_json(const Trace& trace) {
            {"payload_len", s->packet.payload_len},
            {"roles", roles_string(s->classified.roles)},
            {"connection", s->classified.connection},
+           {"id", s->id},
            {"fate", s->fate},
            {"rule", s->rule},
            {"summary", format_packet(s->packet, s->relative)}};
       if (s->released_ns) j["released_ms"] = ms(s->released_ns);
+      if (!s->payload_kept()) j["payload_kept"] = false;  // past the trace's payload cap
     } else if (auto* t = std::get_if<TransitionEvent>(&e)) {
       j = {{"type", "transition"},       {"t_ms", ms(t->t_ns)},
            {"host", netns::to_string(t->host)}, {"local", t->local.str()},
@@ -42,7 +44,12 @@ std::string render_json(const Trace& trace) {
     }
     events.push_back(std::move(j));
   }
-  json doc = {{"scenario", trace.name()}, {"events", std::move(events)}};
+  // What random rules did, with their draws' ordinals (the seeds are in the notes).
+  json faults = json::array();
+  for (const auto& d : trace.fault_log())
+    faults.push_back({{"rule", d.rule}, {"ordinal", d.ordinal}, {"segment", d.segment}, {"t_ms", ms(d.t_ns)},
+                      {"action", d.action}, {"summary", d.summary}});
+  json doc = {{"scenario", trace.name()}, {"events", std::move(events)}, {"fault_log", std::move(faults)}};
   return doc.dump(2);
 }
 

@@ -62,11 +62,21 @@ std::string wire_cell(const SegmentEvent& s) {
 
 }  // namespace
 
-std::string render_ladder(const Trace& trace) {
+std::string render_ladder(const Trace& trace, std::size_t max_rows) {
   std::string out = "ladder of " + trace.name() + " (time in ms; ~~ crafted by the middlebox)\n";
   out += row(trace.start_ns(), trace.start_ns(), "client", "wire", "server");
   const std::int64_t start = trace.start_ns();
-  for (const Event& e : trace.events()) {
+  const auto events = trace.events();
+  const std::size_t head = events.size() > max_rows ? max_rows / 4 : events.size();
+  const std::size_t tail_from = events.size() > max_rows ? events.size() - (max_rows - head) : events.size();
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (i == head && head < tail_from) {
+      out += row(event_time(events[i]), start, "",
+                 "... " + std::to_string(tail_from - head) + " events left out (the .ladder.txt has them all)", "");
+      i = tail_from - 1;
+      continue;
+    }
+    const Event& e = events[i];
     if (auto* s = std::get_if<SegmentEvent>(&e)) {
       out += row(s->t_ns, start, "", wire_cell(*s), "");
     } else if (auto* t = std::get_if<TransitionEvent>(&e)) {

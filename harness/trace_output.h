@@ -3,6 +3,7 @@
 // every packet saying what the harness did to it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,9 @@
 
 namespace tcpfault {
 
-std::string render_ladder(const Trace& trace);
+// With more than `max_rows` events, the first quarter and the last three quarters of
+// that many are shown, and a line says how many were left out.
+std::string render_ladder(const Trace& trace, std::size_t max_rows = SIZE_MAX);
 std::string render_json(const Trace& trace);
 void write_pcapng(const Trace& trace, const std::string& path);
 

@@ -39,7 +39,10 @@ void write_pcapng(const Trace& trace, const std::string& path) {
     std::string comment = "from " + netns::to_string(s->from) + " to " + netns::to_string(s->to) +
                           ": " + roles_string(s->classified.roles) + ", connection " +
                           std::to_string(s->classified.connection) + ", " + s->fate;
-    writer.write(s->packet.bytes, static_cast<std::uint64_t>(s->t_ns + offset), comment);
+    // Past the trace's payload cap only the headers were kept: the block says so with
+    // a captured length shorter than the original one.
+    if (!s->payload_kept()) comment += " (headers only: the trace's payload cap was reached)";
+    writer.write(s->packet.bytes, static_cast<std::uint64_t>(s->t_ns + offset), comment, s->wire_length());
   }
   writer.flush();
 }

@@ -248,3 +248,70 @@ def test_sysctl_conf_names_the_line(net):
 def test_unknown_counter(net):
     with raises_harness_error(r"no MIB counter TcpExt.Bogus in the client namespace"):
         net.counter_delta("client", "TcpExt.Bogus")
+
+
+# ---- transfers, random faults, payload rewrites, the queue ----
+
+def test_transfer_between_ends_of_different_connections(connection, net):
+    client, conn = connection
+    other = net.client.connect(8080)
+    with raises_harness_error(r"transfer: the sender and the receiver must be the two ends of one connection"):
+        net.transfer(other, conn, 1000)
+
+
+def test_transfer_in_the_same_direction(connection, net):
+    client, _ = connection
+    with raises_harness_error(r"two ends of one connection"):
+        net.transfer(client, client, 1000)
+
+
+def test_transfer_of_a_negative_size(connection, net):
+    client, conn = connection
+    with pytest.raises(ValueError, match=r"nbytes"):
+        net.transfer(client, conn, -1)
+
+
+def test_transfer_without_time(connection, net):
+    client, conn = connection
+    with pytest.raises(ValueError, match=r"timeout must be positive"):
+        net.transfer(client, conn, 10, timeout=0)
+
+
+def test_transfer_on_a_closed_connection(connection, net):
+    client, conn = connection
+    client.close()
+    with raises_harness_error(r"transfer on client .* the connection's socket is closed"):
+        net.transfer(client, conn, 10)
+
+
+def test_random_probabilities_that_add_up_to_more_than_one(net):
+    with raises_harness_error(r"add up to 1.2.*must add up to 1 or less"):
+        net.faults.random(drop=0.6, delay=0.6, seed=1)
+
+
+def test_random_probability_out_of_range(net):
+    with raises_harness_error(r"the drop probability must be between 0 and 1, got -0.1"):
+        net.faults.random(drop=-0.1, seed=1)
+
+
+def test_random_needs_a_seed(net):
+    with pytest.raises(TypeError, match=r"seed"):
+        net.faults.random(drop=0.1)
+
+
+def test_payload_rewrite_of_the_wrong_shape(net):
+    with pytest.raises(TypeError, match=r"xor_payload takes \(offset, bytes\)"):
+        net.faults.modify("DATA", xor_payload=b"\xff")
+    with pytest.raises(ValueError, match=r"write_payload or xor_payload, not both"):
+        net.faults.modify("DATA", xor_payload=(1, b"\xff"), write_payload=(1, b"\x00"))
+
+
+def test_rules_without_a_queue():
+    with tcpfault.Scenario(family=4, name="no-queue", intercept=False) as plain:
+        with raises_harness_error(r"forwards without NFQUEUE \(intercept=false\)"):
+            plain.faults.drop(FIN)
+
+
+def test_queue_of_no_length():
+    with pytest.raises(ValueError, match=r"queue_max_len"):
+        tcpfault.Scenario(family=4, name="no-room", queue_max_len=0)

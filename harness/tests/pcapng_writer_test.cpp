@@ -258,6 +258,28 @@ TEST(PcapngWriter, TsharkReadsCommentsFlagsAndChecksums) {
   }
 }
 
+TEST(PcapngWriter, AHeadersOnlyPacketKeepsItsOriginalLength) {
+  TempDir dir;
+  const Packet full = v4_packet(tcp_flag::ACK, 1000);
+  const Bytes headers(full.bytes.begin(), full.bytes.begin() + 40);
+  const std::string path = dir.file("cut.pcapng");
+  {
+    PcapngWriter writer(path);
+    writer.write(headers, 1, "headers only", full.bytes.size());
+    writer.flush();
+  }
+  const Bytes file = read_file(path);
+  std::size_t epb = u32_at(file, 4);  // after the section header
+  epb += u32_at(file, epb + 4);       // after the interface description
+  ASSERT_EQ(u32_at(file, epb), 6u);
+  EXPECT_EQ(u32_at(file, epb + 20), 40u);                 // captured
+  EXPECT_EQ(u32_at(file, epb + 24), full.bytes.size());  // on the wire
+  if (!have_tool("tcpdump")) return;
+  const CommandResult r = run("tcpdump -nn -r '" + path + "'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("length 1000"), std::string::npos) << r.out;  // tcpdump knows what was cut
+}
+
 TEST(PcapngWriter, EmptyFileIsStillValid) {
   if (!have_tool("tcpdump")) GTEST_SKIP() << "tcpdump is not installed (apt-get install tcpdump)";
   TempDir dir;

@@ -306,6 +306,25 @@ class Rule:
     @property
     def applied(self) -> int:
         """Segments the action was applied to so far."""
+    @property
+    def log(self) -> list[FaultDecision]:
+        """A random rule's fault log: what it did to each segment it acted on, in order (empty for
+        other rules)."""
+
+class FaultDecision:
+    """What a random rule did to one segment."""
+
+    @property
+    def ordinal(self) -> int:
+        """The segment's number among those the rule matched, from 1."""
+    @property
+    def action(self) -> str:
+        """'drop', 'delay', 'duplicate' or 'reorder'."""
+    @property
+    def summary(self) -> str:
+        """The segment."""
+    @property
+    def t_ms(self) -> float: ...
 
 class FaultStats:
     """What the fault engine has handled so far."""
@@ -317,7 +336,25 @@ class FaultStats:
     @property
     def held_now(self) -> int: ...
     @property
+    def released_at_end(self) -> int:
+        """Held segments let through when the engine stopped."""
+    @property
+    def queue_dropped(self) -> int:
+        """Packets the kernel dropped because the queue was full: losses no rule asked for."""
+    @property
+    def user_dropped(self) -> int:
+        """Packets the kernel could not hand to the harness: losses no rule asked for."""
+    @property
     def overruns(self) -> int: ...
+    @property
+    def verdict_errors(self) -> int: ...
+    @property
+    def intercepting(self) -> bool: ...
+    @property
+    def undecided_drops(self) -> int: ...
+    @property
+    def loop_cpu(self) -> float:
+        """CPU seconds the verdict loop used so far."""
 
 class Faults:
     """The middlebox's fault engine.
@@ -408,6 +445,8 @@ class Faults:
         seq_offset: int = 0,
         ack_offset: int = 0,
         strip_options: bool = False,
+        write_payload: tuple[int, bytes] | None = None,
+        xor_payload: tuple[int, bytes] | None = None,
         sent_by: _HostLike | None = None,
         role: _RolesLike | None = None,
         any_role: _RolesLike | None = None,
@@ -419,7 +458,35 @@ class Faults:
         nth: int | None = None,
         count: int | None = None,
     ) -> Rule:
-        """Rewrite fields (checksums are fixed)."""
+        """Rewrite fields (checksums are fixed). write_payload=(offset, bytes) overwrites payload bytes from
+        offset; xor_payload=(offset, bytes) XORs them in (b'\\xff' changes a byte whatever it was)."""
+    def random(
+        self,
+        match: _MatchLike = None,
+        *,
+        drop: float = 0.0,
+        delay: float = 0.0,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        seed: int,
+        delay_by: _Seconds = 0.02,
+        reorder_after: int = 2,
+        reorder_max: _Seconds = 0.2,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+        nth: int | None = None,
+        count: int | None = None,
+    ) -> Rule:
+        """Seeded chance faults: each matching segment is dropped, delayed (delay_by seconds), duplicated or
+        reordered (held until reorder_after later segments of its sender passed, at most reorder_max
+        seconds) with these probabilities, or passed. The draw for the nth matched segment depends only
+        on (seed, n): the same seed gives the same schedule. rule.log lists what it did."""
     def inject_on(
         self,
         match: _MatchLike = None,
@@ -595,7 +662,15 @@ class Scenario:
         artifacts: str | None = None,
         queue: int = 0,
         pin: bool = False,
-    ) -> None: ...
+        *,
+        intercept: bool = True,
+        queue_max_len: int = 8192,
+        trace_payload_cap: int | None = None,
+    ) -> None:
+        """intercept=False: the middlebox forwards without NFQUEUE (no faults, no segments seen).
+        queue_max_len: packets the middlebox's queue holds waiting for a verdict; more are dropped by the
+        kernel, counted (faults.stats) and reported. trace_payload_cap: payload bytes the trace keeps
+        (default $TCPFAULT_TRACE_PAYLOAD_CAP or 16 MiB); later segments keep their headers only."""
     def __enter__(self) -> Scenario: ...
     def __exit__(self, *args: object) -> None: ...
     @property
@@ -665,9 +740,99 @@ class Scenario:
     def expect_counter(self, host: _HostLike, key: str, at_least: int, at_most: int | None = None) -> None:
         """The counter grew by at least `at_least` (and at most `at_most`) since the start. It does not
         wait: first wait for a segment that follows the event."""
-    def ladder(self) -> str:
-        """The timeline as a text ladder diagram."""
+    def ladder(self, max_rows: int | None = None) -> str:
+        """The timeline as a ladder; a longer one is cut to `max_rows` events."""
+    def expect_no_undecided_drops(self) -> None:
+        """The middlebox lost no packet that no rule asked for (its queue never overflowed)."""
+    def transfer(
+        self,
+        sender: Connection,
+        receiver: Connection,
+        nbytes: int,
+        *,
+        seed: int = 1,
+        timeout: _Seconds = 30.0,
+        shutdown: bool = True,
+    ) -> TransferReport:
+        """Sends `nbytes` of the seeded pattern from `sender` to `receiver` (the two ends of one connection)
+        while the receiver checks every byte; the sender then half-closes (shutdown=True) and the receiver
+        reads to EOF. Waits (without the GIL) until done or `timeout` seconds; Ctrl-C stops it. Never raises
+        for what happened on the wire: see the report, and net.expect_intact(report)."""
+    def expect_intact(self, report: TransferReport) -> None:
+        """Every byte of the transfer arrived, in order and unchanged, then EOF. The failure names the first
+        bad offset: a wrong, missing or repeated byte, with the bytes expected and seen there."""
     def write_artifacts(self, dir: str | None = None) -> dict[str, str]:
         """Writes pcapng, JSON and ladder; returns their paths."""
     def close(self) -> None:
         """Tears the scenario down (idempotent)."""
+
+# ---- checked transfers ----
+
+class StreamMismatch:
+    """Where a received stream first differs from the pattern, and how."""
+
+    @property
+    def kind(self) -> str:
+        """'wrong' (same place, other value), 'missing' (the stream jumps ahead) or
+        'repeated' (the stream jumps back)."""
+    @property
+    def offset(self) -> int:
+        """The first bad offset of the received stream."""
+    @property
+    def count(self) -> int:
+        """Wrong: bytes up to the last bad one; missing / repeated: how far the stream jumps."""
+    @property
+    def continues_at(self) -> int | None:
+        """The sender's offset the received data goes on from, when recognised."""
+    @property
+    def expected(self) -> bytes: ...
+    @property
+    def seen(self) -> bytes: ...
+    @property
+    def why(self) -> str: ...
+
+class TransferReport:
+    """What a checked transfer sent, received and saw."""
+
+    @property
+    def sender(self) -> str: ...
+    @property
+    def receiver(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def bytes_expected(self) -> int: ...
+    @property
+    def bytes_sent(self) -> int: ...
+    @property
+    def bytes_received(self) -> int: ...
+    @property
+    def eof(self) -> bool:
+        """The receiver read EOF."""
+    @property
+    def send_errno(self) -> int: ...
+    @property
+    def recv_errno(self) -> int: ...
+    @property
+    def deadline_passed(self) -> bool: ...
+    @property
+    def stopped(self) -> str:
+        """Why it was stopped early; '' if it was not."""
+    @property
+    def duration(self) -> float:
+        """Seconds from the start until the receiver ended."""
+    @property
+    def throughput(self) -> float:
+        """Received MB (10^6 bytes) per second."""
+    @property
+    def first_bad(self) -> StreamMismatch | None:
+        """The first bad byte, or None."""
+    @property
+    def intact(self) -> bool:
+        """Every byte arrived in order and unchanged, nothing more, then EOF; no call failed."""
+
+def pattern(seed: int, offset: int, n: int) -> bytes:
+    """The n bytes a transfer with this seed sends from offset on."""
+
+def check_stream(seed: int, expected: int, data: bytes) -> StreamMismatch | None:
+    """Checks received bytes against `expected` bytes of the pattern: None, or the first StreamMismatch."""

@@ -4,7 +4,9 @@ Load it with ``-p tcpfault.pytest_plugin`` (the suite in cases/ loads it through
 pytest.ini). It gives:
 
 * the ``net`` fixture: a fresh :class:`tcpfault.Scenario` (client - middlebox - server
-  in namespaces of its own), torn down after the test whatever happens;
+  in namespaces of its own), torn down after the test whatever happens; a test after
+  which the middlebox had lost packets no rule asked for (its queue overflowed) fails
+  at teardown;
 * ``--tcpfault-family 4|6|both``: the family of ``net``; ``both`` (the default) runs
   each test once per family, with ids ``[IPv4]`` and ``[IPv6]``;
 * the ``sysctl`` marker: ``@pytest.mark.sysctl(client={"net.ipv4.tcp_fin_timeout": 2})``
@@ -24,6 +26,7 @@ import tcpfault
 
 _FAMILIES = {"4": [4], "6": [6], "both": [4, 6]}
 _HOSTS = ("client", "server", "middlebox")
+_LADDER_ROWS = 1000  # a failure's ladder is cut beyond this (a bulk transfer has thousands of rows)
 
 
 def pytest_addoption(parser):
@@ -143,6 +146,10 @@ def net(request, tcpfault_family):
     try:
         _apply_sysctl_markers(request, scenario)
         yield scenario
+        if not scenario.closed:
+            # A packet the middlebox lost without a rule asking for it (its queue
+            # overflowed) makes any verdict unsound: the test fails at teardown.
+            scenario.expect_no_undecided_drops()
     finally:
         scenario.close()
         node = request.node
@@ -163,7 +170,7 @@ def pytest_runtest_makereport(item, call):
         return
     if call.excinfo is not None and not call.excinfo.errisinstance(tcpfault.ExpectationFailed):
         # A plain assert carries no timeline of its own: show it.
-        report.sections.append(("tcpfault ladder", net.ladder()))
+        report.sections.append(("tcpfault ladder", net.ladder(max_rows=_LADDER_ROWS)))
     if item.config.getoption("tcpfault_artifacts") is None:
         return
     paths = net.write_artifacts()  # the scenario's own directory: the same files it keeps

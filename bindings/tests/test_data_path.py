@@ -1,0 +1,57 @@
+"""The data path from Python: a queue overflow is counted and reported, a random rule's
+log is the same for the same seed, the pattern tells wrong, missing and repeated bytes
+apart."""
+
+import pytest
+
+import tcpfault
+from tcpfault import DATA
+
+
+def open_connection(net):
+    listener = net.server.listen(8080)
+    client = net.client.connect(listener)
+    net.expect_ok(client.connect_result)
+    return client, listener.accept()
+
+
+def test_a_queue_overflow_is_counted_noted_and_fails_the_check():
+    with tcpfault.Scenario(family=4, name="overflow", queue_max_len=4) as net:
+        client, server = open_connection(net)
+        # The first flight waits at the middlebox: 4 packets fill the queue, the kernel
+        # drops the rest without asking.
+        net.faults.delay(DATA, sent_by="client", by=0.3, count=10)
+        report = net.transfer(client, server, 300_000, timeout=20)
+        net.expect_intact(report)  # TCP repairs the loss
+        stats = net.faults.stats
+        assert stats.queue_dropped > 0 and stats.undecided_drops == stats.queue_dropped + stats.user_dropped
+        assert any("queue was full" in note for note in net.trace.notes())
+        with pytest.raises(tcpfault.ExpectationFailed, match=r"dropped with the queue full \(queue_max_len 4\)"):
+            net.expect_no_undecided_drops()
+
+
+def test_the_same_seed_logs_the_same_draws():
+    logs = []
+    for _ in range(2):
+        with tcpfault.Scenario(family=4, name="seeded") as net:
+            client, server = open_connection(net)
+            rule = net.faults.random(DATA, sent_by="client", drop=0.1, duplicate=0.1, seed=11)
+            net.expect_intact(net.transfer(client, server, 500_000))
+            matched = rule.matched
+            logs.append((matched, {d.ordinal: d.action for d in rule.log if d.ordinal <= matched}))
+    common = min(logs[0][0], logs[1][0])
+    first, second = ({n: a for n, a in log.items() if n <= common} for _, log in logs)
+    assert first == second and first
+
+
+@pytest.mark.parametrize("change, kind, offset, count", [
+    (lambda b: b[:500] + bytes([b[500] ^ 1]) + b[501:], "wrong", 500, 1),
+    (lambda b: b[:500] + b[501:], "missing", 500, 1),
+    (lambda b: b[:500] + b[499:], "repeated", 500, 1),
+])
+def test_the_pattern_classifies_a_changed_stream(change, kind, offset, count):
+    sent = tcpfault.pattern(1, 0, 4000)
+    assert sent[499] != sent[500] and sent[500] != sent[501]  # no ambiguity at the edit
+    bad = tcpfault.check_stream(1, 4000, change(sent))
+    assert (bad.kind, bad.offset, bad.count) == (kind, offset, count), str(bad)
+    assert tcpfault.check_stream(1, 4000, sent) is None

@@ -1,0 +1,95 @@
+"""DT: the data path under random faults (DT5 of the catalogue, shared/CASES.md)."""
+
+import collections
+
+import pytest
+
+import tcpfault
+from tcpfault.casekit import open_connection
+
+SEED = 7               # the fault schedule's seed
+PATTERN_SEED = 1       # the transferred bytes' seed
+SIZE = 10_000_000      # bytes
+CHANCE = 0.05          # of each fault, per segment
+FAULTS = ("drop", "delay", "duplicate", "reorder")
+
+
+def random_transfer(net, seed, size=SIZE):
+    """Opens a connection, puts the random rule on every segment of it (both directions),
+    sends `size` checked bytes from the client; returns (rule, report)."""
+    _, client, server = open_connection(net)
+    rule = net.faults.random(None, drop=CHANCE, delay=CHANCE, duplicate=CHANCE, reorder=CHANCE, seed=seed)
+    report = net.transfer(client, server, size, seed=PATTERN_SEED, timeout=60)
+    return rule, report
+
+
+def schedule(rule):
+    """{ordinal of the matched segment: fault} for what the rule did."""
+    return {d.ordinal: d.action for d in rule.log}
+
+
+def expect_same_schedule(net, first, second):
+    """Two runs' rules did the same thing to the nth segment they matched, for every n both
+    saw. The runs' timing differs (retransmissions, ACKs), so the segments behind an
+    ordinal may differ, and the run that matched more segments has a longer log."""
+    # Counts first: the logs read after them hold every draw up to those counts (more
+    # segments may still come, the connections are alive).
+    common = min(first.matched, second.matched)
+    a, b = schedule(first), schedule(second)
+    diff = [n for n in range(1, common + 1) if a.get(n, "pass") != b.get(n, "pass")]
+    if not diff:
+        return
+    n = diff[0]
+    summary = "the same seed gives the same fault schedule"
+    net.trace.note("expectation failed: " + summary)
+    raise tcpfault.ExpectationFailed(
+        f"expectation failed: {summary}\n"
+        f"  expected: the same fault for each of the first {common} matched segments\n"
+        f"  seen:     {len(diff)} differ; first at matched segment {n}: {a.get(n, 'pass')} vs {b.get(n, 'pass')}\n"
+        + net.ladder(max_rows=200)
+    )
+
+
+def expect_fault_mix(net, rule):
+    """Each fault was drawn for about CHANCE of the matched segments (within half of it:
+    the counts are ~500 +- 22 for 10k segments)."""
+    matched = rule.matched  # before the log: every draw up to it is in the log
+    counts = collections.Counter(d.action for d in rule.log if d.ordinal <= matched)
+    want = CHANCE * matched
+    off = {f: counts[f] for f in FAULTS if not 0.5 * want <= counts[f] <= 1.5 * want}
+    if off:
+        raise tcpfault.ExpectationFailed(
+            "expectation failed: each fault comes about for 5 % of the segments\n"
+            f"  expected: about {want:.0f} of each among {matched} matched segments\n"
+            f"  seen:     {dict(counts)}\n" + net.ladder(max_rows=200)
+        )
+
+
+@pytest.mark.case("DT5", "integrity under seeded random faults",
+                  ref="RFC 9293 3.4 and 3.10.7.4 (sequence numbers: in-order, duplicate-free delivery); "
+                      "RFC 6298 (retransmission)")
+def test_dt5_integrity_under_random_faults(net):
+    """DT5 integrity under random faults.
+
+    A 10 MB transfer (the seeded byte pattern, checked as it arrives) crosses a
+    middlebox that drops, delays (20 ms), duplicates and reorders (held until two later
+    segments of the same sender passed) 5 % of the segments each, in both directions,
+    with a fixed seed. TCP's sequence numbers, retransmissions and duplicate detection
+    must deliver exactly the bytes sent, in order, then EOF. The same transfer in a
+    second topology with the same seed must get the same fault schedule: the draw for
+    the nth matched segment depends on (seed, n) only.
+
+    A broken stack would show a byte wrong, missing or repeated at some offset (a
+    duplicate delivered twice, a hole skipped), or no EOF; a broken schedule (time or
+    state in the draw) a different fault for some segment number.
+    """
+    rule, report = random_transfer(net, SEED)
+    net.expect_intact(report)
+    expect_fault_mix(net, rule)
+    assert any(f"seed {SEED}" in note for note in net.trace.notes()), "the trace records the seed"
+
+    with tcpfault.Scenario(family=net.family, name=net.name + "-again") as again:
+        rule_again, report_again = random_transfer(again, SEED)
+        again.expect_intact(report_again)
+        expect_same_schedule(net, rule, rule_again)
+        again.expect_no_undecided_drops()
