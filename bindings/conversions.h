@@ -55,5 +55,6 @@ void bind_endpoints(py::module_& m);
 void bind_faults(py::module_& m);
 void bind_trace(py::module_& m);
 void bind_scenario(py::module_& m);
+void bind_tcp_info(py::module_& m);
 
 }  // namespace tcpfault::py_bindings
