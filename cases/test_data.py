@@ -248,3 +248,335 @@ def test_dt1_fast_retransmit(net):
     expect_flight(net, run)
     expect_sack_blocks(net, run)
     expect_fast_retransmit(net, run)
+
+
+# ---- DT2 zero window ----
+
+PROBES = 4  # window probes before the receiver reads: RTO, 2, 4 and 8 RTO apart
+SMALL_RMEM = "4096 16384 16384"  # the server's tcp_rmem: a 16 kB buffer, no autotuning
+
+
+def zero_window(net, receiver_reads=False):
+    """DT2's driver: the client sends 96 kB and shuts down; the server reads nothing
+    until PROBES window probes came (with `receiver_reads`, it reads at once), then reads
+    it all. Returns what the checks read."""
+    _, client, server = open_connection(net)
+    net.expect_ok(client.set_buffers(send=512 * 1024))  # all of it fits: send() returns
+    data = pattern(96 * 1024, 3)
+    net.expect_ok(client.send(data))
+    net.expect_ok(client.shutdown("SHUT_WR"))
+    rto_ms = None
+    if not receiver_reads:
+        net.expect_segments(WINDOW_PROBE, sent_by="client", count=1, within=3)
+        rto_ms = client.tcp_info().rto_us / 1000  # the probe timer's base
+        later = rto_ms * (2 ** PROBES - 2) / 1000
+        net.expect_segments(WINDOW_PROBE, sent_by="client", count=PROBES, within=later * 1.25 + 1)
+    read_at = len(net.trace.segments())
+    read_all_then_eof(net, server, data, "the server reads what the client sent")
+    net.expect(client).reaches(FIN_WAIT2)
+    return {"client": client, "server": server, "rto_ms": rto_ms, "read_at": read_at}
+
+
+def window_edges(net):
+    """The server's right window edge after each of its segments, in bytes (the raw
+    window scaled by the shift its SYN-ACK announced, RFC 7323 2.3)."""
+    synack = net.trace.segments(flags="S.", sent_by="server")[0]
+    shift = synack.wscale or 0
+    return [(s, s.ack + (s.window << shift)) for s in net.trace.segments(sent_by="server", flags=".")
+            if "S" not in s.flags], shift
+
+
+def expect_zero_window(net, run):
+    """The server's window closes (an ACK with window 0) and the client never sends a
+    byte past the right edge the server offered (RFC 9293 3.8.6)."""
+    server_segments = net.trace.segments(sent_by="server", without_flags="S")
+    zero = [s for s in server_segments if s.window == 0]
+    if not zero:
+        smallest = min((s.window for s in server_segments), default=None)
+        fail(net, "the receiver's window closes", "an ACK with window 0",
+             f"smallest window field {smallest}")
+    edges, shift = window_edges(net)
+    edge, i = None, 0
+    for s in net.trace.segments(sent_by="client", role=DATA, not_role=RETRANSMISSION):
+        while i < len(edges) and edges[i][0].t_ms < s.t_ms:
+            edge = edges[i][1] if edge is None or before(edge, edges[i][1]) else edge
+            i += 1
+        end = s.seq + s.payload_len
+        if edge is not None and before(edge, end):
+            fail(net, "the sender respects the window", f"no byte past {edge}", repr(s))
+
+
+def expect_probe_schedule(net, run):
+    """Window probes (one byte below the window, no data) while the window stays shut,
+    the first an RTO after the zero-window ACK, each next one twice as far as the one
+    before (RFC 9293 3.8.6.1, RFC 6298 5.5), each within max(5 ms, 12.5 %)."""
+    probes = net.trace.segments(WINDOW_PROBE, sent_by="client")[:PROBES]
+    zero_acks = [s for s in net.trace.segments(sent_by="server") if s.window == 0 and s.t_ms < probes[0].t_ms]
+    t0 = zero_acks[-1].t_ms
+    rto = run["rto_ms"] / 1000
+    want = [rto * 2 ** k for k in range(PROBES)]
+    times = [t0] + [p.t_ms for p in probes]
+    seen = [(b - a) / 1000 for a, b in zip(times, times[1:])]
+    if len(seen) != PROBES or any(abs(s - w) > tolerance(w) for s, w in zip(seen, want)):
+        shown = lambda xs: ", ".join(f"{x * 1000:.1f}" for x in xs) + " ms"  # noqa: E731
+        fail(net, f"window probes on a doubling backoff from the RTO ({run['rto_ms']:.1f} ms)",
+             f"intervals {shown(want)} (each within max(5 ms, 12.5 %))", f"intervals {shown(seen)}")
+    net.trace.note("probe intervals " + ", ".join(f"{x * 1000:.1f}" for x in seen) + " ms")
+
+
+def expect_resumes(net, run):
+    """Once the server reads, it opens its window unasked (a window update) and the
+    client resumes at once from where it stopped, without waiting for its next probe."""
+    after = net.trace.segments()[run["read_at"]:]
+    update = next((s for s in after if s.sent_by == Host.SERVER and s.window > 0), None)
+    probe_seq = net.trace.segments(WINDOW_PROBE, sent_by="client")[0].seq
+    resumed = next((s for s in after if s.sent_by == Host.CLIENT and DATA in s.roles), None)
+    if update is None or resumed is None or resumed.seq != (probe_seq + 1) & 0xFFFFFFFF or \
+            resumed.t_ms - update.t_ms > run["rto_ms"] / 4:
+        fail(net, "the sender resumes when the window opens",
+             f"a window update, then data from seq {probe_seq + 1} within {run['rto_ms'] / 4:.1f} ms",
+             f"update {update!r}, then {resumed!r}")
+
+
+@pytest.mark.case("DT2", "zero window: probes on a doubling backoff, transfer resumes when read",
+                  ref="RFC 9293 3.8.6.1; RFC 1122 4.2.2.17; RFC 6298 5.5")
+@pytest.mark.sysctl(server={"net.ipv4.tcp_rmem": SMALL_RMEM})
+def test_dt2_zero_window(net):
+    """DT2 zero window (RFC 9293 3.8.6.1 zero-window probing, RFC 1122 4.2.2.17, backoff
+    as RFC 6298 5.5).
+
+    The server has a 16 kB receive buffer (tcp_rmem in its namespace) and reads nothing:
+    its window goes to 0 while the client still has most of 96 kB to send. The client
+    never sends past the window; it probes it, an RTO (from tcp_info) after the
+    zero-window ACK, then at twice the previous interval each time (RTO, 2, 4, 8 RTO,
+    within max(5 ms, 12.5 %)); when the server reads, it sends a window update and the
+    client resumes at once where it stopped; all the bytes arrive intact, then EOF.
+    Counters: TCPWinProbe on the client (one per probe seen), TCPToZeroWindowAdv and
+    TCPFromZeroWindowAdv on the server.
+
+    A broken stack would send into the closed window, stop probing (deadlock when the
+    update is lost), probe at a fixed rate or without backoff, or wait for its next
+    probe to learn that the window opened.
+
+    Linux's probe is a bare ACK one byte below snd_una (tcp_xmit_probe_skb), not a byte
+    of new data; the receiver answers it as an out-of-window segment, at most once per
+    tcp_invalid_ratelimit (500 ms: TCPACKSkippedSeq counts the others). Unanswered
+    probes do not change the schedule: the timer is re-armed when each probe is sent.
+    """
+    run = zero_window(net)
+    expect_zero_window(net, run)
+    expect_probe_schedule(net, run)
+    expect_resumes(net, run)
+    probes = len(net.trace.segments(WINDOW_PROBE, sent_by="client"))
+    net.expect_counter("client", "TcpExt.TCPWinProbe", at_least=probes, at_most=probes)
+    net.expect_counter("server", "TcpExt.TCPToZeroWindowAdv", at_least=1)
+    net.expect_counter("server", "TcpExt.TCPFromZeroWindowAdv", at_least=1)
+
+
+# ---- DT3 FIN before data ----
+
+
+def fin_before_data(net, hold=True):
+    """DT3's driver: three MSS-sized segments in one send, the last held by the
+    middlebox until the client's FIN (sent once the three left) has passed (without
+    `hold`, nothing is held). Returns what the checks read."""
+    _, client, server = open_connection(net)
+    mss = client.tcp_info().snd_mss
+    data = pattern(3 * mss, 4)
+    if hold:
+        net.faults.hold(DATA, sent_by="client", nth=3, count=1, until=Match(FIN, sent_by="client"))
+    net.expect_ok(client.send(data))
+    net.expect_segments(DATA, sent_by="client", count=3)  # all three left: the FIN goes alone
+    net.expect_ok(client.shutdown("SHUT_WR"))
+    read_all_then_eof(net, server, data, "the server reads the data, then EOF")
+    net.expect(server).reaches(CLOSE_WAIT)
+    net.expect(client).reaches(FIN_WAIT2)
+    last = net.trace.segments(DATA, sent_by="client", not_role=RETRANSMISSION)[-1]
+    fin = net.trace.segments(FIN, sent_by="client")[0]
+    return {"client": client, "server": server, "last": last, "fin": fin,
+            "ooo": server.tcp_info().rcv_ooopack}
+
+
+def expect_fin_first(net, run):
+    """The FIN reached the server before the last data segment: on the wire (the
+    middlebox let the segment go after the FIN), and in the stack: the server queued
+    the FIN out of order (tcp_info rcv_ooopack, a SACK of the FIN's sequence number in
+    an ACK that still asks for the data) and entered CLOSE_WAIT only after the data
+    arrived."""
+    last, fin = run["last"], run["fin"]
+    released = last.released_ms if last.released_ms is not None else last.t_ms
+    if not released > fin.t_ms:
+        fail(net, "the FIN passes before the last data segment",
+             f"FIN at +{fin.t_ms:.3f} ms, the data later", f"the data at +{released:.3f} ms")
+    base = last.seq - 2 * last.payload_len
+    fin_block = (fin.seq, (fin.seq + 1) & 0xFFFFFFFF)
+    sack = [s for s in net.trace.segments(PURE_ACK, sent_by="server")
+            if s.ack == last.seq and fin_block in s.sack_blocks]
+    if not sack or run["ooo"] != 1:
+        fail(net, "the receiver holds the FIN out of order",
+             f"an ACK of {rel(last.seq, base)} with SACK {rel(fin.seq, base)}:{rel(fin.seq + 1, base)}, "
+             f"1 segment out of order", f"{len(sack)} such ACKs, {run['ooo']} out of order")
+    full = [s for s in net.trace.segments(sent_by="server") if s.ack == (fin.seq + 1) & 0xFFFFFFFF]
+    if not full or full[0].t_ms < released:
+        fail(net, "data and FIN acknowledged together once the data arrived",
+             f"ack {rel(fin.seq + 1, base)} after +{released:.3f} ms", repr(full[0]) if full else "none")
+    net.expect(run["server"]).passes("ESTABLISHED", CLOSE_WAIT)
+    step = [t for t in net.trace.transitions(run["server"]) if t.new == CLOSE_WAIT][0]
+    if step.t_ms < released:
+        fail(net, "CLOSE_WAIT only once the data before the FIN arrived",
+             f"ESTABLISHED -> CLOSE_WAIT after +{released:.3f} ms", f"at +{step.t_ms:.3f} ms")
+
+
+def expect_spurious_retransmission_reported(net, run):
+    """Whatever the client sends again is the held segment, at most once, and the server
+    reports the copy with a D-SACK (RFC 2883)."""
+    last = run["last"]
+    again = net.trace.segments(DATA | RETRANSMISSION, sent_by="client")
+    if len(again) > 1 or any((s.seq, s.payload_len) != (last.seq, last.payload_len) for s in again):
+        fail(net, "at most the held segment sent again", "0 or 1 copy of it", [repr(s) for s in again])
+    block = (last.seq, (last.seq + last.payload_len) & 0xFFFFFFFF)
+    dsacks = [s for s in net.trace.segments(sent_by="server") if s.dsack and s.sack_blocks[0] == block]
+    if len(dsacks) != len(again):
+        fail(net, "the receiver reports the duplicate with a D-SACK",
+             f"{len(again)} D-SACK of the held segment", f"{len(dsacks)}")
+    net.trace.note(f"{len(again)} spurious retransmission of the held segment")
+
+
+@pytest.mark.case("DT3", "FIN before the last data: all data, then EOF",
+                  ref="RFC 9293 3.10.7.4 (segment text and FIN processed in sequence order)")
+def test_dt3_fin_before_data(net):
+    """DT3 FIN before data (RFC 9293 3.10.7.4: a FIN is processed only when the
+    segments before it have been; 3.10.7.4 eighth step).
+
+    The client sends three segments and shuts down; the middlebox holds the third until
+    the FIN has passed, so the FIN reaches the server first. The server keeps the FIN
+    out of order (it SACKs its sequence number in an ACK that still asks for the data;
+    tcp_info rcv_ooopack 1), stays ESTABLISHED, and when the data arrives acknowledges
+    data and FIN together, enters CLOSE_WAIT, and the application reads all the bytes,
+    intact, then EOF. A broken stack would report EOF early (data lost), enter
+    CLOSE_WAIT on the out-of-order FIN, or drop the FIN and wait for its retransmission.
+
+    The client sees the SACK of its FIN above a hole and, by RACK (RFC 8985), takes the
+    held segment for lost: it usually sends it again (measured: almost every run) before
+    the original arrives, and the server reports that copy with a D-SACK. The case
+    allows this one spurious retransmission and requires the D-SACK when it happens.
+    """
+    run = fin_before_data(net)
+    expect_fin_first(net, run)
+    expect_spurious_retransmission_reported(net, run)
+
+
+# ---- DT4 duplicates ----
+
+
+def duplicates(net, duplicate=True):
+    """DT4's driver: the middlebox copies every segment of an open connection, both
+    ways (without `duplicate`, nothing): 40 kB up, 10 kB down, then the client's FIN.
+    The close that follows is not copied (see DT4). Returns what the checks read."""
+    _, client, server = open_connection(net)
+    rule = net.faults.duplicate(None) if duplicate else None
+    copied_from = len(net.trace.segments())
+    up, down = pattern(40 * 1024, 5), pattern(10 * 1024, 6)
+    net.expect_ok(client.send(up))
+    got = server.recv_exactly(len(up))
+    net.expect_ok(got)
+    expect_bytes(net, "the server reads what the client sent, once", got.data, up)
+    net.expect_ok(server.send(down))
+    got = client.recv_exactly(len(down))
+    net.expect_ok(got)
+    expect_bytes(net, "the client reads what the server sent, once", got.data, down)
+    net.expect_ok(client.shutdown("SHUT_WR"))
+    read_all_then_eof(net, server, b"", "after the client's FIN, the server reads nothing more")
+    net.expect(client).reaches(FIN_WAIT2)
+    # The last D-SACKs are on their way: give them until they are all in (the check
+    # reports any that do not come).
+    deadline = time.monotonic() + 2
+    while not all_answered(net) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    copied_until = len(net.trace.segments())
+    if rule is not None:
+        net.faults.remove(rule)
+    net.expect_ok(server.close())
+    read_all_then_eof(net, client, b"", "after the server's FIN, the client reads nothing more")
+    net.expect(client).reaches(TIME_WAIT)
+    return {"copied_from": copied_from, "copied_until": copied_until, "client": client, "server": server}
+
+
+def arrivals(net, receiver):
+    """Segments with sequence space that reached `receiver` (originals and copies, in the
+    order the middlebox let them go), each marked True when the receiver already had
+    all of it."""
+    out, highest = [], None
+    for s in net.trace.segments():
+        length = s.payload_len + ("F" in s.flags)
+        if s.to != receiver or length == 0 or "S" in s.flags or s.fate.startswith("dropped"):
+            continue
+        end = (s.seq + length) & 0xFFFFFFFF
+        duplicate = highest is not None and not before(highest, end)
+        highest = end if highest is None or before(highest, end) else highest
+        out.append((s, (s.seq, end), duplicate))
+    return out
+
+
+def dsacks_from(net, host):
+    return [s for s in net.trace.segments(sent_by=host) if s.dsack]
+
+
+def all_answered(net):
+    return all(len(dsacks_from(net, receiver)) >= sum(d for _, _, d in arrivals(net, receiver))
+               for receiver in (Host.CLIENT, Host.SERVER))
+
+
+def expect_every_segment_copied(net, run):
+    """While the rule was on, every segment either end sent was followed by one copy."""
+    span = net.trace.segments()[run["copied_from"]:run["copied_until"]]
+    originals = [s for s in span if s.sent_by != Host.MIDDLEBOX]
+    copied = [s for s in originals if "duplicated x1" in s.fate]
+    copies = [s for s in span if s.sent_by == Host.MIDDLEBOX]
+    if not originals or len(copied) != len(originals) or len(copies) != len(originals):
+        fail(net, "the middlebox copies every segment", f"one copy of each of {len(originals)} segments",
+             f"{len(copied)} segments copied, {len(copies)} copies")
+
+
+def expect_dsack_per_duplicate(net, run):
+    """Each duplicate a receiver gets (data or FIN it already had) is reported once in a
+    D-SACK of exactly its range (RFC 2883 4.1.1), TCPDSACKOldSent counts them on the
+    receiver, and TCPDSACKRecv on the sender counts every D-SACK ACK that reached it
+    (the middlebox copies those too)."""
+    for receiver, sender in ((Host.SERVER, Host.CLIENT), (Host.CLIENT, Host.SERVER)):
+        name = receiver.name.lower()
+        dup_ranges = sorted(r for _, r, d in arrivals(net, receiver) if d)
+        reported = sorted(s.sack_blocks[0] for s in dsacks_from(net, receiver))
+        if reported != dup_ranges:
+            fail(net, f"the {name} reports each duplicate with a D-SACK (RFC 2883)",
+                 f"{len(dup_ranges)} D-SACKs: {dup_ranges}", f"{len(reported)}: {reported}")
+        net.expect_counter(name, "TcpExt.TCPDSACKOldSent", at_least=len(dup_ranges), at_most=len(dup_ranges))
+        delivered = [s for s in net.trace.segments() if s.dsack and s.to == sender and not s.fate.startswith("dropped")]
+        net.expect_counter(sender.name.lower(), "TcpExt.TCPDSACKRecv", at_least=len(delivered),
+                           at_most=len(delivered))
+
+
+@pytest.mark.case("DT4", "every segment duplicated: no byte delivered twice, each duplicate D-SACKed",
+                  ref="RFC 9293 3.10.7.4; RFC 2883 (D-SACK)")
+def test_dt4_duplicates(net):
+    """DT4 duplicates (RFC 9293 3.10.7.4: a segment whose text was already received is
+    acknowledged and its text not delivered again; RFC 2883: the receiver reports it
+    with a D-SACK).
+
+    The middlebox copies every segment both ways while 40 kB go up, 10 kB come down and
+    the client half-closes. Each side reads exactly what the other sent, once, then EOF.
+    Each copy of data or of the FIN that reaches a receiver is reported in one D-SACK of
+    exactly its range (a first SACK block below the cumulative ACK), counted by the
+    receiver's TcpExt.TCPDSACKOldSent; the sender's TcpExt.TCPDSACKRecv counts every
+    D-SACK ACK it received, copies included. A broken stack would deliver a copy to the
+    application, or not report duplicates (no D-SACK), so that its peer cannot tell a
+    spurious retransmission from a loss.
+
+    The close is not copied: a copy of the server's FIN makes the client, in TIME_WAIT,
+    acknowledge it again; that ACK reaches a server already CLOSED, whose RST then
+    ends the client's TIME_WAIT early (TIME-WAIT assassination, RFC 1337; Linux's
+    tcp_rfc1337 is 0), which is another case's subject.
+    """
+    run = duplicates(net)
+    expect_every_segment_copied(net, run)
+    expect_dsack_per_duplicate(net, run)
