@@ -7,6 +7,7 @@ behaviours that must fail them.
 """
 
 import time
+from collections import Counter
 
 import pytest
 
@@ -419,9 +420,12 @@ def fin_before_data(net, hold=True):
     data = pattern(3 * mss, 4)
     if hold:
         net.faults.hold(DATA, sent_by="client", nth=3, count=1, until=Match(FIN, sent_by="client"))
+    # send() puts all three on the wire (the initial window is 10), so the FIN that
+    # follows at once is a segment of its own; shutting down at once leaves no time for a
+    # tail loss probe of the held segment to overtake the FIN.
     net.expect_ok(client.send(data))
-    net.expect_segments(DATA, sent_by="client", count=3)  # all three left: the FIN goes alone
     net.expect_ok(client.shutdown("SHUT_WR"))
+    net.expect_segments(DATA, sent_by="client", not_role=RETRANSMISSION, count=3)
     read_all_then_eof(net, server, data, "the server reads the data, then EOF")
     net.expect(server).reaches(CLOSE_WAIT)
     net.expect(client).reaches(FIN_WAIT2)
@@ -438,6 +442,8 @@ def expect_fin_first(net, run):
     an ACK that still asks for the data) and entered CLOSE_WAIT only after the data
     arrived."""
     last, fin = run["last"], run["fin"]
+    if fin.payload_len:
+        fail(net, "a FIN of its own", "FIN without data", repr(fin))
     released = last.released_ms if last.released_ms is not None else last.t_ms
     if not released > fin.t_ms:
         fail(net, "the FIN passes before the last data segment",
@@ -462,18 +468,23 @@ def expect_fin_first(net, run):
 
 
 def expect_spurious_retransmission_reported(net, run):
-    """Whatever the client sends again is the held segment, at most once, and the server
-    reports the copy with a D-SACK (RFC 2883)."""
-    last = run["last"]
-    again = net.trace.segments(DATA | RETRANSMISSION, sent_by="client")
-    if len(again) > 1 or any((s.seq, s.payload_len) != (last.seq, last.payload_len) for s in again):
-        fail(net, "at most the held segment sent again", "0 or 1 copy of it", [repr(s) for s in again])
-    block = (last.seq, (last.seq + last.payload_len) & 0xFFFFFFFF)
-    dsacks = [s for s in net.trace.segments(sent_by="server") if s.dsack and s.sack_blocks[0] == block]
-    if len(dsacks) != len(again):
-        fail(net, "the receiver reports the duplicate with a D-SACK",
-             f"{len(again)} D-SACK of the held segment", f"{len(dsacks)}")
-    net.trace.note(f"{len(again)} spurious retransmission of the held segment")
+    """Whatever the client sends again is the held segment or, as a tail loss probe, the
+    FIN, each at most once, and the server reports every copy with a D-SACK (RFC 2883)."""
+    last, fin = run["last"], run["fin"]
+    held = (last.seq, (last.seq + last.payload_len) & 0xFFFFFFFF)
+    fin_block = (fin.seq, (fin.seq + 1) & 0xFFFFFFFF)
+    again = [((s.seq, (s.seq + s.payload_len + ("F" in s.flags)) & 0xFFFFFFFF), s)
+             for s in net.trace.segments(sent_by="client", any_role=[RETRANSMISSION])
+             if s.payload_len or "F" in s.flags]
+    blocks = [b for b, _ in again]
+    if any(b not in (held, fin_block) for b in blocks) or len(set(blocks)) != len(blocks):
+        fail(net, "at most the held segment (and the FIN) sent again", "0 or 1 copy of each",
+             [repr(s) for _, s in again])
+    for block in blocks:
+        if not [s for s in net.trace.segments(sent_by="server") if s.dsack and s.sack_blocks[0] == block]:
+            fail(net, "the receiver reports each duplicate with a D-SACK",
+                 f"a D-SACK of {block}", "none")
+    net.trace.note(f"sent again: {[s.roles for _, s in again]}")
 
 
 @pytest.mark.case("DT3", "FIN before the last data: all data, then EOF",
@@ -492,8 +503,9 @@ def test_dt3_fin_before_data(net):
 
     The client sees the SACK of its FIN above a hole and, by RACK (RFC 8985), takes the
     held segment for lost: it usually sends it again (measured: almost every run) before
-    the original arrives, and the server reports that copy with a D-SACK. The case
-    allows this one spurious retransmission and requires the D-SACK when it happens.
+    the original arrives, and the server reports that copy with a D-SACK. When the
+    server's ACKs are late (a loaded machine), a tail loss probe may repeat the FIN too.
+    The case allows one copy of each and requires a D-SACK for every copy.
     """
     run = fin_before_data(net)
     expect_fin_first(net, run)
@@ -583,21 +595,21 @@ def expect_every_segment_copied(net, run):
 
 
 def expect_dsack_per_duplicate(net, run):
-    """Each receiver counts every duplicate it gets (data or FIN it already had) in
-    TCPDSACKOldSent and reports duplicates with D-SACKs, each of exactly one duplicate's
-    range and none twice (RFC 2883 4.1.1: the first block; when several arrive before
-    one ACK, Linux reports the latest). The sender's TCPDSACKRecv counts every D-SACK
+    """Each receiver counts every duplicate it gets (data or FIN it already had: copies,
+    and tail loss probes when ACKs are late) in TCPDSACKOldSent and reports duplicates
+    with D-SACKs, each of exactly one duplicate's range, no range more often than it
+    arrived again (RFC 2883 4.1.1: the first block; when several arrive before one ACK,
+    Linux reports the latest). The sender's TCPDSACKRecv counts every D-SACK
     ACK that reached it (the middlebox copies those too)."""
     for receiver, sender in ((Host.SERVER, Host.CLIENT), (Host.CLIENT, Host.SERVER)):
         name = receiver.name.lower()
         dup_ranges = [r for _, r, d in arrivals(net, receiver) if d]
         reported = [s.sack_blocks[0] for s in dsacks_from(net, receiver)]
-        if not reported or len(set(reported)) != len(reported) or not set(reported) <= set(dup_ranges) or \
-                dup_ranges[-1] not in reported:
+        extra = Counter(reported) - Counter(dup_ranges)
+        if not reported or extra or dup_ranges[-1] not in reported:
             fail(net, f"the {name} reports duplicates with D-SACKs (RFC 2883)",
                  f"D-SACKs of some of the {len(dup_ranges)} duplicates, each once, the last among them",
-                 f"{len(reported)}: {reported}" + (f", not duplicates: {sorted(set(reported) - set(dup_ranges))}"
-                                                   if not set(reported) <= set(dup_ranges) else ""))
+                 f"{len(reported)}: {reported}" + (f", more than arrived: {sorted(extra)}" if extra else ""))
         net.expect_counter(name, "TcpExt.TCPDSACKOldSent", at_least=len(dup_ranges), at_most=len(dup_ranges))
         delivered = [s for s in net.trace.segments() if s.dsack and s.to == sender and not s.fate.startswith("dropped")]
         net.expect_counter(sender.name.lower(), "TcpExt.TCPDSACKRecv", at_least=len(delivered),
