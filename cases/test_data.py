@@ -13,7 +13,7 @@ import pytest
 
 import tcpfault
 from tcpfault import (
-    ACK_OF_FIN, CLOSE_WAIT, DATA, FIN, FIN_WAIT2, PURE_ACK, RETRANSMISSION, TIME_WAIT,
+    CLOSE_WAIT, DATA, FIN, FIN_WAIT2, PURE_ACK, RETRANSMISSION, TIME_WAIT,
     WINDOW_PROBE, Host, Match,
 )
 from tcpfault.casekit import open_connection, tolerance
@@ -204,7 +204,7 @@ def expect_fast_retransmit(net, run):
     before the RTO (a quarter of it), as a fast retransmission; the ACK that follows
     acknowledges the whole flight, which the receiver had kept. Nothing else is sent
     again but, when no ACK came back within the probe timeout, one tail loss probe."""
-    flight, client = run["flight"], run["client"]
+    flight = run["flight"]
     hole = flight[LOST - 1]
     rto_ms = run["info"].rto_us / 1000
     probe = tail_probe(net, run)
