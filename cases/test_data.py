@@ -416,14 +416,17 @@ def fin_before_data(net, hold=True):
     """DT3's driver: three MSS-sized segments in one send, the last held by the
     middlebox until the client's FIN (sent once the three left) has passed (without
     `hold`, nothing is held). Returns what the checks read."""
+    # No tail loss probe: when the machine stalls the client between send() and
+    # shutdown() for longer than the probe timeout, a probe repeating the held segment
+    # would reach the server before the FIN and undo the scenario (the receiver is on trial).
+    net.set_sysctl("client", "net.ipv4.tcp_early_retrans", 0)
     _, client, server = open_connection(net)
     mss = client.tcp_info().snd_mss
     data = pattern(3 * mss, 4)
     if hold:
         net.faults.hold(DATA, sent_by="client", nth=3, count=1, until=Match(FIN, sent_by="client"))
     # send() puts all three on the wire (the initial window is 10), so the FIN that
-    # follows at once is a segment of its own; shutting down at once leaves no time for a
-    # tail loss probe of the held segment to overtake the FIN.
+    # follows is a segment of its own.
     net.expect_ok(client.send(data))
     net.expect_ok(client.shutdown("SHUT_WR"))
     net.expect_segments(DATA, sent_by="client", not_role=RETRANSMISSION, count=3)
@@ -469,23 +472,18 @@ def expect_fin_first(net, run):
 
 
 def expect_spurious_retransmission_reported(net, run):
-    """Whatever the client sends again is the held segment or, as a tail loss probe, the
-    FIN, each at most once, and the server reports every copy with a D-SACK (RFC 2883)."""
-    last, fin = run["last"], run["fin"]
-    held = (last.seq, (last.seq + last.payload_len) & 0xFFFFFFFF)
-    fin_block = (fin.seq, (fin.seq + 1) & 0xFFFFFFFF)
-    again = [((s.seq, (s.seq + s.payload_len + ("F" in s.flags)) & 0xFFFFFFFF), s)
-             for s in net.trace.segments(sent_by="client", any_role=[RETRANSMISSION])
-             if s.payload_len or "F" in s.flags]
-    blocks = [b for b, _ in again]
-    if any(b not in (held, fin_block) for b in blocks) or len(set(blocks)) != len(blocks):
-        fail(net, "at most the held segment (and the FIN) sent again", "0 or 1 copy of each",
-             [repr(s) for _, s in again])
-    for block in blocks:
-        if not [s for s in net.trace.segments(sent_by="server") if s.dsack and s.sack_blocks[0] == block]:
-            fail(net, "the receiver reports each duplicate with a D-SACK",
-                 f"a D-SACK of {block}", "none")
-    net.trace.note(f"sent again: {[s.roles for _, s in again]}")
+    """Whatever the client sends again is the held segment, at most once, and the server
+    reports the copy with a D-SACK (RFC 2883)."""
+    last = run["last"]
+    again = net.trace.segments(sent_by="client", any_role=[RETRANSMISSION])
+    if len(again) > 1 or any((s.seq, s.payload_len) != (last.seq, last.payload_len) for s in again):
+        fail(net, "at most the held segment sent again", "0 or 1 copy of it", [repr(s) for s in again])
+    block = (last.seq, (last.seq + last.payload_len) & 0xFFFFFFFF)
+    dsacks = [s for s in net.trace.segments(sent_by="server") if s.dsack and s.sack_blocks[0] == block]
+    if len(dsacks) != len(again):
+        fail(net, "the receiver reports the duplicate with a D-SACK",
+             f"{len(again)} D-SACK of the held segment", f"{len(dsacks)}")
+    net.trace.note(f"{len(again)} spurious retransmission of the held segment")
 
 
 @pytest.mark.case("DT3", "FIN before the last data: all data, then EOF",
@@ -504,9 +502,13 @@ def test_dt3_fin_before_data(net):
 
     The client sees the SACK of its FIN above a hole and, by RACK (RFC 8985), takes the
     held segment for lost: it usually sends it again (measured: almost every run) before
-    the original arrives, and the server reports that copy with a D-SACK. When the
-    server's ACKs are late (a loaded machine), a tail loss probe may repeat the FIN too.
-    The case allows one copy of each and requires a D-SACK for every copy.
+    the original arrives, and the server reports that copy with a D-SACK (when the SACK
+    comes sooner than RACK's reordering window, the full ACK overtakes the decision and
+    nothing is resent). The case allows this one spurious retransmission and requires
+    the D-SACK when it happens. Tail loss probes are off in the client's namespace
+    (tcp_early_retrans 0): under load a probe repeating the held segment went out before
+    the FIN (capture: the segment twice, 4 us apart at the middlebox, after a 9 ms stall)
+    and delivered the data first, which is not this case's subject.
     """
     run = fin_before_data(net)
     expect_fin_first(net, run)
