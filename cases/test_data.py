@@ -661,10 +661,11 @@ def test_dt4_duplicates(net):
 
     The middlebox copies every segment both ways while 40 kB go up, 10 kB come down and
     the client half-closes. Each side reads exactly what the other sent, once, then EOF.
-    Each copy of data or of the FIN that reaches a receiver is reported in one D-SACK of
-    exactly its range (a first SACK block below the cumulative ACK), counted by the
-    receiver's TcpExt.TCPDSACKOldSent (TCPDSACKOfoSent above a hole); the sender's TcpExt.TCPDSACKRecv counts every
-    D-SACK ACK it received, copies included. A broken stack would deliver a copy to the
+    Every copy of data or of the FIN that reaches a receiver is counted in its
+    TcpExt.TCPDSACKOldSent (TCPDSACKOfoSent above a hole) and answered with a D-SACK
+    naming exactly one duplicate's range (the latest, when several arrive before one ACK
+    goes out: Linux keeps one pending D-SACK); the sender's TcpExt.TCPDSACKRecv counts
+    every D-SACK ACK it received, copies included. A broken stack would deliver a copy to the
     application, or not report duplicates (no D-SACK), so that its peer cannot tell a
     spurious retransmission from a loss.
 
