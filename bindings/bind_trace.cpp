@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "bindings/conversions.h"
+#include "harness/dsack.h"
 
 namespace tcpfault::py_bindings {
 
@@ -66,6 +67,16 @@ void bind_trace(py::module_& m) {
       .def_property_readonly("bytes", [](const SegmentRecord& s) {
         return py::bytes(reinterpret_cast<const char*>(s.event.packet.bytes.data()), s.event.packet.bytes.size());
       })
+      // The TCP options, as numbers on the wire (SACK edges in the acknowledged sequence space).
+      .def_property_readonly("sack_blocks", [](const SegmentRecord& s) { return s.event.packet.options.sack_blocks; },
+                             "SACK blocks (RFC 2018) as [left, right) pairs of absolute sequence numbers.")
+      .def_property_readonly("dsack", [](const SegmentRecord& s) { return reports_dsack(s.event.packet); },
+                             "The first SACK block reports a duplicate (D-SACK, RFC 2883).")
+      .def_property_readonly("timestamp", [](const SegmentRecord& s) { return s.event.packet.options.timestamp; },
+                             "(TSval, TSecr) of the timestamps option (RFC 7323), or None.")
+      .def_property_readonly("mss", [](const SegmentRecord& s) { return s.event.packet.options.mss; })
+      .def_property_readonly("wscale", [](const SegmentRecord& s) { return s.event.packet.options.wscale; })
+      .def_property_readonly("sack_permitted", [](const SegmentRecord& s) { return s.event.packet.options.sack_permitted; })
       .def("__str__", [](const SegmentRecord& s) { return format_packet(s.event.packet, s.event.relative); })
       .def("__repr__", [](const SegmentRecord& s) {
         return "<Segment " + at(s.t_ms()) + " " + netns::to_string(s.event.from) + ": " +

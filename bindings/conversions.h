@@ -56,5 +56,6 @@ void bind_faults(py::module_& m);
 void bind_trace(py::module_& m);
 void bind_scenario(py::module_& m);
 void bind_transfer(py::module_& m);  // after bind_scenario: adds Scenario.transfer
+void bind_tcp_info(py::module_& m);
 
 }  // namespace tcpfault::py_bindings

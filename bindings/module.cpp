@@ -25,6 +25,7 @@ PYBIND11_MODULE(_tcpfault, m) {
   });
 
   bind_values(m);
+  bind_tcp_info(m);
   bind_endpoints(m);
   bind_faults(m);
   bind_trace(m);

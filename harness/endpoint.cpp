@@ -235,6 +235,8 @@ CallResult Connection::set_option(int level, int name, int value, const std::str
   return s_->record("setsockopt(" + label + "=" + std::to_string(value) + ")", rc, rc < 0 ? errno : 0, t);
 }
 
+TcpInfo Connection::tcp_info() const { return read_tcp_info(require_fd("tcp_info")); }
+
 CallResult Connection::set_linger(bool on, int seconds) {
   int fd = require_fd("setsockopt");
   CallTimer t;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harness/sock_diag.h"
+#include "harness/tcp_info.h"
 #include "harness/trace.h"
 #include "netns/address.h"
 #include "netns/namespace.h"
@@ -70,6 +71,8 @@ class Connection {
   CallResult set_keepalive(int idle_s, int interval_s, int count);
   CallResult set_buffers(std::optional<int> send_bytes, std::optional<int> recv_bytes);
   CallResult set_option(int level, int name, int value, const std::string& label);
+  // The kernel's TCP_INFO for the socket now (its RTO, cwnd, losses); needs the fd.
+  TcpInfo tcp_info() const;
 
   std::string str() const;  // "client 198.18.1.1:40000 > 198.18.2.1:8080 (open)"
 

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "harness/dsack.h"
 #include "harness/trace_output.h"
 
 namespace tcpfault {
@@ -27,6 +28,18 @@ std::string row(std::int64_t t_ns, std::int64_t start_ns, const std::string& cli
   return line + "\n";
 }
 
+// " sack 2897:5793" (edges relative like the ACK), " dsack 1:1449 ..." when the first
+// block reports a duplicate.
+std::string sack_text(const SegmentEvent& s) {
+  const Packet& p = s.packet;
+  if (p.options.sack_blocks.empty()) return "";
+  std::uint32_t base = s.relative ? s.relative->dst_isn : 0;
+  std::string text = reports_dsack(p) ? " dsack" : " sack";
+  for (const auto& [left, right] : p.options.sack_blocks)
+    text += " " + std::to_string(left - base) + ":" + std::to_string(right - base);
+  return text;
+}
+
 std::string segment_text(const SegmentEvent& s) {
   const Packet& p = s.packet;
   std::string text = "[" + flags_string(p.flags) + "]";
@@ -40,6 +53,7 @@ std::string segment_text(const SegmentEvent& s) {
   if (p.has(tcp_flag::ACK)) text += " ack " + std::to_string(ack);
   text += " win " + std::to_string(p.window);
   if (p.payload_len) text += " len " + std::to_string(p.payload_len);
+  text += sack_text(s);
   text += " " + roles_string(s.classified.roles);
   return text;
 }

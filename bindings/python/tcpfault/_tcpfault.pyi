@@ -218,6 +218,87 @@ class RecvResult(CallResult):
     @property
     def data(self) -> bytes: ...
 
+class TcpInfo:
+    """The kernel's TCP_INFO of one socket at one moment (times in microseconds)."""
+
+    @property
+    def state(self) -> int: ...
+    @property
+    def ca_state(self) -> int:
+        """0 open, 1 disorder, 2 CWR, 3 recovery, 4 loss."""
+    @property
+    def retransmits(self) -> int:
+        """Consecutive timeouts of the current RTO."""
+    @property
+    def probes(self) -> int:
+        """Unanswered zero-window or keepalive probes."""
+    @property
+    def backoff(self) -> int:
+        """Exponential backoff of the RTO or probe timer."""
+    @property
+    def sack(self) -> bool:
+        """SACK was negotiated."""
+    @property
+    def timestamps(self) -> bool:
+        """Timestamps were negotiated."""
+    @property
+    def snd_wscale(self) -> int: ...
+    @property
+    def rcv_wscale(self) -> int: ...
+    @property
+    def rto_us(self) -> int: ...
+    @property
+    def ato_us(self) -> int: ...
+    @property
+    def snd_mss(self) -> int: ...
+    @property
+    def rcv_mss(self) -> int: ...
+    @property
+    def unacked(self) -> int:
+        """Segments sent and not yet acknowledged."""
+    @property
+    def sacked(self) -> int: ...
+    @property
+    def lost(self) -> int: ...
+    @property
+    def retrans(self) -> int: ...
+    @property
+    def rtt_us(self) -> int: ...
+    @property
+    def rttvar_us(self) -> int: ...
+    @property
+    def min_rtt_us(self) -> int: ...
+    @property
+    def snd_ssthresh(self) -> int: ...
+    @property
+    def snd_cwnd(self) -> int: ...
+    @property
+    def rcv_space(self) -> int: ...
+    @property
+    def total_retrans(self) -> int: ...
+    @property
+    def snd_wnd(self) -> int:
+        """The peer's last advertised window, scaled, in bytes."""
+    @property
+    def bytes_acked(self) -> int: ...
+    @property
+    def bytes_received(self) -> int: ...
+    @property
+    def segs_out(self) -> int: ...
+    @property
+    def segs_in(self) -> int: ...
+    @property
+    def reordering(self) -> int:
+        """The duplicate threshold the sender uses now."""
+    @property
+    def dsack_dups(self) -> int:
+        """Duplicate segments the peer reported with D-SACK."""
+    @property
+    def reord_seen(self) -> int: ...
+    @property
+    def rcv_ooopack(self) -> int:
+        """Segments received out of order."""
+
 class Connection:
     """One end of a TCP connection. It is its 4-tuple first: it can be observed after close()."""
 
@@ -260,6 +341,8 @@ class Connection:
         """SO_SNDBUF and SO_RCVBUF in bytes; None leaves one as it is."""
     def set_option(self, level: int, name: int, value: int, label: str) -> CallResult:
         """setsockopt with an int value; `label` names it in the trace ("TCP_NODELAY")."""
+    def tcp_info(self) -> TcpInfo:
+        """The kernel's TCP_INFO for this socket now (RTO, cwnd, losses); needs the open socket."""
 
 class Listener:
     """A listening socket."""
@@ -570,6 +653,21 @@ class Segment:
     def released_ms(self) -> float | None: ...
     @property
     def bytes(self) -> bytes: ...
+    @property
+    def sack_blocks(self) -> list[tuple[int, int]]:
+        """SACK blocks (RFC 2018) as [left, right) pairs of absolute sequence numbers."""
+    @property
+    def dsack(self) -> bool:
+        """The first SACK block reports a duplicate (D-SACK, RFC 2883)."""
+    @property
+    def timestamp(self) -> tuple[int, int] | None:
+        """(TSval, TSecr) of the timestamps option (RFC 7323), or None."""
+    @property
+    def mss(self) -> int | None: ...
+    @property
+    def wscale(self) -> int | None: ...
+    @property
+    def sack_permitted(self) -> bool: ...
 
 class Transition:
     """One state change of one socket."""
