@@ -109,9 +109,13 @@ void bind_faults(py::module_& m) {
       .def_readonly("unparsed", &FaultEngine::Stats::unparsed)
       .def_readonly("held_now", &FaultEngine::Stats::held_now)
       .def_readonly("overruns", &FaultEngine::Stats::overruns)
+      .def_readonly("flood_syns_sent", &FaultEngine::Stats::flood_syns_sent)
+      .def_readonly("flood_replies_dropped", &FaultEngine::Stats::flood_replies_dropped)
       .def("__repr__", [](const FaultEngine::Stats& s) {
         return "<FaultStats segments=" + std::to_string(s.segments) + " unparsed=" + std::to_string(s.unparsed) +
-               " held_now=" + std::to_string(s.held_now) + " overruns=" + std::to_string(s.overruns) + ">";
+               " held_now=" + std::to_string(s.held_now) + " overruns=" + std::to_string(s.overruns) +
+               " flood_syns_sent=" + std::to_string(s.flood_syns_sent) +
+               " flood_replies_dropped=" + std::to_string(s.flood_replies_dropped) + ">";
       });
 
   py::class_<FaultsProxy>(m, "Faults",

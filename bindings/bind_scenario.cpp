@@ -184,6 +184,14 @@ void bind_scenario(py::module_& m) {
            }, py::arg("host"), py::arg("key"), py::arg("at_least"), py::arg("at_most") = py::none(),
            "The counter grew by at least `at_least` (and at most `at_most`) since the start. It does not\n"
            "wait: first wait for a segment that follows the event.")
+      .def(
+          "flood_syns",
+          [](const ScenarioHandle& h, const py::object& to, const py::object& count, const py::object& rate,
+             const py::object& sources) { return start_flood(h.get(), to, count, rate, sources); },
+          py::arg("to"), py::kw_only(), py::arg("count"), py::arg("rate"), py::arg("sources") = 16,
+          "Floods a listener on the server with `count` SYNs at `rate` per second from unused\n"
+          "client-subnet addresses (`sources`: how many, or a list); the replies are dropped at the\n"
+          "middlebox. Returns a Flood; it stops by itself, and with the scenario at the latest.")
       .def("ladder", [](const ScenarioHandle& h) {
         h.trace->refresh();
         return render_ladder(*h.trace);

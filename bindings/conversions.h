@@ -50,10 +50,15 @@ Family family_arg(const py::handle& value);
 // sent_by, flags, without_flags, any_role, not_role, payload (n or (lo, hi)), port.
 Match match_arg(const py::handle& what, const py::kwargs& refine);
 
+// Scenario.flood_syns: starts a SYN flood and returns its Flood handle (bind_flood.cpp).
+py::object start_flood(const std::shared_ptr<Scenario>& s, const py::handle& to, const py::handle& count,
+                       const py::handle& rate, const py::handle& sources);
+
 void bind_values(py::module_& m);
 void bind_endpoints(py::module_& m);
 void bind_faults(py::module_& m);
 void bind_trace(py::module_& m);
 void bind_scenario(py::module_& m);
+void bind_flood(py::module_& m);
 
 }  // namespace tcpfault::py_bindings

@@ -86,6 +86,9 @@ FaultEngine::Stats FaultEngine::stats() const {
   Stats s = stats_;
   s.held_now = held_.size();
   s.overruns = queue_.overruns();
+  auto floods = floods_.totals();
+  s.flood_syns_sent = floods.sent;
+  s.flood_replies_dropped = floods.replies_dropped;
   return s;
 }
 
@@ -154,6 +157,10 @@ void FaultEngine::handle(NfQueue::Message& m) {
     return;
   }
   Packet& p = *parsed;
+  if (auto flood = floods_.claim(p)) {
+    drop_flood_reply(m.id, p, *flood);
+    return;
+  }
   SegmentEvent ev;
   ev.t_ns = mono_now_ns();
   ev.from = host_of_(p.src);
@@ -219,6 +226,20 @@ void FaultEngine::handle(NfQueue::Message& m) {
     }
   }
   flush_releasing();
+}
+
+// A reply to a flood's SYN: lost here, kept out of the role tracker and the rules,
+// recorded as a bulk segment (the flood's summary lines count it).
+void FaultEngine::drop_flood_reply(std::uint32_t id, const Packet& p, int flood) {
+  SegmentEvent ev;
+  ev.t_ns = mono_now_ns();
+  ev.from = host_of_(p.src);
+  ev.to = Host::Middlebox;
+  ev.classified.roles = roles_from_flags(p);
+  ev.packet = p;
+  ev.fate = "dropped: reply to flood #" + std::to_string(flood);
+  trace_.add_bulk_segment(std::move(ev));
+  queue_.drop(id);
 }
 
 void FaultEngine::on_seen(const SegmentView& view) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "harness/fault_rule.h"
+#include "harness/flood_replies.h"
 #include "harness/injector.h"
 #include "harness/nfqueue.h"
 #include "harness/roles.h"
@@ -53,8 +54,14 @@ class FaultEngine {
     std::uint64_t unparsed = 0;     // passed without a look (not TCP we understand)
     std::uint64_t held_now = 0;
     std::uint64_t overruns = 0;     // netlink ENOBUFS: drops we did not decide
+    std::uint64_t flood_syns_sent = 0;        // by every flood of the scenario
+    std::uint64_t flood_replies_dropped = 0;  // segments toward flood sources, lost here
   };
   Stats stats() const;
+
+  // Where SYN floods register their sources: segments addressed to them are dropped
+  // and counted before any rule or the role tracker sees them (see FloodReplies).
+  FloodReplies& floods() { return floods_; }
 
   // The tracker's view of a connection (copy), for tests and crafted segments.
   std::optional<RoleTracker::Connection> connection(const SockAddr& a, const SockAddr& b) const;
@@ -74,6 +81,7 @@ class FaultEngine {
 
   void run();
   void handle(NfQueue::Message& m);
+  void drop_flood_reply(std::uint32_t id, const Packet& p, int flood);
   void on_passed(Host sender);
   void on_seen(const SegmentView& view);
   // Lets a held segment go: recorded, then passed on.
@@ -102,6 +110,7 @@ class FaultEngine {
   std::list<Held> releasing_;  // released by the segment being handled: verdict after it
   std::map<std::pair<SockAddr, SockAddr>, std::uint32_t> delivered_;  // (sender, receiver) -> next seq
   Stats stats_;
+  FloodReplies floods_;
   UniqueFd wake_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

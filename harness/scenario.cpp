@@ -47,6 +47,7 @@ Scenario::~Scenario() {
   // Handles the test still holds stop working with a clear message from here on.
   client_->close_all("closed when scenario " + options_.name + " ended");
   server_->close_all("closed when scenario " + options_.name + " ended");
+  stop_floods();
   expect_.reset();
   faults_.reset();  // lets every held packet through, unbinds the queue
   states_->drain();
@@ -62,6 +63,31 @@ Scenario::~Scenario() {
   client_.reset();
   server_.reset();
   topology_.reset();
+}
+
+SynFlood& Scenario::flood_syns(FloodSpec spec) {
+  check_flood_spec(spec, *topology_, options_.family);
+  const int id = static_cast<int>(floods_.size()) + 1;
+  faults_->floods().add(id, spec.sources);
+  floods_.push_back(std::make_unique<SynFlood>(id, std::move(spec), topology_->middlebox(),
+                                               faults_->floods(), *trace_));
+  return *floods_.back();
+}
+
+SynFlood& Scenario::flood(int id) {
+  if (id < 1 || id > static_cast<int>(floods_.size()))
+    throw Error("no flood #" + std::to_string(id) + " in scenario " + options_.name);
+  return *floods_[id - 1];
+}
+
+void Scenario::stop_floods() {
+  for (auto& f : floods_) f->stop();
+  for (auto& f : floods_) {
+    int id = f->id();
+    f.reset();  // joins its sender
+    trace_->note("flood #" + std::to_string(id) + " in all: " + faults_->floods().counts(id).str());
+  }
+  floods_.clear();
 }
 
 KernelEndpoint& Scenario::endpoint(Host h) {

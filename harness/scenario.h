@@ -22,6 +22,7 @@
 #include "harness/fault_engine.h"
 #include "harness/mib_counters.h"
 #include "harness/state_observer.h"
+#include "harness/syn_flood.h"
 #include "harness/trace.h"
 #include "harness/trace_output.h"
 #include "netns/sysctl.h"
@@ -94,12 +95,19 @@ class Scenario {
   void expect_counter(Host h, const std::string& key, std::int64_t at_least,
                       std::optional<std::int64_t> at_most = std::nullopt) const;
 
+  // ---- SYN floods from the middlebox (harness/syn_flood.h) ----
+  // Starts a flood toward the server; throws Error for a spec out of bounds. The flood
+  // belongs to the scenario and stops with it at the latest; floods are numbered from 1.
+  SynFlood& flood_syns(FloodSpec spec);
+  SynFlood& flood(int id);
+
   std::string ladder() const { return render_ladder(*trace_); }
   // Writes the artifacts to `dir` (default: the scenario's artifacts directory).
   ArtifactPaths write_artifacts(std::optional<std::string> dir = std::nullopt) const;
 
  private:
   std::string failure_note(const std::string& summary) const;
+  void stop_floods();  // joins every flood's sender and notes what each did in all
   const netns::Namespace& ns(Host h) const;
 
   ScenarioOptions options_;
@@ -109,6 +117,7 @@ class Scenario {
   std::unique_ptr<StateObserver> states_;
   std::unique_ptr<FaultEngine> faults_;
   std::unique_ptr<KernelEndpoint> client_, server_;
+  std::vector<std::unique_ptr<SynFlood>> floods_;
   std::unique_ptr<Expectations> expect_;
 };
 

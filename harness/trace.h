@@ -82,6 +82,12 @@ class Trace {
   // A copy of every event so far, in time order.
   std::vector<Event> events() const;
 
+  // Segments kept out of the events: a flood's SYNs and the replies dropped for it,
+  // hundreds or thousands of them. Expectations and the ladder do not see them one by
+  // one (the flood notes a summary line); the pcapng and the JSON carry every one.
+  void add_bulk_segment(SegmentEvent e);
+  std::vector<SegmentEvent> bulk_segments() const;  // in time order
+
   // Observers that run behind the kernel (the state tracepoint) register a way to
   // catch up; readers call refresh() before reading so the timeline is complete.
   void set_refresher(std::function<void()> catch_up);
@@ -110,6 +116,7 @@ class Trace {
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   std::vector<Event> events_;
+  std::vector<SegmentEvent> bulk_;
   std::uint64_t next_segment_id_ = 1;
   std::uint64_t version_ = 0;
   struct PendingName {

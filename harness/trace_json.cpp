@@ -9,25 +9,29 @@ std::string render_json(const Trace& trace) {
   using nlohmann::json;
   const std::int64_t start = trace.start_ns();
   auto ms = [start](std::int64_t t) { return double(t - start) / 1e6; };
+  auto segment_json = [&ms](const SegmentEvent* s) {
+    json j = {{"type", "segment"},
+              {"t_ms", ms(s->t_ns)},
+              {"from", netns::to_string(s->from)},
+              {"to", netns::to_string(s->to)},
+              {"flags", flags_string(s->packet.flags)},
+              {"seq", s->packet.seq},
+              {"ack", s->packet.ack},
+              {"window", s->packet.window},
+              {"payload_len", s->packet.payload_len},
+              {"roles", roles_string(s->classified.roles)},
+              {"connection", s->classified.connection},
+              {"fate", s->fate},
+              {"rule", s->rule},
+              {"summary", format_packet(s->packet, s->relative)}};
+    if (s->released_ns) j["released_ms"] = ms(s->released_ns);
+    return j;
+  };
   json events = json::array();
   for (const Event& e : trace.events()) {
     json j;
     if (auto* s = std::get_if<SegmentEvent>(&e)) {
-      j = {{"type", "segment"},
-           {"t_ms", ms(s->t_ns)},
-           {"from", netns::to_string(s->from)},
-           {"to", netns::to_string(s->to)},
-           {"flags", flags_string(s->packet.flags)},
-           {"seq", s->packet.seq},
-           {"ack", s->packet.ack},
-           {"window", s->packet.window},
-           {"payload_len", s->packet.payload_len},
-           {"roles", roles_string(s->classified.roles)},
-           {"connection", s->classified.connection},
-           {"fate", s->fate},
-           {"rule", s->rule},
-           {"summary", format_packet(s->packet, s->relative)}};
-      if (s->released_ns) j["released_ms"] = ms(s->released_ns);
+      j = segment_json(s);
     } else if (auto* t = std::get_if<TransitionEvent>(&e)) {
       j = {{"type", "transition"},       {"t_ms", ms(t->t_ns)},
            {"host", netns::to_string(t->host)}, {"local", t->local.str()},
@@ -42,7 +46,10 @@ std::string render_json(const Trace& trace) {
     }
     events.push_back(std::move(j));
   }
-  json doc = {{"scenario", trace.name()}, {"events", std::move(events)}};
+  // Segments kept out of the timeline (a flood's), each in full, in time order.
+  json bulk = json::array();
+  for (const auto& s : trace.bulk_segments()) bulk.push_back(segment_json(&s));
+  json doc = {{"scenario", trace.name()}, {"events", std::move(events)}, {"bulk_segments", std::move(bulk)}};
   return doc.dump(2);
 }
 
