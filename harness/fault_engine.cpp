@@ -105,7 +105,7 @@ void FaultEngine::inject(const SockAddr& a, const SockAddr& b, const Craft& spec
   if (!c)
     throw Error("cannot craft a segment between " + a.str() + " and " + b.str() +
                 ": no such connection has passed the middlebox");
-  send_crafted(craft(*c, spec), "crafted " + describe(Inject{spec, false}));
+  inject_crafted(*c, spec, "crafted " + describe(Inject{spec, false}));
 }
 
 void FaultEngine::run() {
@@ -161,23 +161,39 @@ void FaultEngine::handle(NfQueue::Message& m) {
     drop_flood_reply(m.id, p, *flood);
     return;
   }
+  // Toward an end whose numbers a rewrite_isn rule shifts, the acknowledgments go back
+  // into that end's own numbers first: the tracker and the rules see one space.
+  const Deltas before = deltas(p.source(), p.destination());
+  Packet real = p;
+  if (before.receiver) unshift_acks(real, before.receiver);
   SegmentEvent ev;
   ev.t_ns = mono_now_ns();
   ev.from = host_of_(p.src);
   ev.to = host_of_(p.dst);
-  ev.classified = tracker_.classify(p);
-  ev.relative = relative_for(tracker_, p);
-  SegmentView view{ev.from, p, ev.classified};
+  ev.classified = tracker_.classify(real);
+  ev.relative = relative_for(tracker_, real);
+  if (ev.relative) ev.relative->dst_isn += before.receiver;  // the trace keeps p as it came
+  SegmentView view{ev.from, real, ev.classified};
 
   const RuleBook::Entry* acting = rules_.decide(view);
   // Holds waiting for this segment are released right after its own verdict.
   on_seen(view);
+  if (acting && std::holds_alternative<RewriteIsn>(acting->rule.action)) start_shift(*acting, ev.classified, real);
+  Outgoing out = outgoing(p, real, ev.classified);
+  std::string shifted;
+  if (out.seq_delta) shifted = " (seq +" + std::to_string(out.seq_delta) + ")";
+  if (before.receiver) shifted += " (ack -" + std::to_string(before.receiver) + ")";
 
   ev.packet = p;
-  if (!acting) {
-    ev.fate = "passed";
+  if (!acting || std::holds_alternative<RewriteIsn>(acting->rule.action)) {
+    const std::string who = acting ? "rule #" + std::to_string(acting->id) : "";
+    if (acting && out.seq_delta && (real.flags & tcp_flag::SYN))
+      ev.fate = "ISN rewritten by " + who + " to " + std::to_string(out.wire.seq) + shifted;
+    else
+      ev.fate = shifted.empty() ? "passed" : "passed, shifted" + shifted;
+    if (acting) ev.rule = acting->rule.label;
     trace_.add_segment(std::move(ev));
-    pass_on(m.id, p, view.from);
+    pass_on(m.id, out, view.from);
   } else {
     const std::string who = "rule #" + std::to_string(acting->id);
     ev.rule = acting->rule.label;
@@ -190,42 +206,79 @@ void FaultEngine::handle(NfQueue::Message& m) {
       ev.fate = "held by " + who + " (delay " + std::to_string(d->by.count()) + " ms)";
       auto seen = ev.t_ns;
       auto trace_id = trace_.add_segment(std::move(ev));
-      held_.push_back({m.id, p, trace_id, seen, seen + d->by.count() * 1'000'000, view.from, 0,
+      held_.push_back({m.id, std::move(out), trace_id, seen, seen + d->by.count() * 1'000'000, view.from, 0,
                        std::nullopt, "delayed by " + who});
     } else if (auto* h = std::get_if<Hold>(&action)) {
       ev.fate = "held by " + who;
       auto seen = ev.t_ns;
       auto trace_id = trace_.add_segment(std::move(ev));
-      held_.push_back({m.id, p, trace_id, seen, seen + h->max.count() * 1'000'000, view.from,
+      held_.push_back({m.id, std::move(out), trace_id, seen, seen + h->max.count() * 1'000'000, view.from,
                        h->after_segments, h->until, "held by " + who});
     } else if (auto* dup = std::get_if<Duplicate>(&action)) {
-      ev.fate = "passed, then duplicated x" + std::to_string(dup->copies) + " by " + who;
+      ev.fate = "passed, then duplicated x" + std::to_string(dup->copies) + " by " + who + shifted;
       trace_.add_segment(std::move(ev));
-      pass_on(m.id, p, view.from);
-      for (int i = 0; i < dup->copies; ++i) send_crafted(p, "copy made by " + who);
+      pass_on(m.id, out, view.from);
+      for (int i = 0; i < dup->copies; ++i) send_crafted(out.real, out.wire, "copy made by " + who);
     } else if (auto* mod = std::get_if<Modify>(&action)) {
-      Packet changed = p;
+      Packet changed = real;
       if (mod->window) changed.set_window(*mod->window);
       if (mod->set_flags || mod->clear_flags)
         changed.set_flags(static_cast<std::uint8_t>((changed.flags | mod->set_flags) & ~mod->clear_flags));
       if (mod->seq_offset) changed.set_seq(static_cast<std::uint32_t>(changed.seq + mod->seq_offset));
       if (mod->ack_offset) changed.set_ack(static_cast<std::uint32_t>(changed.ack + mod->ack_offset));
       if (mod->strip_options) changed.strip_options();
-      ev.fate = "rewritten by " + who + " to: " + format_packet(changed, ev.relative);
+      Outgoing rewritten = outgoing(p, changed, ev.classified);
+      rewritten.rewritten = true;
+      auto as_sent = relative_for(tracker_, real);
+      if (as_sent) as_sent->src_isn += rewritten.seq_delta;
+      ev.fate = "rewritten by " + who + " to: " + format_packet(rewritten.wire, as_sent);
       trace_.add_segment(std::move(ev));
-      pass_on(m.id, changed, view.from, /*rewritten=*/true);
+      pass_on(m.id, rewritten, view.from);
     } else if (auto* inj = std::get_if<Inject>(&action)) {
-      const auto* c = tracker_.find(p.source(), p.destination());
+      const auto* c = tracker_.find(real.source(), real.destination());
       ev.fate = (inj->drop_trigger ? "dropped and answered by " : "passed, then answered by ") + who;
       trace_.add_segment(std::move(ev));
       if (inj->drop_trigger)
         queue_.drop(m.id);
       else
-        pass_on(m.id, p, view.from);
-      if (c) send_crafted(craft(*c, inj->segment), "crafted by " + who);
+        pass_on(m.id, out, view.from);
+      if (c) inject_crafted(*c, inj->segment, "crafted by " + who);
     }
   }
   flush_releasing();
+}
+
+FaultEngine::Deltas FaultEngine::deltas(const SockAddr& from, const SockAddr& to) const {
+  Deltas d;
+  if (shifts_.empty()) return d;
+  const auto* c = tracker_.find(from, to);
+  if (!c) return d;
+  const bool from_opener = from == c->opener;
+  if (auto s = shifts_.find(c->id, from_opener)) {
+    d.sender = s->delta;
+    d.sender_rule = s->rule;
+  }
+  if (auto s = shifts_.find(c->id, !from_opener)) d.receiver = s->delta;
+  return d;
+}
+
+FaultEngine::Outgoing FaultEngine::outgoing(const Packet& queued, Packet real, const Classified& c) const {
+  Outgoing out{real, std::move(real), false, 0};
+  if (!shifts_.empty() && c.connection)
+    if (auto s = shifts_.find(c.connection, c.from_opener)) {
+      shift_seq(out.wire, s->delta);
+      out.seq_delta = s->delta;
+    }
+  out.rewritten = out.wire.bytes != queued.bytes;
+  return out;
+}
+
+void FaultEngine::start_shift(const RuleBook::Entry& rule, const Classified& c, const Packet& real) {
+  if (!real.has(tcp_flag::SYN) || !c.connection || shifts_.find(c.connection, c.from_opener)) return;
+  const auto& isn = std::get<RewriteIsn>(rule.rule.action);
+  const auto k = static_cast<std::uint32_t>(shifts_.next_index(rule.id));
+  const std::uint32_t target = isn.first + k * isn.step;
+  shifts_.set(c.connection, c.from_opener, {static_cast<std::uint32_t>(target - real.seq), rule.id});
 }
 
 // A reply to a flood's SYN: lost here, kept out of the role tracker and the rules,
@@ -272,15 +325,15 @@ void FaultEngine::release(Held& h, const std::string& reason) {
   auto now = mono_now_ns();
   trace_.set_fate(h.trace_id, h.why + ", let go after " + ms_string(now - h.seen_ns) + " (" + reason + ")",
                   now);
-  pass_on(h.packet_id, h.packet, h.sender);
+  pass_on(h.packet_id, h.out, h.sender);
 }
 
-void FaultEngine::pass_on(std::uint32_t id, const Packet& delivered, Host sender, bool rewritten) {
-  if (rewritten)
-    queue_.accept_rewritten(id, delivered.bytes);
+void FaultEngine::pass_on(std::uint32_t id, const Outgoing& out, Host sender) {
+  if (out.rewritten)
+    queue_.accept_rewritten(id, out.wire.bytes);
   else
     queue_.accept(id);
-  note_delivered(delivered);
+  note_delivered(out.real);
   on_passed(sender);
 }
 
@@ -378,17 +431,27 @@ Packet FaultEngine::craft(const RoleTracker::Connection& c, const Craft& spec) c
   return build_packet(s);
 }
 
-void FaultEngine::send_crafted(const Packet& p, const std::string& why) {
+void FaultEngine::inject_crafted(const RoleTracker::Connection& c, const Craft& spec, const std::string& why) {
+  Packet real = craft(c, spec);
+  Packet wire = real;
+  // Impersonating an end whose numbers are shifted: its peer knows them shifted.
+  const bool from_opener = host_of_(c.opener.addr) != spec.toward;
+  if (auto s = shifts_.find(c.id, from_opener)) shift_seq(wire, s->delta);
+  send_crafted(real, wire, why);
+}
+
+void FaultEngine::send_crafted(const Packet& real, const Packet& wire, const std::string& why) {
   SegmentEvent ev;
   ev.t_ns = mono_now_ns();
   ev.from = Host::Middlebox;
-  ev.to = host_of_(p.dst);
-  ev.classified = tracker_.classify(p, /*injected=*/true);
-  ev.relative = relative_for(tracker_, p);
-  ev.packet = p;
+  ev.to = host_of_(wire.dst);
+  ev.classified = tracker_.classify(real, /*injected=*/true);
+  ev.relative = relative_for(tracker_, real);
+  if (ev.relative) ev.relative->src_isn += wire.seq - real.seq;  // the trace keeps what was sent
+  ev.packet = wire;
   ev.fate = "injected: " + why;
   trace_.add_segment(std::move(ev));
-  injector_.send(p);
+  injector_.send(wire);
 }
 
 }  // namespace tcpfault

@@ -22,6 +22,7 @@
 #include "harness/nfqueue.h"
 #include "harness/roles.h"
 #include "harness/rule_book.h"
+#include "harness/seq_shift.h"
 #include "harness/trace.h"
 #include "netns/unique_fd.h"
 
@@ -67,9 +68,25 @@ class FaultEngine {
   std::optional<RoleTracker::Connection> connection(const SockAddr& a, const SockAddr& b) const;
 
  private:
+  // A segment on its way on: `real` in the ends' own sequence numbers (what the
+  // tracker, the holds and crafted segments reason in), `wire` as its receiver is to
+  // get it (different only where a rewrite_isn shift applies, see seq_shift.h).
+  struct Outgoing {
+    Packet real;
+    Packet wire;
+    bool rewritten = false;         // wire differs from what the kernel queued
+    std::uint32_t seq_delta = 0;    // wire.seq - real.seq
+  };
+  // The shifts that apply between two ends now: of the sender's numbers and of the
+  // receiver's (0 when none).
+  struct Deltas {
+    std::uint32_t sender = 0, receiver = 0;
+    int sender_rule = 0;
+  };
+
   struct Held {
     std::uint32_t packet_id;
-    Packet packet;
+    Outgoing out;
     std::uint64_t trace_id;
     std::int64_t seen_ns;
     std::int64_t release_at_ns;  // time limit (delay or hold maximum)
@@ -88,7 +105,12 @@ class FaultEngine {
   void release(Held& h, const std::string& reason);
   // Accepts a queued segment (rewritten or not); it then counts as delivered and as a
   // later segment for the holds of its sender.
-  void pass_on(std::uint32_t id, const Packet& delivered, Host sender, bool rewritten = false);
+  void pass_on(std::uint32_t id, const Outgoing& out, Host sender);
+  Deltas deltas(const SockAddr& from, const SockAddr& to) const;
+  // `real` (already in the ends' own numbers) as it goes on: the sender's shift applied.
+  Outgoing outgoing(const Packet& queued, Packet real, const Classified& c) const;
+  // A rewrite_isn rule acting on a SYN or SYN-ACK: the direction gets its ISN.
+  void start_shift(const RuleBook::Entry& rule, const Classified& c, const Packet& real);
   void flush_releasing();
   void release_due();
   std::int64_t next_deadline_ns() const;
@@ -97,7 +119,10 @@ class FaultEngine {
   // middlebox can tell (fresher than its last ACK, which may still be on the way).
   void note_delivered(const Packet& p);
   std::optional<std::uint32_t> delivered_next(const SockAddr& sender, const SockAddr& receiver) const;
-  void send_crafted(const Packet& p, const std::string& why);
+  // Crafts `spec` in connection `c` and sends it (shifted like the end it impersonates).
+  void inject_crafted(const RoleTracker::Connection& c, const Craft& spec, const std::string& why);
+  // Sends `wire`; the tracker classifies `real` (the same segment in the ends' own numbers).
+  void send_crafted(const Packet& real, const Packet& wire, const std::string& why);
 
   Trace& trace_;
   HostOf host_of_;
@@ -111,6 +136,7 @@ class FaultEngine {
   std::map<std::pair<SockAddr, SockAddr>, std::uint32_t> delivered_;  // (sender, receiver) -> next seq
   Stats stats_;
   FloodReplies floods_;
+  SeqShifts shifts_;
   UniqueFd wake_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -57,6 +57,9 @@ std::string describe(const Action& a) {
       if (m.strip_options) out += " strip-options";
       return out;
     }
+    std::string operator()(const RewriteIsn& r) const {
+      return "rewrite the ISN to " + std::to_string(r.first) + " + k x " + std::to_string(r.step) + " (k-th connection)";
+    }
     std::string operator()(const Inject& i) const {
       return std::string(i.drop_trigger ? "replace with " : "inject ") + describe_craft(i.segment);
     }
@@ -91,6 +94,11 @@ void FaultRule::validate() const {
                   "use a delay to hold for a time");
     if (h->max.count() <= 0) throw Error("fault rule: a hold's maximum must be positive");
   }
+  const bool only_syns = (match.all_roles & (SYN | SYN_ACK)) || (match.flags_set & tcp_flag::SYN) ||
+                         (match.any_role && !(match.any_role & ~Roles(SYN | SYN_ACK)));
+  if (std::holds_alternative<RewriteIsn>(action) && !only_syns)
+    throw Error("fault rule: rewrite_isn acts on the SYN or SYN-ACK that opens a direction; give it a match "
+                "with the SYN or SYN_ACK role (or the S flag)");
   if (auto* i = std::get_if<Inject>(&action); i && i->segment.toward == Host::Middlebox)
     throw Error("fault rule: a crafted segment goes toward the client or the server, not the middlebox");
 }
@@ -110,5 +118,6 @@ FaultRule hold(Match m, Hold h) { return make_rule(std::move(m), std::move(h)); 
 FaultRule duplicate(Match m, int copies) { return make_rule(std::move(m), Duplicate{copies}); }
 FaultRule modify(Match m, Modify change) { return make_rule(std::move(m), std::move(change)); }
 FaultRule inject_on(Match m, Inject what) { return make_rule(std::move(m), std::move(what)); }
+FaultRule rewrite_isn(Match m, RewriteIsn isn) { return make_rule(std::move(m), isn); }
 
 }  // namespace tcpfault

@@ -81,7 +81,16 @@ struct Inject {
   bool drop_trigger = false;
 };
 
-using Action = std::variant<Drop, Delay, Hold, Duplicate, Modify, Inject>;
+// Give the connection a chosen ISN in the direction of the matching SYN (or SYN-ACK):
+// the k-th connection the rule acts on (from 0) gets first + k * step. Every later
+// segment of that connection is translated both ways (harness/seq_shift.h), so both
+// ends stay in step. The match must select SYNs or SYN-ACKs.
+struct RewriteIsn {
+  std::uint32_t first = 0;
+  std::uint32_t step = 0;
+};
+
+using Action = std::variant<Drop, Delay, Hold, Duplicate, Modify, Inject, RewriteIsn>;
 
 std::string describe(const Action& a);  // "drop", "delay 300 ms", "hold until ..." ...
 
@@ -110,5 +119,6 @@ FaultRule hold(Match m, Hold h);
 FaultRule duplicate(Match m, int copies = 1);
 FaultRule modify(Match m, Modify change);
 FaultRule inject_on(Match m, Inject what);
+FaultRule rewrite_isn(Match m, RewriteIsn isn);
 
 }  // namespace tcpfault
