@@ -182,6 +182,18 @@ void bind_faults(py::module_& m) {
           "When a matching segment passes, send a crafted one in its connection (instead of it with\n"
           "drop_trigger). `flags` and `payload` describe the crafted segment, not the match.")
       .def(
+          "rewrite_isn",
+          [](const FaultsProxy& e, const py::object& what, const py::object& first, const py::object& step,
+             py::kwargs kw) {
+            RewriteIsn isn{static_cast<std::uint32_t>(int_arg(first, "first", 0, UINT32_MAX)),
+                           static_cast<std::uint32_t>(int_arg(step, "step", 0, UINT32_MAX))};
+            return add(e, what, kw, isn);
+          },
+          py::arg("match") = py::none(), py::kw_only(), py::arg("first"), py::arg("step") = 0,
+          "Give each connection whose SYN (or SYN-ACK) matches a chosen ISN in that direction: the k-th\n"
+          "such connection (from 0) gets first + k * step (mod 2^32). Every later segment of the\n"
+          "connection is translated both ways (seq, ACK, SACK blocks), so both ends stay in step.")
+      .def(
           "inject",
           [](const FaultsProxy& e, const Connection& c, const py::object& toward, const py::object& flags,
              const py::object& seq, std::int64_t seq_offset, std::int64_t ack_offset, const py::object& window,

@@ -16,14 +16,8 @@ namespace {
 
 std::string type_name(const py::handle& v) { return py::str(py::type::of(v).attr("__name__")); }
 
-// A flood the scenario owns, by number; its counts are read live.
-struct FloodHandle {
-  ScenarioRef ref;
-  int id;
-  std::string label;
-  SynFlood& get() const { return ref.lock()->flood(id); }
-  FloodCounts counts() const { return get().counts(); }
-};
+SynFlood& flood_of(const FloodHandle& h) { return h.ref.lock()->flood(h.id); }
+FloodCounts counts_of(const FloodHandle& h) { return flood_of(h).counts(); }
 
 double rate_arg(const py::handle& v) {
   if (py::isinstance<py::bool_>(v) || (!py::isinstance<py::int_>(v) && !py::isinstance<py::float_>(v)))
@@ -40,12 +34,9 @@ std::vector<Address> sources_arg(const py::handle& v, Scenario& s) {
                          type_name(v));
   std::vector<Address> out;
   for (auto item : v) {
-    if (py::isinstance<Address>(item)) {
-      out.push_back(item.cast<Address>());
-      continue;
-    }
     if (!py::isinstance<py::str>(item))
-      throw py::type_error("a flood source must be an address string or an Address, not " + type_name(item));
+      throw py::type_error("a flood source must be an address string such as '198.18.1.101', not " +
+                           type_name(item));
     std::string text = item.cast<std::string>();
     try {
       out.push_back(Address::parse(text));
@@ -93,7 +84,7 @@ void wait_for(const FloodHandle& h, const py::object& timeout) {
 
 }  // namespace
 
-py::object start_flood(const std::shared_ptr<Scenario>& s, const py::handle& to, const py::handle& count,
+FloodHandle start_flood(const std::shared_ptr<Scenario>& s, const py::handle& to, const py::handle& count,
                        const py::handle& rate, const py::handle& sources) {
   FloodSpec spec;
   spec.target = target_arg(to, *s);
@@ -105,7 +96,7 @@ py::object start_flood(const std::shared_ptr<Scenario>& s, const py::handle& to,
     py::gil_scoped_release unlocked;
     flood = &s->flood_syns(std::move(spec));
   }
-  return py::cast(FloodHandle{{s}, flood->id(), flood->describe()});
+  return FloodHandle{{s}, flood->id(), flood->describe()};
 }
 
 void bind_flood(py::module_& m) {
@@ -114,22 +105,22 @@ void bind_flood(py::module_& m) {
                           "client-subnet addresses; the server's replies are dropped at the middlebox and counted.")
       .def_readonly("id", &FloodHandle::id)
       .def_readonly("label", &FloodHandle::label)
-      .def_property_readonly("sent", [](const FloodHandle& h) { return h.counts().sent; }, "SYNs sent so far.")
-      .def_property_readonly("replies_dropped", [](const FloodHandle& h) { return h.counts().replies_dropped; },
+      .def_property_readonly("sent", [](const FloodHandle& h) { return counts_of(h).sent; }, "SYNs sent so far.")
+      .def_property_readonly("replies_dropped", [](const FloodHandle& h) { return counts_of(h).replies_dropped; },
                              "Segments toward the flood's sources dropped at the middlebox so far.")
-      .def_property_readonly("syn_acks", [](const FloodHandle& h) { return h.counts().syn_acks; },
+      .def_property_readonly("syn_acks", [](const FloodHandle& h) { return counts_of(h).syn_acks; },
                              "Of the replies: SYN-ACKs (retransmissions included).")
-      .def_property_readonly("rsts", [](const FloodHandle& h) { return h.counts().rsts; }, "Of the replies: RSTs.")
-      .def_property_readonly("answered", [](const FloodHandle& h) { return h.counts().answered; },
+      .def_property_readonly("rsts", [](const FloodHandle& h) { return counts_of(h).rsts; }, "Of the replies: RSTs.")
+      .def_property_readonly("answered", [](const FloodHandle& h) { return counts_of(h).answered; },
                              "How many distinct flood SYNs got any reply.")
-      .def_property_readonly("finished", [](const FloodHandle& h) { return h.get().finished(); },
+      .def_property_readonly("finished", [](const FloodHandle& h) { return flood_of(h).finished(); },
                              "Whether the sender is done (all sent, stopped, or failed).")
-      .def_property_readonly("error", [](const FloodHandle& h) { return h.get().error(); },
+      .def_property_readonly("error", [](const FloodHandle& h) { return flood_of(h).error(); },
                              "Why the sender failed, or None.")
       .def("wait", &wait_for, py::arg("timeout") = py::none(),
            "Waits until every SYN was sent (default limit: the flood's length + 5 s). Raises\n"
            "tcpfault.Error if it did not finish in time or the kernel refused a SYN.")
-      .def("stop", [](const FloodHandle& h) { h.get().stop(); }, "Stops sending; replies are still dropped.")
+      .def("stop", [](const FloodHandle& h) { flood_of(h).stop(); }, "Stops sending; replies are still dropped.")
       .def("__repr__", [](const FloodHandle& h) {
         auto s = h.ref.scenario.lock();
         std::string counts = s ? " (" + s->flood(h.id).counts().str() + ")" : "";

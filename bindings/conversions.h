@@ -50,8 +50,14 @@ Family family_arg(const py::handle& value);
 // sent_by, flags, without_flags, any_role, not_role, payload (n or (lo, hi)), port.
 Match match_arg(const py::handle& what, const py::kwargs& refine);
 
-// Scenario.flood_syns: starts a SYN flood and returns its Flood handle (bind_flood.cpp).
-py::object start_flood(const std::shared_ptr<Scenario>& s, const py::handle& to, const py::handle& count,
+// A flood the scenario owns, by number (Python's Flood); its counts are read live.
+struct FloodHandle {
+  ScenarioRef ref;
+  int id;
+  std::string label;
+};
+// Scenario.flood_syns: starts a SYN flood (bind_flood.cpp).
+FloodHandle start_flood(const std::shared_ptr<Scenario>& s, const py::handle& to, const py::handle& count,
                        const py::handle& rate, const py::handle& sources);
 
 void bind_values(py::module_& m);
