@@ -34,12 +34,14 @@ def server_sends_first(net):
 
 
 def expect_alive(net, client, conn, tag):
-    """Data still flows both ways on the connection."""
+    """Data still flows both ways on the connection. The client's data comes last: it
+    carries the client's acknowledgment of the server's, so once the server has read it
+    no segment from the client is on its way (a later injection meets a quiet line)."""
     net.expect(conn).reaches(ESTABLISHED)
-    net.expect_ok(client.send(tag))
-    assert conn.recv_exactly(len(tag)).data == tag
     net.expect_ok(conn.send(tag))
     assert client.recv_exactly(len(tag)).data == tag
+    net.expect_ok(client.send(tag))
+    assert conn.recv_exactly(len(tag)).data == tag
 
 
 @pytest.mark.case("SEC1", "RST injection: out of window ignored, in window a challenge ACK, at rcv_nxt a reset",
