@@ -163,16 +163,16 @@ void FaultEngine::handle(NfQueue::Message& m) {
   }
   // Toward an end whose numbers a rewrite_isn rule shifts, the acknowledgments go back
   // into that end's own numbers first: the tracker and the rules see one space.
-  const Deltas before = deltas(p.source(), p.destination());
+  const std::uint32_t unshift = receiver_shift(p.source(), p.destination());
   Packet real = p;
-  if (before.receiver) unshift_acks(real, before.receiver);
+  if (unshift) unshift_acks(real, unshift);
   SegmentEvent ev;
   ev.t_ns = mono_now_ns();
   ev.from = host_of_(p.src);
   ev.to = host_of_(p.dst);
   ev.classified = tracker_.classify(real);
   ev.relative = relative_for(tracker_, real);
-  if (ev.relative) ev.relative->dst_isn += before.receiver;  // the trace keeps p as it came
+  if (ev.relative) ev.relative->dst_isn += unshift;  // the trace keeps p as it came
   SegmentView view{ev.from, real, ev.classified};
 
   const RuleBook::Entry* acting = rules_.decide(view);
@@ -182,7 +182,7 @@ void FaultEngine::handle(NfQueue::Message& m) {
   Outgoing out = outgoing(p, real, ev.classified);
   std::string shifted;
   if (out.seq_delta) shifted = " (seq +" + std::to_string(out.seq_delta) + ")";
-  if (before.receiver) shifted += " (ack -" + std::to_string(before.receiver) + ")";
+  if (unshift) shifted += " (ack -" + std::to_string(unshift) + ")";
 
   ev.packet = p;
   if (!acting || std::holds_alternative<RewriteIsn>(acting->rule.action)) {
@@ -248,22 +248,18 @@ void FaultEngine::handle(NfQueue::Message& m) {
   flush_releasing();
 }
 
-FaultEngine::Deltas FaultEngine::deltas(const SockAddr& from, const SockAddr& to) const {
-  Deltas d;
-  if (shifts_.empty()) return d;
+std::uint32_t FaultEngine::receiver_shift(const SockAddr& from, const SockAddr& to) const {
+  if (shifts_.empty()) return 0;
   const auto* c = tracker_.find(from, to);
-  if (!c) return d;
-  const bool from_opener = from == c->opener;
-  if (auto s = shifts_.find(c->id, from_opener)) {
-    d.sender = s->delta;
-    d.sender_rule = s->rule;
-  }
-  if (auto s = shifts_.find(c->id, !from_opener)) d.receiver = s->delta;
-  return d;
+  if (!c) return 0;
+  auto s = shifts_.find(c->id, /*from_opener=*/to == c->opener);
+  return s ? s->delta : 0;
 }
 
 FaultEngine::Outgoing FaultEngine::outgoing(const Packet& queued, Packet real, const Classified& c) const {
-  Outgoing out{real, std::move(real), false, 0};
+  Outgoing out;
+  out.wire = real;
+  out.real = std::move(real);
   if (!shifts_.empty() && c.connection)
     if (auto s = shifts_.find(c.connection, c.from_opener)) {
       shift_seq(out.wire, s->delta);

@@ -77,12 +77,6 @@ class FaultEngine {
     bool rewritten = false;         // wire differs from what the kernel queued
     std::uint32_t seq_delta = 0;    // wire.seq - real.seq
   };
-  // The shifts that apply between two ends now: of the sender's numbers and of the
-  // receiver's (0 when none).
-  struct Deltas {
-    std::uint32_t sender = 0, receiver = 0;
-    int sender_rule = 0;
-  };
 
   struct Held {
     std::uint32_t packet_id;
@@ -106,7 +100,9 @@ class FaultEngine {
   // Accepts a queued segment (rewritten or not); it then counts as delivered and as a
   // later segment for the holds of its sender.
   void pass_on(std::uint32_t id, const Outgoing& out, Host sender);
-  Deltas deltas(const SockAddr& from, const SockAddr& to) const;
+  // The shift of the receiver's numbers in the connection between two ends (0: none):
+  // a segment toward it has its acknowledgments put back by that much.
+  std::uint32_t receiver_shift(const SockAddr& from, const SockAddr& to) const;
   // `real` (already in the ends' own numbers) as it goes on: the sender's shift applied.
   Outgoing outgoing(const Packet& queued, Packet real, const Classified& c) const;
   // A rewrite_isn rule acting on a SYN or SYN-ACK: the direction gets its ISN.

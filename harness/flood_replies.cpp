@@ -20,6 +20,13 @@ void FloodReplies::add(int id, const std::vector<Address>& sources) {
   counts_[id];
 }
 
+void FloodReplies::remove(int id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(owner_, [id](const auto& entry) { return entry.second == id; });
+  counts_.erase(id);
+  std::erase_if(answered_, [id](const auto& entry) { return entry.first == id; });
+}
+
 void FloodReplies::note_sent(int id) {
   std::lock_guard lock(mu_);
   ++counts_[id].sent;

@@ -34,6 +34,8 @@ class FloodReplies {
   // Claims `sources` for flood `id`. Throws Error if another flood already uses one
   // (two floods from one address would reuse 4-tuples and confuse each other's counts).
   void add(int id, const std::vector<Address>& sources);
+  // Forgets a flood that could not start.
+  void remove(int id);
   void note_sent(int id);
 
   // When `p` is addressed to a flood source, counts it and returns that flood's id:

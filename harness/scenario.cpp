@@ -44,10 +44,10 @@ Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
 }
 
 Scenario::~Scenario() {
+  stop_floods();  // first the load, then the rest
   // Handles the test still holds stop working with a clear message from here on.
   client_->close_all("closed when scenario " + options_.name + " ended");
   server_->close_all("closed when scenario " + options_.name + " ended");
-  stop_floods();
   expect_.reset();
   faults_.reset();  // lets every held packet through, unbinds the queue
   states_->drain();
@@ -68,9 +68,13 @@ Scenario::~Scenario() {
 SynFlood& Scenario::flood_syns(FloodSpec spec) {
   check_flood_spec(spec, *topology_, options_.family);
   const int id = static_cast<int>(floods_.size()) + 1;
-  faults_->floods().add(id, spec.sources);
-  floods_.push_back(std::make_unique<SynFlood>(id, std::move(spec), topology_->middlebox(),
-                                               faults_->floods(), *trace_));
+  faults_->floods().add(id, spec.sources);  // before the first SYN: its reply must find them
+  try {
+    floods_.push_back(std::make_unique<SynFlood>(id, spec, topology_->middlebox(), faults_->floods(), *trace_));
+  } catch (...) {
+    faults_->floods().remove(id);
+    throw;
+  }
   return *floods_.back();
 }
 
