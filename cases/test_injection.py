@@ -3,9 +3,8 @@ the catalogue (shared/CASES.md)."""
 
 import pytest
 
-import tcpfault
-from tcpfault import DATA, HANDSHAKE_ACK, PURE_ACK, RST, SYN, SYN_ACK, CLOSED, ESTABLISHED
-from tcpfault.casekit import open_connection
+from tcpfault import CLOSED, DATA, ESTABLISHED, HANDSHAKE_ACK, PURE_ACK, RST, SYN, SYN_ACK
+from tcpfault.casekit import fail, open_connection
 
 # An answer to an RST is sent at once or never (no timer is involved); the topology's
 # round trip is well under a millisecond. This long without one means none.
@@ -14,13 +13,6 @@ ANSWER_TIME = 0.2
 OUT_OF_WINDOW = 2 ** 30
 # Inside the window the server opens (at least 64 KB on Linux), but not at rcv_nxt.
 IN_WINDOW = 1000
-
-
-def fail(net, what, expected, seen):
-    """Fails as the harness's own expectations do: what, expected, seen, the ladder."""
-    net.trace.note(f"expectation failed: {what}")
-    raise tcpfault.ExpectationFailed(
-        f"expectation failed: {what}\n  expected: {expected}\n  seen:     {seen}\n{net.ladder()}")
 
 
 def server_sends_first(net):

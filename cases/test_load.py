@@ -3,12 +3,11 @@ full) of the catalogue (shared/CASES.md)."""
 
 import pytest
 
-import tcpfault
 from tcpfault import (
     CLOSED, ESTABLISHED, HANDSHAKE_ACK, PURE_ACK, RETRANSMISSION, RST, SYN, SYN_ACK, SYN_RECV,
     SYN_SENT, Match,
 )
-from tcpfault.casekit import tolerance
+from tcpfault.casekit import fail, tolerance
 
 # Linux's first SYN-ACK timeout (TCP_TIMEOUT_INIT, RFC 6298 2.1): no sysctl sets it.
 INITIAL_RTO = 1.0
@@ -27,13 +26,6 @@ def request_lifetime(retries):
     """How long (s) a request socket whose SYN-ACKs all go unanswered lives: its timer
     starts at 1 s and doubles, and it is dropped at the timeout after the last retry."""
     return INITIAL_RTO * (2 ** (retries + 1) - 1)
-
-
-def fail(net, what, expected, seen):
-    """Fails as the harness's own expectations do: what, expected, seen, the ladder."""
-    net.trace.note(f"expectation failed: {what}")
-    raise tcpfault.ExpectationFailed(
-        f"expectation failed: {what}\n  expected: {expected}\n  seen:     {seen}\n{net.ladder()}")
 
 
 def flood_the_listener(net):

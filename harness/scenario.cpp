@@ -67,6 +67,7 @@ Scenario::~Scenario() {
 
 SynFlood& Scenario::flood_syns(FloodSpec spec) {
   check_flood_spec(spec, *topology_, options_.family);
+  std::lock_guard lock(floods_mu_);
   const int id = static_cast<int>(floods_.size()) + 1;
   faults_->floods().add(id, spec.sources);  // before the first SYN: its reply must find them
   try {
@@ -79,12 +80,14 @@ SynFlood& Scenario::flood_syns(FloodSpec spec) {
 }
 
 SynFlood& Scenario::flood(int id) {
+  std::lock_guard lock(floods_mu_);
   if (id < 1 || id > static_cast<int>(floods_.size()))
     throw Error("no flood #" + std::to_string(id) + " in scenario " + options_.name);
   return *floods_[id - 1];
 }
 
 void Scenario::stop_floods() {
+  std::lock_guard lock(floods_mu_);
   for (auto& f : floods_) f->stop();
   for (auto& f : floods_) {
     int id = f->id();

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -117,6 +118,7 @@ class Scenario {
   std::unique_ptr<StateObserver> states_;
   std::unique_ptr<FaultEngine> faults_;
   std::unique_ptr<KernelEndpoint> client_, server_;
+  mutable std::mutex floods_mu_;  // floods may be started and read from several threads
   std::vector<std::unique_ptr<SynFlood>> floods_;
   std::unique_ptr<Expectations> expect_;
 };
