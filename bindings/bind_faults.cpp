@@ -148,10 +148,13 @@ void bind_faults(py::module_& m) {
       .def_property_readonly("undecided_drops", &FaultEngine::Stats::undecided_drops)
       .def_property_readonly("loop_cpu", [](const FaultEngine::Stats& s) { return double(s.loop_cpu_ns) / 1e9; },
                              "CPU seconds the verdict loop used so far.")
+      .def_readonly("flood_syns_sent", &FaultEngine::Stats::flood_syns_sent)
+      .def_readonly("flood_replies_dropped", &FaultEngine::Stats::flood_replies_dropped)
       .def("__repr__", [](const FaultEngine::Stats& s) {
         return "<FaultStats segments=" + std::to_string(s.segments) + " unparsed=" + std::to_string(s.unparsed) +
                " held_now=" + std::to_string(s.held_now) + " undecided_drops=" + std::to_string(s.undecided_drops()) +
-               ">";
+               " flood_syns_sent=" + std::to_string(s.flood_syns_sent) +
+               " flood_replies_dropped=" + std::to_string(s.flood_replies_dropped) + ">";
       });
 
   py::class_<FaultsProxy>(m, "Faults",
@@ -256,6 +259,18 @@ void bind_faults(py::module_& m) {
           py::arg("match") = py::none(), py::kw_only(), CRAFT_ARGS, py::arg("drop_trigger") = false,
           "When a matching segment passes, send a crafted one in its connection (instead of it with\n"
           "drop_trigger). `flags` and `payload` describe the crafted segment, not the match.")
+      .def(
+          "rewrite_isn",
+          [](const FaultsProxy& e, const py::object& what, const py::object& first, const py::object& step,
+             py::kwargs kw) {
+            RewriteIsn isn{static_cast<std::uint32_t>(int_arg(first, "first", 0, UINT32_MAX)),
+                           static_cast<std::uint32_t>(int_arg(step, "step", 0, UINT32_MAX))};
+            return add(e, what, kw, isn);
+          },
+          py::arg("match") = py::none(), py::kw_only(), py::arg("first"), py::arg("step") = 0,
+          "Give each connection whose SYN (or SYN-ACK) matches a chosen ISN in that direction: the k-th\n"
+          "such connection (from 0) gets first + k * step (mod 2^32). Every later segment of the\n"
+          "connection is translated both ways (seq, ACK, SACK blocks), so both ends stay in step.")
       .def(
           "inject",
           [](const FaultsProxy& e, const Connection& c, const py::object& toward, const py::object& flags,

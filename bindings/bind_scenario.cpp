@@ -204,6 +204,14 @@ void bind_scenario(py::module_& m) {
           py::arg("max_rows") = py::none(), "The timeline as a ladder; a longer one is cut to `max_rows` events.")
       .def("expect_no_undecided_drops", [](const ScenarioHandle& h) { h.get()->expect_no_undecided_drops(); },
            "The middlebox lost no packet that no rule asked for (its queue never overflowed).")
+      .def(
+          "flood_syns",
+          [](const ScenarioHandle& h, const py::object& to, const py::object& count, const py::object& rate,
+             const py::object& sources) { return start_flood(h.get(), to, count, rate, sources); },
+          py::arg("to"), py::kw_only(), py::arg("count"), py::arg("rate"), py::arg("sources") = 16,
+          "Floods a listener on the server with `count` SYNs at `rate` per second from unused\n"
+          "client-subnet addresses (`sources`: how many, or a list); the replies are dropped at the\n"
+          "middlebox. Returns a Flood; it stops by itself, and with the scenario at the latest.")
       .def("write_artifacts", [](const ScenarioHandle& h, const py::object& dir) {
              auto paths = dir.is_none() ? h.get()->write_artifacts()
                                         : write_artifacts(*h.trace, py::str(dir), artifact_stem(h.name));

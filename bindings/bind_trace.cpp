@@ -50,6 +50,20 @@ void bind_trace(py::module_& m) {
       .def_property_readonly("ack", [](const SegmentRecord& s) { return s.event.packet.ack; })
       .def_property_readonly("window", [](const SegmentRecord& s) { return s.event.packet.window; })
       .def_property_readonly("payload_len", [](const SegmentRecord& s) { return s.event.packet.payload_len; })
+      .def_property_readonly(
+          "tsval",
+          [](const SegmentRecord& s) -> std::optional<std::uint32_t> {
+            if (!s.event.packet.options.timestamp) return std::nullopt;
+            return s.event.packet.options.timestamp->first;
+          },
+          "The timestamp option's TSval (RFC 7323), None without the option.")
+      .def_property_readonly(
+          "tsecr",
+          [](const SegmentRecord& s) -> std::optional<std::uint32_t> {
+            if (!s.event.packet.options.timestamp) return std::nullopt;
+            return s.event.packet.options.timestamp->second;
+          },
+          "The timestamp option's TSecr, None without the option.")
       .def_property_readonly("payload", [](const SegmentRecord& s) {
         auto p = s.event.packet.payload();
         return py::bytes(reinterpret_cast<const char*>(p.data()), p.size());
@@ -132,6 +146,18 @@ void bind_trace(py::module_& m) {
           py::arg("of") = py::none(),
           "State changes so far, of every socket or of one connection. They reach the trace a little\n"
           "after the kernel makes them: wait for them with an expectation (passes) first.")
+      .def(
+          "bulk_segments",
+          [](const Trace& t, const py::object& what, const py::kwargs& kw) {
+            Match mt = match_arg(what, kw);
+            std::vector<SegmentRecord> out;
+            for (auto& e : t.bulk_segments())
+              if (mt.matches(SegmentView{e.from, e.packet, e.classified})) out.push_back({std::move(e), t.start_ns()});
+            return out;
+          },
+          py::arg("match") = py::none(),
+          "Segments kept out of the timeline (a flood's SYNs, sent_by='middlebox', and the replies\n"
+          "dropped for it), in time order; segments() and the expectations do not see them.")
       .def("calls", [](const Trace& t) { return collect<CallEvent>(t, [](const CallEvent&) { return true; }); })
       .def("note", &Trace::note, py::arg("text"), "Adds a line of your own to the timeline.")
       .def(

@@ -50,6 +50,16 @@ Family family_arg(const py::handle& value);
 // sent_by, flags, without_flags, any_role, not_role, payload (n or (lo, hi)), port.
 Match match_arg(const py::handle& what, const py::kwargs& refine);
 
+// A flood the scenario owns, by number (Python's Flood); its counts are read live.
+struct FloodHandle {
+  ScenarioRef ref;
+  int id;
+  std::string label;
+};
+// Scenario.flood_syns: starts a SYN flood (bind_flood.cpp).
+FloodHandle start_flood(const std::shared_ptr<Scenario>& s, const py::handle& to, const py::handle& count,
+                       const py::handle& rate, const py::handle& sources);
+
 void bind_values(py::module_& m);
 void bind_endpoints(py::module_& m);
 void bind_faults(py::module_& m);
@@ -57,5 +67,6 @@ void bind_trace(py::module_& m);
 void bind_scenario(py::module_& m);
 void bind_transfer(py::module_& m);  // after bind_scenario: adds Scenario.transfer
 void bind_tcp_info(py::module_& m);
+void bind_flood(py::module_& m);
 
 }  // namespace tcpfault::py_bindings

@@ -29,6 +29,7 @@ PYBIND11_MODULE(_tcpfault, m) {
   bind_endpoints(m);
   bind_faults(m);
   bind_trace(m);
+  bind_flood(m);  // before the scenario: its flood_syns returns a Flood
   bind_scenario(m);
   bind_transfer(m);
 }

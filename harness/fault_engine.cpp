@@ -154,6 +154,9 @@ FaultEngine::Stats FaultEngine::stats() const {
     s.verdict_errors = queue_->verdict_errors();
   }
   s.loop_cpu_ns = loop_cpu_ns_;
+  auto floods = floods_.totals();
+  s.flood_syns_sent = floods.sent;
+  s.flood_replies_dropped = floods.replies_dropped;
   return s;
 }
 
@@ -170,7 +173,7 @@ void FaultEngine::inject(const SockAddr& a, const SockAddr& b, const Craft& spec
   if (!c)
     throw Error("cannot craft a segment between " + a.str() + " and " + b.str() +
                 ": no such connection has passed the middlebox");
-  send_crafted(craft(*c, spec), "crafted " + describe(Inject{spec, false}));
+  inject_crafted(*c, spec, "crafted " + describe(Inject{spec, false}));
 }
 
 void FaultEngine::run() {
@@ -234,19 +237,35 @@ void FaultEngine::handle(const NfQueue::Message& m) {
     return;
   }
   Packet& p = *parsed;
+  if (auto flood = floods_.claim(p)) {
+    drop_flood_reply(m.id, p, *flood);
+    return;
+  }
+  // Toward an end whose numbers a rewrite_isn rule shifts, the acknowledgments go back
+  // into that end's own numbers first: the tracker and the rules see one space.
+  const std::uint32_t unshift = receiver_shift(p.source(), p.destination());
+  std::optional<Packet> unshifted;
+  if (unshift) {
+    unshifted = p;
+    unshift_acks(*unshifted, unshift);
+  }
+  const Packet& real = unshifted ? *unshifted : p;
   SegmentEvent ev;
   ev.t_ns = mono_now_ns();
   ev.from = host_of_(p.src);
   ev.to = host_of_(p.dst);
-  ev.classified = tracker_.classify(p);
-  ev.relative = relative_for(tracker_, p);
-  SegmentView view{ev.from, p, ev.classified};
+  ev.classified = tracker_.classify(real);
+  ev.relative = relative_for(tracker_, real);
+  if (ev.relative) ev.relative->dst_isn += unshift;  // the trace keeps p as it came
+  SegmentView view{ev.from, real, ev.classified};
 
   const RuleBook::Entry* acting = rules_.decide(view);
   // Holds waiting for this segment are released right after its own verdict.
   on_seen(view);
+  if (acting && std::holds_alternative<RewriteIsn>(acting->rule.action)) start_shift(*acting, ev.classified, real);
+  const bool out_shifted = unshift || (!shifts_.empty() && shifts_.find(ev.classified.connection, ev.classified.from_opener).has_value());
 
-  if (!acting) {
+  if (!acting && !out_shifted) {
     // The common path: the trace takes the packet itself, not a copy.
     ev.fate = "passed";
     Host from = view.from;
@@ -256,15 +275,31 @@ void FaultEngine::handle(const NfQueue::Message& m) {
     queue_->accept(m.id);
     note_delivered(d);
     on_passed(from);
+    flush_releasing();
+    return;
+  }
+  Outgoing out = outgoing(p, real, ev.classified);
+  std::string shifted;
+  if (out.seq_delta) shifted = " (seq +" + std::to_string(out.seq_delta) + ")";
+  if (unshift) shifted += " (ack -" + std::to_string(unshift) + ")";
+  ev.packet = p;
+  if (!acting || std::holds_alternative<RewriteIsn>(acting->rule.action)) {
+    const std::string who = acting ? "rule #" + std::to_string(acting->id) : "";
+    if (acting && out.seq_delta && (real.flags & tcp_flag::SYN))
+      ev.fate = "ISN rewritten by " + who + " to " + std::to_string(out.wire.seq) + shifted;
+    else
+      ev.fate = shifted.empty() ? "passed" : "passed, shifted" + shifted;
+    if (acting) ev.rule = acting->rule.label;
+    trace_.add_segment(std::move(ev));
+    pass_on(m.id, out, view.from);
   } else {
-    ev.packet = p;
-    apply(*acting, m, p, std::move(ev), view.from);
+    apply(*acting, m, std::move(out), shifted, std::move(ev), view.from);
   }
   flush_releasing();
 }
 
-void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m, Packet& p, SegmentEvent ev,
-                        Host from) {
+void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m, Outgoing out,
+                        const std::string& shifted, SegmentEvent ev, Host from) {
   const std::string who = "rule #" + std::to_string(acting.id);
   ev.rule = acting.rule.label;
   const Action& action = acting.current;
@@ -276,7 +311,7 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
                        : std::holds_alternative<Delay>(action)     ? "delay"
                        : std::holds_alternative<Duplicate>(action) ? "duplicate"
                                                                    : "reorder";
-    decision = FaultDecision{acting.id, ordinal, 0, ev.t_ns, format_packet(p, ev.relative), what};
+    decision = FaultDecision{acting.id, ordinal, 0, ev.t_ns, format_packet(ev.packet, ev.relative), what};
   }
   auto record = [&](std::string fate) {
     ev.fate = std::move(fate);
@@ -295,18 +330,18 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
     auto seen = ev.t_ns;
     auto trace_id = record("held by " + who + " (delay " + std::to_string(d->by.count()) + " ms)");
     auto at = seen + d->by.count() * 1'000'000;
-    delayed_.emplace(at, Held{m.id, p, trace_id, seen, at, from, 0, std::nullopt, "delayed by " + who});
+    delayed_.emplace(at, Held{m.id, std::move(out), trace_id, seen, at, from, 0, std::nullopt, "delayed by " + who});
   } else if (auto* h = std::get_if<Hold>(&action)) {
     auto seen = ev.t_ns;
     auto trace_id = record("held by " + who);
-    held_.push_back({m.id, p, trace_id, seen, seen + h->max.count() * 1'000'000, from, h->after_segments,
-                     h->until, "held by " + who});
+    held_.push_back({m.id, std::move(out), trace_id, seen, seen + h->max.count() * 1'000'000, from,
+                     h->after_segments, h->until, "held by " + who});
   } else if (auto* dup = std::get_if<Duplicate>(&action)) {
-    record("passed, then duplicated x" + std::to_string(dup->copies) + " by " + who);
-    pass_on(m.id, p, from);
-    for (int i = 0; i < dup->copies; ++i) send_crafted(p, "copy made by " + who);
+    record("passed, then duplicated x" + std::to_string(dup->copies) + " by " + who + shifted);
+    pass_on(m.id, out, from);
+    for (int i = 0; i < dup->copies; ++i) send_crafted(out.real, out.wire, "copy made by " + who);
   } else if (auto* mod = std::get_if<Modify>(&action)) {
-    Packet changed = p;
+    Packet changed = out.real;
     if (mod->window) changed.set_window(*mod->window);
     if (mod->set_flags || mod->clear_flags)
       changed.set_flags(static_cast<std::uint8_t>((changed.flags | mod->set_flags) & ~mod->clear_flags));
@@ -314,17 +349,64 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
     if (mod->ack_offset) changed.set_ack(static_cast<std::uint32_t>(changed.ack + mod->ack_offset));
     if (mod->strip_options) changed.strip_options();
     if (mod->payload) changed.write_payload(mod->payload->offset, mod->payload->bytes, mod->payload->xor_bytes);
-    record("rewritten by " + who + " to: " + format_packet(changed, ev.relative));
-    pass_on(m.id, changed, from, /*rewritten=*/true);
+    Outgoing rewritten = outgoing(out.wire, changed, ev.classified);
+    rewritten.rewritten = true;
+    auto as_sent = relative_for(tracker_, out.real);
+    if (as_sent) as_sent->src_isn += rewritten.seq_delta;
+    record("rewritten by " + who + " to: " + format_packet(rewritten.wire, as_sent));
+    pass_on(m.id, rewritten, from);
   } else if (auto* inj = std::get_if<Inject>(&action)) {
-    const auto* c = tracker_.find(p.source(), p.destination());
+    const auto* c = tracker_.find(out.real.source(), out.real.destination());
     record((inj->drop_trigger ? "dropped and answered by " : "passed, then answered by ") + who);
     if (inj->drop_trigger)
       queue_->drop(m.id);
     else
-      pass_on(m.id, p, from);
-    if (c) send_crafted(craft(*c, inj->segment), "crafted by " + who);
+      pass_on(m.id, out, from);
+    if (c) inject_crafted(*c, inj->segment, "crafted by " + who);
   }
+}
+
+std::uint32_t FaultEngine::receiver_shift(const SockAddr& from, const SockAddr& to) const {
+  if (shifts_.empty()) return 0;
+  const auto* c = tracker_.find(from, to);
+  if (!c) return 0;
+  auto s = shifts_.find(c->id, /*from_opener=*/to == c->opener);
+  return s ? s->delta : 0;
+}
+
+FaultEngine::Outgoing FaultEngine::outgoing(const Packet& queued, Packet real, const Classified& c) const {
+  Outgoing out;
+  out.wire = real;
+  out.real = std::move(real);
+  if (!shifts_.empty() && c.connection)
+    if (auto s = shifts_.find(c.connection, c.from_opener)) {
+      shift_seq(out.wire, s->delta);
+      out.seq_delta = s->delta;
+    }
+  out.rewritten = out.wire.bytes != queued.bytes;
+  return out;
+}
+
+void FaultEngine::start_shift(const RuleBook::Entry& rule, const Classified& c, const Packet& real) {
+  if (!real.has(tcp_flag::SYN) || !c.connection || shifts_.find(c.connection, c.from_opener)) return;
+  const auto& isn = std::get<RewriteIsn>(rule.rule.action);
+  const auto k = static_cast<std::uint32_t>(shifts_.next_index(rule.id));
+  const std::uint32_t target = isn.first + k * isn.step;
+  shifts_.set(c.connection, c.from_opener, {static_cast<std::uint32_t>(target - real.seq), rule.id});
+}
+
+// A reply to a flood's SYN: lost here, kept out of the role tracker and the rules,
+// recorded as a bulk segment (the flood's summary lines count it).
+void FaultEngine::drop_flood_reply(std::uint32_t id, const Packet& p, int flood) {
+  SegmentEvent ev;
+  ev.t_ns = mono_now_ns();
+  ev.from = host_of_(p.src);
+  ev.to = Host::Middlebox;
+  ev.classified.roles = roles_from_flags(p);
+  ev.packet = p;
+  ev.fate = "dropped: reply to flood #" + std::to_string(flood);
+  trace_.add_bulk_segment(std::move(ev));
+  queue_->drop(id);
 }
 
 void FaultEngine::on_seen(const SegmentView& view) {
@@ -357,15 +439,15 @@ void FaultEngine::release(Held& h, const std::string& reason) {
   auto now = mono_now_ns();
   trace_.set_fate(h.trace_id, h.why + ", let go after " + ms_string(now - h.seen_ns) + " (" + reason + ")",
                   now);
-  pass_on(h.packet_id, h.packet, h.sender);
+  pass_on(h.packet_id, h.out, h.sender);
 }
 
-void FaultEngine::pass_on(std::uint32_t id, const Packet& delivered, Host sender, bool rewritten) {
-  if (rewritten)
-    queue_->accept_rewritten(id, delivered.bytes);
+void FaultEngine::pass_on(std::uint32_t id, const Outgoing& out, Host sender) {
+  if (out.rewritten)
+    queue_->accept_rewritten(id, out.wire.bytes);
   else
     queue_->accept(id);
-  note_delivered(delivered_of(delivered));
+  note_delivered(delivered_of(out.real));
   on_passed(sender);
 }
 
@@ -473,19 +555,29 @@ Packet FaultEngine::craft(const RoleTracker::Connection& c, const Craft& spec) c
   return build_packet(s);
 }
 
-void FaultEngine::send_crafted(const Packet& p, const std::string& why) {
+void FaultEngine::inject_crafted(const RoleTracker::Connection& c, const Craft& spec, const std::string& why) {
+  Packet real = craft(c, spec);
+  Packet wire = real;
+  // Impersonating an end whose numbers are shifted: its peer knows them shifted.
+  const bool from_opener = host_of_(c.opener.addr) != spec.toward;
+  if (auto s = shifts_.find(c.id, from_opener)) shift_seq(wire, s->delta);
+  send_crafted(real, wire, why);
+}
+
+void FaultEngine::send_crafted(const Packet& real, const Packet& wire, const std::string& why) {
   // Verdicts given so far go first: a copy must follow its original on the wire.
   if (queue_) queue_->flush();
   SegmentEvent ev;
   ev.t_ns = mono_now_ns();
   ev.from = Host::Middlebox;
-  ev.to = host_of_(p.dst);
-  ev.classified = tracker_.classify(p, /*injected=*/true);
-  ev.relative = relative_for(tracker_, p);
-  ev.packet = p;
+  ev.to = host_of_(wire.dst);
+  ev.classified = tracker_.classify(real, /*injected=*/true);
+  ev.relative = relative_for(tracker_, real);
+  if (ev.relative) ev.relative->src_isn += wire.seq - real.seq;  // the trace keeps what was sent
+  ev.packet = wire;
   ev.fate = "injected: " + why;
   trace_.add_segment(std::move(ev));
-  injector_.send(p);
+  injector_.send(wire);
 }
 
 }  // namespace tcpfault

@@ -19,11 +19,13 @@
 #include <vector>
 
 #include "harness/fault_rule.h"
+#include "harness/flood_replies.h"
 #include "harness/injector.h"
 #include "harness/nfqueue.h"
 #include "harness/queue_counters.h"
 #include "harness/roles.h"
 #include "harness/rule_book.h"
+#include "harness/seq_shift.h"
 #include "harness/trace.h"
 #include "netns/unique_fd.h"
 
@@ -73,6 +75,8 @@ class FaultEngine {
     std::int64_t loop_cpu_ns = 0;       // CPU time of the verdict loop so far
     bool intercepting = true;
     std::uint64_t undecided_drops() const { return queue_dropped + user_dropped; }
+    std::uint64_t flood_syns_sent = 0;        // by every flood of the scenario
+    std::uint64_t flood_replies_dropped = 0;  // segments toward flood sources, lost here
   };
   Stats stats() const;
   // Throws Error naming the losses when the kernel dropped packets the harness never
@@ -82,13 +86,27 @@ class FaultEngine {
   // What each random rule did to the segments it acted on (harness/random_faults.h).
   std::vector<FaultDecision> fault_log(int rule_id) const;
 
+  // Where SYN floods register their sources: segments addressed to them are dropped
+  // and counted before any rule or the role tracker sees them (see FloodReplies).
+  FloodReplies& floods() { return floods_; }
+
   // The tracker's view of a connection (copy), for tests and crafted segments.
   std::optional<RoleTracker::Connection> connection(const SockAddr& a, const SockAddr& b) const;
 
  private:
+  // A segment on its way on: `real` in the ends' own sequence numbers (what the
+  // tracker, the holds and crafted segments reason in), `wire` as its receiver is to
+  // get it (different only where a rewrite_isn shift applies, see seq_shift.h).
+  struct Outgoing {
+    Packet real;
+    Packet wire;
+    bool rewritten = false;         // wire differs from what the kernel queued
+    std::uint32_t seq_delta = 0;    // wire.seq - real.seq
+  };
+
   struct Held {
     std::uint32_t packet_id;
-    Packet packet;
+    Outgoing out;
     std::uint64_t trace_id;
     std::int64_t seen_ns;
     std::int64_t release_at_ns;  // time limit (delay or hold maximum)
@@ -100,16 +118,27 @@ class FaultEngine {
 
   void run();
   void handle(const NfQueue::Message& m);
-  void apply(const RuleBook::Entry& acting, const NfQueue::Message& m, Packet& p, SegmentEvent ev, Host from);
+  // Applies a rule's action to a segment on its way (`shifted` describes a rewrite_isn
+  // shift of its numbers, for the trace).
+  void apply(const RuleBook::Entry& acting, const NfQueue::Message& m, Outgoing out, const std::string& shifted,
+             SegmentEvent ev, Host from);
   // Reads the kernel's counters of drops it did not ask us about; notes new ones.
   void check_queue_counters() const;  // with mu_ held
+  void drop_flood_reply(std::uint32_t id, const Packet& p, int flood);
   void on_passed(Host sender);
   void on_seen(const SegmentView& view);
   // Lets a held segment go: recorded, then passed on.
   void release(Held& h, const std::string& reason);
   // Accepts a queued segment (rewritten or not); it then counts as delivered and as a
   // later segment for the holds of its sender.
-  void pass_on(std::uint32_t id, const Packet& delivered, Host sender, bool rewritten = false);
+  void pass_on(std::uint32_t id, const Outgoing& out, Host sender);
+  // The shift of the receiver's numbers in the connection between two ends (0: none):
+  // a segment toward it has its acknowledgments put back by that much.
+  std::uint32_t receiver_shift(const SockAddr& from, const SockAddr& to) const;
+  // `real` (already in the ends' own numbers) as it goes on: the sender's shift applied.
+  Outgoing outgoing(const Packet& queued, Packet real, const Classified& c) const;
+  // A rewrite_isn rule acting on a SYN or SYN-ACK: the direction gets its ISN.
+  void start_shift(const RuleBook::Entry& rule, const Classified& c, const Packet& real);
   void flush_releasing();
   void release_due();
   std::int64_t next_deadline_ns() const;
@@ -124,7 +153,10 @@ class FaultEngine {
   static Delivered delivered_of(const Packet& p);
   void note_delivered(const Delivered& d);
   std::optional<std::uint32_t> delivered_next(const SockAddr& sender, const SockAddr& receiver) const;
-  void send_crafted(const Packet& p, const std::string& why);
+  // Crafts `spec` in connection `c` and sends it (shifted like the end it impersonates).
+  void inject_crafted(const RoleTracker::Connection& c, const Craft& spec, const std::string& why);
+  // Sends `wire`; the tracker classifies `real` (the same segment in the ends' own numbers).
+  void send_crafted(const Packet& real, const Packet& wire, const std::string& why);
 
   Trace& trace_;
   HostOf host_of_;
@@ -142,6 +174,8 @@ class FaultEngine {
   std::map<std::pair<SockAddr, SockAddr>, std::uint32_t> delivered_;  // (sender, receiver) -> next seq
   mutable Stats stats_;  // the kernel's counters are refreshed by readers too
   std::atomic<std::int64_t> loop_cpu_ns_{0};
+  FloodReplies floods_;
+  SeqShifts shifts_;
   UniqueFd wake_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -61,6 +61,9 @@ std::string describe(const Action& a) {
                std::to_string(m.payload->offset + m.payload->bytes.size()) + ")";
       return out;
     }
+    std::string operator()(const RewriteIsn& r) const {
+      return "rewrite the ISN to " + std::to_string(r.first) + " + k x " + std::to_string(r.step) + " (k-th connection)";
+    }
     std::string operator()(const Inject& i) const {
       return std::string(i.drop_trigger ? "replace with " : "inject ") + describe_craft(i.segment);
     }
@@ -99,6 +102,11 @@ void FaultRule::validate() const {
   if (auto* r = std::get_if<RandomFaults>(&action)) r->validate();
   if (auto* m = std::get_if<Modify>(&action); m && m->payload && m->payload->bytes.empty())
     throw Error("fault rule: a payload rewrite needs at least one byte");
+  const bool only_syns = (match.all_roles & (SYN | SYN_ACK)) || (match.flags_set & tcp_flag::SYN) ||
+                         (match.any_role && !(match.any_role & ~Roles(SYN | SYN_ACK)));
+  if (std::holds_alternative<RewriteIsn>(action) && !only_syns)
+    throw Error("fault rule: rewrite_isn acts on the SYN or SYN-ACK that opens a direction; give it a match "
+                "with the SYN or SYN_ACK role (or the S flag)");
   if (auto* i = std::get_if<Inject>(&action); i && i->segment.toward == Host::Middlebox)
     throw Error("fault rule: a crafted segment goes toward the client or the server, not the middlebox");
 }
@@ -130,5 +138,6 @@ std::optional<Action> concrete_action(const RandomFaults& r, RandomChoice c) {
   }
   return std::nullopt;
 }
+FaultRule rewrite_isn(Match m, RewriteIsn isn) { return make_rule(std::move(m), isn); }
 
 }  // namespace tcpfault

@@ -91,9 +91,19 @@ struct Inject {
   bool drop_trigger = false;
 };
 
+// Give the connection a chosen ISN in the direction of the matching SYN (or SYN-ACK):
+// the k-th connection the rule acts on (from 0) gets first + k * step. Every later
+// segment of that connection is translated both ways (harness/seq_shift.h), so both
+// ends stay in step. The match must select SYNs or SYN-ACKs.
+struct RewriteIsn {
+  std::uint32_t first = 0;
+  std::uint32_t step = 0;
+};
+
+
 // RandomFaults (harness/random_faults.h): a drop, delay, duplicate or reorder drawn for
 // each matched segment from a seed.
-using Action = std::variant<Drop, Delay, Hold, Duplicate, Modify, Inject, RandomFaults>;
+using Action = std::variant<Drop, Delay, Hold, Duplicate, Modify, Inject, RandomFaults, RewriteIsn>;
 // The action a random rule's draw stands for (Pass: none).
 std::optional<Action> concrete_action(const RandomFaults& r, RandomChoice c);
 
@@ -125,5 +135,6 @@ FaultRule duplicate(Match m, int copies = 1);
 FaultRule modify(Match m, Modify change);
 FaultRule inject_on(Match m, Inject what);
 FaultRule random_faults(Match m, RandomFaults r);
+FaultRule rewrite_isn(Match m, RewriteIsn isn);
 
 }  // namespace tcpfault

@@ -245,6 +245,8 @@ void learn(Connection& c, const Packet& p, const Classified& seen) {
 
 }  // namespace
 
+Roles roles_from_flags(const Packet& p) { return flag_roles(p); }
+
 std::string roles_string(Roles r) {
   std::string out;
   for (const auto& [role, name] : kRoleNames) {

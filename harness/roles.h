@@ -41,6 +41,10 @@ std::string roles_string(Roles r);
 // "RST" and "RST_ROLE" both name RST_ROLE.
 std::optional<Role> role_from_name(const std::string& name);
 
+// The roles a segment's flags alone give (SYN, SYN_ACK, FIN, RST, PURE_ACK): what a
+// segment outside every tracked connection plays.
+Roles roles_from_flags(const Packet& p);
+
 // The sequence space of one direction of a connection, as seen on the wire.
 struct DirectionState {
   bool syn_seen = false;

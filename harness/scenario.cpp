@@ -59,6 +59,7 @@ Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
 }
 
 Scenario::~Scenario() {
+  stop_floods();  // first the load, then the rest
   transfers_.stop_all("scenario " + options_.name + " ended");
   // Handles the test still holds stop working with a clear message from here on.
   client_->close_all("closed when scenario " + options_.name + " ended");
@@ -78,6 +79,38 @@ Scenario::~Scenario() {
   client_.reset();
   server_.reset();
   topology_.reset();
+}
+
+SynFlood& Scenario::flood_syns(FloodSpec spec) {
+  check_flood_spec(spec, *topology_, options_.family);
+  std::lock_guard lock(floods_mu_);
+  const int id = static_cast<int>(floods_.size()) + 1;
+  faults_->floods().add(id, spec.sources);  // before the first SYN: its reply must find them
+  try {
+    floods_.push_back(std::make_unique<SynFlood>(id, spec, topology_->middlebox(), faults_->floods(), *trace_));
+  } catch (...) {
+    faults_->floods().remove(id);
+    throw;
+  }
+  return *floods_.back();
+}
+
+SynFlood& Scenario::flood(int id) {
+  std::lock_guard lock(floods_mu_);
+  if (id < 1 || id > static_cast<int>(floods_.size()))
+    throw Error("no flood #" + std::to_string(id) + " in scenario " + options_.name);
+  return *floods_[id - 1];
+}
+
+void Scenario::stop_floods() {
+  std::lock_guard lock(floods_mu_);
+  for (auto& f : floods_) f->stop();
+  for (auto& f : floods_) {
+    int id = f->id();
+    f.reset();  // joins its sender
+    trace_->note("flood #" + std::to_string(id) + " in all: " + faults_->floods().counts(id).str());
+  }
+  floods_.clear();
 }
 
 KernelEndpoint& Scenario::endpoint(Host h) {

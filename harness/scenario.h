@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "harness/fault_engine.h"
 #include "harness/mib_counters.h"
 #include "harness/state_observer.h"
+#include "harness/syn_flood.h"
 #include "harness/trace.h"
 #include "harness/trace_output.h"
 #include "harness/transfer.h"
@@ -111,12 +113,19 @@ class Scenario {
   TransferReport transfer(const Connection& sender, const Connection& receiver, TransferOptions options = {});
   void expect_intact(const TransferReport& report) const;
 
+  // ---- SYN floods from the middlebox (harness/syn_flood.h) ----
+  // Starts a flood toward the server; throws Error for a spec out of bounds. The flood
+  // belongs to the scenario and stops with it at the latest; floods are numbered from 1.
+  SynFlood& flood_syns(FloodSpec spec);
+  SynFlood& flood(int id);
+
   std::string ladder() const { return render_ladder(*trace_); }
   // Writes the artifacts to `dir` (default: the scenario's artifacts directory).
   ArtifactPaths write_artifacts(std::optional<std::string> dir = std::nullopt) const;
 
  private:
   std::string failure_note(const std::string& summary) const;
+  void stop_floods();  // joins every flood's sender and notes what each did in all
   const netns::Namespace& ns(Host h) const;
 
   ScenarioOptions options_;
@@ -126,6 +135,8 @@ class Scenario {
   std::unique_ptr<StateObserver> states_;
   std::unique_ptr<FaultEngine> faults_;
   std::unique_ptr<KernelEndpoint> client_, server_;
+  mutable std::mutex floods_mu_;  // floods may be started and read from several threads
+  std::vector<std::unique_ptr<SynFlood>> floods_;
   std::unique_ptr<Expectations> expect_;
   TransferSet transfers_;
 };

@@ -174,6 +174,25 @@ std::size_t Trace::segment_count() const {
   return segments_.size();
 }
 
+void Trace::add_bulk_segment(SegmentEvent e) {
+  // Nobody waits on these: no version change, no wake-up.
+  std::lock_guard lock(mu_);
+  e.id = bulk_.size() + 1;  // numbered apart from the timeline's segments
+  bulk_.push_back(std::move(e));
+}
+
+std::vector<SegmentEvent> Trace::bulk_segments() const {
+  std::vector<SegmentEvent> out;
+  {
+    std::lock_guard lock(mu_);
+    out = bulk_;
+  }
+  // Two threads add them (the flood's sender, the verdict loop): order by time.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const SegmentEvent& a, const SegmentEvent& b) { return a.t_ns < b.t_ns; });
+  return out;
+}
+
 bool Trace::wait_until(const std::function<bool(const std::vector<Event>&)>& done,
                        Clock::time_point deadline) const {
   std::unique_lock lock(mu_);

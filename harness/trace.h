@@ -122,6 +122,12 @@ class Trace {
   std::size_t visit_segments(std::size_t from, const std::function<void(const SegmentEvent&)>& visit) const;
   std::size_t segment_count() const;
 
+  // Segments kept out of the events: a flood's SYNs and the replies dropped for it,
+  // hundreds or thousands of them. Expectations and the ladder do not see them one by
+  // one (the flood notes a summary line); the pcapng and the JSON carry every one.
+  void add_bulk_segment(SegmentEvent e);
+  std::vector<SegmentEvent> bulk_segments() const;  // in time order
+
   // Observers that run behind the kernel (the state tracepoint) register a way to
   // catch up; readers call refresh() before reading so the timeline is complete.
   void set_refresher(std::function<void()> catch_up);
@@ -153,6 +159,7 @@ class Trace {
   std::vector<Event> others_;            // everything but segments, in time order
   std::deque<SegmentEvent> segments_;   // in arrival order: id n is segments_[n - 1]
   std::vector<FaultDecision> fault_log_;
+  std::vector<SegmentEvent> bulk_;      // a flood's segments, kept out of the timeline
   std::size_t payload_cap_;
   std::size_t payload_kept_ = 0;
   bool cap_noted_ = false;

@@ -1,5 +1,6 @@
 // The timeline's segments as pcapng, each with a comment: sender, roles, fate.
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -33,9 +34,16 @@ void write_text(const std::string& path, const std::string& text) {
 void write_pcapng(const Trace& trace, const std::string& path) {
   PcapngWriter writer(path);
   const std::int64_t offset = realtime_offset_ns();
-  for (const Event& e : trace.events()) {
-    auto* s = std::get_if<SegmentEvent>(&e);
-    if (!s) continue;
+  // The timeline's segments and the bulk ones (a flood's), merged in time order.
+  const auto events = trace.events();
+  const auto bulk = trace.bulk_segments();
+  std::vector<const SegmentEvent*> segments;
+  for (const Event& e : events)
+    if (auto* s = std::get_if<SegmentEvent>(&e)) segments.push_back(s);
+  for (const auto& s : bulk) segments.push_back(&s);
+  std::stable_sort(segments.begin(), segments.end(),
+                   [](const SegmentEvent* a, const SegmentEvent* b) { return a->t_ns < b->t_ns; });
+  for (const SegmentEvent* s : segments) {
     std::string comment = "from " + netns::to_string(s->from) + " to " + netns::to_string(s->to) +
                           ": " + roles_string(s->classified.roles) + ", connection " +
                           std::to_string(s->classified.connection) + ", " + s->fate;

@@ -315,3 +315,68 @@ def test_rules_without_a_queue():
 def test_queue_of_no_length():
     with pytest.raises(ValueError, match=r"queue_max_len"):
         tcpfault.Scenario(family=4, name="no-room", queue_max_len=0)
+
+
+# ---- SYN floods ----
+
+def test_flood_count_and_rate_are_bounded(net):
+    listener = net.server.listen(8080)
+    with raises_harness_error(r"flood count must be 1 to 10000 SYNs, not 0"):
+        net.flood_syns(listener, count=0, rate=100)
+    with raises_harness_error(r"flood count must be 1 to 10000 SYNs, not 1000000"):
+        net.flood_syns(listener, count=1_000_000, rate=1000)
+    with raises_harness_error(r"flood rate must be more than 0 and at most 2000/s SYNs per second, not 1e\+06/s"):
+        net.flood_syns(listener, count=10, rate=1e6)
+    with raises_harness_error(r"flood rate must be more than 0 .* not inf/s"):
+        net.flood_syns(listener, count=10, rate=float("inf"))
+    with raises_harness_error(r"would last 100.0 s; at most 30 s: raise the rate or lower the count"):
+        net.flood_syns(listener, count=1000, rate=10)
+    assert net.faults.stats.flood_syns_sent == 0
+
+
+def test_flood_arguments_of_the_wrong_type(net):
+    with pytest.raises(TypeError, match=r"rate must be a number of SYNs per second, not str"):
+        net.flood_syns(8080, count=10, rate="fast")
+    with pytest.raises(TypeError, match=r"count must be an int, not float"):
+        net.flood_syns(8080, count=10.5, rate=100)
+    with pytest.raises(TypeError, match=r"flood_syns targets a Listener, a SockAddr or a port on the server, not str"):
+        net.flood_syns("server", count=10, rate=100)
+    with pytest.raises(TypeError, match=r"sources must be how many \(an int\) or a list of unused client-subnet"):
+        net.flood_syns(8080, count=10, rate=100, sources="198.18.1.101")
+
+
+def test_flood_sources_must_be_unused_client_addresses(net):
+    client_address = net.client.at(1).address
+    with raises_harness_error(rf"flood source {client_address} is not an unused address of the client subnet; "
+                              r"use \S+ \.\. \S+ \(or give the number of sources\)"):
+        net.flood_syns(8080, count=10, rate=100, sources=[client_address])
+    server_address = net.server.at(1).address
+    with raises_harness_error(rf"flood source {server_address} is not an unused address"):
+        net.flood_syns(8080, count=10, rate=100, sources=[server_address])
+    with pytest.raises(ValueError, match=r"flood source 'nowhere' is not an IP address"):
+        net.flood_syns(8080, count=10, rate=100, sources=["nowhere"])
+    with pytest.raises(ValueError, match=r"sources must be in 1\.\.153, got 500"):
+        net.flood_syns(8080, count=10, rate=100, sources=500)
+
+
+def test_flood_goes_to_the_server(net):
+    with raises_harness_error(r"a flood goes to a port on the server's address .* not to .*:8080 "
+                              r"\(its replies must pass the middlebox\)"):
+        net.flood_syns(net.client.at(8080), count=10, rate=100)
+
+
+def test_flood_of_a_closed_scenario(net):
+    flood = net.flood_syns(8080, count=5, rate=1000, sources=1)
+    flood.wait()
+    net.close()
+    with raises_harness_error(r"this scenario is closed"):
+        flood.sent
+
+
+# ---- rewrite_isn ----
+
+def test_rewrite_isn_needs_syns(net):
+    with raises_harness_error(r"rewrite_isn acts on the SYN or SYN-ACK that opens a direction"):
+        net.faults.rewrite_isn(FIN, first=1)
+    with pytest.raises(ValueError, match=r"first must be in 0\.\.4294967295, got -1"):
+        net.faults.rewrite_isn("SYN", first=-1)

@@ -7,7 +7,9 @@
 
 #include <fstream>
 #include <set>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "harness/scenario.h"
 #include "harness/tests/child_process.h"
@@ -50,15 +52,12 @@ std::set<std::string> referenced_net_namespaces() {
   return out;
 }
 
-TEST(KillCleanup, SigkillMidScenarioLeavesNothing) {
-  Child c = start_child([](int report) {
+// Runs `mid_way` on a scenario in a child, SIGKILLs the child there, and checks that none
+// of the scenario's namespaces is referenced any more and nothing is pinned.
+void expect_nothing_left_after_kill(const std::function<void(Scenario&)>& mid_way) {
+  Child c = start_child([&](int report) {
     Scenario s(ScenarioOptions{.name = "killed"});
-    auto listener = s.server().listen(s.server_at(8080));
-    auto client = s.client().connect(s.server_at(8080));
-    auto server = listener.accept();
-    s.faults().add(hold(Match().role(FIN), Hold{.after_segments = 1000, .max = 60000ms}));
-    client.close();
-    s.expect_segments(Match().role(FIN).sent_by(Host::Client), 1);  // now held in the queue
+    mid_way(s);
     std::ostringstream ids;
     for (Host h : {Host::Client, Host::Middlebox, Host::Server})
       ids << "net:[" << s.topology().ns(h).inode() << "]\n";
@@ -85,6 +84,34 @@ TEST(KillCleanup, SigkillMidScenarioLeavesNothing) {
       EXPECT_NE(std::string(e->d_name).rfind("tcpfault-", 0), 0u) << "pinned namespace left: " << e->d_name;
     ::closedir(d);
   }
+}
+
+TEST(KillCleanup, SigkillMidScenarioLeavesNothing) {
+  expect_nothing_left_after_kill([](Scenario& s) {
+    auto listener = s.server().listen(s.server_at(8080));
+    auto client = s.client().connect(s.server_at(8080));
+    auto server = listener.accept();
+    s.faults().add(hold(Match().role(FIN), Hold{.after_segments = 1000, .max = 60000ms}));
+    client.close();
+    s.expect_segments(Match().role(FIN).sent_by(Host::Client), 1);  // now held in the queue
+    // The sockets stay open in the child until the kill (pause() never returns).
+    static std::optional<Listener> keep_listener;
+    static std::optional<Connection> keep_server;
+    keep_listener.emplace(listener);
+    keep_server.emplace(server);
+  });
+}
+
+TEST(KillCleanup, SigkillMidFloodLeavesNothing) {
+  expect_nothing_left_after_kill([](Scenario& s) {
+    static std::optional<Listener> listener;
+    listener.emplace(s.server().listen(s.server_at(8080), 4));
+    auto& flood = s.flood_syns({s.server_at(8080), 10000, 1000, flood_sources(s.topology(), s.family(), 50)});
+    // Mid-flood, replies coming back (a child that never gets there reports no "ready").
+    const auto give_up = Clock::now() + 5s;
+    while (flood.counts().sent < 50 && Clock::now() < give_up) std::this_thread::sleep_for(1ms);
+    if (flood.counts().sent < 50) ::_exit(1);
+  });
 }
 
 }  // namespace

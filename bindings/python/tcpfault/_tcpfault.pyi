@@ -438,6 +438,10 @@ class FaultStats:
     @property
     def loop_cpu(self) -> float:
         """CPU seconds the verdict loop used so far."""
+    @property
+    def flood_syns_sent(self) -> int: ...
+    @property
+    def flood_replies_dropped(self) -> int: ...
 
 class Faults:
     """The middlebox's fault engine.
@@ -594,6 +598,26 @@ class Faults:
     ) -> Rule:
         """When a matching segment passes, send a crafted one in its connection (instead of it with
         drop_trigger). `flags` and `payload` describe the crafted segment, not the match."""
+    def rewrite_isn(
+        self,
+        match: _MatchLike = None,
+        *,
+        first: int,
+        step: int = 0,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+        nth: int | None = None,
+        count: int | None = None,
+    ) -> Rule:
+        """Give each connection whose SYN (or SYN-ACK) matches a chosen ISN in that direction: the k-th
+        such connection (from 0) gets first + k * step (mod 2^32). Every later segment of the
+        connection is translated both ways (seq, ACK, SACK blocks), so both ends stay in step."""
     def inject(
         self,
         connection: Connection,
@@ -638,6 +662,12 @@ class Segment:
     def window(self) -> int: ...
     @property
     def payload_len(self) -> int: ...
+    @property
+    def tsval(self) -> int | None:
+        """The timestamp option's TSval (RFC 7323), None without the option."""
+    @property
+    def tsecr(self) -> int | None:
+        """The timestamp option's TSecr, None without the option."""
     @property
     def payload(self) -> bytes: ...
     @property
@@ -723,6 +753,21 @@ class Trace:
     def transitions(self, of: _ConnectionLike | None = None) -> list[Transition]:
         """State changes so far, of every socket or of one connection (the kernel's reports are
         collected first)."""
+    def bulk_segments(
+        self,
+        match: _MatchLike = None,
+        *,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+    ) -> list[Segment]:
+        """Segments kept out of the timeline (a flood's SYNs, sent_by='middlebox', and the replies
+        dropped for it), in time order; segments() and the expectations do not see them."""
     def calls(self) -> list[Call]: ...
     def note(self, text: str) -> None:
         """Adds a line of your own to the timeline."""
@@ -735,6 +780,43 @@ class Trace:
     def write_pcapng(self, path: str) -> None: ...
     def write(self, dir: str, stem: str | None = None) -> dict[str, str]:
         """Writes pcapng, JSON and ladder; returns their paths."""
+
+# ---- SYN floods ----
+
+class Flood:
+    """A SYN flood from the middlebox (Scenario.flood_syns): crafted SYNs from unused
+    client-subnet addresses; the server's replies are dropped at the middlebox and counted."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def sent(self) -> int:
+        """SYNs sent so far."""
+    @property
+    def replies_dropped(self) -> int:
+        """Segments toward the flood's sources dropped at the middlebox so far."""
+    @property
+    def syn_acks(self) -> int:
+        """Of the replies: SYN-ACKs (retransmissions included)."""
+    @property
+    def rsts(self) -> int:
+        """Of the replies: RSTs."""
+    @property
+    def answered(self) -> int:
+        """How many distinct flood SYNs got any reply."""
+    @property
+    def finished(self) -> bool:
+        """Whether the sender is done (all sent, stopped, or failed)."""
+    @property
+    def error(self) -> str | None:
+        """Why the sender failed, or None."""
+    def wait(self, timeout: _Seconds | None = None) -> None:
+        """Waits until every SYN was sent (default limit: the flood's length + 5 s). Raises
+        tcpfault.Error if it did not finish in time or the kernel refused a SYN."""
+    def stop(self) -> None:
+        """Stops sending; replies are still dropped."""
 
 # ---- the scenario ----
 
@@ -859,6 +941,17 @@ class Scenario:
     def expect_intact(self, report: TransferReport) -> None:
         """Every byte of the transfer arrived, in order and unchanged, then EOF. The failure names the first
         bad offset: a wrong, missing or repeated byte, with the bytes expected and seen there."""
+    def flood_syns(
+        self,
+        to: Listener | SockAddr | int,
+        *,
+        count: int,
+        rate: float,
+        sources: int | Iterable[str] = 16,
+    ) -> Flood:
+        """Floods a listener on the server with `count` SYNs at `rate` per second from unused
+        client-subnet addresses (`sources`: how many, or a list); the replies are dropped at the
+        middlebox. Returns a Flood; it stops by itself, and with the scenario at the latest."""
     def write_artifacts(self, dir: str | None = None) -> dict[str, str]:
         """Writes pcapng, JSON and ladder; returns their paths."""
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """What the conformance cases and their controls share.
 
-    from tcpfault.casekit import assert_reports, open_connection, tolerance
+    from tcpfault.casekit import assert_reports, fail, open_connection, tolerance
 """
+
+import tcpfault
 
 
 def open_connection(net, port=8080):
@@ -24,3 +26,11 @@ def assert_reports(failure, net, *fragments):
     message = str(failure.value)
     for fragment in (*fragments, f"ladder of {net.name} "):
         assert fragment in message, f"{fragment!r} missing from:\n{message}"
+
+
+def fail(net, what, expected, seen):
+    """Fails a check the harness has no expectation for, the way its expectations fail:
+    what, expected, seen, and the ladder (the note marks the spot in the timeline)."""
+    net.trace.note(f"expectation failed: {what}")
+    raise tcpfault.ExpectationFailed(
+        f"expectation failed: {what}\n  expected: {expected}\n  seen:     {seen}\n{net.ladder()}")

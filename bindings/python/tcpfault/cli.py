@@ -62,7 +62,8 @@ class Collector:
             if marker is not None:
                 args = list(marker.args) + [None, None]
                 case_id = marker.kwargs.get("id", args[0])
-                self.cases[case_id] = (marker.kwargs.get("title", args[1]) or "", marker.kwargs.get("ref", ""))
+                # A case with variants (several tests) is named by its first test, the main one.
+                self.cases.setdefault(case_id, (marker.kwargs.get("title", args[1]) or "", marker.kwargs.get("ref", "")))
 
     def pytest_runtest_logreport(self, report):
         record = self.results.setdefault(
