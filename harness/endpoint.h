@@ -70,6 +70,8 @@ class Connection {
   CallResult set_keepalive(int idle_s, int interval_s, int count);
   CallResult set_buffers(std::optional<int> send_bytes, std::optional<int> recv_bytes);
   CallResult set_option(int level, int name, int value, const std::string& label);
+  // getsockopt with an int value: the result's value is the option's.
+  CallResult get_option(int level, int name, const std::string& label);
 
   std::string str() const;  // "client 198.18.1.1:40000 > 198.18.2.1:8080 (open)"
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "harness/silent_destroy.h"
+
 namespace tcpfault {
 
 namespace {
@@ -157,6 +159,19 @@ void Scenario::expect_counter(Host h, const std::string& key, std::int64_t at_le
                              : ">= " + std::to_string(at_least);
   expect_->fail(netns::to_string(h) + " counter " + key + " grows by " + want, want,
                 std::to_string(delta));
+}
+
+void Scenario::expect_schedule(const Match& m, const Schedule& schedule, const ScheduleExpectation& o) const {
+  tcpfault::expect_schedule(*expect_, *trace_, *states_, m, schedule, o);
+}
+
+void Scenario::destroy_silently(const SocketRef& s) {
+  tcpfault::destroy_silently(*faults_, states_->diag(s.host), *trace_, *expect_, s);
+}
+
+std::optional<TcpInfo> Scenario::tcp_info(const SocketRef& s) const {
+  auto info = states_->socket(s);
+  return info ? info->tcp : std::nullopt;
 }
 
 ArtifactPaths Scenario::write_artifacts(std::optional<std::string> dir) const {

@@ -19,6 +19,7 @@
 
 #include "harness/endpoint.h"
 #include "harness/expect.h"
+#include "harness/expect_schedule.h"
 #include "harness/fault_engine.h"
 #include "harness/mib_counters.h"
 #include "harness/state_observer.h"
@@ -58,6 +59,7 @@ class Scenario {
   Trace& trace() { return *trace_; }
   std::shared_ptr<Trace> shared_trace() const { return trace_; }  // outlives the scenario
   StateObserver& states() { return *states_; }
+  const StateObserver& states() const { return *states_; }
   const Expectations& expectations() const { return *expect_; }
 
   SockAddr server_at(std::uint16_t port) const;
@@ -93,6 +95,15 @@ class Scenario {
   void expect_ok(const CallResult& r) const;
   void expect_counter(Host h, const std::string& key, std::int64_t at_least,
                       std::optional<std::int64_t> at_most = std::nullopt) const;
+
+  // ---- timers and silent ends (harness/timer_settings.h makes schedules from this
+  // scenario's settings; harness/backoff.h explains them) ----
+  // The segments matching `m` follow `schedule`, each interval within max(5 ms, 12.5 %).
+  void expect_schedule(const Match& m, const Schedule& schedule, const ScheduleExpectation& o = {}) const;
+  // Destroys one end's socket and loses its RST in the middlebox: the peer is not told.
+  void destroy_silently(const SocketRef& s);
+  // The kernel's TCP_INFO for a socket now (nullopt: no full socket).
+  std::optional<TcpInfo> tcp_info(const SocketRef& s) const;
 
   std::string ladder() const { return render_ladder(*trace_); }
   // Writes the artifacts to `dir` (default: the scenario's artifacts directory).
