@@ -50,10 +50,14 @@ Family family_arg(const py::handle& value);
 // sent_by, flags, without_flags, any_role, not_role, payload (n or (lo, hi)), port.
 Match match_arg(const py::handle& what, const py::kwargs& refine);
 
+// The scenario behind a Python Scenario object (throws Error when it is closed).
+std::shared_ptr<Scenario> scenario_of(const py::handle& net);
+
 void bind_values(py::module_& m);
 void bind_endpoints(py::module_& m);
 void bind_faults(py::module_& m);
 void bind_trace(py::module_& m);
 void bind_scenario(py::module_& m);
+void bind_timers(py::module_& m);  // after bind_scenario: it adds Scenario methods
 
 }  // namespace tcpfault::py_bindings

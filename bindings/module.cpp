@@ -29,6 +29,7 @@ PYBIND11_MODULE(_tcpfault, m) {
   bind_faults(m);
   bind_trace(m);
   bind_scenario(m);
+  bind_timers(m);
 }
 
 }  // namespace tcpfault::py_bindings
