@@ -219,10 +219,7 @@ void bind_timers(py::module_& m) {
       py::arg("conn"), py::kw_only(), py::arg("answered") = 0);
   add_method(
       scenario, "tcp_info",
-      [](const py::object& net, const py::object& conn) -> py::object {
-        auto info = scenario_of(net)->tcp_info(socket_arg(conn, "conn"));
-        return info ? py::cast(*info) : py::none();
-      },
+      [](const py::object& net, const py::object& conn) { return scenario_of(net)->tcp_info(socket_arg(conn, "conn")); },
       "The kernel's TCP_INFO for the socket now (None when it has no full socket).", py::arg("conn"));
   add_method(
       scenario, "expect_schedule",
