@@ -96,6 +96,8 @@ void bind_timers(py::module_& m) {
       .def_property_readonly("give_up_label", [](const Schedule& s) { return s.give_up ? s.give_up->label : ""; })
       .def_property_readonly("origin", [](const Schedule& s) { return s.origin; },
                              "What time 0 is when it is not the first step ('' otherwise).")
+      .def_property_readonly("close_call", [](const Schedule& s) { return s.close_call; },
+                             "Non-empty when timer lateness could make the stack give up one expiry earlier.")
       .def("first", [](const Schedule& s, const py::object& n) {
              return s.first(static_cast<std::size_t>(int_arg(n, "first(n)", 1, INT32_MAX)));
            }, py::arg("n"), "The first n steps only, without the give-up (a connection that recovers).")

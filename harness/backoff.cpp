@@ -24,6 +24,14 @@ void add_step(Schedule& s, std::string label, Usec at) {
 
 std::string retransmission(int n) { return "retransmission " + std::to_string(n); }
 
+// At an expiry where the model retransmits, `elapsed` of the budget has passed; the real
+// timers may have run late by up to an eighth of it (and a few ms).
+void note_close_call(Schedule& s, Usec elapsed, Usec budget, const std::string& since) {
+  if (!s.close_call.empty() || elapsed + elapsed / 8 + std::chrono::milliseconds(5) < budget) return;
+  s.close_call = "at the expiry " + format_ms(elapsed) + " after " + since + " the " + format_ms(budget) +
+                 " budget is within the timers' lateness (up to an eighth): the stack may give up there";
+}
+
 }  // namespace
 
 std::string format_ms(Usec t) {
@@ -40,6 +48,7 @@ Schedule Schedule::first(std::size_t n) const {
   Schedule out = *this;
   out.steps.resize(n);
   out.give_up.reset();
+  out.close_call.clear();  // no give-up, no close call
   out.description += " (first " + std::to_string(n) + " steps)";
   return out;
 }
@@ -77,6 +86,7 @@ Schedule syn_schedule(const SynRetries& r) {
   for (int sent = 0;; ++sent) {
     t += timeout;
     if (sent >= max_retransmits || (sent > 0 && t >= budget)) break;
+    if (sent > 0) note_close_call(s, t, budget, "the first SYN");
     add_step(s, retransmission(sent + 1), t);
     if (sent + 1 > r.linear_timeouts) timeout = std::min(timeout * 2, r.rto_max);
   }
@@ -132,6 +142,7 @@ Schedule retransmission_schedule(const RtoRetries& r) {
   for (int n = 1;; ++n) {
     t += timeout;
     if (first_retransmission && t - *first_retransmission >= budget) break;
+    if (first_retransmission) note_close_call(s, t - *first_retransmission, budget, "the first timer retransmission");
     add_step(s, retransmission(n), t);
     if (!first_retransmission) first_retransmission = t;
     timeout = std::min(timeout * 2, r.rto_max);

@@ -26,6 +26,12 @@
 //   window closed re-arms the timer; unanswered, the connection gives up at the
 //   expiry after tcp_retries2 probes.
 // TCP_USER_TIMEOUT and timers changed by BPF are not modelled.
+//
+// Close calls: the kernel compares the time that really passed with the budget, and
+// its timers fire late by up to an eighth of their timeout (the timer wheel rounds
+// expiries up). When an expiry at which the model retransmits comes within that
+// lateness of the budget, the real stack may give up there instead: the schedule says
+// so in `close_call`, and a case should choose settings that keep clear of it.
 #pragma once
 
 #include <chrono>
@@ -55,6 +61,8 @@ struct Schedule {
   // Where time 0 is. Empty: the first step (steps[0].at == 0). Otherwise an earlier
   // event the steps are timed from ("the last segment from the peer" for keepalive).
   std::string origin;
+  // Non-empty when timer lateness could make the stack give up one expiry earlier.
+  std::string close_call;
 
   // The first n steps only, without the give-up (a connection that recovers).
   Schedule first(std::size_t n) const;

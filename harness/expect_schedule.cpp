@@ -134,6 +134,7 @@ void expect_schedule(const Expectations& expect, const Trace& trace, const State
   ScheduleVerdict v = check_schedule(schedule, seen);
   if (v.ok) return;
   if (watch && !seen.give_up_ns) v.seen += watch->unknown_time_note();
+  if (!schedule.close_call.empty()) v.table += "    note: " + schedule.close_call + "\n";
   if (!v.table.empty() && v.table.back() == '\n') v.table.pop_back();  // fail() ends the line
   expect.fail(summary, v.expected, v.seen + "\n" + v.table);
 }

@@ -81,6 +81,19 @@ TEST(Backoff, TailLossProbeComesFirstAndDoesNotStartTheBudget) {
   EXPECT_EQ(give_up_ms(s), 3264);  // 2856 ms after the first timer retransmission >= 1400 ms
 }
 
+TEST(Backoff, CloseCallsAreNamed) {
+  // tcp_retries2 3 at an RTO of 204 ms: the last retransmission is 2856 ms after the
+  // first timer retransmission, within an eighth of the 3 s budget.
+  auto s = retransmission_schedule({.rto = 204ms, .retries = 3, .probe_timeout = 204ms});
+  EXPECT_EQ(s.close_call,
+            "at the expiry 2856 ms after the first timer retransmission the 3000 ms budget is within the "
+            "timers' lateness (up to an eighth): the stack may give up there");
+  // At 304 ms every decision is clear of it; so are the SYN schedules.
+  EXPECT_EQ(retransmission_schedule({.rto = 304ms, .retries = 3, .probe_timeout = 304ms}).close_call, "");
+  EXPECT_EQ(syn_schedule({.retries = 2, .linear_timeouts = 4}).close_call, "");
+  EXPECT_EQ(syn_schedule({.retries = 2}).close_call, "");
+}
+
 TEST(Backoff, RetransmissionTimeoutStopsDoublingAtTheCap) {
   auto s = retransmission_schedule({.rto = 200ms, .retries = 4, .rto_max = 500ms});
   EXPECT_EQ(ms_of(s), (Ms{0, 200, 600, 1100, 1600, 2100}));

@@ -596,6 +596,9 @@ class Schedule:
     @property
     def origin(self) -> str:
         """What time 0 is when it is not the first step ('' otherwise)."""
+    @property
+    def close_call(self) -> str:
+        """Non-empty when timer lateness could make the stack give up one expiry earlier."""
     def first(self, n: int) -> Schedule:
         """The first n steps only, without the give-up (a connection that recovers)."""
     def __len__(self) -> int: ...
