@@ -91,6 +91,8 @@ struct StateExpect {
 
 }  // namespace
 
+std::shared_ptr<Scenario> scenario_of(const py::handle& net) { return net.cast<ScenarioHandle&>().get(); }
+
 void bind_scenario(py::module_& m) {
   py::class_<StateExpect>(m, "StateExpectation", "Expectations about one socket, from Scenario.expect(conn).")
       .def("reaches", &StateExpect::reaches, py::arg("state"), py::arg("within") = 3.0,

@@ -1,11 +1,11 @@
-// TcpInfo: a connection's TCP_INFO, from Connection.tcp_info().
+// TcpInfo: a connection's TCP_INFO, from Connection.tcp_info() or Scenario.tcp_info().
 #include "bindings/conversions.h"
 
 namespace tcpfault::py_bindings {
 
 void bind_tcp_info(py::module_& m) {
   py::class_<TcpInfo>(m, "TcpInfo",
-                      "The kernel's TCP_INFO of one socket at one moment (times in microseconds).")
+                      "The kernel's TCP_INFO of one socket at one moment (times in microseconds, or ms in *_ms).")
       .def_readonly("state", &TcpInfo::state)
       .def_readonly("ca_state", &TcpInfo::ca_state, "0 open, 1 disorder, 2 CWR, 3 recovery, 4 loss.")
       .def_readonly("retransmits", &TcpInfo::retransmits, "Consecutive timeouts of the current RTO.")
@@ -17,6 +17,10 @@ void bind_tcp_info(py::module_& m) {
       .def_readonly("rcv_wscale", &TcpInfo::rcv_wscale)
       .def_readonly("rto_us", &TcpInfo::rto_us)
       .def_readonly("ato_us", &TcpInfo::ato_us)
+      .def_property_readonly("rto_ms", [](const TcpInfo& i) { return i.rto_us / 1e3; })
+      .def_property_readonly("rtt_ms", [](const TcpInfo& i) { return i.rtt_us / 1e3; }, "Smoothed RTT.")
+      .def_property_readonly("rttvar_ms", [](const TcpInfo& i) { return i.rttvar_us / 1e3; })
+      .def_property_readonly("ato_ms", [](const TcpInfo& i) { return i.ato_us / 1e3; })
       .def_readonly("snd_mss", &TcpInfo::snd_mss)
       .def_readonly("rcv_mss", &TcpInfo::rcv_mss)
       .def_readonly("unacked", &TcpInfo::unacked, "Segments sent and not yet acknowledged.")

@@ -59,6 +59,8 @@ struct FloodHandle {
 // Scenario.flood_syns: starts a SYN flood (bind_flood.cpp).
 FloodHandle start_flood(const std::shared_ptr<Scenario>& s, const py::handle& to, const py::handle& count,
                        const py::handle& rate, const py::handle& sources);
+// The scenario behind a Python Scenario object (throws Error when it is closed).
+std::shared_ptr<Scenario> scenario_of(const py::handle& net);
 
 void bind_values(py::module_& m);
 void bind_endpoints(py::module_& m);
@@ -68,5 +70,6 @@ void bind_scenario(py::module_& m);
 void bind_transfer(py::module_& m);  // after bind_scenario: adds Scenario.transfer
 void bind_tcp_info(py::module_& m);
 void bind_flood(py::module_& m);
+void bind_timers(py::module_& m);  // after bind_scenario: it adds Scenario methods
 
 }  // namespace tcpfault::py_bindings

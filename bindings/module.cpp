@@ -32,6 +32,7 @@ PYBIND11_MODULE(_tcpfault, m) {
   bind_flood(m);  // before the scenario: its flood_syns returns a Flood
   bind_scenario(m);
   bind_transfer(m);
+  bind_timers(m);
 }
 
 }  // namespace tcpfault::py_bindings

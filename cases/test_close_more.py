@@ -9,10 +9,6 @@ from tcpfault import (
 )
 from tcpfault.casekit import open_connection, tolerance
 
-# The base of Linux's retransmission budget (TCP_RTO_MIN in include/net/tcp.h): a
-# constant, whatever tcp_rto_min_us says (net/ipv4/tcp_timer.c, retransmits_timed_out).
-TCP_RTO_MIN = 0.2
-
 
 def expect_interval(net, what, seen, want):
     """`seen` seconds is `want` seconds, within tolerance; else fail as the harness does."""
@@ -217,26 +213,6 @@ def test_cl9_linger_zero(net):
     net.expect_counter("client", "TcpExt.TCPAbortOnClose", at_least=0, at_most=0)
 
 
-def orphan_fin_schedule(rto, retries):
-    """When an orphan's unanswered FIN is sent again, and when the orphan gives up, in
-    seconds from the FIN, as Linux does it. A tail loss probe goes out one RTO after the
-    FIN; the retransmission timer, re-armed, fires one RTO later and then doubles each
-    time. tcp_orphan_retries is a budget of time, not a count: the orphan gives up at the
-    first expiry at which the time since the first timer retransmission (retrans_stamp)
-    has reached what `retries` doubling timeouts from TCP_RTO_MIN would take,
-    (2^(retries+1) - 1) x 200 ms."""
-    budget = (2 ** (retries + 1) - 1) * TCP_RTO_MIN
-    probe = rto
-    first = probe + rto
-    sent, timer, t = [probe, first], rto, first
-    while True:
-        timer *= 2
-        t += timer
-        if t - first >= budget:
-            return sent, t
-        sent.append(t)
-
-
 @pytest.mark.case("CL10", "orphan retries: FIN retransmitted on the backoff, then the socket is gone",
                   ref="RFC 9293 3.8.1 (retransmission timeout); RFC 6298 5.5; Linux tcp_orphan_retries")
 @pytest.mark.deviation(
@@ -265,37 +241,21 @@ def test_cl10_orphan_retries(net):
       not set) with (2^(retries+1) - 1) x TCP_RTO_MIN = 1.4 s. At the expiry about 1.25 s
       after it the budget is not spent (one more retransmission); at the next, about 2.9 s
       after, it is, and the orphan is gone.
-    So the case asserts that schedule (orphan_fin_schedule), computed from the RTO the
-    probe shows (checked against tcp_rto_min_us) and the namespace's tcp_orphan_retries.
+    So the case asserts that schedule, from the harness's backoff model fed with the
+    connection's RTO and RTT (TCP_INFO, read before the close: the probe waits
+    2 x SRTT + tcp_rto_min, capped at the RTO) and the namespace's tcp_orphan_retries.
     """
     _, client, conn = open_connection(net)
-    retries = int(net.sysctl("client", "net.ipv4.tcp_orphan_retries"))
-    rto_min = int(net.sysctl("client", "net.ipv4.tcp_rto_min_us")) / 1e6
+    schedule = net.retransmission_schedule(client, orphan=True)  # it is an orphan once closed
+    assert schedule.labels[1] == "tail loss probe", schedule
     net.faults.drop(sent_by="server")
 
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)  # the server has the FIN; its ACKs are lost
-    _, give_up_at = orphan_fin_schedule(2 * rto_min, retries)  # an upper bound for the wait
-    net.expect(client).passes(FIN_WAIT1, CLOSED, within=give_up_at + 2)
+    net.expect(client).passes(FIN_WAIT1, CLOSED, within=schedule.gives_up + 2)
     net.expect(client).reaches(CLOSED)
-    expect_orphan_fin_schedule(net, client, retries, rto_min)
+    net.expect_schedule(FIN, schedule, sent_by="client", gives_up=(client, CLOSED))
+    net.expect_segments(FIN | RETRANSMISSION, sent_by="client", count=len(schedule) - 1)
     net.expect_counter("client", "TcpExt.TCPLossProbes", at_least=1, at_most=1)
     net.expect_counter("client", "TcpExt.TCPAbortOnTimeout", at_least=1, at_most=1)
     net.expect_no_segment(RST)
-
-
-def expect_orphan_fin_schedule(net, client, retries, rto_min):
-    """The client's FIN and its retransmissions follow orphan_fin_schedule, and the socket
-    was gone when the schedule says."""
-    fins = [s.t_ms / 1000 for s in net.trace.segments(FIN, sent_by="client")]
-    gone = step_time(net, client, FIN_WAIT1, CLOSED)
-    assert len(fins) >= 2, f"expected the FIN and its retransmissions, seen {len(fins)} FIN"
-    rto = fins[1] - fins[0]  # the probe waits one RTO: RTO = tcp_rto_min_us + smoothed RTT
-    expect_interval(net, "tail loss probe one RTO (tcp_rto_min_us) after the FIN", rto, rto_min)
-    sent, give_up_at = orphan_fin_schedule(rto, retries)
-    net.expect_segments(FIN | RETRANSMISSION, sent_by="client", count=len(sent))
-    want = [0, *sent, give_up_at]
-    seen = [t - fins[0] for t in (*fins, gone)]
-    for n in range(2, len(want)):  # the first interval is the RTO itself
-        what = (f"FIN retransmission {n}" if n < len(want) - 1 else "giving up") + " after the previous step"
-        expect_interval(net, what, seen[n] - seen[n - 1], want[n] - want[n - 1])

@@ -237,6 +237,15 @@ CallResult Connection::set_option(int level, int name, int value, const std::str
 
 TcpInfo Connection::tcp_info() const { return read_tcp_info(require_fd("tcp_info")); }
 
+CallResult Connection::get_option(int level, int name, const std::string& label) {
+  int fd = require_fd("getsockopt");
+  CallTimer t;
+  int value = 0;
+  socklen_t len = sizeof value;
+  int rc = ::getsockopt(fd, level, name, &value, &len);
+  return s_->record("getsockopt(" + label + ")", rc < 0 ? -1 : value, rc < 0 ? errno : 0, t);
+}
+
 CallResult Connection::set_linger(bool on, int seconds) {
   int fd = require_fd("setsockopt");
   CallTimer t;

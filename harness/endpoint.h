@@ -73,6 +73,8 @@ class Connection {
   CallResult set_option(int level, int name, int value, const std::string& label);
   // The kernel's TCP_INFO for the socket now (its RTO, cwnd, losses); needs the fd.
   TcpInfo tcp_info() const;
+  // getsockopt with an int value: the result's value is the option's.
+  CallResult get_option(int level, int name, const std::string& label);
 
   std::string str() const;  // "client 198.18.1.1:40000 > 198.18.2.1:8080 (open)"
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "harness/silent_destroy.h"
+
 namespace tcpfault {
 
 namespace {
@@ -215,6 +217,19 @@ void Scenario::expect_no_undecided_drops() const {
                 std::to_string(st.queue_dropped) + " dropped with the queue full (queue_max_len " +
                     std::to_string(options_.queue_max_len) + "), " + std::to_string(st.user_dropped) +
                     " not handed to the harness (socket buffer full)");
+}
+
+void Scenario::expect_schedule(const Match& m, const Schedule& schedule, const ScheduleExpectation& o) const {
+  tcpfault::expect_schedule(*expect_, *trace_, *states_, m, schedule, o);
+}
+
+void Scenario::destroy_silently(const SocketRef& s) {
+  tcpfault::destroy_silently(*faults_, states_->diag(s.host), *trace_, *expect_, s);
+}
+
+std::optional<TcpInfo> Scenario::tcp_info(const SocketRef& s) const {
+  auto info = states_->socket(s);
+  return info ? info->tcp : std::nullopt;
 }
 
 ArtifactPaths Scenario::write_artifacts(std::optional<std::string> dir) const {

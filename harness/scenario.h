@@ -20,6 +20,7 @@
 
 #include "harness/endpoint.h"
 #include "harness/expect.h"
+#include "harness/expect_schedule.h"
 #include "harness/fault_engine.h"
 #include "harness/mib_counters.h"
 #include "harness/state_observer.h"
@@ -68,6 +69,7 @@ class Scenario {
   Trace& trace() { return *trace_; }
   std::shared_ptr<Trace> shared_trace() const { return trace_; }  // outlives the scenario
   StateObserver& states() { return *states_; }
+  const StateObserver& states() const { return *states_; }
   const Expectations& expectations() const { return *expect_; }
 
   SockAddr server_at(std::uint16_t port) const;
@@ -118,6 +120,15 @@ class Scenario {
   // belongs to the scenario and stops with it at the latest; floods are numbered from 1.
   SynFlood& flood_syns(FloodSpec spec);
   SynFlood& flood(int id);
+
+  // ---- timers and silent ends (harness/timer_settings.h makes schedules from this
+  // scenario's settings; harness/backoff.h explains them) ----
+  // The segments matching `m` follow `schedule`, each interval within max(5 ms, 12.5 %).
+  void expect_schedule(const Match& m, const Schedule& schedule, const ScheduleExpectation& o = {}) const;
+  // Destroys one end's socket and loses its RST in the middlebox: the peer is not told.
+  void destroy_silently(const SocketRef& s);
+  // The kernel's TCP_INFO for a socket now (nullopt: no full socket).
+  std::optional<TcpInfo> tcp_info(const SocketRef& s) const;
 
   std::string ladder() const { return render_ladder(*trace_); }
   // Writes the artifacts to `dir` (default: the scenario's artifacts directory).

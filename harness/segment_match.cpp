@@ -12,6 +12,10 @@ bool Match::matches(const SegmentView& s) const {
   if (min_payload && s.packet.payload_len < *min_payload) return false;
   if (max_payload && s.packet.payload_len > *max_payload) return false;
   if (port && s.packet.sport != *port && s.packet.dport != *port) return false;
+  if (connection) {
+    const FourTuple seen{s.packet.source(), s.packet.destination()};
+    if (seen != *connection && seen != connection->reversed()) return false;
+  }
   return true;
 }
 
@@ -32,6 +36,7 @@ std::string Match::describe() const {
     add("payload " + std::to_string(min_payload.value_or(0)) + ".." +
         (max_payload ? std::to_string(*max_payload) : std::string("any")));
   if (port) add("port " + std::to_string(*port));
+  if (connection) add("between " + connection->local.str() + " and " + connection->remote.str());
   if (out.empty()) out = "any segment";
   if (from) out += " from " + netns::to_string(*from);
   return out;

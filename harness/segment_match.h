@@ -30,6 +30,7 @@ struct Match {
   std::uint8_t flags_clear = 0;  // none of these TCP flags set
   std::optional<std::size_t> min_payload, max_payload;
   std::optional<std::uint16_t> port;  // either end's port
+  std::optional<FourTuple> connection; // its addresses and ports, in either direction
 
   // Builders, so a rule reads like the wire: Match().from(Host::Client).role(FINAL_ACK)
   Match& sent_by(Host h) { from = h; return *this; }
@@ -41,6 +42,7 @@ struct Match {
   Match& payload(std::size_t exactly) { min_payload = max_payload = exactly; return *this; }
   Match& payload_between(std::size_t lo, std::size_t hi) { min_payload = lo; max_payload = hi; return *this; }
   Match& on_port(std::uint16_t p) { port = p; return *this; }
+  Match& of_connection(const FourTuple& t) { connection = t; return *this; }
 
   bool matches(const SegmentView& s) const;
   // "FINAL_ACK from client", "flags R from server", "any segment"

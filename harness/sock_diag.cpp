@@ -125,6 +125,17 @@ bool has_shutdown_attribute(const nlmsghdr* header) {
   return false;
 }
 
+// TCP_INFO, which the kernel adds for full sockets when asked (INET_DIAG_INFO).
+std::optional<TcpInfo> tcp_info_attribute(const nlmsghdr* header) {
+  const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(header));
+  int length = static_cast<int>(header->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(sizeof *m));
+  auto* attr = reinterpret_cast<const rtattr*>(reinterpret_cast<const char*>(m) +
+                                               NLMSG_ALIGN(sizeof *m));
+  for (; RTA_OK(attr, length); attr = RTA_NEXT(attr, length))
+    if (attr->rta_type == INET_DIAG_INFO) return parse_tcp_info(RTA_DATA(attr), RTA_PAYLOAD(attr));
+  return std::nullopt;
+}
+
 DiagEntry parse_entry(const nlmsghdr* header) {
   if (header->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg)))
     throw Error("sock_diag: truncated inet_diag_msg from the kernel");
@@ -158,6 +169,8 @@ DiagEntry parse_entry(const nlmsghdr* header) {
     } else {
       s.timewait_sock = true;
     }
+  } else {
+    s.tcp = tcp_info_attribute(header);
   }
   return e;
 }
@@ -174,6 +187,7 @@ std::vector<DiagEntry> dump(int fd, std::uint8_t kernel_family, const std::strin
   req.sdiag_family = kernel_family;
   req.sdiag_protocol = IPPROTO_TCP;
   req.idiag_states = ~0u;  // every state, request sockets and timewait included
+  req.idiag_ext = 1 << (INET_DIAG_INFO - 1);
   const std::uint32_t sequence = next_sequence();
   send_request(fd, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, req, sequence);
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/tcp_info.h"
 #include "harness/tcp_state.h"
 #include "netns/address.h"
 #include "netns/namespace.h"
@@ -32,6 +33,7 @@ struct SocketInfo {
   std::uint8_t retransmits = 0;
   std::uint32_t recv_queue = 0, send_queue = 0;
   std::uint64_t cookie = 0;
+  std::optional<TcpInfo> tcp;         // full sockets: TCP_INFO (INET_DIAG_INFO)
 
   // A full socket: neither a timewait minisocket nor a request socket.
   bool full_sock() const { return !timewait_sock && !request_sock; }

@@ -4,17 +4,20 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include "netns/error.h"
 
 namespace tcpfault {
 
-TcpInfo read_tcp_info(int fd) {
+std::optional<TcpInfo> parse_tcp_info(const void* data, std::size_t len) {
+  // Everything up to the RTT fields is in the oldest layout; an older kernel gives a
+  // shorter struct and the fields it does not know stay 0.
+  if (len < offsetof(struct tcp_info, tcpi_total_retrans) + sizeof(__u32)) return std::nullopt;
   tcp_info k{};
-  socklen_t len = sizeof k;
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &k, &len) < 0) throw_errno("getsockopt(TCP_INFO)");
-  // An older kernel fills a shorter struct; the fields it does not know stay 0.
+  std::memcpy(&k, data, std::min(len, sizeof k));
   TcpInfo i;
   i.state = k.tcpi_state;
   i.ca_state = k.tcpi_ca_state;
@@ -50,6 +53,13 @@ TcpInfo read_tcp_info(int fd) {
   i.reord_seen = k.tcpi_reord_seen;
   i.rcv_ooopack = k.tcpi_rcv_ooopack;
   return i;
+}
+
+TcpInfo read_tcp_info(int fd) {
+  tcp_info k{};
+  socklen_t len = sizeof k;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &k, &len) < 0) throw_errno("getsockopt(TCP_INFO)");
+  return *parse_tcp_info(&k, len);
 }
 
 std::string TcpInfo::str() const {

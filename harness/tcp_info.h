@@ -5,8 +5,12 @@
 // constants an older kernel used.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "harness/backoff.h"
 
 namespace tcpfault {
 
@@ -37,9 +41,20 @@ struct TcpInfo {
   std::uint32_t reord_seen = 0;
   std::uint32_t rcv_ooopack = 0;    // segments received out of order
 
+  // The times as durations, for schedules (harness/backoff.h).
+  Usec rto() const { return Usec{rto_us}; }
+  Usec ato() const { return Usec{ato_us}; }
+  Usec rtt() const { return Usec{rtt_us}; }
+  Usec rttvar() const { return Usec{rttvar_us}; }
+
   // "rto 204 ms, cwnd 10, ssthresh ..., unacked 0, retrans 0/0, ..." for messages.
   std::string str() const;
 };
+
+// The kernel's struct tcp_info as getsockopt(TCP_INFO) or sock_diag (INET_DIAG_INFO)
+// gives it, in any of its historical sizes (fields past `len` stay zero). Returns
+// nullopt when `len` is too short to hold the RTT fields.
+std::optional<TcpInfo> parse_tcp_info(const void* data, std::size_t len);
 
 // getsockopt(TCP_INFO) on a TCP socket. Throws SystemError when the call fails.
 TcpInfo read_tcp_info(int fd);

@@ -12,7 +12,7 @@ import pytest
 import tcpfault
 from tcpfault import (
     ACK_OF_FIN, CLOSE_WAIT, CLOSED, DATA, ESTABLISHED, FIN, FIN_WAIT1, FIN_WAIT2, PURE_ACK, RST,
-    TIME_WAIT, Match,
+    TIME_WAIT, Match, Schedule,
 )
 from tcpfault.casekit import assert_reports
 
@@ -133,11 +133,10 @@ def test_cl9_graceful_close_fails_the_case(net):
                    "seen:     SYN_SENT -> ESTABLISHED -> FIN_WAIT1 -> FIN_WAIT2")
 
 
-def orphan_gives_up(net, retries):
-    """CL10's setting, with the client's tcp_orphan_retries = `retries`: the client closes,
+def orphan_gives_up(net, client, conn, retries):
+    """CL10's run, with the client's tcp_orphan_retries = `retries`: the client closes,
     everything from the server is lost, and the orphan gives up."""
     net.set_sysctl("client", "net.ipv4.tcp_orphan_retries", retries)
-    _, client, conn = open_connection(net)
     net.faults.drop(sent_by="server")
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)  # the server has the FIN; its ACKs are lost
@@ -146,27 +145,38 @@ def orphan_gives_up(net, retries):
     return client
 
 
+def gave_up_after_ms(failure):
+    """The interval before the give-up that a schedule failure says it saw."""
+    return float(re.search(r"gives up \(\+([0-9.]+) ms where", str(failure.value)).group(1))
+
+
 def test_cl10_capped_backoff_fails_the_case(net):
-    """A stack whose backoff stops doubling (here the RTO capped at 1 s with tcp_rto_max_ms)
-    must fail CL10's schedule: the last timeout is 1 s where doubling gives about 1.7 s."""
+    """A stack whose backoff stops doubling (here the RTO capped at 1 s with tcp_rto_max_ms,
+    set before the connection: a socket takes it when created) must fail CL10's schedule,
+    computed without the cap: the last timeout is 1 s where doubling gives about 1.6 s."""
     try:
         net.set_sysctl("client", "net.ipv4.tcp_rto_max_ms", 1000)
     except tcpfault.Error:
         pytest.skip("this kernel has no tcp_rto_max_ms")
-    client = orphan_gives_up(net, retries=2)
-    rto_min = int(net.sysctl("client", "net.ipv4.tcp_rto_min_us")) / 1e6
+    _, client, conn = open_connection(net)
+    rto = net.tcp_info(client).rto_ms / 1000
+    uncapped = Schedule.retransmission(rto, retries=2, probe_timeout=rto)  # the case's model for 2
+    client = orphan_gives_up(net, client, conn, retries=2)
     with pytest.raises(tcpfault.ExpectationFailed) as failure:
-        cases.expect_orphan_fin_schedule(net, client, 2, rto_min)
-    assert_reports(failure, net, "expectation failed: giving up after the previous step", "expected: ")
-    assert 950 < seen_ms(failure) < 1150
+        net.expect_schedule(FIN, uncapped, sent_by="client", gives_up=(client, CLOSED), within=0)
+    assert_reports(failure, net, "expected: 5 x FIN from client, then gives up",
+                   "seen:     5 x FIN from client, then gives up; off: gives up (+")
+    assert 950 < gave_up_after_ms(failure) < 1150
 
 
 def test_cl10_fewer_retries_fails_the_case(net):
     """A stack that gives up on a smaller budget (tcp_orphan_retries = 1, checked against
-    the schedule for 2) must fail CL10's count of retransmissions."""
-    client = orphan_gives_up(net, retries=1)
-    rto_min = int(net.sysctl("client", "net.ipv4.tcp_rto_min_us")) / 1e6
+    the schedule for 2) must fail CL10's schedule: one FIN fewer, and gone sooner."""
+    net.set_sysctl("client", "net.ipv4.tcp_orphan_retries", 2)
+    _, client, conn = open_connection(net)
+    schedule = net.retransmission_schedule(client, orphan=True)  # for tcp_orphan_retries 2
+    client = orphan_gives_up(net, client, conn, retries=1)  # read by the kernel at each timeout
     with pytest.raises(tcpfault.ExpectationFailed) as failure:
-        cases.expect_orphan_fin_schedule(net, client, 2, rto_min)
-    assert_reports(failure, net, "expectation failed: 4 x FIN|RETRANSMISSION from client",
-                   "expected: exactly 4", "seen:     3")
+        net.expect_schedule(FIN, schedule, sent_by="client", gives_up=(client, CLOSED), within=0)
+    assert_reports(failure, net, "expected: 5 x FIN from client, then socket gone",
+                   "seen:     4 x FIN from client, then socket gone; off: retransmission 3 (missing)")

@@ -2,14 +2,11 @@
 behaviour that must fail it, and checks the failure says what was expected and seen.
 Twins of the *_Control_* tests in cases/cpp/handshake_cases_test.cpp."""
 
-import importlib.util
-import pathlib
-
 import pytest
 
 import tcpfault
 from tcpfault import (
-    DATA, ESTABLISHED, HANDSHAKE_ACK, RETRANSMISSION, SYN, SYN_ACK, SYN_RECV, SYN_SENT,
+    DATA, ESTABLISHED, HANDSHAKE_ACK, RETRANSMISSION, SYN, SYN_ACK, SYN_RECV, SYN_SENT, Schedule,
 )
 from tcpfault.casekit import assert_reports
 
@@ -37,15 +34,6 @@ def test_hs5_listener_fails_the_case(net):
     assert_reports(failure, net, "expected: ECONNREFUSED", "seen:     connect(")
 
 
-def the_case():
-    """cases/test_handshake.py, for its timing helpers (the controls run beside it, not in it)."""
-    path = pathlib.Path(__file__).parent.parent / "test_handshake.py"
-    spec = importlib.util.spec_from_file_location("handshake_cases", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_hs2_no_loss_fails_the_case(net):
     """With the SYN-ACK delivered there is nothing to retransmit: HS2's count of SYN-ACK
     retransmissions must report none where it expects one."""
@@ -63,18 +51,20 @@ def test_hs2_no_loss_fails_the_case(net):
 def test_hs3_other_schedule_fails_the_case(net):
     """A client that gives up after another number of retries (tcp_syn_retries 1 where the
     case computed the schedule of 2): HS3's schedule check must fail, showing both."""
-    case = the_case()
-    _, linear = case.syn_timeouts(net)
-    sent, give_up = case.syn_schedule(retries=2, linear=linear)
+    actual = net.syn_schedule("client")  # what this client does: tcp_syn_retries 1
+    try:
+        linear = int(net.sysctl("client", "net.ipv4.tcp_syn_linear_timeouts"))
+    except tcpfault.Error:
+        linear = 0  # an older kernel: doubling from the start
+    schedule = Schedule.syn(retries=2, linear_timeouts=linear)  # what the case expects
     net.faults.drop(SYN)
-    client = net.client.connect(net.client.peer_at(8080), timeout=give_up + 2)
+    client = net.client.connect(net.client.peer_at(8080), timeout=schedule.gives_up + 2)
     net.expect_error(client.connect_result, "ETIMEDOUT")
-    syns = [s.t_ms for s in net.trace.segments(SYN, sent_by="client")]
-    gave_up = [c.t_ms for c in net.trace.calls() if c.call.startswith("connect")]
     with pytest.raises(tcpfault.ExpectationFailed) as failure:
-        case.expect_schedule(net, "SYNs, then ETIMEDOUT", case.since_first(syns + gave_up), sent + [give_up])
-    assert_reports(failure, net, "expectation failed: SYNs, then ETIMEDOUT",
-                   "expected: 0.000, 1.000", "seen:     0.000, 1.0")
+        net.expect_schedule(SYN, schedule, sent_by="client", gives_up=(client, "ETIMEDOUT"), within=0)
+    assert_reports(failure, net, "expectation failed: SYN from client on the schedule of SYN retransmissions "
+                   "(tcp_syn_retries 2", f"expected: {len(schedule)} x SYN from client, then ETIMEDOUT",
+                   f"seen:     {len(actual)} x SYN from client, then ETIMEDOUT; off: ")
 
 
 def test_hs4_ack_delivered_fails_the_case(net):

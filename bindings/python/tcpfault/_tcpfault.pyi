@@ -16,6 +16,9 @@ _Payload = int | tuple[int, int]  # exactly n bytes, or (lo, hi)
 _StateLike = State | str  # TIME_WAIT or "TIME_WAIT"
 _ConnectionLike = Connection | SocketRef  # a connection, or conn.peer
 _Bytes = bytes | bytearray | str  # str is sent as UTF-8
+# How a stack gives up: (connection or host, errno name or number) - a call on that host
+# fails with it - or (connection, state) - the socket reaches it (CLOSED: it is gone).
+_GiveUp = tuple[_ConnectionLike | _HostLike, str | int | State]
 
 # ---- exceptions ----
 
@@ -219,7 +222,7 @@ class RecvResult(CallResult):
     def data(self) -> bytes: ...
 
 class TcpInfo:
-    """The kernel's TCP_INFO of one socket at one moment (times in microseconds)."""
+    """The kernel's TCP_INFO of one socket at one moment (times in microseconds, or ms in *_ms)."""
 
     @property
     def state(self) -> int: ...
@@ -249,6 +252,15 @@ class TcpInfo:
     def rto_us(self) -> int: ...
     @property
     def ato_us(self) -> int: ...
+    @property
+    def rto_ms(self) -> float: ...
+    @property
+    def rtt_ms(self) -> float:
+        """Smoothed RTT."""
+    @property
+    def rttvar_ms(self) -> float: ...
+    @property
+    def ato_ms(self) -> float: ...
     @property
     def snd_mss(self) -> int: ...
     @property
@@ -818,6 +830,54 @@ class Flood:
     def stop(self) -> None:
         """Stops sending; replies are still dropped."""
 
+# ---- timers ----
+
+class Schedule:
+    """When a stack's timers send a segment again and when they give up, as Linux computes it
+    (harness/backoff.h). Times are seconds from the first step, or from `origin` when it
+    has one. Build one from a scenario's settings (net.syn_schedule(...)) or from numbers."""
+
+    @property
+    def description(self) -> str: ...
+    @property
+    def times(self) -> list[float]:
+        """When each step happens, in seconds."""
+    @property
+    def labels(self) -> list[str]: ...
+    @property
+    def gives_up(self) -> float | None:
+        """When the stack gives up, in seconds (None: it does not)."""
+    @property
+    def give_up_label(self) -> str: ...
+    @property
+    def origin(self) -> str:
+        """What time 0 is when it is not the first step ('' otherwise)."""
+    @property
+    def close_call(self) -> str:
+        """Non-empty when timer lateness could make the stack give up one expiry earlier."""
+    def first(self, n: int) -> Schedule:
+        """The first n steps only, without the give-up (a connection that recovers)."""
+    def __len__(self) -> int: ...
+    @staticmethod
+    def syn(retries: int, linear_timeouts: int = 0, initial: _Seconds = 1.0, rto_max: _Seconds = 120.0) -> Schedule:
+        """The SYNs of a connect() for tcp_syn_retries and tcp_syn_linear_timeouts."""
+    @staticmethod
+    def synack(retries: int, initial: _Seconds = 1.0, rto_max: _Seconds = 120.0) -> Schedule:
+        """The SYN-ACKs of a request socket for tcp_synack_retries."""
+    @staticmethod
+    def retransmission(
+        rto: _Seconds, retries: int, probe_timeout: _Seconds | None = None, rto_max: _Seconds = 120.0
+    ) -> Schedule:
+        """A segment never acknowledged: a tail loss probe after probe_timeout (if given), then
+        retransmissions by the RTO, doubling, until the tcp_retries2 (or orphan) budget is spent."""
+    @staticmethod
+    def keepalive(idle: _Seconds, interval: _Seconds, count: int) -> Schedule:
+        """Keepalive probes, timed from the last segment from the peer, then ETIMEDOUT."""
+    @staticmethod
+    def window_probes(base: _Seconds, retries2: int, answered: int = 0, rto_max: _Seconds = 120.0) -> Schedule:
+        """Zero-window probes, timed from the ACK that closed the window: `answered` of them, or
+        with 0 unanswered until the give-up."""
+
 # ---- the scenario ----
 
 class StateExpectation:
@@ -952,6 +1012,46 @@ class Scenario:
         """Floods a listener on the server with `count` SYNs at `rate` per second from unused
         client-subnet addresses (`sources`: how many, or a list); the replies are dropped at the
         middlebox. Returns a Flood; it stops by itself, and with the scenario at the latest."""
+    # Timers (bindings/bind_timers.cpp).
+    def syn_schedule(self, host: _HostLike = "client") -> Schedule:
+        """The SYNs of a connect() from `host`, from its tcp_syn_retries and tcp_syn_linear_timeouts."""
+    def synack_schedule(self, host: _HostLike = "server") -> Schedule:
+        """The SYN-ACKs of a request socket on `host`, from its tcp_synack_retries."""
+    def retransmission_schedule(self, conn: _ConnectionLike, *, orphan: bool | None = None) -> Schedule:
+        """A segment `conn` sends next and nobody acknowledges: from its RTO and RTT now (TCP_INFO), a tail
+        loss probe if it would send one, and tcp_retries2 (tcp_orphan_retries for an orphan; `orphan`
+        overrides). Read it before the loss: TCP_INFO then shows the backed-off RTO."""
+    def keepalive_schedule(self, conn: Connection) -> Schedule:
+        """Keepalive of `conn` from its own TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT (SO_KEEPALIVE on)."""
+    def window_probe_schedule(self, conn: _ConnectionLike, *, answered: int = 0) -> Schedule:
+        """Zero-window probes of `conn` (base max(RTO, 200 ms), tcp_retries2): `answered` of them, or with 0
+        unanswered until the give-up."""
+    def tcp_info(self, conn: _ConnectionLike) -> TcpInfo | None:
+        """The kernel's TCP_INFO for the socket now (None when it has no full socket)."""
+    def expect_schedule(
+        self,
+        match: _MatchLike,
+        schedule: Schedule,
+        *,
+        gives_up: _GiveUp | None = None,
+        since: _MatchLike = None,
+        within: _Seconds | None = None,
+        sent_by: _HostLike | None = None,
+        role: _RolesLike | None = None,
+        any_role: _RolesLike | None = None,
+        not_role: _RolesLike | None = None,
+        flags: _Flags | None = None,
+        without_flags: _Flags | None = None,
+        payload: _Payload | None = None,
+        port: int | None = None,
+    ) -> None:
+        """The matching segments follow `schedule`: each interval within max(5 ms, 12.5 %) of the
+        schedule's. gives_up=(conn, 'ETIMEDOUT') or (conn, CLOSED) checks the give-up too;
+        since=Match(...) times a schedule with an origin (keepalive) from the last such segment.
+        Waits for them (`within` seconds; default: the schedule's length and a second)."""
+    def destroy_silently(self, conn: _ConnectionLike) -> None:
+        """Destroys the socket (SOCK_DESTROY) and loses the RST its kernel sends in the middlebox, so the
+        peer is not told (the peer 'rebooted'). Fails if that RST did not come or got through."""
     def write_artifacts(self, dir: str | None = None) -> dict[str, str]:
         """Writes pcapng, JSON and ladder; returns their paths."""
     def close(self) -> None:
