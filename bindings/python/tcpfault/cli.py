@@ -142,7 +142,8 @@ def conformance_args(options, log_dir):
 def summary_table(rows, families):
     """case x family -> verdict and duration."""
     ids = sorted({r["case"] for r in rows}, key=case_sort_key)
-    titles = {r["case"]: r["title"] for r in rows}
+    # A case with variants is named by its main test's title.
+    titles = {r["case"]: r["title"] for r in sorted(rows, key=lambda r: r.get("main", False))}
     id_width = max([len(i) for i in ids] + [4])
     title_width = min(max([len(titles[i]) for i in ids] + [5]), 56)
     lines = [f"{'CASE':<{id_width}}  {'TITLE':<{title_width}}  " + "  ".join(f"{f:<17}" for f in families)]
@@ -182,6 +183,7 @@ def command_conformance(options):
         rows.append({
             "case": props.get("tcpfault_case", record["nodeid"].split("::")[-1]),
             "title": props.get("tcpfault_title", ""),
+            "main": props.get("tcpfault_main") == "1",
             "ref": props.get("tcpfault_ref", ""),
             "family": family_of(record["nodeid"]),
             "target": options.target,

@@ -66,9 +66,22 @@ def pytest_configure(config):
     )
 
 
-def pytest_collection_modifyitems(items):
+_MAIN_TESTS = pytest.StashKey[dict]()  # case id -> the name of its main test
+
+
+def _case_id(marker):
+    return marker.kwargs.get("id", (list(marker.args) + [None])[0])
+
+
+def pytest_collection_modifyitems(config, items):
     """Slow cases first: in a parallel run they then overlap everything else, and the
-    whole run lasts about as long as the slowest case."""
+    whole run lasts about as long as the slowest case. Before that, note each case's
+    main test (its first in file order; the others are variants): reports name a case by it."""
+    main = config.stash.setdefault(_MAIN_TESTS, {})
+    for item in items:
+        case = item.get_closest_marker("case")
+        if case is not None:
+            main.setdefault(_case_id(case), getattr(item, "originalname", item.name))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
@@ -116,6 +129,9 @@ def pytest_runtest_setup(item):
             ("tcpfault_title", case.kwargs.get("title", title) or ""),
             ("tcpfault_ref", case.kwargs.get("ref", "")),
         ]
+        main = item.config.stash.get(_MAIN_TESTS, {}).get(_case_id(case))
+        if main == getattr(item, "originalname", item.name):
+            item.user_properties.append(("tcpfault_main", "1"))
     deviation = item.get_closest_marker("deviation")
     if deviation is not None:
         item.user_properties.append(("tcpfault_deviation", deviation.args[0] if deviation.args else ""))
