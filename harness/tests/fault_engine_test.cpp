@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "harness/scenario.h"
+#include "harness/tests/scenario_test.h"
 
 namespace tcpfault {
 namespace {
@@ -15,13 +16,10 @@ using namespace std::chrono_literals;
 
 constexpr std::uint16_t kPort = 8080;
 
-class FaultEngineTest : public ::testing::TestWithParam<Family> {
+class FaultEngineTest : public ScenarioTest {
  protected:
   void SetUp() override {
-    ScenarioOptions o;
-    o.family = GetParam();
-    o.name = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    s = std::make_unique<Scenario>(o);
+    ScenarioTest::SetUp();
     listener.emplace(s->server().listen(s->server_at(kPort)));
   }
   void open() {
@@ -29,14 +27,8 @@ class FaultEngineTest : public ::testing::TestWithParam<Family> {
     s->expect_ok(client->connect_result());
     server.emplace(listener->accept());
   }
-  std::vector<const SegmentEvent*> segments(const Match& m) {
-    events = s->trace().events();
-    return matching_segments(events, m);
-  }
-  std::unique_ptr<Scenario> s;
   std::optional<Listener> listener;
   std::optional<Connection> client, server;
-  std::vector<Event> events;
 };
 
 TEST_P(FaultEngineTest, DropLosesTheSegmentAndTheSenderRetransmits) {

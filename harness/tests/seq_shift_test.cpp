@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "harness/scenario.h"
+#include "harness/tests/scenario_test.h"
 
 namespace tcpfault {
 namespace {
@@ -65,21 +66,7 @@ TEST(SeqShift, RuleMustSelectSyns) {
   }
 }
 
-class RewriteIsnTest : public ::testing::TestWithParam<Family> {
- protected:
-  void SetUp() override {
-    ScenarioOptions o;
-    o.family = GetParam();
-    o.name = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    s = std::make_unique<Scenario>(o);
-  }
-  std::vector<const SegmentEvent*> segments(const Match& m) {
-    events = s->trace().events();
-    return matching_segments(events, m);
-  }
-  std::unique_ptr<Scenario> s;
-  std::vector<Event> events;
-};
+class RewriteIsnTest : public ScenarioTest {};
 
 TEST_P(RewriteIsnTest, EachConnectionGetsTheNextIsnAndDataFlowsBothWays) {
   constexpr std::uint32_t kFirst = 0xfffff000;  // the second one wraps past 2^32

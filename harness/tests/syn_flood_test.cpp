@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "harness/scenario.h"
+#include "harness/tests/scenario_test.h"
 #include "harness/trace_output.h"
 
 namespace tcpfault {
@@ -90,18 +91,11 @@ bool mentions(const std::vector<std::uint8_t>& frame, const Address& a) {
   return std::search(frame.begin(), frame.end(), bytes.begin(), bytes.end()) != frame.end();
 }
 
-class SynFloodTest : public ::testing::TestWithParam<Family> {
+class SynFloodTest : public ScenarioTest {
  protected:
-  void SetUp() override {
-    ScenarioOptions o;
-    o.family = GetParam();
-    o.name = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    s = std::make_unique<Scenario>(o);
-  }
   FloodSpec spec(int count, double rate, int sources = 8) {
     return {s->server_at(kPort), count, rate, flood_sources(s->topology(), GetParam(), sources)};
   }
-  std::unique_ptr<Scenario> s;
 };
 
 TEST_P(SynFloodTest, BadSpecsGetAClearError) {
