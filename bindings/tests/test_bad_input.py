@@ -10,21 +10,6 @@ import tcpfault
 from tcpfault import FIN, FINAL_ACK, Match
 
 
-@pytest.fixture
-def net():
-    with tcpfault.Scenario(family=4, name="bad-input") as scenario:
-        yield scenario
-
-
-@pytest.fixture
-def connection(net):
-    listener = net.server.listen(8080)
-    client = net.client.connect(listener)
-    net.expect_ok(client.connect_result)
-    conn = listener.accept()
-    return client, conn
-
-
 @contextlib.contextmanager
 def raises_harness_error(match):
     """A tcpfault.Error that is not a failed expectation: a usage error must never be

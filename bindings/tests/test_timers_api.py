@@ -10,20 +10,6 @@ import tcpfault
 from tcpfault import CLOSE_WAIT, CLOSED, DATA, SYN, SYN_ACK, TIME_WAIT, Schedule
 
 
-@pytest.fixture
-def net():
-    with tcpfault.Scenario(family=4, name="timers-api") as scenario:
-        yield scenario
-
-
-@pytest.fixture
-def connection(net):
-    listener = net.server.listen(8080)
-    client = net.client.connect(listener)
-    net.expect_ok(client.connect_result)
-    return client, listener.accept()
-
-
 @contextlib.contextmanager
 def raises_harness_error(match):
     with pytest.raises(tcpfault.Error, match=match) as info:
