@@ -50,6 +50,17 @@ bool StateObserver::reconcile(const SocketRef& ref, const std::vector<Transition
   // A timewait minisocket that expired, or a FIN_WAIT2 orphan that moved on, is
   // covered elsewhere; only fill a step the tracepoint should have given.
   if (last.to == TcpState::TIME_WAIT) return false;
+  // The step may have happened between the caller's drain and the table read above:
+  // its tracepoint event is then in the rings now, and no fill-in is needed.
+  auto of_socket = [&](const TransitionEvent& t) {
+    return t.host == ref.host && t.local == ref.tuple.local && t.remote == ref.tuple.remote;
+  };
+  drain();
+  std::size_t known = 0, now_recorded = 0;
+  for (const auto& t : recorded) known += of_socket(t);
+  for (const auto& e : trace_->other_events())
+    if (const auto* t = std::get_if<TransitionEvent>(&e)) now_recorded += of_socket(*t);
+  if (now_recorded != known) return true;
   trace_->add(TransitionEvent{mono_now_ns(), ref.host, ref.tuple.local, ref.tuple.remote, last.socket,
                               last.to, current, "sock_diag (no tracepoint event arrived for this step)"});
   return true;

@@ -40,7 +40,8 @@ class StateObserver {
   // state other than the last recorded one (or no socket at all after a non-final
   // state), records that step, marked as seen by sock_diag. On this kernel perf
   // misses tracepoint events fired in softirq on an idle CPU (a timer giving up a
-  // connection, for example); ftrace sees them. Returns whether it added a step.
+  // connection, for example); ftrace sees them. Returns whether the socket's recorded
+  // steps changed (a step added, or the tracepoint's own arrived): read them again.
   bool reconcile(const SocketRef& ref, const std::vector<TransitionEvent>& recorded);
 
  private:
