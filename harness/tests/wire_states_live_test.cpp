@@ -97,6 +97,28 @@ TEST_P(WireStatesLive, FinalAckLost) {
   compare();
 }
 
+TEST_P(WireStatesLive, FirstFinLost) {
+  s->faults().add(drop(Match().role(FIN).sent_by(Host::Client)).once());
+  s->expect_ok(client->close());
+  std::string got;
+  s->expect_ok(server->recv(got, 65536, 5000ms));  // the EOF, from the retransmitted FIN
+  s->expect_ok(server->close());
+  s->expect_transitions(*server, {LAST_ACK, CLOSED});
+  s->expect_state(client->ref(), TIME_WAIT);
+  compare();
+}
+
+TEST_P(WireStatesLive, SimultaneousClose) {
+  s->faults().add(
+      hold(Match().role(FIN).sent_by(Host::Client), Hold{.until = Match().role(FIN).sent_by(Host::Server)}).once());
+  s->expect_ok(client->close());
+  s->expect_segments(Match().role(FIN).sent_by(Host::Client), 1);  // held
+  s->expect_ok(server->close());
+  s->expect_transitions(*client, {FIN_WAIT1, CLOSING, TIME_WAIT});
+  s->expect_transitions(*server, {FIN_WAIT1, CLOSING, TIME_WAIT});
+  compare();
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, WireStatesLive, ::testing::Values(Family::V4, Family::V6),
                          [](const auto& info) { return info.param == Family::V4 ? "IPv4" : "IPv6"; });
 
