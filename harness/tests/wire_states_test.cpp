@@ -176,6 +176,25 @@ TEST(WireStates, SimultaneousOpen) {
     for (std::size_t i = 1; i < e->steps.size(); ++i) EXPECT_GE(e->steps[i].t_ns, e->steps[i - 1].t_ns);
 }
 
+TEST(WireStates, RetransmissionsMoveNothing) {
+  Script w;
+  w.add(C, "S", 0, 0, 0, "dropped by rule #1");
+  w.add(C, "S", 0, 0);  // the SYN again, after its RTO
+  w.add(S, "S.", 0, 1, 0, "dropped by rule #2");
+  w.add(S, "S.", 0, 1);
+  w.add(C, ".", 1, 1);
+  w.add(C, "P.", 1, 1, 100, "dropped by rule #3");
+  w.add(C, "P.", 1, 1, 100);
+  w.add(S, ".", 1, 101);
+  w.add(C, "P.", 1, 1, 100);  // a spurious one: already acknowledged
+  const auto c = w.infer();
+  EXPECT_STATES(c.opener, St::CLOSED, St::SYN_SENT, St::ESTABLISHED);
+  EXPECT_STATES(c.acceptor, St::LISTEN, St::SYN_RECV, St::ESTABLISHED);
+  EXPECT_EQ(c.acceptor.steps[0].segment, 2u);  // the first SYN never arrived
+  EXPECT_EQ(c.opener.steps[1].segment, 4u);
+  EXPECT_TRUE(c.opener.notes.empty() && c.acceptor.notes.empty()) << describe(c);
+}
+
 TEST(WireStates, FourWayCloseClientFirst) {
   Script w;
   w.handshake();
