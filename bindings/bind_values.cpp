@@ -106,23 +106,11 @@ std::uint8_t flags_arg(const py::handle& value, const char* what) {
   if (!py::isinstance<py::str>(value))
     throw py::type_error(std::string(what) + " must be TCP flags as letters ('R.', 'S', 'FA') or an int, not " +
                          type_name(value));
-  std::uint8_t out = 0;
-  for (char c : value.cast<std::string>()) {
-    switch (std::toupper(static_cast<unsigned char>(c))) {
-      case 'F': out |= tcp_flag::FIN; break;
-      case 'S': out |= tcp_flag::SYN; break;
-      case 'R': out |= tcp_flag::RST; break;
-      case 'P': out |= tcp_flag::PSH; break;
-      case 'A': case '.': out |= tcp_flag::ACK; break;
-      case 'U': out |= tcp_flag::URG; break;
-      case 'E': out |= tcp_flag::ECE; break;
-      case 'W': case 'C': out |= tcp_flag::CWR; break;
-      default:
-        throw py::value_error(std::string(what) + ": unknown TCP flag '" + std::string(1, c) +
-                              "' in " + std::string(py::repr(value)) + " (use F S R P A/. U E W)");
-    }
-  }
-  return out;
+  const auto letters = value.cast<std::string>();
+  if (auto flags = flags_from_letters(letters)) return *flags;
+  const char bad = *std::find_if(letters.begin(), letters.end(), [](char c) { return !flag_bit(c); });
+  throw py::value_error(std::string(what) + ": unknown TCP flag '" + std::string(1, bad) + "' in " +
+                        std::string(py::repr(value)) + " (use F S R P A/. U E W)");
 }
 
 Family family_arg(const py::handle& value) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,11 @@ inline constexpr std::uint8_t CWR = 0x80;
 
 // tcpdump's spelling: "S", "S.", "F.", "R.", "P.", "." for a bare ACK, "none" for 0.
 std::string flags_string(std::uint8_t flags);
+// The other way: one letter's bit (case-insensitive; "." and "A" are ACK, "W" and "C"
+// CWR), nullopt for a letter that is no flag; and a whole spelling ("S.", "FA", "none"
+// is not one), nullopt if any letter is no flag.
+std::optional<std::uint8_t> flag_bit(char letter);
+std::optional<std::uint8_t> flags_from_letters(std::string_view letters);
 
 struct TcpOptions {
   std::optional<std::uint16_t> mss;

@@ -91,6 +91,30 @@ std::string flags_string(std::uint8_t flags) {
   return out;
 }
 
+std::optional<std::uint8_t> flag_bit(char letter) {
+  switch (letter) {
+    case 'F': case 'f': return tcp_flag::FIN;
+    case 'S': case 's': return tcp_flag::SYN;
+    case 'R': case 'r': return tcp_flag::RST;
+    case 'P': case 'p': return tcp_flag::PSH;
+    case 'A': case 'a': case '.': return tcp_flag::ACK;
+    case 'U': case 'u': return tcp_flag::URG;
+    case 'E': case 'e': return tcp_flag::ECE;
+    case 'W': case 'w': case 'C': case 'c': return tcp_flag::CWR;
+    default: return std::nullopt;
+  }
+}
+
+std::optional<std::uint8_t> flags_from_letters(std::string_view letters) {
+  std::uint8_t flags = 0;
+  for (char letter : letters) {
+    auto bit = flag_bit(letter);
+    if (!bit) return std::nullopt;
+    flags |= *bit;
+  }
+  return flags;
+}
+
 std::string format_packet(const Packet& p, const std::optional<RelativeTo>& rel) {
   const std::uint32_t seq_base = rel ? rel->src_isn : 0;
   const std::uint32_t ack_base = rel ? rel->dst_isn : 0;

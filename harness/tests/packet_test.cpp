@@ -560,6 +560,15 @@ TEST(PacketFormat, FlagsLikeTcpdump) {
   EXPECT_EQ(flags_string(tcp_flag::URG | tcp_flag::ACK), ".U");
 }
 
+TEST(PacketFormat, FlagsFromLettersReadsWhatFlagsStringWrites) {
+  for (int flags = 1; flags < 256; ++flags)
+    EXPECT_EQ(flags_from_letters(flags_string(static_cast<std::uint8_t>(flags))), flags);
+  EXPECT_EQ(flags_from_letters("fa"), tcp_flag::FIN | tcp_flag::ACK);  // A and . are both ACK
+  EXPECT_EQ(flags_from_letters(""), 0);
+  EXPECT_EQ(flags_from_letters("SX"), std::nullopt);
+  EXPECT_EQ(flag_bit('x'), std::nullopt);
+}
+
 TEST(PacketFormat, AbsoluteSequenceNumbers) {
   EXPECT_EQ(format_packet(Packet::parse(kSynV4)),
             "198.18.1.1.40000 > 198.18.2.1.8080: Flags [S], seq 439041101, win 64240, "

@@ -27,18 +27,9 @@ struct Row {
 };
 
 std::uint8_t parse_flags(std::string_view letters) {
-  std::uint8_t f = 0;
-  for (char ch : letters) {
-    switch (ch) {
-      case 'S': f |= tcp_flag::SYN; break;
-      case 'F': f |= tcp_flag::FIN; break;
-      case 'R': f |= tcp_flag::RST; break;
-      case 'P': f |= tcp_flag::PSH; break;
-      case '.': f |= tcp_flag::ACK; break;
-      default: ADD_FAILURE() << "unknown flag letter " << ch;
-    }
-  }
-  return f;
+  auto flags = flags_from_letters(letters);
+  if (!flags) ADD_FAILURE() << "unknown flag letter in " << letters;
+  return flags.value_or(0);
 }
 
 Roles parse_roles(std::string_view text) {

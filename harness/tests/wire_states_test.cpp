@@ -17,18 +17,9 @@ enum Side { C, S };  // the client (the opener unless a test says otherwise) and
 using St = TcpState;
 
 std::uint8_t flags_of(std::string_view letters) {
-  std::uint8_t f = 0;
-  for (char ch : letters) {
-    switch (ch) {
-      case 'S': f |= tcp_flag::SYN; break;
-      case 'F': f |= tcp_flag::FIN; break;
-      case 'R': f |= tcp_flag::RST; break;
-      case 'P': f |= tcp_flag::PSH; break;
-      case '.': f |= tcp_flag::ACK; break;
-      default: ADD_FAILURE() << "unknown flag letter " << ch;
-    }
-  }
-  return f;
+  auto flags = flags_from_letters(letters);
+  if (!flags) ADD_FAILURE() << "unknown flag letter in " << letters;
+  return flags.value_or(0);
 }
 
 // Builds a trace: seq relative to the sender's ISN, ack to the receiver's; each row is
