@@ -45,7 +45,7 @@ int shutdown_arg(const py::handle& how) {
 }
 
 // Where to connect: a Listener, a SockAddr, or a port on the peer's address.
-SockAddr target_arg(const py::handle& to, const KernelEndpoint& self) {
+SockAddr target_arg(const py::handle& to, const Endpoint& self) {
   if (py::isinstance<EndpointProxy>(to))
     throw py::type_error("connect to a Listener, a SockAddr or a port number, not an Endpoint");
   if (py::isinstance<Listener>(to)) return to.cast<Listener&>().local();
@@ -71,7 +71,8 @@ void bind_endpoints(py::module_& m) {
       .def_property_readonly("peer", &Connection::peer, "The other end of the same connection.")
       .def_property_readonly("is_open", &Connection::is_open, "Whether the file descriptor is still held.")
       .def_property_readonly("state", &Connection::kernel_state, release(),
-                             "The kernel's state for this 4-tuple now (CLOSED when it holds nothing).")
+                             "The stack's state for this 4-tuple now (CLOSED when it holds nothing): the kernel's\n"
+                             "socket table, or an agent's own view.")
       .def_property_readonly("connect_result", &Connection::connect_result,
                              "The result of connect() for a connection made by Endpoint.connect.")
       .def(
@@ -131,8 +132,11 @@ void bind_endpoints(py::module_& m) {
       .def("close", &Listener::close)
       .def("__repr__", [](const Listener& l) { return "<Listener " + l.local().str() + ">"; });
 
-  py::class_<EndpointProxy>(m, "Endpoint", "The kernel's TCP stack on one side of the topology.")
+  py::class_<EndpointProxy>(m, "Endpoint", "The TCP stack on one side of the topology: the kernel's, or an agent's.")
       .def_readonly("host", &EndpointProxy::host)
+      .def_property_readonly(
+          "target", [](const EndpointProxy& p) { return p.ref.lock()->endpoint(p.host).target(); },
+          "What runs this side: 'kernel', or the agent target's name ('lwip', 'agent').")
       .def("at", [](const EndpointProxy& p, std::uint16_t port) { return p.ref.lock()->endpoint(p.host).at(port); },
            py::arg("port"), "This side's address with `port`.")
       .def("peer_at",
@@ -142,7 +146,7 @@ void bind_endpoints(py::module_& m) {
           "listen",
           [](const EndpointProxy& p, const py::object& at, int backlog) {
             auto s = p.ref.lock();
-            KernelEndpoint& e = s->endpoint(p.host);
+            Endpoint& e = s->endpoint(p.host);
             SockAddr where = py::isinstance<SockAddr>(at) ? at.cast<SockAddr>() : e.at(port_arg(at, "listen: port"));
             py::gil_scoped_release unlocked;
             return e.listen(where, backlog);
@@ -153,7 +157,7 @@ void bind_endpoints(py::module_& m) {
           [](const EndpointProxy& p, const py::object& to, const py::object& local_port, bool reuse_addr,
              const py::object& timeout) {
             auto s = p.ref.lock();
-            KernelEndpoint& e = s->endpoint(p.host);
+            Endpoint& e = s->endpoint(p.host);
             SockAddr target = target_arg(to, e);
             ConnectOptions o;
             if (!local_port.is_none()) o.local_port = port_arg(local_port, "local_port");

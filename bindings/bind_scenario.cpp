@@ -109,7 +109,7 @@ void bind_scenario(py::module_& m) {
                              "or call close(); the pytest plugin's `net` fixture does it for you.")
       .def(py::init([](const py::object& family, const std::string& name, const py::object& artifacts,
                        std::uint16_t queue, bool pin, bool intercept, const py::object& queue_max_len,
-                       const py::object& trace_payload_cap) {
+                       const py::object& trace_payload_cap, const std::string& target, const py::object& target_side) {
              ScenarioOptions o;
              o.family = family_arg(family);
              o.name = name;
@@ -120,6 +120,7 @@ void bind_scenario(py::module_& m) {
              o.queue_max_len = static_cast<std::uint32_t>(int_arg(queue_max_len, "queue_max_len", 1, UINT32_MAX));
              if (!trace_payload_cap.is_none())
                o.trace_payload_cap = static_cast<std::size_t>(int_arg(trace_payload_cap, "trace_payload_cap", 0, INT64_MAX));
+             o.target = target_arg(target, target_side);
              std::shared_ptr<Scenario> s;
              {
                py::gil_scoped_release unlocked;
@@ -130,11 +131,18 @@ void bind_scenario(py::module_& m) {
            py::arg("family") = 4, py::arg("name") = "scenario", py::arg("artifacts") = py::none(),
            py::arg("queue") = 0, py::arg("pin") = false, py::kw_only(), py::arg("intercept") = true,
            py::arg("queue_max_len") = NfQueue::kDefaultMaxLen, py::arg("trace_payload_cap") = py::none(),
+           py::arg("target") = "kernel", py::arg("target_side") = "server",
+           "target: what runs the target side - 'kernel' (both sides, the default), 'lwip' (the agent built in\n"
+           "agents/lwip) or 'agent:COMMAND' (any agent, docs/agent-protocol.md) on `target_side` ('server' or\n"
+           "'client'); the other side stays the kernel's. What that side cannot do raises NotApplicable; a broken\n"
+           "agent raises TargetFailure.\n"
            "intercept=False: the middlebox forwards without NFQUEUE (no faults, no segments seen).\n"
            "queue_max_len: packets the middlebox's queue holds waiting for a verdict; more are dropped by the\n"
            "kernel, counted (faults.stats) and reported. trace_payload_cap: payload bytes the trace keeps\n"
            "(default $TCPFAULT_TRACE_PAYLOAD_CAP or 16 MiB); later segments keep their headers only.")
       .def_property_readonly("name", [](const ScenarioHandle& h) { return h.name; })
+      .def_property_readonly("target", [](const ScenarioHandle& h) { return h.get()->target().label(); },
+                             "What runs the target side: 'kernel', 'lwip', 'agent'.")
       .def_property_readonly("family", [](const ScenarioHandle& h) { return h.get()->family(); })
       .def_property_readonly("closed", [](const ScenarioHandle& h) { return !h.scenario; })
       .def_property_readonly("client", [](const ScenarioHandle& h) { return EndpointProxy{{h.get()}, Host::Client}; })

@@ -48,7 +48,7 @@ TransferReport run_transfer(const py::object& net, const Connection& sender, con
       {
         py::gil_scoped_release unlocked;
         t->stop("interrupted");
-        t->wait();
+        t->wait_quietly();
       }
       throw py::error_already_set();
     }

@@ -50,6 +50,10 @@ Family family_arg(const py::handle& value);
 // sent_by, flags, without_flags, any_role, not_role, payload (n or (lo, hi)), port.
 Match match_arg(const py::handle& what, const py::kwargs& refine);
 
+// Scenario(target=..., target_side=...): "kernel", "lwip" (the built agents/lwip agent,
+// found by tcpfault.targets) or "agent:COMMAND", on "server" or "client" (target_arg.cpp).
+Target target_arg(const std::string& spec, const py::handle& side);
+
 // A flood the scenario owns, by number (Python's Flood); its counts are read live.
 struct FloodHandle {
   ScenarioRef ref;

@@ -12,6 +12,9 @@ PYBIND11_MODULE(_tcpfault, m) {
   static py::exception<PacketError> packet_error(m, "PacketError", error.ptr());
   static py::exception<ExpectationFailed> expectation_failed(
       m, "ExpectationFailed", py::make_tuple(py::handle(PyExc_AssertionError), error));
+  // What a target cannot do (the pytest plugin skips the test), and a broken agent.
+  static py::exception<NotApplicable> not_applicable(m, "NotApplicable", error.ptr());
+  static py::exception<TargetFailure> target_failure(m, "TargetFailure", error.ptr());
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -19,6 +22,10 @@ PYBIND11_MODULE(_tcpfault, m) {
       PyErr_SetString(expectation_failed.ptr(), e.what());
     } catch (const PacketError& e) {
       PyErr_SetString(packet_error.ptr(), e.what());
+    } catch (const NotApplicable& e) {
+      PyErr_SetString(not_applicable.ptr(), e.what());
+    } catch (const TargetFailure& e) {
+      PyErr_SetString(target_failure.ptr(), e.what());
     } catch (const Error& e) {
       PyErr_SetString(error.ptr(), e.what());
     }

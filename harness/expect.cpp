@@ -104,7 +104,18 @@ void Expectations::fail(const std::string& summary, const std::string& expected,
   throw ExpectationFailed("expectation failed: " + summary, detail);
 }
 
+std::optional<SocketInfo> Expectations::socket_now(const SocketRef& s) const {
+  if (!is_agent(s)) return states_.socket(s);
+  TcpState now = agent_->current(s);
+  if (now == TcpState::CLOSED) return std::nullopt;
+  SocketInfo info;
+  info.state = now;
+  info.tuple = s.tuple;
+  return info;
+}
+
 std::vector<TransitionEvent> Expectations::transitions_of(const SocketRef& s) const {
+  if (is_agent(s)) return agent_->transitions_of(s);
   states_.drain();
   // Transitions are never segments: the short list is enough, however busy the wire.
   auto recorded = tcpfault::transitions_of(trace_->other_events(), s);
@@ -119,13 +130,14 @@ void Expectations::state(const SocketRef& s, TcpState want, milliseconds within)
   // socket table is read again whenever the timeline moves, and at least every few ms.
   while (true) {
     auto version = trace_->version();
-    info = states_.socket(s);
+    info = socket_now(s);
     if (state_matches(info, want)) return;
     if (Clock::now() >= deadline) break;
     trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
   }
+  std::string source = is_agent(s) ? " (" + agent_->source() + ")" : "";
   fail(s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms",
-       to_string(want), state_text(info) + "; transitions: " + join_states(to_states(transitions_of(s))));
+       to_string(want), state_text(info) + source + "; transitions: " + join_states(to_states(transitions_of(s))));
 }
 
 void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& sequence,
@@ -142,7 +154,7 @@ void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& 
     trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
   }
   fail(s.str() + " passes " + join_states(sequence) + " within " + std::to_string(within.count()) + " ms",
-       join_states(sequence), join_states(to_states(seen)));
+       join_states(sequence), join_states(to_states(seen)) + (is_agent(s) ? " (" + agent_->source() + ")" : ""));
 }
 
 bool Expectations::scan_segments(const std::function<bool(const SegmentEvent&)>& step,

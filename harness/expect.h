@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/agent_states.h"
 #include "harness/endpoint.h"
 #include "harness/segment_match.h"
 #include "harness/state_observer.h"
@@ -53,6 +54,12 @@ class Expectations {
 
   // The transitions of one socket so far (its `to` states in order).
   std::vector<TransitionEvent> transitions_of(const SocketRef& s) const;
+  // What the socket table shows for it now (nullopt: no socket). For the side an agent
+  // runs, its state as AgentStates knows it.
+  std::optional<SocketInfo> socket_now(const SocketRef& s) const;
+
+  // The side an agent runs: its states come from `agent` instead of the kernel.
+  void set_agent_states(const AgentStates* agent) { agent_ = agent; }
 
   [[noreturn]] void fail(const std::string& summary, const std::string& expected,
                          const std::string& seen) const;
@@ -65,6 +72,8 @@ class Expectations {
   std::shared_ptr<Trace> trace_;
   StateObserver& states_;
   std::function<std::string(const std::string&)> on_failure_;
+  const AgentStates* agent_ = nullptr;
+  bool is_agent(const SocketRef& s) const { return agent_ && s.host == agent_->host(); }
 };
 
 // The transitions of one socket within a list of events (exposed for tests).

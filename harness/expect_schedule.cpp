@@ -36,7 +36,7 @@ class GiveUpWatch {
     // ... or, for what has no tracepoint (a request socket), the socket table, read
     // while waiting: the first time it shows the state after showing another.
     if (polled_ns_) return polled_ns_;
-    if (in_state(states_.socket(g_.socket), g_.state)) {
+    if (in_state(expect_.socket_now(g_.socket), g_.state)) {
       if (saw_other_) polled_ns_ = mono_now_ns();
       else already_ = true;
     } else {

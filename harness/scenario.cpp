@@ -41,9 +41,11 @@ Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
   if (!options_.artifacts_dir)
     if (const char* env = std::getenv("TCPFAULT_ARTIFACTS"); env && *env) options_.artifacts_dir = env;
   if (!options_.trace_payload_cap) options_.trace_payload_cap = payload_cap_from_env();
+  if (options_.target.is_agent()) options_.topology.agent_side = options_.target.side;
   topology_ = netns::Topology::build(options_.topology);
   trace_ = std::make_shared<Trace>(options_.name, *options_.trace_payload_cap);
-  for (Host h : {Host::Client, Host::Middlebox, Host::Server}) counters_at_start_[h] = read_counters(ns(h));
+  for (Host h : {Host::Client, Host::Middlebox, Host::Server})
+    if (!options_.target.is_agent() || h != options_.target.side) counters_at_start_[h] = read_counters(ns(h));
   states_ = std::make_unique<StateObserver>(*topology_, trace_);
   trace_->set_refresher([states = states_.get()] { states->drain(); });
   faults_ = std::make_unique<FaultEngine>(
@@ -58,6 +60,7 @@ Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
                                              trace_, states_->shared_diag(Host::Server));
   expect_ = std::make_unique<Expectations>(
       trace_, *states_, [this](const std::string& summary) { return failure_note(summary); });
+  if (options_.target.is_agent()) start_agent();
 }
 
 Scenario::~Scenario() {
@@ -66,6 +69,7 @@ Scenario::~Scenario() {
   // Handles the test still holds stop working with a clear message from here on.
   client_->close_all("closed when scenario " + options_.name + " ended");
   server_->close_all("closed when scenario " + options_.name + " ended");
+  if (agent_) agent_->stop("scenario " + options_.name + " ended");
   expect_.reset();
   faults_.reset();  // lets every held packet through, unbinds the queue
   states_->drain();
@@ -115,7 +119,7 @@ void Scenario::stop_floods() {
   floods_.clear();
 }
 
-KernelEndpoint& Scenario::endpoint(Host h) {
+Endpoint& Scenario::endpoint(Host h) {
   if (h == Host::Middlebox) throw Error("the middlebox has no endpoint: it only forwards");
   return h == Host::Client ? *client_ : *server_;
 }
@@ -140,6 +144,7 @@ Host Scenario::host_of(const Address& a) const {
 }
 
 void Scenario::apply_sysctl_conf(Host h, const std::string& text) {
+  require_kernel(h, "has no Linux sysctls (sysctl.conf)");
   for (const auto& setting : netns::parse_sysctl_conf(text)) {
     try {
       set_sysctl(h, setting.key, setting.value);
@@ -151,11 +156,15 @@ void Scenario::apply_sysctl_conf(Host h, const std::string& text) {
 }
 
 void Scenario::set_sysctl(Host h, const std::string& key, const std::string& value) {
+  require_kernel(h, "has no Linux sysctls (" + key + ")");
   netns::write_sysctl(ns(h), key, value);
   trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + value);
 }
 
-std::string Scenario::sysctl(Host h, const std::string& key) const { return netns::read_sysctl(ns(h), key); }
+std::string Scenario::sysctl(Host h, const std::string& key) const {
+  require_kernel(h, "has no Linux sysctls (" + key + ")");
+  return netns::read_sysctl(ns(h), key);
+}
 
 int Scenario::sysctl_int(Host h, const std::string& key) const {
   std::string v = sysctl(h, key);
@@ -166,9 +175,13 @@ int Scenario::sysctl_int(Host h, const std::string& key) const {
   }
 }
 
-Counters Scenario::counters(Host h) const { return read_counters(ns(h)); }
+Counters Scenario::counters(Host h) const {
+  require_kernel(h, "has no Linux MIB counters");
+  return read_counters(ns(h));
+}
 
 std::int64_t Scenario::counter_delta(Host h, const std::string& key) const {
+  require_kernel(h, "has no Linux MIB counters (" + key + ")");
   auto now = counters(h);
   auto it = now.find(key);
   if (it == now.end())
@@ -224,10 +237,12 @@ void Scenario::expect_schedule(const Match& m, const Schedule& schedule, const S
 }
 
 void Scenario::destroy_silently(const SocketRef& s) {
+  require_kernel(s.host, "has no sock_diag to destroy its socket with (destroy_silently)");
   tcpfault::destroy_silently(*faults_, states_->diag(s.host), *trace_, *expect_, s);
 }
 
 std::optional<TcpInfo> Scenario::tcp_info(const SocketRef& s) const {
+  require_kernel(s.host, "has no TCP_INFO (a Linux socket option)");
   auto info = states_->socket(s);
   return info ? info->tcp : std::nullopt;
 }
@@ -240,6 +255,7 @@ ArtifactPaths Scenario::write_artifacts(std::optional<std::string> dir) const {
 
 std::string Scenario::failure_note(const std::string&) const {
   trace_->refresh();
+  if (agent_) agent_->states().record_inferred();  // the ladder shows the agent's states too
   std::string note;
   try {
     note = "  trace: " + write_artifacts().str() + "\n";

@@ -18,13 +18,17 @@
 #include <string>
 #include <vector>
 
+#include "harness/agent_target.h"
 #include "harness/endpoint.h"
 #include "harness/expect.h"
 #include "harness/expect_schedule.h"
 #include "harness/fault_engine.h"
+#include "harness/kernel_endpoint.h"
 #include "harness/mib_counters.h"
 #include "harness/state_observer.h"
 #include "harness/syn_flood.h"
+#include "harness/target.h"
+#include "harness/target_errors.h"
 #include "harness/trace.h"
 #include "harness/trace_output.h"
 #include "harness/transfer.h"
@@ -50,6 +54,9 @@ struct ScenarioOptions {
   bool intercept = true;
   // Payload bytes the trace keeps; default $TCPFAULT_TRACE_PAYLOAD_CAP, else 16 MiB.
   std::optional<std::size_t> trace_payload_cap;
+  // What runs each side: the kernel, or an agent on one side (docs/agent-protocol.md);
+  // its stderr goes to <artifacts>/<name>.agent.log.
+  Target target;
 };
 
 class Scenario {
@@ -62,9 +69,15 @@ class Scenario {
   Family family() const { return options_.family; }
   const std::string& name() const { return options_.name; }
   netns::Topology& topology() { return *topology_; }
-  KernelEndpoint& client() { return *client_; }
-  KernelEndpoint& server() { return *server_; }
-  KernelEndpoint& endpoint(Host h);
+  Endpoint& client() { return *client_; }
+  Endpoint& server() { return *server_; }
+  Endpoint& endpoint(Host h);
+  const Target& target() const { return options_.target; }
+  // The running agent, when the target is one (nullptr for the kernel).
+  AgentTarget* agent() { return agent_.get(); }
+  // Throws NotApplicable "<side>: the <target> target <what>" when `h` is the agent's
+  // side: for what needs the Linux kernel there (sysctls, MIB counters, sock_diag).
+  void require_kernel(Host h, const std::string& what) const;
   FaultEngine& faults() { return *faults_; }
   Trace& trace() { return *trace_; }
   std::shared_ptr<Trace> shared_trace() const { return trace_; }  // outlives the scenario
@@ -137,6 +150,7 @@ class Scenario {
  private:
   std::string failure_note(const std::string& summary) const;
   void stop_floods();  // joins every flood's sender and notes what each did in all
+  void start_agent();  // scenario_agent.cpp
   const netns::Namespace& ns(Host h) const;
 
   ScenarioOptions options_;
@@ -145,7 +159,8 @@ class Scenario {
   std::map<Host, Counters> counters_at_start_;
   std::unique_ptr<StateObserver> states_;
   std::unique_ptr<FaultEngine> faults_;
-  std::unique_ptr<KernelEndpoint> client_, server_;
+  std::unique_ptr<AgentTarget> agent_;
+  std::unique_ptr<Endpoint> client_, server_;
   mutable std::mutex floods_mu_;  // floods may be started and read from several threads
   std::vector<std::unique_ptr<SynFlood>> floods_;
   std::unique_ptr<Expectations> expect_;

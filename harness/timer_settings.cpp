@@ -31,9 +31,15 @@ const SocketInfo& full_socket(const std::optional<SocketInfo>& info, const Socke
   return *info;
 }
 
+// The schedules are Linux's, from Linux's settings: not for a side an agent runs.
+void require_linux(const Scenario& s, Host h, const char* schedule) {
+  s.require_kernel(h, std::string("has no Linux timer settings (") + schedule + " schedule)");
+}
+
 }  // namespace
 
 Schedule syn_schedule(const Scenario& s, Host h) {
+  require_linux(s, h, "SYN");
   SynRetries r;
   r.retries = s.sysctl_int(h, "net.ipv4.tcp_syn_retries");
   r.linear_timeouts = sysctl_or(s, h, "net.ipv4.tcp_syn_linear_timeouts", 0);
@@ -42,6 +48,7 @@ Schedule syn_schedule(const Scenario& s, Host h) {
 }
 
 Schedule synack_schedule(const Scenario& s, Host h) {
+  require_linux(s, h, "SYN-ACK");
   SynAckRetries r;
   r.retries = s.sysctl_int(h, "net.ipv4.tcp_synack_retries");
   r.rto_max = rto_max_of(s, h);
@@ -49,6 +56,7 @@ Schedule synack_schedule(const Scenario& s, Host h) {
 }
 
 Schedule retransmission_schedule(const Scenario& s, const SocketRef& conn, std::optional<bool> orphan) {
+  require_linux(s, conn.host, "retransmission");
   auto found = s.states().socket(conn);
   const SocketInfo& info = full_socket(found, conn);
   const TcpInfo& tcp = *info.tcp;
@@ -92,6 +100,7 @@ Schedule keepalive_schedule(Connection& conn) {
 }
 
 Schedule window_probe_schedule(const Scenario& s, const SocketRef& conn, int answered_probes) {
+  require_linux(s, conn.host, "zero-window probe");
   auto found = s.states().socket(conn);
   const SocketInfo& info = full_socket(found, conn);
   WindowProbeSettings w;

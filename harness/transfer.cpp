@@ -1,6 +1,5 @@
 #include "harness/transfer.h"
 
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -45,8 +44,8 @@ Transfer::Transfer(const Connection& sender, const Connection& receiver, Transfe
   if (options_.timeout.count() <= 0)
     throw Error("transfer: the timeout must be positive, got " + std::to_string(options_.timeout.count()) + " ms");
   if (options_.chunk == 0) throw Error("transfer: the chunk size must be positive");
-  send_fd_ = sender.duplicate_fd("transfer");
-  recv_fd_ = receiver.duplicate_fd("transfer");
+  send_stream_ = sender.stream("transfer");
+  recv_stream_ = receiver.stream("transfer");
   stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_fd_.valid()) throw_errno("eventfd for a transfer");
 
@@ -85,22 +84,27 @@ bool Transfer::wait_for(milliseconds limit) {
   return ended_.wait_for(lock, limit, [this] { return sides_running_ == 0; });
 }
 
-const TransferReport& Transfer::wait() {
+const TransferReport& Transfer::wait_quietly() {
   std::unique_lock lock(mu_);
   ended_.wait(lock, [this] { return sides_running_ == 0; });
   return report_;  // complete, and no side writes it any more
 }
 
-Transfer::Wake Transfer::wait_io(int fd, short events) const {
-  while (true) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline_ - Clock::now()).count();
-    if (left <= 0) return Wake::Deadline;
-    pollfd fds[2] = {{fd, events, 0}, {stop_fd_.get(), POLLIN, 0}};
-    int n = ::poll(fds, 2, static_cast<int>(std::min<long long>(left, 1000)));
-    if (n < 0 && errno != EINTR) return Wake::Ready;  // the call itself will report the error
-    if (n > 0 && (fds[1].revents & POLLIN)) return Wake::Stopped;
-    if (n > 0) return Wake::Ready;
-  }
+const TransferReport& Transfer::wait() {
+  const TransferReport& r = wait_quietly();
+  if (failure_) std::rethrow_exception(failure_);
+  return r;
+}
+
+void Transfer::side_failed(std::exception_ptr e) {
+  std::lock_guard lock(mu_);
+  if (!failure_) failure_ = e;
+  if (report_.stopped.empty()) report_.stopped = "a side's stack failed";
+}
+
+bool Transfer::stopping() const {
+  std::lock_guard lock(mu_);
+  return !report_.stopped.empty();
 }
 
 void Transfer::side_done() {
@@ -125,29 +129,38 @@ void Transfer::send_side() {
   std::size_t filled = 0, done = 0;  // of buf: bytes of the pattern in it, bytes of those sent
   int err = 0;
   bool deadline = false;
-  const int fd = send_fd_.get();
-  while (sent < options_.bytes && !err && !deadline) {
+  while (sent < options_.bytes && !stopping()) {
     if (done == filled) {
       filled = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), options_.bytes - sent));
       pattern.fill(sent, std::span(buf).first(filled));
       done = 0;
     }
-    ssize_t n = ::send(fd, buf.data() + done, filled - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      done += n;
-      sent += n;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN) {
-      err = errno;
+    StreamSide::Io io;
+    try {
+      io = send_stream_->send(std::span<const std::uint8_t>(buf).subspan(done, filled - done), deadline_,
+                              stop_fd_.get());
+    } catch (...) {  // the agent running this end broke: wait() rethrows it
+      side_failed(std::current_exception());
       break;
     }
-    Wake w = wait_io(fd, POLLOUT);
-    if (w == Wake::Stopped) break;
-    if (w == Wake::Deadline) deadline = true;
+    done += io.bytes;
+    sent += io.bytes;
+    if (io.err) {
+      err = io.err;
+      break;
+    }
+    if (io.bytes == 0 && Clock::now() >= deadline_) {
+      deadline = true;
+      break;
+    }
   }
-  if (sent == options_.bytes && options_.shutdown && ::shutdown(fd, SHUT_WR) != 0) err = errno;
+  if (sent == options_.bytes && options_.shutdown) {
+    try {
+      err = send_stream_->shutdown_write();
+    } catch (...) {
+      side_failed(std::current_exception());
+    }
+  }
   auto now = mono_now_ns();
   trace_->add(CallEvent{now, now - start_ns_, sender_host_,
                         "transfer send(" + std::to_string(options_.bytes) + ", seed " + std::to_string(options_.seed) +
@@ -167,29 +180,33 @@ void Transfer::receive_side() {
   std::vector<std::uint8_t> buf(options_.chunk);
   int err = 0;
   bool eof = false, deadline = false, stopped = false;
-  const int fd = recv_fd_.get();
   while (true) {
     if (!options_.shutdown && checker.received() >= options_.bytes) break;
-    ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
-    if (n > 0) {
-      checker.feed(std::span(buf).first(n));
-      continue;
-    }
-    if (n == 0) {
-      eof = true;
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) {
-      err = errno;
-      break;
-    }
-    Wake w = wait_io(fd, POLLIN);
-    if (w == Wake::Stopped) {
+    if (stopping()) {
       stopped = true;
       break;
     }
-    if (w == Wake::Deadline) {
+    StreamSide::Io io;
+    try {
+      io = recv_stream_->recv(buf, deadline_, stop_fd_.get());
+    } catch (...) {
+      side_failed(std::current_exception());
+      stopped = true;
+      break;
+    }
+    if (io.bytes > 0) {
+      checker.feed(std::span(buf).first(io.bytes));
+      continue;
+    }
+    if (io.eof) {
+      eof = true;
+      break;
+    }
+    if (io.err) {
+      err = io.err;
+      break;
+    }
+    if (Clock::now() >= deadline_) {
       deadline = true;
       break;
     }
@@ -230,7 +247,7 @@ void TransferSet::stop_all(const std::string& why) {
     live_.clear();
   }
   for (auto& t : running) t->stop(why);
-  for (auto& t : running) t->wait();
+  for (auto& t : running) t->wait_quietly();
 }
 
 }  // namespace tcpfault

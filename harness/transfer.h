@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,8 +57,10 @@ struct TransferReport {
 
 class Transfer {
  public:
-  // Starts both sides. Each side works on a duplicate of its connection's socket, so
-  // closing the Connection handles does not disturb it; call stop() to end it early.
+  // Starts both sides. Each side works on its connection's stream (Connection::stream):
+  // a kernel end on a duplicate of its socket, so closing the Connection handle does
+  // not disturb it; an agent's end in requests of at most `chunk` bytes. Call stop()
+  // to end it early.
   // Throws Error unless sender and receiver are the two open ends of one connection.
   Transfer(const Connection& sender, const Connection& receiver, TransferOptions options,
            std::shared_ptr<Trace> trace);
@@ -67,12 +70,16 @@ class Transfer {
 
   // Waits until both sides ended or `limit` passed; true when they ended.
   bool wait_for(milliseconds limit);
+  // Waits until both sides ended. Throws what a side's stream threw (TargetFailure: the
+  // agent running one end broke), else returns the report.
   const TransferReport& wait();
+  // The same, never throwing (a scenario that ends stops its transfers this way).
+  const TransferReport& wait_quietly();
   void stop(const std::string& why);
 
  private:
-  enum class Wake { Ready, Stopped, Deadline };
-  Wake wait_io(int fd, short events) const;
+  bool stopping() const;
+  void side_failed(std::exception_ptr e);  // the first failure is kept for wait()
   void send_side();
   void receive_side();
   void side_done();
@@ -80,8 +87,8 @@ class Transfer {
   TransferOptions options_;
   std::shared_ptr<Trace> trace_;
   Host sender_host_, receiver_host_;
-  UniqueFd send_fd_, recv_fd_;
-  UniqueFd stop_fd_;  // an eventfd: readable once stop() was called
+  std::unique_ptr<StreamSide> send_stream_, recv_stream_;
+  UniqueFd stop_fd_;  // an eventfd: readable once stop() was called (wakes a kernel end's wait)
   std::int64_t start_ns_ = 0;
   Clock::time_point deadline_;
   std::string label_;  // "transfer of 1048576 bytes (seed 1)"
@@ -91,6 +98,7 @@ class Transfer {
   int sides_running_ = 2;
   int sides_finished_ = 0;  // sides whose part of the report is in
   TransferReport report_;
+  std::exception_ptr failure_;
   std::thread sender_thread_, receiver_thread_;
 };
 

@@ -10,9 +10,11 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "netns/error.h"
 #include "netns/nl_ptr.h"
@@ -51,6 +53,34 @@ bool same_address(nl_addr* nl, const Address& a) {
          std::memcmp(nl_addr_get_binary_addr(nl), a.bytes.data(), a.size()) == 0;
 }
 
+bool is_link_local(nl_addr* nl) {
+  if (!nl || nl_addr_get_family(nl) != AF_INET6 || nl_addr_get_len(nl) != 16) return false;
+  const auto* b = static_cast<const std::uint8_t*>(nl_addr_get_binary_addr(nl));
+  return b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
+}
+
+bool usable(rtnl_addr* a) { return !(rtnl_addr_get_flags(a) & (IFA_F_TENTATIVE | IFA_F_DADFAILED)); }
+
+// The addresses of one link as the kernel lists them now.
+struct LinkAddresses {
+  NlCachePtr cache;
+  int ifindex = 0;
+
+  template <class F>
+  void each(F&& f) const {
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+      auto* a = reinterpret_cast<rtnl_addr*>(o);
+      if (rtnl_addr_get_ifindex(a) == ifindex) f(a);
+    }
+  }
+};
+
+LinkAddresses addresses_of(const RouteSocket& sock, int ifindex) {
+  nl_cache* cache_raw = nullptr;
+  sock.check(rtnl_addr_alloc_cache(sock.get(), &cache_raw), "list addresses");
+  return {NlCachePtr(cache_raw), ifindex};
+}
+
 // Empty when the expectation holds, otherwise what is still missing.
 std::string missing(const RouteSocket& sock, const LinkExpectation& e) {
   rtnl_link* raw = nullptr;
@@ -61,21 +91,21 @@ std::string missing(const RouteSocket& sock, const LinkExpectation& e) {
   if (!(flags & IFF_UP)) return e.link + " is down";
   if (!(flags & IFF_RUNNING)) return e.link + " has no carrier yet";
 
-  nl_cache* cache_raw = nullptr;
-  sock.check(rtnl_addr_alloc_cache(sock.get(), &cache_raw), "list addresses");
-  NlCachePtr cache(cache_raw);
-  const int ifindex = rtnl_link_get_ifindex(link.get());
+  LinkAddresses on_link = addresses_of(sock, rtnl_link_get_ifindex(link.get()));
   for (const Address& want : e.addresses) {
-    bool usable = false, seen = false;
-    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-      auto* a = reinterpret_cast<rtnl_addr*>(o);
-      if (rtnl_addr_get_ifindex(a) != ifindex || !same_address(rtnl_addr_get_local(a), want))
-        continue;
+    bool ok = false, seen = false;
+    on_link.each([&](rtnl_addr* a) {
+      if (!same_address(rtnl_addr_get_local(a), want)) return;
       seen = true;
-      usable = !(rtnl_addr_get_flags(a) & (IFA_F_TENTATIVE | IFA_F_DADFAILED));
-    }
+      ok = usable(a);
+    });
     if (!seen) return want.str() + " is not on " + e.link;
-    if (!usable) return want.str() + " on " + e.link + " is still tentative";
+    if (!ok) return want.str() + " on " + e.link + " is still tentative";
+  }
+  if (e.link_local) {
+    bool ok = false;
+    on_link.each([&](rtnl_addr* a) { ok = ok || (is_link_local(rtnl_addr_get_local(a)) && usable(a)); });
+    if (!ok) return e.link + " has no usable IPv6 link-local address yet";
   }
   return "";
 }
@@ -112,6 +142,24 @@ void wait_until_usable(const std::vector<LinkExpectation>& expected,
     for (auto& p : fds)
       if (p.revents) drain(p.fd);
   }
+}
+
+}  // namespace tcpfault::netns
+
+namespace tcpfault::netns {
+
+Address link_local_address(const Namespace& ns, const std::string& link) {
+  RouteSocket sock(ns);
+  std::optional<Address> found;
+  addresses_of(sock, sock.link_index(link)).each([&](rtnl_addr* a) {
+    nl_addr* nl = rtnl_addr_get_local(a);
+    if (found || !is_link_local(nl) || !usable(a)) return;
+    Address addr{Family::V6, {}};
+    std::memcpy(addr.bytes.data(), nl_addr_get_binary_addr(nl), 16);
+    found = addr;
+  });
+  if (!found) throw Error(link + " in namespace " + ns.name() + " has no usable IPv6 link-local address");
+  return *found;
 }
 
 }  // namespace tcpfault::netns

@@ -16,6 +16,7 @@
 #include "netns/route_socket.h"
 #include "netns/slot_plan.h"
 #include "netns/sysctl.h"
+#include "netns/tap_device.h"
 #include "netns/veth_link.h"
 
 namespace tcpfault::netns {
@@ -71,6 +72,8 @@ void configure_interface(const Namespace& ns, const std::string& ifname) {
 class TopologyBuilder {
  public:
   static std::unique_ptr<Topology> build(const TopologyOptions& options) {
+    if (options.agent_side == Host::Middlebox)
+      throw Error("an agent runs the client or the server side, not the middlebox");
     require_privileges();
     AddressSlot slot = AddressSlot::acquire();
     const int number = slot.number();
@@ -80,13 +83,14 @@ class TopologyBuilder {
     t->client_ = std::make_unique<Namespace>(Namespace::create("client" + suffix));
     t->middlebox_ = std::make_unique<Namespace>(Namespace::create("middlebox" + suffix));
     t->server_ = std::make_unique<Namespace>(Namespace::create("server" + suffix));
+    t->agent_side_ = options.agent_side;
     wire(*t);
     if (options.pin) pin(*t);
     return t;
   }
 
  private:
-  // One veth end: where it lives and which host number it takes on which subnet.
+  // One link end (veth or TAP): where it lives and which host number it takes on which subnet.
   struct LinkPlan {
     const Namespace& ns;
     const RouteSocket& sock;
@@ -105,18 +109,23 @@ class TopologyBuilder {
 
     RouteSocket rc(client), rm(middlebox), rs(server);
     for (const RouteSocket* sock : {&rc, &rm, &rs}) set_link_up(*sock, "lo");
-    const LinkPlan links[] = {
-        {client, rc, interface_name(Host::Client), Subnet::ClientSide, kEndpointHost},
-        {middlebox, rm, interface_name(Host::Middlebox, Host::Client), Subnet::ClientSide,
-         kMiddleboxHost},
-        {middlebox, rm, interface_name(Host::Middlebox, Host::Server), Subnet::ServerSide,
-         kMiddleboxHost},
-        {server, rs, interface_name(Host::Server), Subnet::ServerSide, kEndpointHost},
-    };
-    create_veth_pair(rc, links[0].name, middlebox, links[1].name);
-    create_veth_pair(rs, links[3].name, middlebox, links[2].name);
-    set_link_up(rm, links[1].name);
-    set_link_up(rm, links[2].name);
+    const std::optional<Host> agent = t.agent_side_;
+    // Each side: its veth pair, or for the agent's side only the middlebox's TAP end.
+    std::vector<LinkPlan> links;
+    for (Host side : {Host::Client, Host::Server}) {
+      const Namespace& ns = side == Host::Client ? client : server;
+      const RouteSocket& sock = side == Host::Client ? rc : rs;
+      const Subnet subnet = side == Host::Client ? Subnet::ClientSide : Subnet::ServerSide;
+      const std::string middlebox_end = interface_name(Host::Middlebox, side);
+      if (agent == side) {
+        t.agent_tap_ = create_tap(middlebox, middlebox_end);
+      } else {
+        create_veth_pair(sock, interface_name(side), middlebox, middlebox_end);
+        links.push_back({ns, sock, interface_name(side), subnet, kEndpointHost});
+      }
+      set_link_up(rm, middlebox_end);
+      links.push_back({middlebox, rm, middlebox_end, subnet, kMiddleboxHost});
+    }
 
     std::vector<LinkExpectation> expected;
     for (const LinkPlan& link : links) {
@@ -132,6 +141,8 @@ class TopologyBuilder {
           add_default_route(link.sock, index,
                             slot_address(t.slot(), link.subnet, f, kMiddleboxHost));
       }
+      // The agent's stack is given the middlebox's link-local address as IPv6 gateway.
+      ready.link_local = agent && link.name == interface_name(Host::Middlebox, *agent);
       expected.push_back(std::move(ready));
     }
     wait_until_usable(expected, kReadyTimeout);
@@ -156,6 +167,7 @@ Topology::~Topology() {
   // Closing the last fd of each namespace lets the kernel reclaim it with its links,
   // addresses, routes, rules and sysctls. The slot goes last so that no new topology
   // reuses these addresses while the old namespaces are still ours.
+  agent_tap_.reset();
   client_.reset();
   middlebox_.reset();
   server_.reset();
@@ -181,6 +193,10 @@ Address Topology::middlebox_addr(Host facing, Family f) const {
     throw std::invalid_argument("middlebox_addr: say which side, Host::Client or Host::Server");
   const Subnet side = facing == Host::Client ? Subnet::ClientSide : Subnet::ServerSide;
   return slot_address(slot_, side, f, kMiddleboxHost);
+}
+
+Address Topology::middlebox_link_local(Host facing) const {
+  return link_local_address(middlebox(), interface_name(Host::Middlebox, facing));
 }
 
 Address Topology::unused_client_addr(Family f, int n) const {

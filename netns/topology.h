@@ -14,9 +14,15 @@
 // When build() returns every link is up with carrier, every address is usable (IPv6
 // without duplicate address detection), the middlebox forwards both families, rp_filter
 // is off and TSO/GSO/GRO are off on every veth end.
+//
+// A side run by an agent (docs/agent-protocol.md) has no veth: the middlebox's interface
+// toward it (m0 or m1, same name, same addresses) is a TAP device whose fd the topology
+// holds (agent_tap_fd) for the agent's stack, which owns the side's addresses itself. The
+// side's namespace is still made, empty (lo only), for the agent process to run in.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +43,8 @@ struct TopologyOptions {
   // Debug aid: bind-mount the namespaces under /run/netns/tcpfault-<pid>-<slot>-<host>
   // so that `ip netns exec` can look inside. Pinned namespaces outlive a kill -9.
   bool pin = false;
+  // The side (Client or Server) whose middlebox interface is a TAP for an agent.
+  std::optional<Host> agent_side;
 };
 
 class Topology {
@@ -58,6 +66,15 @@ class Topology {
   // .(100+n) or ::(0x100+n), n in 1..153.
   Address unused_client_addr(Family f, int n) const;
 
+  // The side an agent runs (nullopt: both are the kernel's), and the fd of the TAP
+  // device toward it (-1 without an agent): the topology keeps it for the link's life,
+  // so the link has carrier; the agent gets a copy.
+  std::optional<Host> agent_side() const { return agent_side_; }
+  int agent_tap_fd() const { return agent_tap_.get(); }
+  // The middlebox's IPv6 link-local address on the link toward `facing` (the gateway
+  // an agent's stack is given).
+  Address middlebox_link_local(Host facing) const;
+
   // The /run/netns paths made when options.pin was set (empty otherwise).
   const std::vector<std::string>& pinned_paths() const { return pins_; }
 
@@ -67,6 +84,8 @@ class Topology {
   UniqueFd slot_lock_;
   std::unique_ptr<Namespace> client_, middlebox_, server_;
   std::vector<std::string> pins_;
+  std::optional<Host> agent_side_;
+  UniqueFd agent_tap_;
   friend class TopologyBuilder;
 };
 

@@ -1,0 +1,85 @@
+#include "harness/agent_states.h"
+
+#include <stdexcept>
+
+#include "harness/agent_values.h"
+#include "harness/expect.h"
+#include "harness/wire_states.h"
+
+namespace tcpfault {
+
+void AgentStates::use_events(bool from_events) {
+  {
+    std::lock_guard lock(mu_);
+    from_events_ = from_events;
+  }
+  trace_->note(netns::to_string(host_) + " states: " + source() +
+               (from_events ? "" : " (the agent does not report state events)"));
+}
+
+bool AgentStates::from_events() const {
+  std::lock_guard lock(mu_);
+  return from_events_;
+}
+
+std::string AgentStates::source() const {
+  return from_events() ? "the agent's state events" : "inferred from the wire";
+}
+
+void AgentStates::on_state_event(const nlohmann::json& e) {
+  auto text = [&](const char* field) {
+    if (!e.contains(field) || !e[field].is_string())
+      throw std::invalid_argument(std::string("a state event without \"") + field + "\"");
+    return e[field].get<std::string>();
+  };
+  auto state = [&](const char* field) {
+    auto s = agent_state(text(field));
+    if (!s) throw std::invalid_argument("a state event whose \"" + std::string(field) + "\" is no state: " + text(field));
+    return *s;
+  };
+  if (!e.contains("t_ns") || !e["t_ns"].is_number_integer())
+    throw std::invalid_argument("a state event without an integer \"t_ns\"");
+  TransitionEvent t{e["t_ns"].get<std::int64_t>(), host_, parse_agent_sockaddr(text("local")),
+                    parse_agent_sockaddr(text("remote")), 0, state("from"), state("to"), "agent state event"};
+  trace_->add(std::move(t));
+}
+
+std::vector<TransitionEvent> AgentStates::inferred(const SocketRef* only) const {
+  std::vector<TransitionEvent> out;
+  for (const auto& c : infer_wire_states(*trace_)) {
+    for (const auto* ends : {&c.opener, &c.acceptor}) {
+      const InferredEnd& end = *ends;
+      const InferredEnd& other = &end == &c.opener ? c.acceptor : c.opener;
+      if (!end.seen || end.host != host_) continue;
+      if (only && !(end.addr == only->tuple.local && other.addr == only->tuple.remote)) continue;
+      for (const auto& step : end.steps)
+        out.push_back(TransitionEvent{step.t_ns, host_, end.addr, other.addr, 0, step.from, step.to,
+                                      "wire: " + step.reason});
+    }
+  }
+  return out;
+}
+
+std::vector<TransitionEvent> AgentStates::transitions_of(const SocketRef& s) const {
+  if (s.host != host_) throw Error("agent states: " + s.str() + " is not on the agent's side");
+  if (from_events()) return tcpfault::transitions_of(trace_->other_events(), s);
+  return inferred(&s);
+}
+
+TcpState AgentStates::current(const SocketRef& s) const {
+  auto ts = transitions_of(s);
+  return ts.empty() ? TcpState::CLOSED : ts.back().to;
+}
+
+void AgentStates::record_inferred() {
+  if (from_events()) return;
+  auto steps = inferred(nullptr);
+  std::lock_guard lock(mu_);
+  for (auto& t : steps) {
+    auto key = std::make_tuple(t.t_ns, t.local.str(), t.remote.str(), int(t.from), int(t.to));
+    if (!recorded_.insert(key).second) continue;
+    trace_->add(std::move(t));
+  }
+}
+
+}  // namespace tcpfault
