@@ -13,6 +13,7 @@
 
 #include "harness/scenario.h"
 #include "harness/tests/child_process.h"
+#include "harness/tests/namespace_refs.h"
 
 namespace tcpfault {
 namespace {
@@ -20,43 +21,12 @@ namespace {
 using namespace testing_support;
 using namespace std::chrono_literals;
 
-// Every network namespace inode that something on the machine still refers to:
-// a task's namespace, an open namespace fd, or a bind mount.
-std::set<std::string> referenced_net_namespaces() {
-  std::set<std::string> out;
-  auto add_link = [&](const std::string& path) {
-    char buf[128];
-    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
-    if (n > 0 && std::string(buf, n).rfind("net:[", 0) == 0) out.insert(std::string(buf, n));
-  };
-  auto list = [](const std::string& dir) {
-    std::vector<std::string> names;
-    if (DIR* d = ::opendir(dir.c_str())) {
-      while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') names.push_back(e->d_name);
-      ::closedir(d);
-    }
-    return names;
-  };
-  for (const auto& pid : list("/proc")) {
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    for (const auto& tid : list("/proc/" + pid + "/task")) add_link("/proc/" + pid + "/task/" + tid + "/ns/net");
-    for (const auto& fd : list("/proc/" + pid + "/fd")) add_link("/proc/" + pid + "/fd/" + fd);
-  }
-  std::ifstream mounts("/proc/self/mountinfo");
-  for (std::string line; std::getline(mounts, line);)
-    if (line.find(" nsfs ") != std::string::npos) {
-      auto at = line.find("net:[");
-      if (at != std::string::npos) out.insert(line.substr(at, line.find(']', at) - at + 1));
-    }
-  return out;
-}
-
 // Runs `mid_way` on a scenario in a child, SIGKILLs the child there, and checks that none
 // of the scenario's namespaces is referenced any more and nothing is pinned.
-void expect_nothing_left_after_kill(const std::function<void(Scenario&)>& mid_way) {
+void expect_nothing_left_after_kill(const std::function<void(Scenario&)>& mid_way,
+                                    ScenarioOptions options = {.name = "killed"}) {
   Child c = start_child([&](int report) {
-    Scenario s(ScenarioOptions{.name = "killed"});
+    Scenario s(options);
     mid_way(s);
     std::ostringstream ids;
     for (Host h : {Host::Client, Host::Middlebox, Host::Server})
@@ -112,6 +82,18 @@ TEST(KillCleanup, SigkillMidFloodLeavesNothing) {
     while (flood.counts().sent < 50 && Clock::now() < give_up) std::this_thread::sleep_for(1ms);
     if (flood.counts().sent < 50) ::_exit(1);
   });
+}
+
+// An agent runs the server side: SIGKILL of the harness kills it too (it holds the
+// server's namespace, so the check below would find that namespace still referenced).
+TEST(KillCleanup, SigkillWithAnAgentRunningLeavesNothing) {
+  const std::string agent = std::string(TCPFAULT_TEST_AGENTS) + "/fake_agent.py ok";
+  expect_nothing_left_after_kill(
+      [](Scenario& s) {
+        static std::optional<Listener> listener;
+        listener.emplace(s.server().listen(s.server_at(8080)));
+      },
+      {.name = "killed-agent", .target = Target::agent(agent)});
 }
 
 }  // namespace

@@ -28,10 +28,12 @@ from ._tcpfault import (  # noqa: F401
     Family as Family,
     Host as Host,
     Match as Match,
+    NotApplicable as NotApplicable,
     PacketError as PacketError,
     Roles as Roles,
     Scenario as Scenario,
     State as State,
+    TargetFailure as TargetFailure,
 )
 
 CLIENT: Host = Host.CLIENT
@@ -39,6 +41,6 @@ SERVER: Host = Host.SERVER
 MIDDLEBOX: Host = Host.MIDDLEBOX
 
 # Show the public names as tcpfault.X in reprs, tracebacks and pytest reports.
-for _cls in (Error, ExpectationFailed, PacketError):
+for _cls in (Error, ExpectationFailed, PacketError, NotApplicable, TargetFailure):
     _cls.__module__ = "tcpfault"
 del _cls

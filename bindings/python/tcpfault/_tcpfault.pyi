@@ -31,6 +31,14 @@ class PacketError(Error):
 class ExpectationFailed(AssertionError, Error):
     """An expectation was not met: says what was expected, what was seen, and shows the ladder."""
 
+class NotApplicable(Error):
+    """The target cannot do what was asked on that side ("server: the lwip target has no Linux
+    sysctls (net.ipv4.tcp_fin_timeout)"); the pytest plugin skips the test with this reason."""
+
+class TargetFailure(Error):
+    """The agent running the target broke (crashed, hung, sent garbage): neither a pass nor a fail.
+    Says which and quotes the agent's stderr; every later call of the scenario raises the same."""
+
 # ---- plain values ----
 
 class Family:
@@ -332,7 +340,8 @@ class Connection:
         """Whether the file descriptor is still held."""
     @property
     def state(self) -> State:
-        """The kernel's state for this 4-tuple now (CLOSED when it holds nothing)."""
+        """The stack's state for this 4-tuple now (CLOSED when it holds nothing): the kernel's
+        socket table, or an agent's own view."""
     @property
     def connect_result(self) -> CallResult:
         """The result of connect() for a connection made by Endpoint.connect."""
@@ -366,10 +375,13 @@ class Listener:
     def close(self) -> CallResult: ...
 
 class Endpoint:
-    """The kernel's TCP stack on one side of the topology."""
+    """The TCP stack on one side of the topology: the kernel's, or an agent's."""
 
     @property
     def host(self) -> Host: ...
+    @property
+    def target(self) -> str:
+        """What runs this side: 'kernel', or the agent target's name ('lwip', 'agent')."""
     def at(self, port: int) -> SockAddr:
         """This side's address with `port`."""
     def peer_at(self, port: int) -> SockAddr:
@@ -906,8 +918,14 @@ class Scenario:
         intercept: bool = True,
         queue_max_len: int = 8192,
         trace_payload_cap: int | None = None,
+        target: str = "kernel",
+        target_side: _HostLike = "server",
     ) -> None:
-        """intercept=False: the middlebox forwards without NFQUEUE (no faults, no segments seen).
+        """target: what runs the target side - 'kernel' (both sides, the default), 'lwip' (the agent built in
+        agents/lwip) or 'agent:COMMAND' (any agent, docs/agent-protocol.md) on `target_side` ('server' or
+        'client'); the other side stays the kernel's. What that side cannot do raises NotApplicable; a broken
+        agent raises TargetFailure.
+        intercept=False: the middlebox forwards without NFQUEUE (no faults, no segments seen).
         queue_max_len: packets the middlebox's queue holds waiting for a verdict; more are dropped by the
         kernel, counted (faults.stats) and reported. trace_payload_cap: payload bytes the trace keeps
         (default $TCPFAULT_TRACE_PAYLOAD_CAP or 16 MiB); later segments keep their headers only."""
@@ -915,6 +933,9 @@ class Scenario:
     def __exit__(self, *args: object) -> None: ...
     @property
     def name(self) -> str: ...
+    @property
+    def target(self) -> str:
+        """What runs the target side: 'kernel', 'lwip', 'agent'."""
     @property
     def family(self) -> Family: ...
     @property

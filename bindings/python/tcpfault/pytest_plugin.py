@@ -13,7 +13,9 @@ pytest.ini). It gives:
   sets sysctls of the client, server or middlebox namespace for one test;
 * ``--tcpfault-artifacts DIR``: every test's pcapng, JSON timeline and ladder are saved
   in DIR; a failing test's report names them;
-* pytest-xdist: every worker builds its own namespaces, so ``-n 8`` runs eight at once.
+* pytest-xdist: every worker builds its own namespaces, so ``-n 8`` runs eight at once;
+* targets (tcpfault.pytest_targets): ``--tcpfault-target kernel|lwip|agent:COMMAND``,
+  NotApplicable -> skip ("not applicable: ..."), TargetFailure -> failure ("target failure: ...").
 """
 
 import json
@@ -23,6 +25,9 @@ import re
 import pytest
 
 import tcpfault
+from tcpfault.pytest_targets import scenario_target
+
+pytest_plugins = ["tcpfault.pytest_targets"]
 
 _FAMILIES = {"4": [4], "6": [6], "both": [4, 6]}
 _HOSTS = ("client", "server", "middlebox")
@@ -157,6 +162,7 @@ def net(request, tcpfault_family):
         family=tcpfault_family,
         name=_stem(request.node.nodeid),
         artifacts=request.config.getoption("tcpfault_artifacts"),
+        **scenario_target(request.config),
     )
     request.node._tcpfault_net = scenario
     try:
