@@ -77,6 +77,9 @@ std::optional<Host> StateObserver::host_of_local(const Address& a) const {
 void StateObserver::on_transition(const Transition& t) {
   auto host = host_of_local(t.local.addr);
   if (!host) return;  // another topology's or the host's socket
+  // An agent's side is not this kernel's (an agent whose stack is another Linux kernel
+  // on this machine shows up here too): its states come from the agent.
+  if (topology_.agent_side() == *host) return;
   TransitionEvent ev{t.mono_ns, *host, t.local, t.remote, t.socket, t.from, t.to, "tracepoint"};
   bool closing = t.from == TcpState::FIN_WAIT1 || t.from == TcpState::FIN_WAIT2 ||
                  t.from == TcpState::CLOSING;

@@ -1,169 +1,119 @@
-"""Agent targets from Python: what the target side cannot do raises tcpfault.NotApplicable
-naming the side, the target and the thing; a broken agent raises tcpfault.TargetFailure;
-the pytest plugin turns them into a skip ("not applicable: ...") and a failure ("target
-failure: ..."). The agent here is harness/tests/agents/fake_agent.py: it speaks the
-protocol without a TCP stack (IPv4 only: it makes up its connections)."""
+"""Cases' flows with an agent on one side (docs/agent-protocol.md): the same calls,
+faults and expectations as on the kernel, answered by the agent's stack.
+
+Targets: `kernel-agent` (harness/tests/agents/kernel_agent.py: the Linux kernel of the
+agent's own namespace, behind a TAP of its own; states inferred from the wire),
+`kernel-agent-events` (the same, reporting state events) and `lwip` (the agent built in
+agents/lwip; skipped, saying why, only when it is not built)."""
 
 import pathlib
-import time
 
 import pytest
 
 import tcpfault
+from tcpfault import (
+    CLOSE_WAIT, CLOSED, ESTABLISHED, FIN, FINAL_ACK, HANDSHAKE_ACK, LAST_ACK, RST, SYN_RECV, SYN_SENT,
+    TIME_WAIT, targets,
+)
 
-FAKE = pathlib.Path(__file__).resolve().parents[2] / "harness" / "tests" / "agents" / "fake_agent.py"
-pytest_plugins = ["pytester"]
-
-
-def fake(args):
-    return f"agent:{FAKE} {args}"
-
-
-@pytest.fixture
-def agent_net():
-    """An IPv4 scenario whose client side is the fake agent (features: nodelay only)."""
-    with tcpfault.Scenario(family=4, name="agent-target", target=fake("ok --features nodelay"),
-                           target_side="client") as net:
-        yield net
+KERNEL_AGENT = pathlib.Path(__file__).resolve().parents[2] / "harness" / "tests" / "agents" / "kernel_agent.py"
+TARGETS = {
+    "kernel-agent": f"agent:{KERNEL_AGENT}",
+    "kernel-agent-events": f"agent:{KERNEL_AGENT} --state-events",
+    "lwip": "lwip",
+}
 
 
-def test_the_scenario_and_its_endpoints_name_their_targets(agent_net):
-    assert agent_net.target == "agent"
-    assert agent_net.client.target == "agent"
-    assert agent_net.server.target == "kernel"
+def target_spec(name):
+    if name == "lwip":
+        try:
+            targets.lwip_agent()
+        except tcpfault.Error as e:
+            pytest.skip(f"the lwip agent is not built: {e}")
+    return TARGETS[name]
 
 
-@pytest.mark.parametrize("call, what", [
-    (lambda net: net.set_sysctl("client", "net.ipv4.tcp_fin_timeout", 3), "has no Linux sysctls (net.ipv4.tcp_fin_timeout)"),
-    (lambda net: net.sysctl("client", "net.ipv4.tcp_syn_retries"), "has no Linux sysctls (net.ipv4.tcp_syn_retries)"),
-    (lambda net: net.apply_sysctl_conf("client", "net.ipv4.tcp_fin_timeout = 3"), "has no Linux sysctls (sysctl.conf)"),
-    (lambda net: net.counters("client"), "has no Linux MIB counters"),
-    (lambda net: net.counter_delta("client", "Tcp.RetransSegs"), "has no Linux MIB counters (Tcp.RetransSegs)"),
-    (lambda net: net.expect_counter("client", "Tcp.RetransSegs", at_least=1), "has no Linux MIB counters (Tcp.RetransSegs)"),
-    (lambda net: net.syn_schedule("client"), "has no Linux timer settings (SYN schedule)"),
-], ids=["set_sysctl", "sysctl", "apply_sysctl_conf", "counters", "counter_delta", "expect_counter", "syn_schedule"])
-def test_what_needs_linux_on_the_agents_side_is_not_applicable(agent_net, call, what):
-    with pytest.raises(tcpfault.NotApplicable, match=r"^client: the agent target ") as failure:
-        call(agent_net)
-    assert what in str(failure.value)
+@pytest.fixture(params=sorted(TARGETS))
+def target(request):
+    return target_spec(request.param)
 
 
-def test_the_kernels_side_keeps_its_sysctls_and_counters(agent_net):
-    agent_net.set_sysctl("server", "net.ipv4.tcp_fin_timeout", 3)
-    assert agent_net.sysctl("server", "net.ipv4.tcp_fin_timeout") == "3"
-    assert "Tcp.RetransSegs" in agent_net.counters("server")
+@pytest.fixture(params=[4, 6], ids=["IPv4", "IPv6"])
+def family(request):
+    return request.param
 
 
-def test_socket_calls_an_agent_cannot_make_are_not_applicable(agent_net):
-    conn = agent_net.client.connect(8080)  # the fake agent makes a connection up
-    agent_net.expect_ok(conn.connect_result)
-    assert conn.state == tcpfault.CLOSED   # and its `sockets` knows none
-    with pytest.raises(tcpfault.NotApplicable, match="client: the agent target has no TCP_INFO"):
-        conn.tcp_info()
-    with pytest.raises(tcpfault.NotApplicable, match="client: the agent target has no TCP_INFO"):
-        agent_net.tcp_info(conn)
-    with pytest.raises(tcpfault.NotApplicable, match="has no socket option TCP_CORK"):
-        conn.set_option(6, 3, 1, "TCP_CORK")
-    with pytest.raises(tcpfault.NotApplicable, match=r"does not support socket option 'linger' \(its agent's features: nodelay\)"):
-        conn.set_linger(True, 0)
-    with pytest.raises(tcpfault.NotApplicable, match="has no sock_diag"):
-        agent_net.destroy_silently(conn)
-    agent_net.expect_ok(conn.set_option(6, 1, 1, "TCP_NODELAY"))  # nodelay it has
+def scenario(request, target, family, side="server"):
+    return tcpfault.Scenario(family=family, name=f"agent-{request.node.name}", target=target, target_side=side)
 
 
-def test_a_crash_is_a_target_failure_and_every_later_call_repeats_it():
-    with tcpfault.Scenario(family=4, name="agent-crash", target=fake("crash listen")) as net:
-        with pytest.raises(tcpfault.TargetFailure) as first:
-            net.server.listen(8080)
-        message = str(first.value)
-        assert message.startswith("target failure: the server's agent (`")
-        assert "crashed: it exited with status 3" in message
-        assert "fake agent: crashing on listen" in message
-        started = time.monotonic()
-        with pytest.raises(tcpfault.TargetFailure) as again:
-            net.server.connect(8080)
-        assert str(again.value) == message
-        assert time.monotonic() - started < 0.1
+@pytest.mark.parametrize("side", ["server", "client"])
+def test_handshake_data_and_a_close_whose_final_ack_is_lost(request, target, family, side):
+    """CL2's flow: the side that closes second retransmits its FIN and ends CLOSED."""
+    with scenario(request, target, family, side) as net:
+        listener = net.server.listen(8080)
+        client = net.client.connect(listener)
+        net.expect_ok(client.connect_result)
+        conn = listener.accept()
+        net.expect(client).reaches(ESTABLISHED)
+        net.expect(conn).reaches(ESTABLISHED)
+        net.expect_ok(client.send(b"hello"))
+        assert conn.recv_exactly(5).data == b"hello"
+        net.expect_ok(conn.send(b"back"))
+        assert client.recv_exactly(4).data == b"back"
+
+        net.faults.drop(FINAL_ACK, sent_by="client", count=1)
+        net.expect_ok(client.close())
+        net.expect(conn).reaches(CLOSE_WAIT)
+        net.expect_ok(conn.close())
+        net.expect(conn).passes(CLOSE_WAIT, LAST_ACK, CLOSED, within=5)
+        net.expect(client).reaches(TIME_WAIT)
+        net.expect_segments(FIN, sent_by="server", count=2)
+        assert conn.state == CLOSED  # the stack's own view (`sockets`, or the kernel's table)
 
 
-def test_an_unknown_target_and_a_middlebox_side_are_usage_errors():
-    with pytest.raises(tcpfault.Error, match="unknown target 'bsd': use 'kernel' or 'agent:COMMAND'"):
-        tcpfault.Scenario(target="bsd")
-    with pytest.raises(ValueError, match="target_side must be 'server' or 'client'"):
-        tcpfault.Scenario(target=fake("ok"), target_side="middlebox")
-    with pytest.raises(tcpfault.Error, match="needs a command"):
-        tcpfault.Scenario(target="agent:  ")
+def test_a_held_handshake_ack_shows_the_agents_syn_recv(request, target, family):
+    """HS1's flow: the agent's side is in SYN_RECV until the held ACK arrives."""
+    with scenario(request, target, family) as net:
+        listener = net.server.listen(8080)
+        net.faults.delay(HANDSHAKE_ACK, sent_by="client", by=0.3, count=1)
+        client = net.client.connect(listener)
+        net.expect_ok(client.connect_result)
+        net.expect(client.peer).reaches(SYN_RECV, within=0.25)
+        conn = listener.accept(timeout=2)
+        net.expect(conn).reaches(ESTABLISHED)
+        net.expect(conn).passes(SYN_RECV, ESTABLISHED)
+        net.expect(client).passes(SYN_SENT, ESTABLISHED)
 
 
-def test_lwip_says_where_it_looked_when_the_agent_is_not_built(monkeypatch, tmp_path):
-    monkeypatch.setenv("TCPFAULT_LWIP_AGENT", str(tmp_path / "missing"))
-    with pytest.raises(tcpfault.Error, match="TCPFAULT_LWIP_AGENT=.*missing is not an executable file"):
-        tcpfault.Scenario(target="lwip")
+@pytest.mark.parametrize("agent_sends", [True, False], ids=["agent-sends", "agent-receives"])
+def test_a_transfer_arrives_intact_either_way(request, target, family, agent_sends):
+    with scenario(request, target, family) as net:
+        listener = net.server.listen(8080)
+        client = net.client.connect(listener)
+        net.expect_ok(client.connect_result)
+        conn = listener.accept()
+        sender, receiver = (conn, client) if agent_sends else (client, conn)
+        report = net.transfer(sender, receiver, 300_000, seed=7, timeout=30)
+        net.expect_intact(report)
 
 
-# ---- the pytest plugin ----
-
-CASES = """
-import pytest
-
-def test_needs_a_server_sysctl(net):
-    net.set_sysctl("server", "net.ipv4.tcp_fin_timeout", 3)
-
-@pytest.mark.sysctl(server={"net.ipv4.tcp_fin_timeout": 3})
-def test_marked_with_a_server_sysctl(net):
-    pass
-
-def test_uses_the_client_only(net):
-    net.set_sysctl("client", "net.ipv4.tcp_fin_timeout", 3)
-"""
+def test_a_refused_connect_reports_econnrefused(request, target, family):
+    with scenario(request, target, family, side="client") as net:
+        client = net.client.connect(8080)  # nobody listens on the kernel's server
+        net.expect_error(client.connect_result, "ECONNREFUSED")
+        net.expect_segments(RST, sent_by="server", count=1)
 
 
-@pytest.fixture
-def run(pytester, monkeypatch):
-    monkeypatch.setenv("TMPDIR", str(pytester.path))
-    monkeypatch.delenv("TCPFAULT_ARTIFACTS", raising=False)
-
-    def run_pytest(*args):
-        return pytester.runpytest_subprocess("-p", "tcpfault.pytest_plugin", "-p", "no:cacheprovider",
-                                             "--tcpfault-family", "4", *args)
-
-    return run_pytest
-
-
-def test_plugin_skips_what_is_not_applicable_with_the_reason(pytester, run):
-    pytester.makepyfile(test_agent_cases=CASES)
-    result = run("-rs", "--tcpfault-target", fake("ok"))
-    result.assert_outcomes(passed=1, skipped=2)
-    result.stdout.fnmatch_lines([
-        "SKIPPED * not applicable: server: the agent target has no Linux sysctls (net.ipv4.tcp_fin_timeout)",
-        "SKIPPED * not applicable: server: the agent target has no Linux sysctls (net.ipv4.tcp_fin_timeout)",
-    ])
-
-
-def test_plugin_runs_the_agent_on_the_side_asked(pytester, run):
-    pytester.makepyfile(test_agent_cases=CASES)
-    result = run("-rs", "--tcpfault-target", fake("ok"), "--tcpfault-target-side", "client")
-    result.assert_outcomes(passed=2, skipped=1)
-
-
-def test_plugin_fails_a_test_whose_agent_broke_with_the_report(pytester, run):
-    pytester.makepyfile(test_agent_crash="""
-        def test_listens(net):
-            net.server.listen(8080)
-    """)
-    result = run("--tcpfault-target", fake("crash listen"))
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "target failure: the server's agent (`*crash listen`) crashed: it exited with status 3*",
-        "*fake agent: crashing on listen",
-    ])
-
-
-def test_plugin_rejects_an_unknown_target_and_an_unbuilt_lwip(pytester, run, monkeypatch, tmp_path):
-    result = run("--tcpfault-target", "bsd")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--tcpfault-target: unknown target 'bsd' (use kernel, lwip or agent:COMMAND)*"])
-    monkeypatch.setenv("TCPFAULT_LWIP_AGENT", str(tmp_path / "missing"))
-    result = run("--tcpfault-target", "lwip")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--tcpfault-target lwip: TCPFAULT_LWIP_AGENT=*missing is not an executable file*"])
+def test_linger_zero_resets_and_keepalive_settings_read_back(request, target, family):
+    with scenario(request, target, family) as net:
+        listener = net.server.listen(8080)
+        client = net.client.connect(listener)
+        conn = listener.accept()
+        net.expect_ok(conn.set_keepalive(7, 3, 4))
+        schedule = net.keepalive_schedule(conn)  # read back through getsockopt keepalive
+        assert schedule.times[:2] == [7.0, 10.0]
+        net.expect_ok(conn.set_linger(True, 0))
+        net.expect_ok(conn.close())
+        net.expect_segments(RST, sent_by="server", count=1)
+        net.expect_error(client.recv(timeout=2), "ECONNRESET")
