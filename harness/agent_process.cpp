@@ -28,7 +28,7 @@ namespace {
 std::string describe_status(const siginfo_t& info) {
   if (info.si_code == CLD_EXITED) return "exited with status " + std::to_string(info.si_status);
   const char* name = ::sigabbrev_np(info.si_status);
-  return "killed by signal " + std::to_string(info.si_status) + (name ? " (SIG" + std::string(name) + ")" : "");
+  return "was killed by signal " + std::to_string(info.si_status) + (name ? " (SIG" + std::string(name) + ")" : "");
 }
 
 // What the child writes to its log when it fails before exec (async-signal-safe).

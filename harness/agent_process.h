@@ -43,7 +43,7 @@ class AgentProcess {
 
   pid_t pid() const { return pid_; }
   const std::string& log_path() const { return log_path_; }
-  // How it ended: "exited with status 3", "killed by signal 9 (SIGKILL)"; nullopt while it runs.
+  // How it ended: "exited with status 3", "was killed by signal 9 (SIGKILL)"; nullopt while it runs.
   std::optional<std::string> exit_status() const;
   // Waits until it has exited, at most `limit`; returns whether it has.
   bool wait_exit(std::chrono::milliseconds limit) const;

@@ -100,7 +100,7 @@ void AgentTarget::hello(const netns::Topology& topology) {
                "; features: " + (listed.empty() ? "none" : listed));
   states_->use_events(features_.count("state_events") > 0);
   // For stacks that learn their IPv6 router only from an advertisement.
-  netns::send_router_advertisement(topology.middlebox(), ifname);
+  topology.middlebox().run([&] { netns::send_router_advert(ifname); });
 }
 
 std::unique_ptr<AgentEndpoint> AgentTarget::make_endpoint(Family family) const {

@@ -7,17 +7,18 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "netns/error.h"
+#include "netns/link_readiness.h"
+#include "netns/namespace.h"
 #include "netns/unique_fd.h"
 
 namespace tcpfault::netns {
 
 namespace {
-
-constexpr std::uint16_t kRouterLifetime_s = 1800;
 
 ifreq request_for(const std::string& ifname) {
   ifreq ifr{};
@@ -28,11 +29,13 @@ ifreq request_for(const std::string& ifname) {
 
 }  // namespace
 
-void send_router_advertisement(const Namespace& middlebox, const std::string& ifname) {
-  UniqueFd fd = middlebox.run([] { return UniqueFd(::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6)); });
-  if (!fd.valid()) throw_errno("ICMPv6 socket for a router advertisement in " + middlebox.name());
+Address send_router_advert(const std::string& ifname, std::chrono::seconds lifetime) {
+  const Namespace here = Namespace::of_current_thread();
+  const Address source = link_local_address(here, ifname);  // throws when it has none
+  UniqueFd fd(::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
+  if (!fd.valid()) throw_errno("ICMPv6 socket for a router advertisement");
   ifreq ifr = request_for(ifname);
-  if (::ioctl(fd.get(), SIOCGIFINDEX, &ifr) != 0) throw_errno("interface " + ifname + " in " + middlebox.name());
+  if (::ioctl(fd.get(), SIOCGIFINDEX, &ifr) != 0) throw_errno("interface " + ifname);
   const int index = ifr.ifr_ifindex;
   ifr = request_for(ifname);
   if (::ioctl(fd.get(), SIOCGIFHWADDR, &ifr) != 0) throw_errno("link-layer address of " + ifname);
@@ -54,7 +57,7 @@ void send_router_advertisement(const Namespace& middlebox, const std::string& if
   auto* adv = reinterpret_cast<nd_router_advert*>(ra.data());
   adv->nd_ra_type = ND_ROUTER_ADVERT;
   adv->nd_ra_curhoplimit = 64;
-  adv->nd_ra_router_lifetime = htons(kRouterLifetime_s);
+  adv->nd_ra_router_lifetime = htons(static_cast<std::uint16_t>(std::min<std::int64_t>(lifetime.count(), 9000)));
   // Source link-layer address option (type 1, 8 bytes).
   const std::uint8_t slla[8] = {ND_OPT_SOURCE_LINKADDR, 1, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]};
   ra.insert(ra.end(), slla, slla + 8);
@@ -70,7 +73,8 @@ void send_router_advertisement(const Namespace& middlebox, const std::string& if
   ::inet_pton(AF_INET6, "ff02::1", &all_nodes.sin6_addr);
   if (::sendto(fd.get(), ra.data(), ra.size(), 0, reinterpret_cast<sockaddr*>(&all_nodes), sizeof all_nodes) !=
       static_cast<ssize_t>(ra.size()))
-    throw_errno("send a router advertisement on " + ifname + " in " + middlebox.name());
+    throw_errno("send a router advertisement on " + ifname);
+  return source;
 }
 
 }  // namespace tcpfault::netns
