@@ -99,12 +99,11 @@ Json SocketCommands::connect(const Json& req) {
   if (local_port) bind_socket(fd.fd, {Address::any(to.addr.family), static_cast<std::uint16_t>(*local_port)});
   Json tuple{{"remote", to.str()}};
   try {
-    connect_until(fd.fd, to, deadline);
+    const bool connected = connect_start(fd.fd, to);
+    // The local end is known once the SYN is out; a refused connect forgets it at once.
+    tuple["local"] = local_of(fd.fd).str();
+    if (!connected) connect_wait(fd.fd, deadline);
   } catch (SocketFailure& f) {
-    try {
-      tuple["local"] = local_of(fd.fd).str();
-    } catch (const SocketFailure&) {
-    }
     Json extra = tuple;
     // Still connecting: the socket lives on (as a kernel socket would); its handle lets
     // tcpfault use or close it.

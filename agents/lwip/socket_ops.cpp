@@ -117,11 +117,15 @@ int accept_until(AgentSocket& l, Clock::time_point deadline, SockAddr& remote) {
   }
 }
 
-void connect_until(int fd, const SockAddr& to, Clock::time_point deadline) {
+bool connect_start(int fd, const SockAddr& to) {
   socklen_t len = 0;
   const sockaddr_storage ss = to.to_sockaddr(len);
-  if (lwip_connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0) return;
+  if (lwip_connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0) return true;
   if (errno != EINPROGRESS) fail_connect(errno);
+  return false;
+}
+
+void connect_wait(int fd, Clock::time_point deadline) {
   for (;;) {
     short revents = 0;
     if (wait_for(fd, POLLOUT, deadline, nullptr, &revents) == Wait::Timeout)

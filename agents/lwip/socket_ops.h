@@ -29,8 +29,11 @@ SockAddr remote_of(int fd);
 
 // Returns the accepted socket (non-blocking) and fills `remote`.
 int accept_until(AgentSocket& listener, Clock::time_point deadline, SockAddr& remote);
-// `fd` is not shared with any other request while it connects.
-void connect_until(int fd, const SockAddr& to, Clock::time_point deadline);
+// Sends the SYN; true if already connected. `fd` is not shared with any other request
+// while it connects.
+bool connect_start(int fd, const SockAddr& to);
+// Waits for the handshake to finish.
+void connect_wait(int fd, Clock::time_point deadline);
 std::size_t send_until(AgentSocket& s, std::string_view data, Clock::time_point deadline);
 
 struct Received {
