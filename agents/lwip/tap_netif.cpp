@@ -92,7 +92,10 @@ void TapNetif::read_frames() {
       return;
     }
     CoreLock lock;
-    pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(n), PBUF_POOL);
+    // PBUF_RAM, not PBUF_POOL: Debian's liblwip sizes its pool buffers for a 536-byte MSS
+    // (592 bytes) while pbuf_alloc fills them as if they held 1536, so a full-size frame
+    // in a pool pbuf overruns the heap (seen with valgrind).
+    pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(n), PBUF_RAM);
     if (p == nullptr) continue;  // out of memory: the frame is lost, as on a wire
     pbuf_take(p, buf.data(), static_cast<u16_t>(n));
     if (netif_.input(p, &netif_) != ERR_OK) pbuf_free(p);

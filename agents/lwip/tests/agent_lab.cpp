@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -245,6 +246,11 @@ std::optional<int> AgentClient::wait_exit(Clock::duration within) {
 
 // ---- Lab
 
+std::string agent_path() {
+  const char* p = std::getenv("TCPFAULT_LWIP_AGENT");
+  return p != nullptr && *p != '\0' ? p : LWIP_AGENT_PATH;
+}
+
 Address Lab::agent_addr(Family f) { return Address::parse(f == Family::V4 ? "198.18.2.1" : "2001:2:0:2::1"); }
 Address Lab::client_addr(Family f) { return Address::parse(f == Family::V4 ? "198.18.1.1" : "2001:2:0:1::1"); }
 Address Lab::gateway_addr(Family f) { return Address::parse(f == Family::V4 ? "198.18.2.254" : "fe80::fe"); }
@@ -279,7 +285,8 @@ Lab::Lab(LabOptions options) {
                              {gateway_addr(Family::V4), Address::parse("2001:2:0:2::fe"), gateway_addr(Family::V6)}},
                             {peer_.get(), "lo", {client_addr(Family::V4), client_addr(Family::V6)}}},
                            3s);
-  agent_ = std::make_unique<AgentClient>(*agent_ns_, tap_.get());
+  if (!options.start_agent) return;
+  agent_ = std::make_unique<AgentClient>(*agent_ns_, tap_.get(), agent_path());
   if (options.hello) {
     const Json r = agent_->call(hello_request(), 5s);
     if (!r.value("ok", false)) throw std::runtime_error("hello failed: " + r.dump());

@@ -86,6 +86,7 @@ class AgentClient {
 };
 
 struct LabOptions {
+  bool start_agent = true;      // false: start one yourself on tap_fd() in agent_ns()
   bool hello = true;            // send hello (and the RA after it)
   bool router_advert = true;
 };
@@ -96,6 +97,7 @@ class Lab {
   ~Lab();
 
   const netns::Namespace& peer() const { return *peer_; }
+  const netns::Namespace& agent_ns() const { return *agent_ns_; }
   AgentClient& agent() { return *agent_; }
 
   static Address agent_addr(Family f);     // 198.18.2.1 / 2001:2:0:2::1
@@ -128,6 +130,10 @@ std::string recv_to_eof(int fd, Clock::duration within = 10s);
 int recv_error(int fd, Clock::duration within = 5s);
 SockAddr local_of(int fd);
 }  // namespace peer
+
+// The agent to start: $TCPFAULT_LWIP_AGENT if set (e.g. a script that runs it under
+// valgrind), else the one built here.
+std::string agent_path();
 
 std::string hex(const std::string& bytes);
 std::string unhex(const std::string& hex);
