@@ -18,7 +18,7 @@ StateScanner* g_scanner = nullptr;
 Ipv6RouterWatch* g_router = nullptr;
 
 struct CommandSpec {
-  Json (SocketCommands::*run)(const Json&);
+  SocketCommands::Job (SocketCommands::*admit)(const Json&);
 };
 
 const std::map<std::string, CommandSpec, std::less<>>& commands() {
@@ -129,16 +129,19 @@ void Agent::handle_line(const std::string& line) {
       std::fflush(stderr);
       ::_exit(0);
     }
-    std::thread([this, f = it->second.run, id, req = std::move(req)] { run_command(f, id, req); }).detach();
+    // Admitted here, in arrival order; run on a thread of its own.
+    SocketCommands::Job job = (commands_.*(it->second.admit))(req);
+    std::thread([this, job = std::move(job), id] { run_job(job, id); }).detach();
   } catch (const ProtocolError& e) {
-    if (e.kind() == "version") return;  // answered by hello()
     out_.send(protocol_error_reply(id, e));
+  } catch (const std::exception& e) {
+    out_.send(protocol_error_reply(id, ProtocolError("bad_request", std::string("cannot take this request: ") + e.what())));
   }
 }
 
-void Agent::run_command(Command f, const Json& id, const Json& req) {
+void Agent::run_job(const SocketCommands::Job& job, const Json& id) {
   try {
-    Json result = (commands_.*f)(req);
+    Json result = job();
     Json reply = ok_reply(id);
     for (auto& [k, v] : result.items()) reply[k] = v;
     out_.send(reply);
@@ -175,7 +178,9 @@ Json Agent::hello(const Json& id, const Json& req) {
           ": lwIP 2.1 treats /64 around its address as on-link, whatever the prefix");
 
     const std::string link_local = bring_up(*tap_, config);
-    if (config.ipv6) commands_.set_ipv6_subnet(config.ipv6->address, config.ipv6->prefix);
+    commands_.set_addresses(config.ipv4 ? std::optional(config.ipv4->address) : std::nullopt,
+                            config.ipv6 ? std::optional(std::pair(config.ipv6->address, config.ipv6->prefix))
+                                        : std::nullopt);
     tap_->start_reader();
     hello_done_ = true;
 

@@ -31,9 +31,8 @@ class Agent {
   void handle_too_long();
 
  private:
-  using Command = Json (SocketCommands::*)(const Json&);
   Json hello(const Json& id, const Json& req);
-  void run_command(Command f, const Json& id, const Json& req);
+  void run_job(const SocketCommands::Job& job, const Json& id);
   void log(const std::string& message);
   static void on_core_unlock();
 

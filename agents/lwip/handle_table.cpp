@@ -36,8 +36,8 @@ HandleTable::Use HandleTable::use(std::int64_t handle, const SocketKind* kind, c
   return Use(*this, it->second);
 }
 
-std::shared_ptr<AgentSocket> HandleTable::take(std::int64_t handle, const SocketKind* kind, const char* arg) {
-  std::unique_lock lock(mu_);
+std::shared_ptr<AgentSocket> HandleTable::detach(std::int64_t handle, const SocketKind* kind, const char* arg) {
+  std::lock_guard lock(mu_);
   const auto it = sockets_.find(handle);
   if (it == sockets_.end())
     throw ProtocolError("bad_handle", std::string(arg) + " " + std::to_string(handle) +
@@ -48,8 +48,12 @@ std::shared_ptr<AgentSocket> HandleTable::take(std::int64_t handle, const Socket
   std::shared_ptr<AgentSocket> s = it->second;
   sockets_.erase(it);
   s->closing = true;
-  released_.wait(lock, [&] { return s->uses == 0; });
   return s;
+}
+
+void HandleTable::wait_unused(const AgentSocket& s) {
+  std::unique_lock lock(mu_);
+  released_.wait(lock, [&] { return s.uses == 0; });
 }
 
 }  // namespace tcpfault::lwip_agent

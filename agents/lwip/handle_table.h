@@ -7,6 +7,10 @@
 // waits between calls happen outside lwIP's calls (lwip_poll in short slices). Closing
 // takes the handle away first (new requests get bad_handle), then waits for the
 // requests still using it to notice and leave.
+//
+// Requests take their uses (and a close detaches its handle) in the order they arrive,
+// on the reading thread, before they run: a close sent after a recv always finds the
+// recv using the socket, however the threads are scheduled.
 #pragma once
 
 #include <atomic>
@@ -52,8 +56,11 @@ class HandleTable {
   // Throws ProtocolError bad_handle when there is no such handle, or when it is of
   // another kind than `kind` (if given); `arg` names the argument in the message.
   Use use(std::int64_t handle, const SocketKind* kind, const char* arg);
-  // Removes the handle and returns its socket once no request uses it any more.
-  std::shared_ptr<AgentSocket> take(std::int64_t handle, const SocketKind* kind, const char* arg);
+  // Removes the handle (later requests naming it get bad_handle) and marks the socket
+  // closing, so that requests waiting on it give up.
+  std::shared_ptr<AgentSocket> detach(std::int64_t handle, const SocketKind* kind, const char* arg);
+  // Returns once no request uses the socket any more.
+  void wait_unused(const AgentSocket& s);
 
  private:
   std::mutex mu_;
