@@ -15,6 +15,7 @@ packages=(
   iptables                                       # iptables-restore in the middlebox
   tcpdump tshark                                 # reading captures back in tests
   iproute2 util-linux procps                     # the host-unchanged check (ip, lsns, sysctl)
+  liblwip-dev                                    # lwIP 2.1, the stack the reference agent (agents/lwip) drives
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,6 +1,7 @@
 #include "netns/router_advert.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
@@ -9,71 +10,91 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "netns/error.h"
-#include "netns/link_readiness.h"
-#include "netns/namespace.h"
 #include "netns/unique_fd.h"
 
 namespace tcpfault::netns {
-
 namespace {
 
-ifreq request_for(const std::string& ifname) {
+constexpr std::uint8_t kRouterAdvertType = 134;
+constexpr std::uint8_t kSourceLinkLayerOption = 1;
+constexpr int kNdHopLimit = 255;
+
+MacAddress mac_of(int fd, const std::string& ifname) {
   ifreq ifr{};
-  if (ifname.empty() || ifname.size() >= IFNAMSIZ) throw Error("bad interface name '" + ifname + "'");
-  std::memcpy(ifr.ifr_name, ifname.c_str(), ifname.size() + 1);
-  return ifr;
+  std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  if (::ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) throw_errno("read the MAC address of " + ifname);
+  MacAddress mac;
+  std::memcpy(mac.data(), ifr.ifr_hwaddr.sa_data, mac.size());
+  return mac;
+}
+
+// The interface's link-local address, if it has one.
+bool link_local_of(const std::string& ifname, in6_addr& out) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) throw_errno("list the addresses of " + ifname);
+  bool found = false;
+  for (ifaddrs* a = list; a != nullptr && !found; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET6 || ifname != a->ifa_name) continue;
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
+    if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)) {
+      out = sin6->sin6_addr;
+      found = true;
+    }
+  }
+  ::freeifaddrs(list);
+  return found;
 }
 
 }  // namespace
 
+std::vector<std::uint8_t> router_advert_message(const MacAddress& mac, std::chrono::seconds lifetime) {
+  const auto life = static_cast<std::uint16_t>(std::clamp<long long>(lifetime.count(), 0, 0xffff));
+  std::vector<std::uint8_t> m(16 + 8, 0);
+  m[0] = kRouterAdvertType;  // code and checksum stay 0
+  m[4] = 64;                 // current hop limit
+  m[6] = static_cast<std::uint8_t>(life >> 8);
+  m[7] = static_cast<std::uint8_t>(life);
+  // reachable time (8..11) and retransmit timer (12..15): 0, unspecified
+  m[16] = kSourceLinkLayerOption;
+  m[17] = 1;  // length in units of 8 bytes
+  std::copy(mac.begin(), mac.end(), m.begin() + 18);
+  return m;
+}
+
 Address send_router_advert(const std::string& ifname, std::chrono::seconds lifetime) {
-  const Namespace here = Namespace::of_current_thread();
-  const Address source = link_local_address(here, ifname);  // throws when it has none
+  const unsigned ifindex = ::if_nametoindex(ifname.c_str());
+  if (ifindex == 0) throw_errno("find interface " + ifname + " to send a router advertisement on");
   UniqueFd fd(::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
-  if (!fd.valid()) throw_errno("ICMPv6 socket for a router advertisement");
-  ifreq ifr = request_for(ifname);
-  if (::ioctl(fd.get(), SIOCGIFINDEX, &ifr) != 0) throw_errno("interface " + ifname);
-  const int index = ifr.ifr_ifindex;
-  ifr = request_for(ifname);
-  if (::ioctl(fd.get(), SIOCGIFHWADDR, &ifr) != 0) throw_errno("link-layer address of " + ifname);
-  unsigned char mac[6];
-  std::memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-  ifr = request_for(ifname);
-  if (::ioctl(fd.get(), SIOCGIFMTU, &ifr) != 0) throw_errno("MTU of " + ifname);
-  const std::uint32_t mtu = static_cast<std::uint32_t>(ifr.ifr_mtu);
+  if (!fd.valid()) throw_errno("open a raw ICMPv6 socket", "router advertisements need root (CAP_NET_RAW)");
 
-  // Link-local scope, hop limit 255 (RFC 4861 6.1.2); the kernel picks the link-local
-  // source address and computes the checksum.
-  int hops = 255;
-  if (::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, sizeof index) != 0 ||
-      ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) != 0 ||
-      ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops) != 0)
-    throw_errno("router advertisement socket options on " + ifname);
+  sockaddr_in6 src{};
+  src.sin6_family = AF_INET6;
+  src.sin6_scope_id = ifindex;
+  if (!link_local_of(ifname, src.sin6_addr))
+    throw Error(ifname + " has no IPv6 link-local address to send a router advertisement from "
+                         "(is IPv6 disabled on it, or its address generation off?)");
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&src), sizeof src) != 0)
+    throw_errno("use the link-local address of " + ifname + " as the router advertisement's source",
+                "it is probably still tentative: add it with nodad, or wait for duplicate address detection");
+  const int hops = kNdHopLimit;
+  if (::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) != 0 ||
+      ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) != 0)
+    throw_errno("set up the router advertisement socket on " + ifname);
 
-  std::vector<std::uint8_t> ra(sizeof(nd_router_advert));
-  auto* adv = reinterpret_cast<nd_router_advert*>(ra.data());
-  adv->nd_ra_type = ND_ROUTER_ADVERT;
-  adv->nd_ra_curhoplimit = 64;
-  adv->nd_ra_router_lifetime = htons(static_cast<std::uint16_t>(std::min<std::int64_t>(lifetime.count(), 9000)));
-  // Source link-layer address option (type 1, 8 bytes).
-  const std::uint8_t slla[8] = {ND_OPT_SOURCE_LINKADDR, 1, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]};
-  ra.insert(ra.end(), slla, slla + 8);
-  // MTU option (type 5, 8 bytes).
-  std::uint8_t mtu_opt[8] = {ND_OPT_MTU, 1, 0, 0};
-  const std::uint32_t mtu_be = htonl(mtu);
-  std::memcpy(mtu_opt + 4, &mtu_be, 4);
-  ra.insert(ra.end(), mtu_opt, mtu_opt + 8);
-
+  const std::vector<std::uint8_t> message = router_advert_message(mac_of(fd.get(), ifname), lifetime);
   sockaddr_in6 all_nodes{};
   all_nodes.sin6_family = AF_INET6;
-  all_nodes.sin6_scope_id = static_cast<std::uint32_t>(index);
+  all_nodes.sin6_scope_id = ifindex;
   ::inet_pton(AF_INET6, "ff02::1", &all_nodes.sin6_addr);
-  if (::sendto(fd.get(), ra.data(), ra.size(), 0, reinterpret_cast<sockaddr*>(&all_nodes), sizeof all_nodes) !=
-      static_cast<ssize_t>(ra.size()))
+  if (::sendto(fd.get(), message.data(), message.size(), 0, reinterpret_cast<const sockaddr*>(&all_nodes),
+               sizeof all_nodes) != static_cast<ssize_t>(message.size()))
     throw_errno("send a router advertisement on " + ifname);
+
+  Address source;
+  source.family = Family::V6;
+  std::memcpy(source.bytes.data(), &src.sin6_addr, 16);
   return source;
 }
 

@@ -1,19 +1,30 @@
-// An IPv6 router advertisement from the middlebox on one link.
-//
-// A stack behind a TAP (docs/agent-protocol.md) may learn its IPv6 router only from an
-// advertisement: one goes to all nodes (ff02::1) from the link's link-local address,
-// hop limit 255, naming the sender default router with its link-layer address.
+// IPv6 Router Advertisements (RFC 4861 4.2), for stacks that learn their default router
+// only that way (lwIP 2.1): the middlebox announces itself on the link to the stack.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "netns/address.h"
 
 namespace tcpfault::netns {
 
-// Sends one out of `ifname`, in the namespace the calling thread is in; returns the
-// link-local source (the router address receivers learn). Throws Error on failure.
+using MacAddress = std::array<std::uint8_t, 6>;
+
+// The ICMPv6 message: type 134, current hop limit 64, no M/O flags, `lifetime` as the
+// router lifetime (seconds, at most 9000 per RFC 4861), reachable time and retransmit
+// timer unspecified, and one Source Link-Layer Address option with `mac`. The checksum
+// is left 0: the kernel fills it in for raw ICMPv6 sockets.
+std::vector<std::uint8_t> router_advert_message(const MacAddress& mac, std::chrono::seconds lifetime);
+
+// Sends one Router Advertisement out of `ifname` to all nodes (ff02::1), from the
+// interface's link-local address and with hop limit 255 (receivers drop anything else),
+// in the namespace the calling thread is in. Returns the link-local source used, which
+// is the router address receivers learn. Throws Error when the interface has no usable
+// link-local address (none, or still tentative: add it with nodad) or the send fails.
 Address send_router_advert(const std::string& ifname, std::chrono::seconds lifetime = std::chrono::seconds(9000));
 
 }  // namespace tcpfault::netns
