@@ -1,8 +1,8 @@
 """The tcpfault command: list the conformance cases, run them, write the reports.
 
     tcpfault list
-    tcpfault conformance [--target kernel] [--family 4|6|both] [-k EXPR] [--jobs N]
-                         [--slow] [--junit FILE] [--json FILE] [--artifacts DIR]
+    tcpfault conformance [--target kernel|lwip|agent:COMMAND ...] [--family 4|6|both] [-k EXPR]
+                         [--jobs N] [--slow] [--junit FILE] [--json FILE] [--artifacts DIR]
 
 The cases are pytest tests (the directory in $TCPFAULT_CASES, set by the launcher);
 this module runs pytest in-process with a small collector plugin and turns what it
@@ -22,11 +22,13 @@ import time
 
 import pytest
 
-TARGETS = ("kernel",)
 GROUP_ORDER = ("HS", "CL", "TW", "TM", "LD", "DT", "SEC")
-VERDICTS_OK = ("pass", "deviation")
+VERDICTS = ("pass", "deviation", "n/a", "skip", "fail", "target failure", "error")
+VERDICTS_OK = ("pass", "deviation", "n/a")
 # A row shows the worst of its tests (a case may have several, such as CL2's variant).
-SEVERITY = {"pass": 0, "deviation": 1, "skip": 2, "fail": 3, "error": 4}
+SEVERITY = {v: n for n, v in enumerate(VERDICTS)}
+NOT_APPLICABLE = "not applicable: "  # how the plugin words a skip for a case the target cannot run
+TARGET_FAILURE = "target failure: "  # how the plugin words a broken agent
 
 
 def cases_dir():
@@ -74,10 +76,16 @@ class Collector:
         if report.failed:
             record["outcome"] = "failed" if report.when == "call" else "error"
             record["text"] += report.longreprtext + "\n"
+        elif report.skipped and hasattr(report, "wasxfail"):
+            # A known deviation of this target: the case failed the way the target's
+            # deviation list says (tcpfault.targets).
+            record["outcome"] = "xfailed"
+            record["props"]["tcpfault_deviation"] = report.wasxfail
+            record["text"] = report.longreprtext
         elif report.skipped and record["outcome"] == "passed":
             record["outcome"] = "skipped"
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            record["text"] = reason
+            record["text"] = reason.removeprefix("Skipped: ")
 
 
 def run_pytest(args, plugin, log_path):
@@ -95,7 +103,26 @@ def verdict_of(record):
     outcome = record["outcome"]
     if outcome == "passed":
         return "deviation" if "tcpfault_deviation" in record["props"] else "pass"
+    if outcome == "xfailed":
+        return "deviation"
+    if outcome == "skipped" and record["text"].startswith(NOT_APPLICABLE):
+        return "n/a"
+    if outcome in ("failed", "error") and TARGET_FAILURE in record["text"]:
+        return "target failure"
     return {"failed": "fail", "error": "error", "skipped": "skip"}[outcome]
+
+
+def check_target(target):
+    """kernel, lwip or agent:COMMAND; anything else is a usage error that says so."""
+    if target in ("kernel", "lwip") or (target.startswith("agent:") and target[len("agent:"):].strip()):
+        return target
+    raise SystemExit(f"tcpfault conformance: unknown target {target!r}: use kernel, lwip, or agent:COMMAND "
+                     "(a program that speaks docs/agent-protocol.md, e.g. agent:/opt/mystack/agent --verbose)")
+
+
+def target_slug(target):
+    """A directory name for a target's artifacts: 'agent:/opt/x --v' -> 'agent-opt-x-v'."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", target).strip("-") or "target"
 
 
 # ---- tcpfault list ----
@@ -122,9 +149,10 @@ def command_list(options):
 
 # ---- tcpfault conformance ----
 
-def conformance_args(options, log_dir):
+def conformance_args(options, target, log_dir):
     args = [cases_dir(), "--ignore", os.path.join(cases_dir(), "controls"), "-p", "no:cacheprovider", "-q",
-            "--tb=short", "--tcpfault-family", options.family, "-o", "junit_family=xunit2"]
+            "--tb=short", "--tcpfault-family", options.family, "-o", "junit_family=xunit2",
+            "--tcpfault-target", target]
     if options.jobs > 1:
         # loadgroup hands out one test at a time, round robin: the slow cases, sorted
         # first by the plugin, land on different workers and overlap everything else.
@@ -133,49 +161,53 @@ def conformance_args(options, log_dir):
         args += ["-k", options.k]
     if not options.slow:
         args += ["-m", "not slow"]
-    if options.junit:
-        args += ["--junitxml", options.junit]
-    args += ["--tcpfault-artifacts", options.artifacts or os.path.join(log_dir, "artifacts")]
+    junit = options.junit
+    if junit and len(options.target) > 1:
+        stem, ext = os.path.splitext(junit)
+        junit = f"{stem}.{target_slug(target)}{ext or '.xml'}"
+    if junit:
+        args += ["--junitxml", junit]
+    args += ["--tcpfault-artifacts", os.path.join(log_dir, "artifacts")]
     return args
 
 
-def summary_table(rows, families):
-    """case x family -> verdict and duration."""
+def worst(found):
+    return max(found, key=lambda r: SEVERITY[r["verdict"]])
+
+
+def summary_table(rows, columns, column_of):
+    """case x column (a family, or a target) -> the worst verdict of the case's tests there."""
     ids = sorted({r["case"] for r in rows}, key=case_sort_key)
     # A case with variants is named by its main test's title.
     titles = {r["case"]: r["title"] for r in sorted(rows, key=lambda r: r.get("main", False))}
     id_width = max([len(i) for i in ids] + [4])
     title_width = min(max([len(titles[i]) for i in ids] + [5]), 56)
-    lines = [f"{'CASE':<{id_width}}  {'TITLE':<{title_width}}  " + "  ".join(f"{f:<17}" for f in families)]
+    cell = max([len(c) for c in columns] + [24])
+    lines = [f"{'CASE':<{id_width}}  {'TITLE':<{title_width}}  " + "  ".join(f"{c:<{cell}}" for c in columns)]
     for case_id in ids:
         cells = []
-        for family in families:
-            found = [r for r in rows if r["case"] == case_id and r["family"] == family]
+        for column in columns:
+            found = [r for r in rows if r["case"] == case_id and column_of(r) == column]
             if not found:
-                cells.append(f"{'-':<17}")
+                cells.append(f"{'-':<{cell}}")
                 continue
-            worst = max(found, key=lambda r: SEVERITY[r["verdict"]])
-            cells.append(f"{worst['verdict']:<9} {sum(r['duration_s'] for r in found):6.2f} s")
+            text = f"{worst(found)['verdict']:<14} {sum(r['duration_s'] for r in found):6.2f} s"
+            cells.append(f"{text:<{cell}}")
         lines.append(f"{case_id:<{id_width}}  {titles[case_id][:title_width]:<{title_width}}  " + "  ".join(cells))
     return "\n".join(lines)
 
 
-def command_conformance(options):
-    if options.target not in TARGETS:
-        raise SystemExit(f"tcpfault conformance: unknown target {options.target!r} (available: {', '.join(TARGETS)})")
-    if options.jobs < 1:
-        raise SystemExit("tcpfault conformance: --jobs must be 1 or more")
-    log_dir = options.artifacts or tempfile.mkdtemp(prefix="tcpfault-")
+def run_target(options, target, log_dir):
+    """Runs the suite against one target; returns its rows and how long it took."""
     os.makedirs(log_dir, exist_ok=True)
     log_path = os.path.join(log_dir, "pytest.log")
     collector = Collector()
     started = time.time()
-    code = run_pytest(conformance_args(options, log_dir), collector, log_path)
+    code = run_pytest(conformance_args(options, target, log_dir), collector, log_path)
     elapsed = time.time() - started
     if code in (3, 4):  # internal error, usage error: nothing ran
         sys.stderr.write(open(log_path).read())
-        raise SystemExit(f"tcpfault conformance: pytest could not run the cases (see {log_path})")
-
+        raise SystemExit(f"tcpfault conformance: pytest could not run the cases against {target} (see {log_path})")
     kernel = platform.release()
     rows = []
     for record in collector.results.values():
@@ -186,7 +218,7 @@ def command_conformance(options):
             "main": props.get("tcpfault_main") == "1",
             "ref": props.get("tcpfault_ref", ""),
             "family": family_of(record["nodeid"]),
-            "target": options.target,
+            "target": target,
             "verdict": verdict_of(record),
             "duration_s": round(record["duration"], 3),
             "kernel": kernel,
@@ -196,27 +228,67 @@ def command_conformance(options):
             "test": record["nodeid"],
             "message": record["text"].strip(),
         })
-    families = [f"IPv{f}" for f in ("46" if options.family == "both" else options.family)]
+    return rows, elapsed, log_path
+
+
+def print_target_details(rows, target, several):
+    """Deviations and not-applicable cases with their reasons, then every failure in full."""
+    label = f" on {target}" if several else ""
+    deviations = sorted({(r["case"], r["deviation"]) for r in rows if r["verdict"] == "deviation"},
+                        key=lambda d: case_sort_key(d[0]))
+    if deviations:
+        print(f"\nknown deviations{label} (the case checks what the target really does, or fails the way "
+              "the target's deviation list says):")
+        for case_id, reason in deviations:
+            print(f"  {case_id}: {reason}")
+    not_applicable = sorted({(r["case"], r["message"][len(NOT_APPLICABLE):]) for r in rows if r["verdict"] == "n/a"},
+                            key=lambda d: case_sort_key(d[0]))
+    if not_applicable:
+        print(f"\nnot applicable{label}:")
+        for case_id, reason in not_applicable:
+            print(f"  {case_id}: {reason}")
+    bad = [r for r in rows if r["verdict"] not in VERDICTS_OK]
+    for r in sorted(bad, key=lambda r: (case_sort_key(r["case"]), r["family"])):
+        print(f"\n==== {r['case']} [{r['family']}{label}] {r['verdict']}: {r['title']}\n{r['message']}")
+
+
+def command_conformance(options):
+    options.target = [check_target(t) for t in (options.target or ["kernel"])]
+    if len(set(options.target)) != len(options.target):
+        raise SystemExit("tcpfault conformance: a target is given twice")
+    if options.jobs < 1:
+        raise SystemExit("tcpfault conformance: --jobs must be 1 or more")
+    base = options.artifacts or tempfile.mkdtemp(prefix="tcpfault-")
+    several = len(options.target) > 1
+    started = time.time()
+    rows, logs = [], []
+    for target in options.target:
+        log_dir = os.path.join(base, target_slug(target)) if several else base
+        found, elapsed, log_path = run_target(options, target, log_dir)
+        rows += found
+        logs.append(f"{target} {elapsed:.1f} s, pytest log {log_path}")
+    elapsed = time.time() - started
     if not rows:
         print("no case was selected")
         return 1
-    print(summary_table(rows, families))
+    kernel = platform.release()
+    if several:
+        print(summary_table(rows, options.target, lambda r: r["target"]))
+    else:
+        families = [f"IPv{f}" for f in ("46" if options.family == "both" else options.family)]
+        print(summary_table(rows, families, lambda r: r["family"]))
+    for target in options.target:
+        print_target_details([r for r in rows if r["target"] == target], target, several)
     bad = [r for r in rows if r["verdict"] not in VERDICTS_OK]
-    deviations = sorted({(r["case"], r["deviation"]) for r in rows if r["verdict"] == "deviation"})
-    if deviations:
-        print("\nknown deviations (the kernel differs from the catalogue; the case checks what it does):")
-        for case_id, reason in deviations:
-            print(f"  {case_id}: {reason}")
-    for r in sorted(bad, key=lambda r: (case_sort_key(r["case"]), r["family"])):
-        print(f"\n==== {r['case']} [{r['family']}] {r['verdict']}: {r['title']}\n{r['message']}")
-    counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in ("pass", "deviation", "fail", "error", "skip")}
+    counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in VERDICTS}
     print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items() if n) +
-          f" in {elapsed:.1f} s on Linux {kernel} (pytest log: {log_path})")
+          f" in {elapsed:.1f} s on Linux {kernel} ({'; '.join(logs)})")
     if options.json:
         with open(options.json, "w") as out:
-            json.dump({"target": options.target, "kernel": kernel,
+            json.dump({"targets": options.target, "kernel": kernel,
                        "started": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(),
-                       "duration_s": round(elapsed, 3), "results": sorted(rows, key=lambda r: (case_sort_key(r["case"]), r["family"]))},
+                       "duration_s": round(elapsed, 3),
+                       "results": sorted(rows, key=lambda r: (case_sort_key(r["case"]), r["target"], r["family"]))},
                       out, indent=2)
     return 0 if not bad else 1
 
@@ -236,13 +308,18 @@ def parser():
     listing.set_defaults(run=command_list)
     run = commands.add_parser(
         "conformance", help="run the suite and report",
-        usage="tcpfault conformance [--target kernel] [--family 4|6|both] [-k EXPR] [--jobs N]\n"
-              "                            [--slow] [--junit FILE] [--json FILE] [--artifacts DIR]",
-        description="Run the conformance cases in parallel, print case x family -> pass / fail / skip / "
-                    "known deviation with durations, then each failure with its ladder diagram. "
-                    "Exit status 0 only when every selected case passed or is a documented known deviation.",
+        usage="tcpfault conformance [--target kernel|lwip|agent:COMMAND ...] [--family 4|6|both] [-k EXPR]\n"
+              "                            [--jobs N] [--slow] [--junit FILE] [--json FILE] [--artifacts DIR]",
+        description="Run the conformance cases in parallel, print case x family (or, with several targets, "
+                    "case x target) -> pass / known deviation / n/a / fail / target failure with durations, "
+                    "then the reasons for deviations and not-applicable cases and each failure with its ladder. "
+                    "Exit status 0 only when every selected case passed, is a documented known deviation, "
+                    "or cannot apply to the target.",
     )
-    run.add_argument("--target", default="kernel", help="the stack under test (default: kernel)")
+    run.add_argument("--target", action="append", metavar="TARGET",
+                     help="the stack under test: kernel (default), lwip (the agent in agents/lwip), or "
+                          "agent:COMMAND (any program speaking docs/agent-protocol.md); give it several "
+                          "times for a case x target matrix")
     run.add_argument("--family", choices=("4", "6", "both"), default="both", help="address family (default: both)")
     run.add_argument("-k", metavar="EXPR", help="only cases whose test names match EXPR (pytest -k syntax)")
     run.add_argument("--jobs", type=int, default=4 * (os.cpu_count() or 1), metavar="N",
