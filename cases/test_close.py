@@ -3,13 +3,13 @@
 import pytest
 
 from tcpfault import (
-    CLOSE_WAIT, CLOSED, CLOSING, FIN, FIN_WAIT1, FIN_WAIT2, FINAL_ACK, LAST_ACK, RETRANSMISSION,
+    ACK_OF_FIN, PURE_ACK, CLOSE_WAIT, CLOSED, CLOSING, FIN, FIN_WAIT1, FIN_WAIT2, FINAL_ACK, LAST_ACK, RETRANSMISSION,
     TIME_WAIT, Match,
 )
 from tcpfault.casekit import open_connection
 
 
-@pytest.mark.case("CL1", "four-way close: FIN_WAIT1, FIN_WAIT2, TIME_WAIT / CLOSE_WAIT, LAST_ACK", ref="RFC 9293 3.6")
+@pytest.mark.case("CL1", "four-way close: FIN_WAIT1, FIN_WAIT2, TIME_WAIT / CLOSE_WAIT, LAST_ACK", ref="RFC 9293 3.6", target_side="client")
 def test_cl1_four_way_close(net):
     """CL1 four-way close (RFC 9293 3.6, figure 12).
 
@@ -20,6 +20,10 @@ def test_cl1_four_way_close(net):
     _, client, conn = open_connection(net)
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)  # the socket table says so at once
+    # Four segments: the server's ACK of the FIN goes before its own FIN. Closed at once,
+    # the server would send them as one FIN-ACK, and a stack may then go from FIN_WAIT1
+    # straight to TIME_WAIT (RFC 9293's other path, CL4).
+    net.expect_segments(ACK_OF_FIN | PURE_ACK, sent_by="server", count=1)
     conn.close()
 
     net.expect(client).passes(FIN_WAIT1, FIN_WAIT2, TIME_WAIT)
@@ -81,7 +85,7 @@ def test_cl2_without_time_wait_the_second_fin_gets_rst(net):
     net.expect_counter("client", "TcpExt.TCPTimeWaitOverflow", at_least=1)
 
 
-@pytest.mark.case("CL3", "the first FIN is lost: retransmitted, FIN_WAIT1 until ACKed", ref="RFC 9293 3.10.7.4")
+@pytest.mark.case("CL3", "the first FIN is lost: retransmitted, FIN_WAIT1 until ACKed", ref="RFC 9293 3.10.7.4", target_side="client")
 def test_cl3_first_fin_lost(net):
     """CL3 the first FIN is lost (RFC 9293 3.10.7.4: a FIN occupies sequence space).
 

@@ -31,7 +31,7 @@ def step_time(net, conn, old, new):
 
 
 @pytest.mark.case("CL4", "FIN_WAIT1 to TIME_WAIT on the peer's FIN (its bare ACK lost)",
-                  ref="RFC 9293 3.10.7.4 (FIN-WAIT-1: our FIN ACKed and a FIN); Linux tcp_rcv_state_process")
+                  ref="RFC 9293 3.10.7.4 (FIN-WAIT-1: our FIN ACKed and a FIN); Linux tcp_rcv_state_process", target_side="client")
 @pytest.mark.deviation(
     "Linux handles the ACK field of the peer's FIN before its FIN bit, so the socket passes "
     "FIN_WAIT2 for the few microseconds between the two (FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT, "
@@ -162,7 +162,7 @@ def test_cl7_half_close(net):
 
 
 @pytest.mark.case("CL8", "close() with unread data sends an RST, not a FIN",
-                  ref="RFC 2525 2.17; RFC 9293 3.10.4 (ABORT); Linux tcp_close, TCPAbortOnClose")
+                  ref="RFC 2525 2.17; RFC 9293 3.10.4 (ABORT); Linux tcp_close, TCPAbortOnClose", target_side="client")
 def test_cl8_close_with_unread_data(net):
     """CL8 close() with unread data (RFC 2525 2.17: data would be lost, so reset; Linux tcp_close).
 
@@ -188,7 +188,7 @@ def test_cl8_close_with_unread_data(net):
 
 
 @pytest.mark.case("CL9", "SO_LINGER {on, 0}: close sends RST, no TIME_WAIT",
-                  ref="RFC 9293 3.6 (abort); Linux SO_LINGER")
+                  ref="RFC 9293 3.6 (abort); Linux SO_LINGER", target_side="client")
 def test_cl9_linger_zero(net):
     """CL9 SO_LINGER {on, 0} (RFC 9293 3.10.4 ABORT; socket(7) SO_LINGER; Linux tcp_close).
 
@@ -214,7 +214,7 @@ def test_cl9_linger_zero(net):
 
 
 @pytest.mark.case("CL10", "orphan retries: FIN retransmitted on the backoff, then the socket is gone",
-                  ref="RFC 9293 3.8.1 (retransmission timeout); RFC 6298 5.5; Linux tcp_orphan_retries")
+                  ref="RFC 9293 3.8.1 (retransmission timeout); RFC 6298 5.5; Linux tcp_orphan_retries", target_side="client")
 @pytest.mark.deviation(
     "tcp_orphan_retries = 2 gives four FIN retransmissions, not two: a tail loss probe "
     "(not an RTO retransmission), then three timer retransmissions, because the kernel turns "

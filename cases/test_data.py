@@ -257,7 +257,7 @@ def expect_fast_retransmit(net, run):
 
 
 @pytest.mark.case("DT1", "fast retransmit: one of a flight of 20 lost, SACKed and resent before the RTO",
-                  ref="RFC 5681 3.2; RFC 6675; RFC 2018; RFC 8985 (RACK-TLP)")
+                  ref="RFC 5681 3.2; RFC 6675; RFC 2018; RFC 8985 (RACK-TLP)", target_side="client")
 def test_dt1_fast_retransmit(net):
     """DT1 fast retransmit (RFC 5681 3.2, RFC 6675 loss recovery, RFC 2018 SACK; Linux
     detects the loss with RACK, RFC 8985).
@@ -500,7 +500,7 @@ def expect_spurious_retransmission_reported(net, run):
 
 
 @pytest.mark.case("DT3", "FIN before the last data: all data, then EOF",
-                  ref="RFC 9293 3.10.7.4 (segment text and FIN processed in sequence order)")
+                  ref="RFC 9293 3.10.7.4 (segment text and FIN processed in sequence order)", target_side="client")
 def test_dt3_fin_before_data(net):
     """DT3 FIN before data (RFC 9293 3.10.7.4: a FIN is processed only when the
     segments before it have been; 3.10.7.4 eighth step).

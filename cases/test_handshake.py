@@ -9,7 +9,7 @@ from tcpfault import (
     CLOSED, DATA, ESTABLISHED, HANDSHAKE_ACK, PURE_ACK, RETRANSMISSION, SYN, SYN_ACK, SYN_RECV,
     SYN_SENT, Match,
 )
-from tcpfault.casekit import tolerance
+from tcpfault.casekit import fail, tolerance
 
 def first_synack_timeout(net):
     """When the server's request socket first retransmits its SYN-ACK, in seconds (1 s:
@@ -75,6 +75,11 @@ def test_hs2_syn_ack_lost(net):
 
     net.expect_segments(SYN_ACK, sent_by="server", count=2)
     net.expect_segments(SYN_ACK | RETRANSMISSION, sent_by="server", count=1)
+    first, again = net.trace.segments(SYN_ACK, sent_by="server")
+    interval = (again.t_ms - first.t_ms) / 1000
+    if abs(interval - 1.0) > tolerance(1.0):
+        fail(net, "the lost SYN-ACK is retransmitted after the initial timeout of 1 s",
+             f"1000 ms ± {tolerance(1.0) * 1000:.0f} ms after the first", f"{interval * 1000:.0f} ms after the first")
     net.expect_segments(HANDSHAKE_ACK, sent_by="client", count=1)
     net.expect_segments(SYN, sent_by="client", not_role=RETRANSMISSION, count=1)
     assert len(net.trace.segments(SYN | RETRANSMISSION, sent_by="client")) <= 1
@@ -86,7 +91,7 @@ def test_hs2_syn_ack_lost(net):
 
 
 @pytest.mark.case("HS3", "server unreachable: SYN retries then ETIMEDOUT",
-                  ref="RFC 9293 3.8.1; Linux tcp_syn_retries, tcp_syn_linear_timeouts")
+                  ref="RFC 9293 3.8.1; Linux tcp_syn_retries, tcp_syn_linear_timeouts", target_side="client")
 @pytest.mark.sysctl(client={"net.ipv4.tcp_syn_retries": 2})
 @pytest.mark.parametrize("linear", [None, 0], ids=["linear-default", "linear-0"])
 def test_hs3_server_unreachable(net, linear):

@@ -130,7 +130,7 @@ def expect_takeover_isn(new_syn, old_fin):
         f"expected: the new ISN at the old snd_nxt + {TW_ISN_STEP} ({isn}); seen: {new_syn.seq}")
 
 
-@pytest.mark.case("TW1", "TIME_WAIT lasts 60 s", ref="RFC 9293 3.6 (2 MSL); Linux TCP_TIMEWAIT_LEN")
+@pytest.mark.case("TW1", "TIME_WAIT lasts 60 s", ref="RFC 9293 3.6 (2 MSL); Linux TCP_TIMEWAIT_LEN", target_side="client")
 @pytest.mark.slow
 def test_tw1_time_wait_lasts_60_seconds(net):
     """TW1 TIME_WAIT lasts 60 s (Linux TCP_TIMEWAIT_LEN; RFC 9293 3.6 asks for 2 MSL).
@@ -158,7 +158,7 @@ def test_tw1_time_wait_lasts_60_seconds(net):
 
 
 @pytest.mark.case("TW2", "TIME_WAIT holds the 4-tuple of a bound port",
-                  ref="RFC 9293 3.6.1; Linux inet_csk_bind_conflict, tcp_tw_reuse")
+                  ref="RFC 9293 3.6.1; Linux inet_csk_bind_conflict, tcp_tw_reuse", target_side="client")
 @pytest.mark.deviation("tcp_tw_reuse only applies when connect() picks the port: a port the "
                        "application binds stays EADDRINUSE past tcp_tw_reuse_delay")
 @pytest.mark.sysctl(client={TW_REUSE: 1})
@@ -192,7 +192,7 @@ def test_tw2_time_wait_holds_the_bound_port(net):
 
 
 @pytest.mark.case("TW2", "SO_REUSEADDR takes over a TIME_WAIT 4-tuple at once",
-                  ref="RFC 9293 3.6.1; RFC 6191; Linux tcp_twsk_unique")
+                  ref="RFC 9293 3.6.1; RFC 6191; Linux tcp_twsk_unique", target_side="client")
 @pytest.mark.deviation("with SO_REUSEADDR and timestamps the bound port is reused at once, "
                        "before tcp_tw_reuse_delay and with tcp_tw_reuse = 0")
 @pytest.mark.sysctl(client={TW_REUSE: 0})
@@ -233,7 +233,7 @@ def test_tw2_reuse_addr_takes_over_time_wait(net):
 
 
 @pytest.mark.case("TW2", "without timestamps TIME_WAIT holds the 4-tuple",
-                  ref="RFC 9293 3.6.1; RFC 7323 5.8; Linux tcp_twsk_unique")
+                  ref="RFC 9293 3.6.1; RFC 7323 5.8; Linux tcp_twsk_unique", target_side="client")
 @pytest.mark.sysctl(client={TW_REUSE: 1, TIMESTAMPS: 0})
 def test_tw2_without_timestamps_time_wait_holds_the_4_tuple(net):
     """TW2 without timestamps: nothing tells old segments from new ones, so TIME_WAIT
@@ -258,7 +258,7 @@ def test_tw2_without_timestamps_time_wait_holds_the_4_tuple(net):
 
 
 @pytest.mark.case("TW3", "port exhaustion by TIME_WAIT",
-                  ref="RFC 9293 3.6.1; Linux ip_local_port_range, tcp_tw_reuse")
+                  ref="RFC 9293 3.6.1; Linux ip_local_port_range, tcp_tw_reuse", target_side="client")
 @pytest.mark.sysctl(client={PORT_RANGE: "40000 40003", TW_REUSE: 0})
 def test_tw3_port_exhaustion(net):
     """TW3 port exhaustion (RFC 9293 3.6.1; Linux ip_local_port_range, tcp_tw_reuse).
@@ -297,7 +297,7 @@ def test_tw3_port_exhaustion(net):
 
 
 @pytest.mark.case("TW4", "tcp_max_tw_buckets caps TIME_WAIT sockets",
-                  ref="RFC 9293 3.6; Linux tcp_max_tw_buckets, TCPTimeWaitOverflow")
+                  ref="RFC 9293 3.6; Linux tcp_max_tw_buckets, TCPTimeWaitOverflow", target_side="client")
 @pytest.mark.sysctl(client={"net.ipv4.tcp_max_tw_buckets": 2})
 def test_tw4_max_tw_buckets(net):
     """TW4 tcp_max_tw_buckets = 2 (Linux inet_twsk_alloc: no bucket, no TIME_WAIT).
@@ -347,7 +347,7 @@ def reopen_same_4_tuple(net, listener):
 
 
 @pytest.mark.case("TW5", "a stale RST resets a reused 4-tuple",
-                  ref="RFC 7323 5.3 (PAWS), 5.5; RFC 9293 3.10.7.4; Linux tcp_validate_incoming")
+                  ref="RFC 7323 5.3 (PAWS), 5.5; RFC 9293 3.10.7.4; Linux tcp_validate_incoming", target_side="client")
 @pytest.mark.sysctl(client={PORT_RANGE: "40000 40000", TW_REUSE: 1})
 def test_tw5_stale_rst_after_reuse(net):
     """TW5 the stale RST, why tcp_tw_reuse is off by default (RFC 7323 5.3 / 5.5: PAWS
@@ -391,7 +391,7 @@ def expect_old_ack_then_rst(net, syn, old_fin):
 
 
 @pytest.mark.case("TW6", "reuse after a lost final ACK",
-                  ref="RFC 9293 3.10.7.3-4; RFC 5961 4; Linux tcp_tw_reuse, tcp_rcv_synsent_state_process")
+                  ref="RFC 9293 3.10.7.3-4; RFC 5961 4; Linux tcp_tw_reuse, tcp_rcv_synsent_state_process", target_side="client")
 @pytest.mark.deviation("the client retransmits its SYN about 2 jiffies after the RST, not after "
                        "the 1 s initial RTO")
 @pytest.mark.sysctl(client={PORT_RANGE: "40000 40000", TW_REUSE: 1})

@@ -50,7 +50,7 @@ def lose_one_segment_three_times(net, client, conn):
 
 
 @pytest.mark.case("TM1", "data retransmission: the lost segment goes again at RTO, 2 x RTO, 4 x RTO",
-                  ref="RFC 6298 5.4-5.6 (retransmit, back off the timer); RFC 9293 3.8.1")
+                  ref="RFC 6298 5.4-5.6 (retransmit, back off the timer); RFC 9293 3.8.1", target_side="client")
 @pytest.mark.sysctl(client={**RETRANSMISSION_SYSCTLS, "net.ipv4.tcp_early_retrans": 0})
 def test_tm1_data_retransmission(net):
     """TM1 data retransmission (RFC 6298 5.4-5.6: on each timeout retransmit the earliest
@@ -79,7 +79,7 @@ def test_tm1_data_retransmission(net):
 
 
 @pytest.mark.case("TM1", "data retransmission with the default tail loss probe: probe, then RTO, 2 x RTO",
-                  ref="RFC 6298 5.4-5.6; RFC 8985 7 (RACK-TLP); Linux tcp_schedule_loss_probe")
+                  ref="RFC 6298 5.4-5.6; RFC 8985 7 (RACK-TLP); Linux tcp_schedule_loss_probe", target_side="client")
 @pytest.mark.deviation(
     "the first retransmission is a tail loss probe (RFC 8985) one RTO after the segment, and the "
     "retransmission timer then fires one RTO after the probe without backing off: the copies go "
@@ -115,7 +115,7 @@ def test_tm1_with_tail_loss_probe(net):
 
 
 @pytest.mark.case("TM2", "peer gone: retransmissions back off, then ETIMEDOUT after tcp_retries2's budget",
-                  ref="RFC 9293 3.8.3 (R2); RFC 1122 4.2.3.5; Linux tcp_retries2, retransmits_timed_out")
+                  ref="RFC 9293 3.8.3 (R2); RFC 1122 4.2.3.5; Linux tcp_retries2, retransmits_timed_out", target_side="client")
 @pytest.mark.sysctl(client={**RETRANSMISSION_SYSCTLS, "net.ipv4.tcp_retries2": 3})
 def test_tm2_peer_gone(net):
     """TM2 peer gone (RFC 1122 4.2.3.5 and RFC 9293 3.8.3: after R2 the connection is
@@ -155,7 +155,7 @@ def test_tm2_peer_gone(net):
 
 
 @pytest.mark.case("TM3", "keepalive: probes every TCP_KEEPINTVL after TCP_KEEPIDLE, ETIMEDOUT after TCP_KEEPCNT",
-                  ref="RFC 1122 4.2.3.6; RFC 9293 3.8.4; Linux tcp_keepalive_timer")
+                  ref="RFC 1122 4.2.3.6; RFC 9293 3.8.4; Linux tcp_keepalive_timer", target_side="client")
 def test_tm3_keepalive(net):
     """TM3 keepalive (RFC 1122 4.2.3.6; RFC 9293 3.8.4; tcp(7) TCP_KEEPIDLE, TCP_KEEPINTVL,
     TCP_KEEPCNT).
@@ -184,7 +184,7 @@ def test_tm3_keepalive(net):
 
 
 @pytest.mark.case("TM3", "keepalive, the peer rebooted: the first probe is answered with an RST",
-                  ref="RFC 1122 4.2.3.6; RFC 9293 3.10.7.1 (no connection: RST); Linux SOCK_DESTROY")
+                  ref="RFC 1122 4.2.3.6; RFC 9293 3.10.7.1 (no connection: RST); Linux SOCK_DESTROY", target_side="client")
 def test_tm3_keepalive_peer_rebooted(net):
     """TM3, variant: the server's socket is destroyed silently (RFC 1122 4.2.3.6; RFC 9293
     3.10.7.1: a segment for no connection is answered with an RST).
@@ -215,7 +215,7 @@ def test_tm3_keepalive_peer_rebooted(net):
 
 
 @pytest.mark.case("TM4", "peer rebooted: the next data is answered with an RST, ECONNRESET",
-                  ref="RFC 9293 3.10.7.1 (no connection: RST), 3.10.7.4 (RST in ESTABLISHED); Linux SOCK_DESTROY")
+                  ref="RFC 9293 3.10.7.1 (no connection: RST), 3.10.7.4 (RST in ESTABLISHED); Linux SOCK_DESTROY", target_side="client")
 def test_tm4_peer_rebooted(net):
     """TM4 peer rebooted (RFC 9293 3.10.7.1: a host with no such connection answers a
     segment with an RST, <SEQ=SEG.ACK> when it carries an ACK; 3.10.7.4: an RST in

@@ -80,7 +80,7 @@ class Collector:
             # A known deviation of this target: the case failed the way the target's
             # deviation list says (tcpfault.targets).
             record["outcome"] = "xfailed"
-            record["props"]["tcpfault_deviation"] = report.wasxfail
+            record["target_deviation"] = report.wasxfail
             record["text"] = report.longreprtext
         elif report.skipped and record["outcome"] == "passed":
             record["outcome"] = "skipped"
@@ -223,7 +223,7 @@ def run_target(options, target, log_dir):
             "duration_s": round(record["duration"], 3),
             "kernel": kernel,
             "sysctls": json.loads(props.get("tcpfault_sysctls", "{}")),
-            "deviation": props.get("tcpfault_deviation"),
+            "deviation": record.get("target_deviation") or props.get("tcpfault_deviation"),
             "artifacts": {k: props[f"tcpfault_{k}"] for k in ("pcapng", "json", "ladder") if f"tcpfault_{k}" in props},
             "test": record["nodeid"],
             "message": record["text"].strip(),

@@ -4,7 +4,14 @@ side of every ``net``, and how a case ends when the target cannot do what it ask
 * ``--tcpfault-target kernel|lwip|agent:COMMAND`` (default kernel): the stack the cases
   test on the target side; ``lwip`` is the agent built in agents/lwip
   (tcpfault.targets), ``agent:COMMAND`` any agent (docs/agent-protocol.md);
-  ``--tcpfault-target-side server|client`` (default server) is the side it runs;
+  ``--tcpfault-target-side case|server|client`` is the side it runs: by default the
+  side the case's marker names (``@pytest.mark.case(..., target_side="client")``, the
+  side whose behaviour the case is about; server when it names none);
+* a known deviation of the target (``cases/targets/<target>.toml``, or
+  ``--tcpfault-target-deviations FILE`` for any agent; tcpfault.target_deviations):
+  a listed test that fails with the listed message is reported as an expected failure
+  with the reason; one that passes fails ("no longer seen"), one that fails otherwise
+  stays a failure;
 * a :class:`tcpfault.NotApplicable` raised by a test (a Linux sysctl asked of the lwIP
   side) skips it, with a reason that starts with ``not applicable:``;
 * a :class:`tcpfault.TargetFailure` (the agent crashed, hung or spoke garbage) fails it
@@ -14,12 +21,15 @@ side of every ``net``, and how a case ends when the target cannot do what it ask
   two outcomes, ``tcpfault_not_applicable`` or ``tcpfault_target_failure``.
 """
 
+import os
+
 import pytest
 
 import tcpfault
-from tcpfault import targets
+from tcpfault import target_deviations, targets
 
-_SIDES = ("server", "client")
+_SIDES = ("case", "server", "client")
+_DEVIATIONS = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser):
@@ -34,8 +44,16 @@ def pytest_addoption(parser):
     group.addoption(
         "--tcpfault-target-side",
         choices=_SIDES,
-        default="server",
-        help="the side an agent target runs (default: server); the other side is the kernel's",
+        default="case",
+        help="the side an agent target runs: the one each case's marker names (case, the default; "
+        "server when it names none), or server or client for every test; the other side is the kernel's",
+    )
+    group.addoption(
+        "--tcpfault-target-deviations",
+        metavar="FILE",
+        default=None,
+        help="known deviations of the target (TOML, see tcpfault/target_deviations.py); default: "
+        "cases/targets/<target>.toml for a named target",
     )
 
 
@@ -50,14 +68,58 @@ def pytest_configure(config):
             targets.lwip_agent()
         except tcpfault.Error as e:
             raise pytest.UsageError(f"--tcpfault-target lwip: {e}") from None
+    listed = config.getoption("tcpfault_target_deviations", default=None)
+    try:
+        if listed:
+            config.stash[_DEVIATIONS] = target_deviations.load(listed)
+        else:
+            config.stash[_DEVIATIONS] = target_deviations.for_target(str(config.rootpath), target)
+    except (OSError, target_deviations.DeviationListError) as e:
+        raise pytest.UsageError(f"--tcpfault-target {target}: known deviations: {e}") from None
 
 
-def scenario_target(config):
+def target_side(item):
+    """The side the agent runs for this test: forced by the option, else the case's own."""
+    side = item.config.getoption("tcpfault_target_side", default="case")
+    if side != "case":
+        return side
+    case = item.get_closest_marker("case")
+    side = case.kwargs.get("target_side", "server") if case is not None else "server"
+    if side not in ("server", "client"):
+        raise pytest.UsageError(f"{item.nodeid}: case marker: target_side is server or client, not {side!r}")
+    return side
+
+
+def scenario_target(request):
     """The keyword arguments of tcpfault.Scenario that say what runs the target side."""
     return {
-        "target": config.getoption("tcpfault_target", default="kernel"),
-        "target_side": config.getoption("tcpfault_target_side", default="server"),
+        "target": request.config.getoption("tcpfault_target", default="kernel"),
+        "target_side": target_side(request.node),
     }
+
+
+def _family(item):
+    family = getattr(item, "callspec", None) and item.callspec.params.get("tcpfault_family")
+    return f"IPv{family}" if family else None
+
+
+def _known_deviation(item, report):
+    """Turns a listed test's result into what the target's deviation list says of it."""
+    deviation = target_deviations.find(item.config.stash.get(_DEVIATIONS, []),
+                                       getattr(item, "originalname", item.name), _family(item))
+    if deviation is None or report.skipped:
+        return
+    target = item.config.getoption("tcpfault_target", default="kernel")
+    if report.passed:
+        report.outcome = "failed"
+        report.longrepr = (f"known deviation of {target} no longer seen: the test passed, but "
+                           f"{os.path.join('cases', 'targets')} lists it: {deviation.reason}")
+    elif deviation.match.search(report.longreprtext):
+        report.outcome = "skipped"
+        report.wasxfail = f"{target}: {deviation.reason}"
+    else:
+        report.sections.append(("tcpfault known deviation", f"listed for {target} ({deviation.reason}), but the "
+                                f"failure does not match {deviation.match.pattern!r}: a new fault"))
 
 
 def _location(item):
@@ -71,6 +133,8 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     report.user_properties.append(("tcpfault_target", item.config.getoption("tcpfault_target", default="kernel")))
     excinfo = call.excinfo
+    if report.when == "call" and (excinfo is None or not excinfo.errisinstance((tcpfault.NotApplicable, tcpfault.TargetFailure))):
+        _known_deviation(item, report)
     if excinfo is None:
         return
     if excinfo.errisinstance(tcpfault.NotApplicable):
