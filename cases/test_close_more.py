@@ -7,7 +7,7 @@ from tcpfault import (
     ACK_OF_FIN, CLOSE_WAIT, CLOSED, DATA, ESTABLISHED, FIN, FIN_WAIT1, FIN_WAIT2, FINAL_ACK,
     HANDSHAKE_ACK, LAST_ACK, PURE_ACK, RETRANSMISSION, RST, TIME_WAIT, Match,
 )
-from tcpfault.casekit import open_connection, tolerance
+from tcpfault.casekit import expect_kernel_counter, open_connection, tolerance
 
 
 def expect_interval(net, what, seen, want):
@@ -179,7 +179,7 @@ def test_cl8_close_with_unread_data(net):
 
     net.expect_segments(RST, sent_by="client", flags="R.", count=1)
     net.expect_no_segment(FIN)
-    net.expect_counter("client", "TcpExt.TCPAbortOnClose", at_least=1, at_most=1)
+    expect_kernel_counter(net, "client", "TcpExt.TCPAbortOnClose", at_least=1, at_most=1)
     net.expect_error(conn.recv(), "ECONNRESET")
     net.expect(client).reaches(CLOSED)
     net.expect(conn).reaches(CLOSED)
