@@ -30,21 +30,18 @@ MacAddress mac_of(int fd, const std::string& ifname) {
   return mac;
 }
 
-// The interface's link-local address, if it has one.
-bool link_local_of(const std::string& ifname, in6_addr& out) {
+// The interface's link-local addresses.
+std::vector<in6_addr> link_locals_of(const std::string& ifname) {
   ifaddrs* list = nullptr;
   if (::getifaddrs(&list) != 0) throw_errno("list the addresses of " + ifname);
-  bool found = false;
-  for (ifaddrs* a = list; a != nullptr && !found; a = a->ifa_next) {
+  std::vector<in6_addr> out;
+  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
     if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET6 || ifname != a->ifa_name) continue;
     const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
-    if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)) {
-      out = sin6->sin6_addr;
-      found = true;
-    }
+    if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)) out.push_back(sin6->sin6_addr);
   }
   ::freeifaddrs(list);
-  return found;
+  return out;
 }
 
 }  // namespace
@@ -69,15 +66,26 @@ Address send_router_advert(const std::string& ifname, std::chrono::seconds lifet
   UniqueFd fd(::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
   if (!fd.valid()) throw_errno("open a raw ICMPv6 socket", "router advertisements need root (CAP_NET_RAW)");
 
+  // The first link-local address the socket can be bound to: a tentative one (duplicate
+  // address detection still running) cannot.
+  const std::vector<in6_addr> candidates = link_locals_of(ifname);
+  if (candidates.empty())
+    throw Error(ifname + " has no IPv6 link-local address to send a router advertisement from "
+                         "(is IPv6 disabled on it, or its address generation off?)");
   sockaddr_in6 src{};
   src.sin6_family = AF_INET6;
   src.sin6_scope_id = ifindex;
-  if (!link_local_of(ifname, src.sin6_addr))
-    throw Error(ifname + " has no IPv6 link-local address to send a router advertisement from "
-                         "(is IPv6 disabled on it, or its address generation off?)");
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&src), sizeof src) != 0)
-    throw_errno("use the link-local address of " + ifname + " as the router advertisement's source",
-                "it is probably still tentative: add it with nodad, or wait for duplicate address detection");
+  bool bound = false;
+  for (const in6_addr& a : candidates) {
+    src.sin6_addr = a;
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&src), sizeof src) == 0) {
+      bound = true;
+      break;
+    }
+  }
+  if (!bound)
+    throw_errno("use a link-local address of " + ifname + " as the router advertisement's source",
+                "they are all still tentative: add one with nodad, or wait for duplicate address detection");
   const int hops = kNdHopLimit;
   if (::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) != 0 ||
       ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) != 0)

@@ -20,11 +20,13 @@ using MacAddress = std::array<std::uint8_t, 6>;
 // is left 0: the kernel fills it in for raw ICMPv6 sockets.
 std::vector<std::uint8_t> router_advert_message(const MacAddress& mac, std::chrono::seconds lifetime);
 
-// Sends one Router Advertisement out of `ifname` to all nodes (ff02::1), from the
-// interface's link-local address and with hop limit 255 (receivers drop anything else),
-// in the namespace the calling thread is in. Returns the link-local source used, which
-// is the router address receivers learn. Throws Error when the interface has no usable
-// link-local address (none, or still tentative: add it with nodad) or the send fails.
+// Sends one Router Advertisement out of `ifname` to all nodes (ff02::1), from one of the
+// interface's link-local addresses that is usable now (not tentative) and with hop limit
+// 255 (receivers drop anything else), in the namespace the calling thread is in. Returns
+// the link-local source used: the router address receivers learn. Throws Error when the
+// interface has no usable link-local address or the send fails. A link-local the kernel
+// generates when the link comes up stays tentative for a second or two (duplicate
+// address detection): add one with IFA_F_NODAD (netns::add_address does) to send at once.
 Address send_router_advert(const std::string& ifname, std::chrono::seconds lifetime = std::chrono::seconds(9000));
 
 }  // namespace tcpfault::netns

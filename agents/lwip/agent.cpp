@@ -13,7 +13,7 @@
 namespace tcpfault::lwip_agent {
 namespace {
 
-Agent* g_agent = nullptr;  // for the core observer, a plain function
+// For the core observer, a plain function.
 StateScanner* g_scanner = nullptr;
 Ipv6RouterWatch* g_router = nullptr;
 
@@ -78,7 +78,6 @@ Agent::Agent(LineWriter& out, int tap_fd)
         log("learned the IPv6 default router " + router + " from a router advertisement");
       }),
       commands_(scanner_, router_) {
-  g_agent = this;
   g_scanner = &scanner_;
   g_router = &router_;
   set_core_observer(&Agent::on_core_unlock);
