@@ -55,6 +55,7 @@ struct Machine {
   std::uint32_t isn = 0;
   bool fin_sent = false;
   std::uint32_t fin_seq = 0;
+  std::optional<std::uint32_t> snd_nxt;  // past the highest sequence number it sent
   std::optional<std::uint8_t> syn_wscale;
   std::uint16_t last_window = 0;
   // What it received.
@@ -105,6 +106,10 @@ class Inference {
       m.syn_wscale = p.options.wscale;
     }
     m.last_window = p.window;
+    if (!rst) {
+      const auto end = static_cast<std::uint32_t>(p.seq + p.seq_len());
+      if (!m.snd_nxt || after(end, *m.snd_nxt)) m.snd_nxt = end;
+    }
     bool new_fin = false;
     if (p.has(tcp_flag::FIN) && !rst) {
       const std::uint32_t fs = static_cast<std::uint32_t>(p.seq + p.payload_len + (syn ? 1 : 0));
@@ -214,6 +219,13 @@ class Inference {
       return;
     }
     if (m.state == TcpState::CLOSED || m.state == TcpState::LISTEN) return;
+    // An ACK of something it never sent: the segment is dropped and answered with an
+    // ACK (RFC 9293 3.10.7.4), its FIN and data untaken.
+    if (ack && m.snd_nxt && after(p.ack, *m.snd_nxt)) {
+      m.note(id, "acknowledges " + std::to_string(p.ack - *m.snd_nxt) +
+                     " byte(s) it never sent: dropped (RFC 9293 3.10.7.4), answered with an ACK");
+      return;
+    }
     // The ACK first, as Linux does (tcp_rcv_state_process, then tcp_data_queue -> tcp_fin).
     if (ack) {
       if (m.state == TcpState::SYN_RECV && acks_syn)
@@ -395,6 +407,20 @@ std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent
     }
     m.in_flight = std::move(later);
   };
+  // Before an RST without ACK: it answers the segment whose ACK it echoes, which met no
+  // socket (the end's was gone), so that one and what came after count after the RST;
+  // what was delivered before it was taken. Without such a segment, all of them.
+  auto take_before_answered = [&](Machine& m, const Machine& peer, std::uint32_t rst_seq) {
+    std::size_t answered = m.in_flight.size();
+    for (std::size_t i = 0; i < m.in_flight.size(); ++i) {
+      const Packet& p = as_delivered(*m.in_flight[i].segment);
+      if (p.has(tcp_flag::ACK) && p.ack == rst_seq) answered = i;
+    }
+    std::vector<Machine::InFlight> later(m.in_flight.begin() + static_cast<std::ptrdiff_t>(answered), m.in_flight.end());
+    m.in_flight.resize(answered);
+    take(m, peer, std::nullopt);
+    m.in_flight = std::move(later);
+  };
   for (const Input& in : inputs) {
     const SegmentEvent& s = segments[in.index];
     auto [it, fresh] = pairs.try_emplace(s.classified.connection);
@@ -435,7 +461,7 @@ std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent
       // the SYNs cross). An RST without ACK is an answer (to a segment for a socket that
       // is gone, or a bad ACK): what was delivered before it left was taken first.
       if (p.has(tcp_flag::ACK)) take(sender, receiver, p.ack, /*keep_rsts=*/!p.has(tcp_flag::RST));
-      else if (p.has(tcp_flag::RST)) take(sender, receiver, std::nullopt);
+      else if (p.has(tcp_flag::RST)) take_before_answered(sender, receiver, p.seq);
       inference.sent(sender, s);
       sender.last_t = std::max(sender.last_t, s.t_ns);
       take(sender, receiver, std::nullopt);

@@ -23,8 +23,9 @@
 // - A segment the middlebox rewrote (a modify rule, an ISN shift) moves its sender as it
 //   was sent and its receiver as it was delivered (SegmentEvent::delivered).
 // - Delivered segments count for their receiver once its next segment shows it took
-//   them: those its ACK covers before it, the others (they crossed it) after it; before
-//   an RST without ACK (an answer from an end with no socket) all of them. A delivered
+//   them: those its ACK covers before it, the others (they crossed it) after it. An RST
+//   without ACK is a host's answer to a segment that met no socket (its seq echoes that
+//   segment's ACK): what came before that segment counts before it. A delivered
 //   RST takes no sequence space, so no ACK orders it: it counts after any segment but
 //   an RST (a reset end sends nothing else).
 // - A segment reaches the socket holding its 4-tuple: when a new connection reuses the
