@@ -159,9 +159,10 @@ void bind_wire_states(py::module_& m) {
         auto s = scenario_of(net);
         const auto wait = seconds_arg(settle, "settle");
         py::gil_scoped_release unlocked;
-        return ComparisonRecord{compare_wire_states(s->trace(), wait), s->trace().start_ns()};
+        return ComparisonRecord{compare_wire_states(s->states(), s->trace(), wait), s->trace().start_ns()};
       },
-      "The wire-inferred states against the kernel's transitions so far (tracepoint and sock_diag),\n"
+      "The wire-inferred states against the kernel's transitions so far (tracepoint, and sock_diag for\n"
+      "a step the tracepoint missed or a timewait minisocket),\n"
       "per connection and end: each step agreeing or not, each disagreement with its cause. While a\n"
       "disagreement is unexplained, waits up to `settle` seconds for a segment or kernel step still\n"
       "on its way (right after a test's last call) and compares again.",

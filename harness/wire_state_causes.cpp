@@ -174,8 +174,10 @@ class Explainer {
     if (!(last_sent->classified.roles & retry) && !unanswered_syn) return std::nullopt;
     int tries = 0, dropped = 0;
     const SegmentEvent* first_try = nullptr;
+    // The tries: what takes sequence space or probes (not the bare ACKs among them).
     for (const auto* g : *segments_)
-      if (sent_by_end(*g) && g->t_ns > last_delivery && g->t_ns <= s.kernel_t_ns) {
+      if (sent_by_end(*g) && g->t_ns > last_delivery && g->t_ns <= s.kernel_t_ns &&
+          (g->packet.seq_len() || (g->classified.roles & (KEEPALIVE | WINDOW_PROBE)))) {
         ++tries;
         dropped += g->fate.rfind("dropped", 0) == 0;
         if (!first_try) first_try = g;

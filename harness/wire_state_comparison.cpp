@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <set>
 #include <tuple>
 #include <utility>
 
+#include "harness/expect.h"
 #include "harness/wire_state_causes.h"
 
 namespace tcpfault {
@@ -285,13 +288,40 @@ WireStateComparison compare_now(const Trace& trace) {
 }
 }  // namespace
 
-WireStateComparison compare_wire_states(const Trace& trace, std::chrono::milliseconds settle) {
+namespace {
+WireStateComparison settled(const Trace& trace, std::chrono::milliseconds settle, const std::function<void()>& before) {
   const auto deadline = Clock::now() + settle;
   for (;;) {
+    if (before) before();
     const auto seen = trace.version();
     WireStateComparison result = compare_now(trace);
     if (!result.unexplained() || !trace.wait_change(seen, deadline)) return result;
   }
+}
+}  // namespace
+
+WireStateComparison compare_wire_states(const Trace& trace, std::chrono::milliseconds settle) {
+  return settled(trace, settle, nullptr);
+}
+
+WireStateComparison compare_wire_states(StateObserver& states, const Trace& trace, std::chrono::milliseconds settle) {
+  auto fill_in = [&] {
+    states.drain();
+    std::vector<SegmentEvent> segments;
+    trace.visit_segments(0, [&](const SegmentEvent& s) { segments.push_back(s); });
+    std::set<std::pair<Host, FourTuple>> ends;
+    for (const auto& [id, w] : wire_ends(segments)) {
+      ends.insert({w.opener_host, FourTuple{w.opener, w.acceptor}});
+      ends.insert({w.acceptor_host, FourTuple{w.acceptor, w.opener}});
+    }
+    const auto events = trace.other_events();
+    for (const auto& [host, tuple] : ends) {
+      if (host == Host::Middlebox) continue;
+      const SocketRef ref{host, tuple};
+      states.reconcile(ref, transitions_of(events, ref));
+    }
+  };
+  return settled(trace, settle, fill_in);
 }
 
 std::string WireStateComparison::describe(std::int64_t origin_ns) const {

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/state_observer.h"
 #include "harness/trace.h"
 #include "harness/wire_states.h"
 
@@ -136,6 +137,11 @@ WireStateComparison compare_wire_states(const ComparisonInput& input);
 // way to the middlebox, or a kernel step not read yet: while some disagreement is
 // unexplained, it waits up to `settle` for the timeline to change and compares again.
 WireStateComparison compare_wire_states(const Trace& trace,
+                                        std::chrono::milliseconds settle = std::chrono::milliseconds(0));
+// The same for a live scenario, whose observer first fills in, for each end the wire
+// saw, a step the tracepoint missed (perf loses some events fired in softirq, a timer
+// giving up a connection for one): what the expectations do before they read states.
+WireStateComparison compare_wire_states(StateObserver& states, const Trace& trace,
                                         std::chrono::milliseconds settle = std::chrono::milliseconds(0));
 
 }  // namespace tcpfault

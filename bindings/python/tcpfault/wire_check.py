@@ -169,6 +169,14 @@ def _disagreements(record):
             yield None, end, step
 
 
+def _row_key(record):
+    """A case's row, or for a test without a case (a control) its name without the family."""
+    if record.get("case"):
+        return record["case"]
+    name = record["test"].split("::")[-1]
+    return re.sub(r"\[(IPv[46])\]$", "", name)
+
+
 def summarise(records):
     """Per case and in total: tests, connections, steps that agree, disagreements by cause."""
     cases = collections.OrderedDict()
@@ -178,7 +186,7 @@ def summarise(records):
     unexplained = []
     errors = []
     for record in sorted(records, key=lambda r: (r.get("case") or "~", r["test"])):
-        key = record.get("case") or record["test"].split("::")[-1]
+        key = _row_key(record)
         row = cases.setdefault(key, {"tests": 0, "connections": 0, "agree": 0, "disagree": 0,
                                      "causes": collections.Counter()})
         row["tests"] += 1
@@ -230,8 +238,12 @@ def report(path, out=None):
               f"{step.get('explanation', '')}", file=out)
     for record in s["errors"]:
         print(f"\nERROR {record['test']}: the comparison failed: {record['error']}", file=out)
+    shown = set()
     for record, connection, end, step in s["unexplained"]:
         where = f"connection {connection} {end['end']}" if connection else "kernel socket not on the wire"
         print(f"\nUNEXPLAINED {record['test']}: {where} {end['host']} {end['local']}: "
-              f"{step['from']} -> {step['to']} ({step['agreement']})\n{record['text']}", file=out)
+              f"{step['from']} -> {step['to']} ({step['agreement']}): {step.get('explanation', '')}", file=out)
+        if record["test"] not in shown:  # the whole comparison once per test
+            shown.add(record["test"])
+            print(record["text"], file=out)
     return 0 if not s["unexplained"] and not s["errors"] else 1
