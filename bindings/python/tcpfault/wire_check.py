@@ -185,6 +185,7 @@ def summarise(records):
     examples = {}
     unexplained = []
     errors = []
+    offsets = []  # (wire - kernel time in ms, test, end, step) of each agreeing step
     for record in sorted(records, key=lambda r: (r.get("case") or "~", r["test"])):
         key = _row_key(record)
         row = cases.setdefault(key, {"tests": 0, "connections": 0, "agree": 0, "disagree": 0,
@@ -199,6 +200,11 @@ def summarise(records):
         totals["connections"] += connections
         row["agree"] += record["agreements"]
         totals["agree"] += record["agreements"]
+        for connection in record["connections"]:
+            for end in connection["ends"]:
+                for step in end["steps"]:
+                    if step["agreement"] == "agree":
+                        offsets.append((step["wire_t_ms"] - step["kernel_t_ms"], record["test"], end["end"], step))
         for connection, end, step in _disagreements(record):
             cause = step.get("cause", "unexplained")
             row["disagree"] += 1
@@ -208,8 +214,9 @@ def summarise(records):
             examples.setdefault(cause, (record["test"], step))
             if cause == "unexplained":
                 unexplained.append((record, connection, end, step))
+    offsets.sort(key=lambda o: abs(o[0]))
     return {"cases": cases, "totals": totals, "causes": causes, "examples": examples,
-            "unexplained": unexplained, "errors": errors}
+            "unexplained": unexplained, "errors": errors, "offsets": offsets}
 
 
 def report(path, out=None):
@@ -236,6 +243,15 @@ def report(path, out=None):
         test, step = s["examples"][cause]
         print(f"  {cause}: {n}  e.g. {test}: {step['from']} -> {step['to']} ({step['agreement']}): "
               f"{step.get('explanation', '')}", file=out)
+    if s["offsets"]:
+        # A step the wire dates by its first visible consequence (a SYN_RECV by the SYN, a
+        # close() by a FIN that waited behind data) can lie far from the kernel's.
+        median = s["offsets"][len(s["offsets"]) // 2][0]
+        print(f"agreeing steps: the wire's time minus the kernel's is {abs(median):.3f} ms in the median (by size); the largest:",
+              file=out)
+        for offset, test, end, step in reversed(s["offsets"][-3:]):
+            print(f"  {offset:+.1f} ms  {test}: {end} {step['from']} -> {step['to']} ({step.get('wire_reason', '')})",
+                  file=out)
     for record in s["errors"]:
         print(f"\nERROR {record['test']}: the comparison failed: {record['error']}", file=out)
     shown = set()
