@@ -40,6 +40,7 @@ PYBIND11_MODULE(_tcpfault, m) {
   bind_scenario(m);
   bind_transfer(m);
   bind_timers(m);
+  bind_wire_states(m);
 }
 
 }  // namespace tcpfault::py_bindings

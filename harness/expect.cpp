@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 
 namespace tcpfault {
@@ -66,20 +67,25 @@ ExpectationFailed::ExpectationFailed(std::string summary, std::string detail)
     : Error(summary + "\n" + detail), summary_(std::move(summary)) {}
 
 std::vector<TransitionEvent> transitions_of(const std::vector<Event>& events, const SocketRef& s) {
-  // A socket is named by its tuple, but its first step (CLOSED -> SYN_SENT) is
-  // recorded before it has a port: follow the kernel's socket identity back to it.
-  std::set<std::uint64_t> ids;
-  for (const auto& e : events)
-    if (auto* t = std::get_if<TransitionEvent>(&e))
-      if (t->host == s.host && t->local == s.tuple.local && t->remote == s.tuple.remote && t->socket)
-        ids.insert(t->socket);
+  // A socket is named by its tuple, but its first step (CLOSED -> SYN_SENT) is recorded
+  // before it has a port: follow the kernel's socket identity back to it. Only to the
+  // portless step just before the socket's next one: the kernel gives a freed socket's
+  // address to later sockets, such as connect()s that fail before choosing a port.
+  std::map<std::uint64_t, TransitionEvent> portless;  // by identity, the latest one
   std::vector<TransitionEvent> out;
   for (const auto& e : events) {
     auto* t = std::get_if<TransitionEvent>(&e);
     if (!t || t->host != s.host) continue;
-    bool same_tuple = t->local == s.tuple.local && t->remote == s.tuple.remote;
-    bool portless_start = t->local.port == 0 && t->remote == s.tuple.remote && ids.count(t->socket);
-    if (same_tuple || portless_start) out.push_back(*t);
+    if (t->local.port == 0 && t->remote == s.tuple.remote) {
+      portless[t->socket] = *t;
+      continue;
+    }
+    if (t->local != s.tuple.local || t->remote != s.tuple.remote) continue;
+    if (auto p = portless.find(t->socket); p != portless.end() && t->socket) {
+      if (p->second.to == TcpState::SYN_SENT && t->from == TcpState::SYN_SENT) out.push_back(p->second);
+      portless.erase(p);
+    }
+    out.push_back(*t);
   }
   return out;
 }

@@ -24,6 +24,14 @@ std::string ms_string(std::int64_t ns) {
   return buf;
 }
 
+// A packet's headers only (its payload length stays known): what the trace keeps of a
+// segment as delivered, beside the segment as sent.
+Packet headers_of(Packet p) {
+  p.bytes.resize(std::min(p.bytes.size(), p.ip_header_len + p.tcp_header_len));
+  p.bytes.shrink_to_fit();
+  return p;
+}
+
 std::optional<RelativeTo> relative_for(const RoleTracker& tracker, const Packet& p) {
   const auto* c = tracker.find(p.source(), p.destination());
   if (!c) return std::nullopt;
@@ -279,6 +287,7 @@ void FaultEngine::handle(const NfQueue::Message& m) {
     return;
   }
   Outgoing out = outgoing(p, real, ev.classified);
+  if (out.rewritten) ev.delivered = headers_of(out.wire);
   std::string shifted;
   if (out.seq_delta) shifted = " (seq +" + std::to_string(out.seq_delta) + ")";
   if (unshift) shifted += " (ack -" + std::to_string(unshift) + ")";
@@ -324,6 +333,7 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
     return id;
   };
   if (std::holds_alternative<Drop>(action)) {
+    ev.delivered.reset();  // nobody got it
     record("dropped by " + who);
     queue_->drop(m.id);
   } else if (auto* d = std::get_if<Delay>(&action)) {
@@ -351,6 +361,7 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
     if (mod->payload) changed.write_payload(mod->payload->offset, mod->payload->bytes, mod->payload->xor_bytes);
     Outgoing rewritten = outgoing(out.wire, changed, ev.classified);
     rewritten.rewritten = true;
+    ev.delivered = headers_of(rewritten.wire);
     auto as_sent = relative_for(tracker_, out.real);
     if (as_sent) as_sent->src_isn += rewritten.seq_delta;
     record("rewritten by " + who + " to: " + format_packet(rewritten.wire, as_sent));

@@ -44,6 +44,9 @@ struct SegmentEvent {
   std::string fate;             // "passed", "dropped", "held 300 ms", "duplicated" ...
   std::string rule;             // the rule that acted, empty if none
   std::int64_t released_ns = 0; // for held segments: when they were let go
+  // Its headers as the receiver got them, when the middlebox changed them (a modify
+  // rule, an ISN shift); unset when it went on as sent. `packet` stays as sent.
+  std::optional<Packet> delivered;
 
   // Its length on the wire; more than packet.bytes.size() when the trace kept only
   // its headers (the payload cap was reached).

@@ -21,9 +21,14 @@ std::vector<TcpState> InferredEnd::states() const {
 namespace {
 
 bool after(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) > 0; }
+
+// What the receiver got: a segment the middlebox rewrote (a modify rule, an ISN shift)
+// counts for its receiver as rewritten and for its sender as sent.
+const Packet& as_delivered(const SegmentEvent& s) { return s.delivered ? *s.delivered : s.packet; }
 bool before_eq(std::uint32_t a, std::uint32_t b) { return !after(a, b); }
 
-// When the receiver got the segment, or nullopt if it never did (dropped, still held).
+}  // namespace
+
 std::optional<std::int64_t> delivered_at(const SegmentEvent& s) {
   const std::string_view f = s.fate;
   auto starts = [&](std::string_view p) { return f.substr(0, p.size()) == p; };
@@ -37,6 +42,8 @@ std::optional<std::int64_t> delivered_at(const SegmentEvent& s) {
   return s.t_ns;
 }
 
+namespace {
+
 // One end's machine and what it has shown of its sequence space.
 struct Machine {
   InferredEnd out;
@@ -48,6 +55,7 @@ struct Machine {
   std::uint32_t isn = 0;
   bool fin_sent = false;
   std::uint32_t fin_seq = 0;
+  std::optional<std::uint32_t> snd_nxt;  // past the highest sequence number it sent
   std::optional<std::uint8_t> syn_wscale;
   std::uint16_t last_window = 0;
   // What it received.
@@ -98,6 +106,10 @@ class Inference {
       m.syn_wscale = p.options.wscale;
     }
     m.last_window = p.window;
+    if (!rst) {
+      const auto end = static_cast<std::uint32_t>(p.seq + p.seq_len());
+      if (!m.snd_nxt || after(end, *m.snd_nxt)) m.snd_nxt = end;
+    }
     bool new_fin = false;
     if (p.has(tcp_flag::FIN) && !rst) {
       const std::uint32_t fs = static_cast<std::uint32_t>(p.seq + p.payload_len + (syn ? 1 : 0));
@@ -166,7 +178,7 @@ class Inference {
   }
 
   void received(Machine& m, const Machine& peer, const SegmentEvent& s, std::int64_t t) {
-    const Packet& p = s.packet;
+    const Packet& p = as_delivered(s);
     const std::uint64_t id = s.id;
     m.out.seen = true;
     const bool syn = p.has(tcp_flag::SYN), ack = p.has(tcp_flag::ACK), rst = p.has(tcp_flag::RST);
@@ -207,6 +219,13 @@ class Inference {
       return;
     }
     if (m.state == TcpState::CLOSED || m.state == TcpState::LISTEN) return;
+    // An ACK of something it never sent: the segment is dropped and answered with an
+    // ACK (RFC 9293 3.10.7.4), its FIN and data untaken.
+    if (ack && m.snd_nxt && after(p.ack, *m.snd_nxt)) {
+      m.note(id, "acknowledges " + std::to_string(p.ack - *m.snd_nxt) +
+                     " byte(s) it never sent: dropped (RFC 9293 3.10.7.4), answered with an ACK");
+      return;
+    }
     // The ACK first, as Linux does (tcp_rcv_state_process, then tcp_data_queue -> tcp_fin).
     if (ack) {
       if (m.state == TcpState::SYN_RECV && acks_syn)
@@ -299,6 +318,28 @@ class Inference {
   }
 };
 
+// Whether `m`, an end of an older connection on the same 4-tuple, still holds it and
+// takes `p`: it is in a synchronized state, and `p` is a SYN (answered with a challenge
+// ACK) or falls in its receive window (an RST answering that challenge ACK does).
+bool holds_tuple(const Machine& m, const Machine& peer, const Packet& p) {
+  switch (m.state) {
+    case TcpState::ESTABLISHED:
+    case TcpState::FIN_WAIT1:
+    case TcpState::FIN_WAIT2:
+    case TcpState::CLOSE_WAIT:
+    case TcpState::CLOSING:
+    case TcpState::LAST_ACK:
+      break;
+    default:
+      return false;
+  }
+  if (!m.known || !m.rcv_known) return false;
+  if (p.has(tcp_flag::SYN)) return !p.has(tcp_flag::ACK);
+  std::uint64_t wnd = m.last_window;
+  if (m.syn_wscale && peer.syn_wscale) wnd <<= *m.syn_wscale;
+  return static_cast<std::uint32_t>(p.seq - (m.rcv_nxt - 1)) <= wnd;
+}
+
 void closing_notes(Machine& m) {
   if (!m.known && m.pending_syn)
     m.out.notes.push_back("a SYN was delivered but it never answered: its state is not on the wire");
@@ -347,14 +388,18 @@ std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent
   });
 
   std::map<std::uint64_t, Pair> pairs;
+  std::map<std::pair<SockAddr, SockAddr>, std::vector<std::uint64_t>> on_tuple;  // connections, oldest first
   Inference inference;
   // Takes what was delivered to `m`; with `ack`, only what that ACK covers (it reached
-  // `m` before the segment carrying the ACK left).
-  auto take = [&](Machine& m, const Machine& peer, std::optional<std::uint32_t> ack) {
+  // `m` before the segment carrying the ACK left). An RST takes no sequence space, so
+  // no ACK covers it: before a segment other than an RST it is kept for after it (an
+  // end that had taken it would be closed and send nothing but RSTs).
+  auto take = [&](Machine& m, const Machine& peer, std::optional<std::uint32_t> ack, bool keep_rsts = false) {
     std::vector<Machine::InFlight> later;
     for (const auto& d : m.in_flight) {
-      const Packet& p = d.segment->packet;
-      if (ack && !before_eq(static_cast<std::uint32_t>(p.seq + p.seq_len()), *ack)) {
+      const Packet& p = as_delivered(*d.segment);
+      if ((keep_rsts && p.has(tcp_flag::RST)) ||
+          (ack && !before_eq(static_cast<std::uint32_t>(p.seq + p.seq_len()), *ack))) {
         later.push_back(d);
         continue;
       }
@@ -362,23 +407,61 @@ std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent
     }
     m.in_flight = std::move(later);
   };
+  // Before an RST without ACK: it answers the segment whose ACK it echoes, which met no
+  // socket (the end's was gone), so that one and what came after count after the RST;
+  // what was delivered before it was taken. Without such a segment, all of them.
+  auto take_before_answered = [&](Machine& m, const Machine& peer, std::uint32_t rst_seq) {
+    std::size_t answered = m.in_flight.size();
+    for (std::size_t i = 0; i < m.in_flight.size(); ++i) {
+      const Packet& p = as_delivered(*m.in_flight[i].segment);
+      if (p.has(tcp_flag::ACK) && p.ack == rst_seq) answered = i;
+    }
+    std::vector<Machine::InFlight> later(m.in_flight.begin() + static_cast<std::ptrdiff_t>(answered), m.in_flight.end());
+    m.in_flight.resize(answered);
+    take(m, peer, std::nullopt);
+    m.in_flight = std::move(later);
+  };
   for (const Input& in : inputs) {
     const SegmentEvent& s = segments[in.index];
     auto [it, fresh] = pairs.try_emplace(s.classified.connection);
     Pair& pr = it->second;
+    const SockAddr src = s.packet.source(), dst = s.packet.destination();
+    const std::pair<SockAddr, SockAddr> tuple = src < dst ? std::pair{src, dst} : std::pair{dst, src};
     if (fresh) {
       pr.opener.out.end = WireEnd::Opener;
       pr.acceptor.out.end = WireEnd::Acceptor;
+      on_tuple[tuple].push_back(s.classified.connection);
     }
     Machine& sender = s.classified.from_opener ? pr.opener : pr.acceptor;
-    Machine& receiver = s.classified.from_opener ? pr.acceptor : pr.opener;
+    Machine* receiver_of = s.classified.from_opener ? &pr.acceptor : &pr.opener;
+    if (in.delivery)
+      // The receiving host hands a segment to the socket that holds its 4-tuple: an
+      // older connection's, while that end is still in it, though the segment opens a
+      // new one on the wire (a SYN reusing the tuple meets a LAST_ACK socket).
+      for (std::uint64_t older : on_tuple[tuple]) {
+        if (older == s.classified.connection) break;
+        Pair& op = pairs.at(older);
+        const bool opener_gets = op.opener.out.addr == s.packet.destination();
+        Machine& om = opener_gets ? op.opener : op.acceptor;
+        Machine& peer = opener_gets ? op.acceptor : op.opener;
+        // What reached it earlier did so before this segment (its final ACK, say).
+        take(om, peer, std::nullopt);
+        if (holds_tuple(om, peer, as_delivered(s))) {
+          receiver_of = &om;
+          break;
+        }
+      }
+    Machine& receiver = *receiver_of;
     if (!in.delivery) {
       sender.out.addr = s.packet.source();
       sender.out.host = s.from;
       const Packet& p = s.packet;
       // Delivered segments its ACK does not cover crossed this one: they count after it.
-      // A segment without ACK covers nothing.
-      if (p.has(tcp_flag::ACK)) take(sender, receiver, p.ack);
+      // A SYN without ACK covers nothing (it is never an answer: in a simultaneous open
+      // the SYNs cross). An RST without ACK is an answer (to a segment for a socket that
+      // is gone, or a bad ACK): what was delivered before it left was taken first.
+      if (p.has(tcp_flag::ACK)) take(sender, receiver, p.ack, /*keep_rsts=*/!p.has(tcp_flag::RST));
+      else if (p.has(tcp_flag::RST)) take_before_answered(sender, receiver, p.seq);
       inference.sent(sender, s);
       sender.last_t = std::max(sender.last_t, s.t_ns);
       take(sender, receiver, std::nullopt);

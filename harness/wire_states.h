@@ -20,7 +20,19 @@
 //   before it was delivered.
 // - Passive open: the listener's child is in SYN_RECV from the SYN it answered; an RST
 //   there sends it back to LISTEN (RFC 9293; Linux drops the request socket).
-// - A segment a rule rewrote is judged as it was sent (the trace keeps the original).
+// - A segment the middlebox rewrote (a modify rule, an ISN shift) moves its sender as it
+//   was sent and its receiver as it was delivered (SegmentEvent::delivered).
+// - Delivered segments count for their receiver once its next segment shows it took
+//   them: those its ACK covers before it, the others (they crossed it) after it. An RST
+//   without ACK is a host's answer to a segment that met no socket (its seq echoes that
+//   segment's ACK): what came before that segment counts before it. A delivered
+//   RST takes no sequence space, so no ACK orders it: it counts after any segment but
+//   an RST (a reset end sends nothing else).
+// - A segment reaches the socket holding its 4-tuple: when a new connection reuses the
+//   tuple while the receiver's end of an older one is still synchronized (a SYN that
+//   meets a LAST_ACK socket), its SYN and what falls in the old receive window count
+//   for the old end (Linux answers the SYN with a challenge ACK and takes the RST that
+//   answers it).
 #pragma once
 
 #include <cstdint>
@@ -73,6 +85,10 @@ struct InferredConnection {
   InferredEnd opener, acceptor;
   const InferredEnd& end(WireEnd e) const { return e == WireEnd::Opener ? opener : acceptor; }
 };
+
+// When the segment reached its receiver: when it was passed (or injected), or let go
+// after a hold; nullopt if it never did (dropped, or still held).
+std::optional<std::int64_t> delivered_at(const SegmentEvent& s);
 
 // Infers from segments in the order the middlebox saw them (trace arrival order).
 // Segments with no connection (Classified::connection == 0) are left out.

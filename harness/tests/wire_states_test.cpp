@@ -1,5 +1,6 @@
-// The wire-inferred state machine on synthetic traces: each script is the middlebox's
-// view, one row per segment with its fate, classified by the real role tracker.
+// The wire-inferred state machine on synthetic traces (wire_script.h): each script is
+// the middlebox's view, one row per segment with its fate, classified by the real role
+// tracker.
 #include "harness/wire_states.h"
 
 #include <gtest/gtest.h>
@@ -8,114 +9,10 @@
 #include <string_view>
 #include <vector>
 
-#include "harness/roles.h"
+#include "harness/tests/wire_script.h"
 
 namespace tcpfault {
 namespace {
-
-enum Side { C, S };  // the client (the opener unless a test says otherwise) and the server
-using St = TcpState;
-
-std::uint8_t flags_of(std::string_view letters) {
-  auto flags = flags_from_letters(letters);
-  if (!flags) ADD_FAILURE() << "unknown flag letter in " << letters;
-  return flags.value_or(0);
-}
-
-// Builds a trace: seq relative to the sender's ISN, ack to the receiver's; each row is
-// seen 1 ms after the previous one.
-class Script {
- public:
-  explicit Script(Family family = Family::V4)
-      : client_{Address::parse(family == Family::V4 ? "198.18.1.1" : "2001:2:0:1::1"), 40000},
-        server_{Address::parse(family == Family::V4 ? "198.18.2.1" : "2001:2:0:2::1"), 8080} {}
-
-  // fate: "passed", "dropped by rule #1", "held by rule #1" (never let go) ...
-  // released_ms: for a held segment, when it was let go (ms after it was seen).
-  std::uint64_t add(Side from, std::string_view flags, std::uint32_t seq, std::uint32_t ack,
-                    std::size_t len = 0, std::string fate = "passed", std::int64_t released_ms = 0,
-                    std::uint16_t win = 502) {
-    const Side to = from == C ? S : C;
-    Packet p;
-    p.family = client_.addr.family;
-    p.src = (from == C ? client_ : server_).addr;
-    p.dst = (to == C ? client_ : server_).addr;
-    p.sport = (from == C ? client_ : server_).port;
-    p.dport = (to == C ? client_ : server_).port;
-    p.flags = flags_of(flags);
-    p.seq = isn_[from] + seq;
-    p.ack = (p.flags & tcp_flag::ACK) ? isn_[to] + ack : 0;
-    p.window = win;
-    p.payload_len = len;
-    return add_packet(from, p, std::move(fate), released_ms);
-  }
-
-  // A segment the middlebox crafts toward `to`, as an injection rule would.
-  std::uint64_t inject(Side to, std::string_view flags, std::uint32_t seq, std::uint32_t ack) {
-    const Side from = to == C ? S : C;
-    Packet p;
-    p.family = client_.addr.family;
-    p.src = (from == C ? client_ : server_).addr;
-    p.dst = (to == C ? client_ : server_).addr;
-    p.sport = (from == C ? client_ : server_).port;
-    p.dport = (to == C ? client_ : server_).port;
-    p.flags = flags_of(flags);
-    p.seq = isn_[from] + seq;
-    p.ack = (p.flags & tcp_flag::ACK) ? isn_[to] + ack : 0;
-    SegmentEvent e;
-    e.t_ns = now();
-    e.id = segments.size() + 1;
-    e.from = Host::Middlebox;
-    e.to = to == C ? Host::Client : Host::Server;
-    e.classified = tracker_.classify(p, /*injected=*/true);
-    e.packet = p;
-    e.fate = "injected: crafted by rule #1";
-    segments.push_back(e);
-    return e.id;
-  }
-
-  void handshake() {
-    add(C, "S", 0, 0);
-    add(S, "S.", 0, 1);
-    add(C, ".", 1, 1);
-  }
-
-  std::int64_t ms(int n) const { return n * 1'000'000LL; }
-  InferredConnection infer() {
-    auto all = infer_wire_states(segments);
-    EXPECT_EQ(all.size(), 1u);
-    return all.empty() ? InferredConnection{} : all.front();
-  }
-
-  std::vector<SegmentEvent> segments;
-
- private:
-  std::int64_t now() const { return ms(static_cast<int>(segments.size()) + 1); }
-  std::uint64_t add_packet(Side from, const Packet& p, std::string fate, std::int64_t released_ms) {
-    SegmentEvent e;
-    e.t_ns = now();
-    e.id = segments.size() + 1;
-    e.from = from == C ? Host::Client : Host::Server;
-    e.to = from == C ? Host::Server : Host::Client;
-    e.classified = tracker_.classify(p);
-    e.packet = p;
-    e.fate = std::move(fate);
-    if (released_ms) e.released_ns = e.t_ns + ms(static_cast<int>(released_ms));
-    segments.push_back(e);
-    return e.id;
-  }
-
-  RoleTracker tracker_;
-  SockAddr client_, server_;
-  std::uint32_t isn_[2] = {1000, 4294967000u};  // the server's wraps past 2^32
-};
-
-std::string names(const std::vector<St>& states) {
-  std::string out;
-  for (auto s : states) out += (out.empty() ? "" : " ") + to_string(s);
-  return out;
-}
-#define EXPECT_STATES(end, ...) EXPECT_EQ(names((end).states()), names(std::vector<St>{__VA_ARGS__})) << describe(c)
 
 bool has_note(const InferredEnd& e, std::string_view text) {
   for (const auto& n : e.notes)
@@ -409,6 +306,132 @@ TEST(WireStates, SeparateConnectionsAreKeptApart) {
   EXPECT_EQ(all[1].opener.final_state(), St::SYN_SENT);
   EXPECT_TRUE(all[1].acceptor.steps.empty());
   EXPECT_TRUE(has_note(all[1].acceptor, "never answered"));
+}
+
+// ---- what the comparison with the kernel over the suite found ----
+
+TEST(WireStates, ShiftedIsnCountsForTheReceiverAsDelivered) {
+  // A middlebox that rewrites the client's ISN (SEC2's control): the trace keeps each
+  // segment as sent; the client gets the SYN-ACK with the ACK put back into its numbers.
+  Script w;
+  w.add(C, "S", 0, 0);
+  w.segments.back().fate = "ISN rewritten by rule #1 to 7 (seq +5000)";
+  w.segments.back().delivered = w.packet(C, "S", 5000, 0);
+  w.add(S, "S.", 0, 5001);  // acknowledges the shifted ISN
+  w.segments.back().delivered = w.packet(S, "S.", 0, 1);
+  w.add(C, ".", 1, 1);
+  w.segments.back().delivered = w.packet(C, ".", 5001, 1);
+  const auto c = w.infer();
+  EXPECT_STATES(c.opener, St::CLOSED, St::SYN_SENT, St::ESTABLISHED);
+  EXPECT_STATES(c.acceptor, St::LISTEN, St::SYN_RECV, St::ESTABLISHED);
+}
+
+TEST(WireStates, HandshakeAckRewrittenIntoResetSendsTheRequestBackToListen) {
+  // HS7: a modify rule turns the client's handshake ACK into an RST on the way.
+  Script w;
+  w.add(C, "S", 0, 0);
+  w.add(S, "S.", 0, 1);
+  w.add(C, ".", 1, 1, 0, "rewritten by rule #1 to: [R]");
+  w.segments.back().delivered = w.packet(C, "R", 1, 0);
+  const auto c = w.infer();
+  EXPECT_STATES(c.opener, St::CLOSED, St::SYN_SENT, St::ESTABLISHED);
+  EXPECT_STATES(c.acceptor, St::LISTEN, St::SYN_RECV, St::LISTEN);
+}
+
+TEST(WireStates, BareResetAnswersASegmentThatMetNoSocket) {
+  // CL6: the client's orphan FIN_WAIT2 expired; later data from the server meets no
+  // socket and the client's host answers it with an RST at its ACK. The ACK of the
+  // FIN before it had reached the socket.
+  Script w;
+  w.handshake();
+  w.add(C, "F.", 1, 1);
+  w.add(S, ".", 1, 2);
+  w.wait(2000);
+  w.add(S, "P.", 1, 2, 10);
+  w.add(C, "R", 2, 0);
+  auto c = w.infer();
+  EXPECT_STATES(c.opener, St::CLOSED, St::SYN_SENT, St::ESTABLISHED, St::FIN_WAIT1, St::FIN_WAIT2, St::CLOSED);
+  // LD2: the listener's close aborted the server's unaccepted child as the client's FIN
+  // came; the FIN met no socket and the answer to it is a bare RST: no CLOSE_WAIT.
+  Script x;
+  x.handshake();
+  x.add(C, "F.", 1, 1);
+  x.add(S, "R", 1, 0);
+  c = x.infer();
+  EXPECT_STATES(c.acceptor, St::LISTEN, St::SYN_RECV, St::ESTABLISHED, St::CLOSED);
+}
+
+TEST(WireStates, ResetThatCrossedTheEndsFinCountsAfterIt) {
+  // LD2: the server's abort RST (acknowledging nothing new) and the client's FIN cross;
+  // the middlebox sees the RST first. The client sent its FIN in ESTABLISHED.
+  Script w;
+  w.handshake();
+  w.add(S, "R.", 1, 1);
+  w.add(C, "F.", 1, 1);
+  const auto c = w.infer();
+  EXPECT_STATES(c.opener, St::CLOSED, St::SYN_SENT, St::ESTABLISHED, St::FIN_WAIT1, St::CLOSED);
+}
+
+TEST(WireStates, AckOfDataNeverSentIsDropped) {
+  // TW5's control: an injected segment put 5 bytes the server never sent into the
+  // client's stream; the client's FIN then acknowledges them and the server drops it.
+  Script w;
+  w.handshake();
+  w.inject(C, "P.", 1, 1);
+  w.segments.back().packet.payload_len = 5;
+  w.add(C, ".", 1, 6);
+  w.add(C, "F.", 1, 6);
+  w.add(S, "F.", 1, 1);
+  const auto c = w.infer();
+  EXPECT_EQ(c.acceptor.final_state(), St::FIN_WAIT1) << describe(c);
+  EXPECT_TRUE(has_note(c.acceptor, "never sent")) << describe(c);
+}
+
+TEST(WireStates, SynReusingTheTupleMeetsTheOlderConnectionsEndInLastAck) {
+  // TW6: the client's final ACK was lost, the server stays in LAST_ACK; the client
+  // reuses the 4-tuple. The server answers the new SYN with a challenge ACK, the client
+  // answers that with an RST at its ACK, which closes LAST_ACK; the next SYN opens.
+  Script w;
+  w.handshake();
+  w.add(C, "F.", 1, 1);
+  w.add(S, "F.", 1, 2);
+  w.add(C, ".", 2, 2, 0, "dropped by rule #1");
+  w.new_isns(900'000, 5'000'000);
+  w.add(C, "S", 0, 0);                        // meets LAST_ACK
+  w.new_isns(900'000, 4294967000u);
+  w.add(S, ".", 2, 4294967000u - 900'000 + 2);  // the challenge ACK: the old numbers
+  w.new_isns(900'000, 5'000'000);
+  w.segments.back().packet.ack = 1000 + 2;    // ack: the old rcv_nxt
+  w.add(C, "R", 0, 0);
+  w.segments.back().packet.seq = 1000 + 2;    // an RST at that ACK
+  w.add(C, "S", 0, 0);                        // the SYN again: the listener's now
+  w.add(S, "S.", 0, 1);
+  w.add(C, ".", 1, 1);
+  const auto all = infer_wire_states(w.segments);
+  ASSERT_EQ(all.size(), 2u);
+  const auto& c = all[0];
+  EXPECT_STATES(c.acceptor, St::LISTEN, St::SYN_RECV, St::ESTABLISHED, St::CLOSE_WAIT, St::LAST_ACK, St::CLOSED);
+  EXPECT_NE(c.acceptor.steps.back().reason.find("RST at rcv_nxt"), std::string::npos) << describe(c);
+  const auto& next = all[1];
+  EXPECT_EQ(names(next.acceptor.states()), names({St::LISTEN, St::SYN_RECV, St::ESTABLISHED})) << describe(next);
+  EXPECT_EQ(next.acceptor.steps.front().segment, 10u) << describe(next);  // the second SYN
+}
+
+TEST(WireStates, FinalAckDeliveredBeforeTheTupleIsReusedClosesTheOldEnd) {
+  // TW3: the old server got its final ACK (its last segment was its FIN, so nothing it
+  // sent since shows it took it); the client's new SYN is the listener's.
+  Script w;
+  w.handshake();
+  w.add(C, "F.", 1, 1);
+  w.add(S, "F.", 1, 2);
+  w.add(C, ".", 2, 2);
+  w.new_isns(900'000, 5'000'000);
+  w.add(C, "S", 0, 0);
+  w.add(S, "S.", 0, 1);
+  const auto all = infer_wire_states(w.segments);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].acceptor.final_state(), St::CLOSED) << describe(all[0]);
+  EXPECT_EQ(all[1].acceptor.steps.front().segment, 7u) << describe(all[1]);
 }
 
 }  // namespace

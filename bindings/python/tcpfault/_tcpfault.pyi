@@ -1073,6 +1073,15 @@ class Scenario:
     def destroy_silently(self, conn: _ConnectionLike) -> None:
         """Destroys the socket (SOCK_DESTROY) and loses the RST its kernel sends in the middlebox, so the
         peer is not told (the peer 'rebooted'). Fails if that RST did not come or got through."""
+    def wire_states(self) -> list[WireConnection]:
+        """Each connection's states as the wire shows them (a reference RFC 9293 machine per end, fed by
+        what the middlebox saw), for stacks that cannot be asked."""
+    def compare_wire_states(self, settle: _Seconds = 0) -> WireStateComparison:
+        """The wire-inferred states against the kernel's transitions so far (tracepoint, and sock_diag for
+        a step the tracepoint missed or a timewait minisocket), per connection and end: each step
+        agreeing or not, each disagreement with its cause. While a disagreement is unexplained, waits up
+        to `settle` seconds for a segment or kernel step still on its way (right after a test's last
+        call) and compares again."""
     def write_artifacts(self, dir: str | None = None) -> dict[str, str]:
         """Writes pcapng, JSON and ladder; returns their paths."""
     def close(self) -> None:
@@ -1148,3 +1157,143 @@ def pattern(seed: int, offset: int, n: int) -> bytes:
 
 def check_stream(seed: int, expected: int, data: bytes) -> StreamMismatch | None:
     """Checks received bytes against `expected` bytes of the pattern: None, or the first StreamMismatch."""
+
+# ---- states inferred from the wire, and their comparison with the kernel's ----
+
+class WireStep:
+    """One step of an end's state as the wire shows it."""
+
+    @property
+    def t_ms(self) -> float:
+        """When the segment that shows it was seen (or let go), ms from the start."""
+    @property
+    def old(self) -> State: ...
+    @property
+    def new(self) -> State: ...
+    @property
+    def evidence(self) -> str:
+        """'sent' (a segment the end sent) or 'received' (one delivered to it)."""
+    @property
+    def segment(self) -> int:
+        """The trace id of the segment that shows it."""
+    @property
+    def reason(self) -> str: ...
+
+class WireEnd:
+    """One end of a connection as the wire shows it."""
+
+    @property
+    def end(self) -> str:
+        """'opener' (sent the first SYN) or 'acceptor'."""
+    @property
+    def host(self) -> Host: ...
+    @property
+    def address(self) -> SockAddr: ...
+    @property
+    def seen(self) -> bool:
+        """False when this end neither sent nor received anything."""
+    @property
+    def initial(self) -> State: ...
+    @property
+    def initial_reason(self) -> str: ...
+    @property
+    def steps(self) -> list[WireStep]: ...
+    @property
+    def states(self) -> list[State]:
+        """The states in order, the initial one first."""
+    @property
+    def final_state(self) -> State: ...
+    @property
+    def notes(self) -> list[str]:
+        """What the wire cannot tell about this end, and segments that moved nothing."""
+
+class WireConnection:
+    """Both ends of one connection, as the wire shows them."""
+
+    @property
+    def id(self) -> int:
+        """The connection's number in the trace (Segment.connection)."""
+    @property
+    def opener(self) -> WireEnd: ...
+    @property
+    def acceptor(self) -> WireEnd: ...
+
+class StepComparison:
+    """One step of an end: recorded by the kernel, shown by the wire, or both."""
+
+    @property
+    def agreement(self) -> str:
+        """'agree', 'kernel-only' or 'wire-only'."""
+    @property
+    def agrees(self) -> bool: ...
+    @property
+    def old(self) -> State: ...
+    @property
+    def new(self) -> State: ...
+    @property
+    def kernel_t_ms(self) -> float | None:
+        """When the kernel recorded it, ms from the start (None: it did not)."""
+    @property
+    def kernel_source(self) -> str: ...
+    @property
+    def wire_t_ms(self) -> float | None:
+        """When the wire shows it, ms from the start (None: it does not)."""
+    @property
+    def wire_segment(self) -> int: ...
+    @property
+    def wire_reason(self) -> str: ...
+    @property
+    def cause(self) -> str | None:
+        """Why they disagree: 'request-socket', 'timer-gave-up' ... 'unexplained'; None when they agree."""
+    @property
+    def explanation(self) -> str: ...
+
+class EndComparison:
+    """One end's steps, the kernel's and the wire's, aligned."""
+
+    @property
+    def end(self) -> str: ...
+    @property
+    def host(self) -> Host: ...
+    @property
+    def local(self) -> SockAddr: ...
+    @property
+    def remote(self) -> SockAddr: ...
+    @property
+    def on_wire(self) -> bool:
+        """False for a kernel socket that no connection on the wire matches."""
+    @property
+    def kernel_sockets(self) -> int:
+        """How many kernel sockets the end's steps come from (0: the kernel recorded none)."""
+    @property
+    def steps(self) -> list[StepComparison]: ...
+    @property
+    def agreements(self) -> int: ...
+    @property
+    def disagreements(self) -> int: ...
+
+class ConnectionComparison:
+    """Both ends of one connection, compared."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def opener(self) -> EndComparison: ...
+    @property
+    def acceptor(self) -> EndComparison: ...
+
+class WireStateComparison:
+    """The wire-inferred states against the kernel's transitions, for every connection."""
+
+    @property
+    def connections(self) -> list[ConnectionComparison]: ...
+    @property
+    def kernel_only_sockets(self) -> list[EndComparison]:
+        """Kernel sockets that no connection on the wire matches."""
+    @property
+    def agreements(self) -> int: ...
+    @property
+    def disagreements(self) -> int: ...
+    @property
+    def unexplained(self) -> int:
+        """Disagreements no known cause explains."""

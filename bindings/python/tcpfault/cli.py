@@ -3,6 +3,7 @@
     tcpfault list
     tcpfault conformance [--target kernel|lwip|agent:COMMAND ...] [--family 4|6|both] [-k EXPR]
                          [--jobs N] [--slow] [--junit FILE] [--json FILE] [--artifacts DIR]
+    tcpfault wire-states-report FILE
 
 The cases are pytest tests (the directory in $TCPFAULT_CASES, set by the launcher);
 this module runs pytest in-process with a small collector plugin and turns what it
@@ -293,14 +294,37 @@ def command_conformance(options):
     return 0 if not bad else 1
 
 
+# ---- tcpfault wire-states-report ----
+
+def command_wire_states_report(options):
+    from tcpfault import wire_check
+
+    if not os.path.isfile(options.file):
+        raise SystemExit(f"tcpfault wire-states-report: no such file {options.file!r} (write one with "
+                         "pytest --tcpfault-wire-states FILE)")
+    return wire_check.report(options.file)
+
+
+def add_wire_states_report(commands):
+    report = commands.add_parser(
+        "wire-states-report", help="sum up a run's wire-inferred states against the kernel's",
+        usage="tcpfault wire-states-report FILE",
+        description="Read the records pytest --tcpfault-wire-states FILE wrote and print, per case, the steps "
+                    "where the wire-inferred states agree with the kernel's and the disagreements by cause, "
+                    "then every unexplained one in full. Exit status 0 only when every disagreement is explained.",
+    )
+    report.add_argument("file", metavar="FILE", help="the records (one JSON line per test)")
+    report.set_defaults(run=command_wire_states_report)
+
+
 def parser():
     top = argparse.ArgumentParser(
         prog="tcpfault",
-        usage="tcpfault [-h] {list,conformance} ...",
+        usage="tcpfault [-h] {list,conformance,wire-states-report} ...",
         description="TCP fault injection and conformance: two real TCP stacks across a middlebox that "
                     "drops, delays, reorders, duplicates, rewrites or injects specific segments.",
     )
-    commands = top.add_subparsers(dest="command", metavar="{list,conformance}")
+    commands = top.add_subparsers(dest="command", metavar="{list,conformance,wire-states-report}")
     commands.required = True
     listing = commands.add_parser("list", help="every case with its id, title and RFC reference",
                                   usage="tcpfault list",
@@ -329,6 +353,7 @@ def parser():
     run.add_argument("--json", metavar="FILE", help="write the results as JSON")
     run.add_argument("--artifacts", metavar="DIR", help="keep every case's pcapng, JSON timeline and ladder in DIR")
     run.set_defaults(run=command_conformance)
+    add_wire_states_report(commands)
     return top
 
 

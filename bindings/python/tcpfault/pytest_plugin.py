@@ -15,7 +15,10 @@ pytest.ini). It gives:
   in DIR; a failing test's report names them;
 * pytest-xdist: every worker builds its own namespaces, so ``-n 8`` runs eight at once;
 * targets (tcpfault.pytest_targets): ``--tcpfault-target kernel|lwip|agent:COMMAND``,
-  NotApplicable -> skip ("not applicable: ..."), TargetFailure -> failure ("target failure: ...").
+  NotApplicable -> skip ("not applicable: ..."), TargetFailure -> failure ("target failure: ...");
+* ``--tcpfault-wire-states FILE``: at each kernel-target test's teardown, the states the
+  wire shows are compared with the kernel's record and one JSON line per test is
+  appended to FILE (see tcpfault.wire_check; ``tcpfault wire-states-report FILE``).
 """
 
 import json
@@ -25,6 +28,7 @@ import re
 import pytest
 
 import tcpfault
+from tcpfault import wire_check
 from tcpfault.pytest_targets import scenario_target
 
 pytest_plugins = ["tcpfault.pytest_targets"]
@@ -48,9 +52,18 @@ def pytest_addoption(parser):
         default=None,
         help="save every test's pcapng, JSON timeline and ladder diagram in DIR",
     )
+    # ---- wire-inferred states against the kernel's (tcpfault.wire_check) ----
+    group.addoption(
+        "--tcpfault-wire-states",
+        metavar="FILE",
+        default=None,
+        help="compare the wire-inferred states with the kernel's at every test's teardown; "
+        "one JSON line per test in FILE (summary: tcpfault wire-states-report FILE)",
+    )
 
 
 def pytest_configure(config):
+    wire_check.configure(config, config.getoption("tcpfault_wire_states"))  # a no-op without the option
     config.addinivalue_line(
         "markers",
         "case(id, title, ref, target_side='server'): a conformance case of shared/CASES.md: its id "

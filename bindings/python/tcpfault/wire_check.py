@@ -1,0 +1,265 @@
+"""The wire-inferred states against the kernel's, over a whole pytest run.
+
+With ``--tcpfault-wire-states FILE`` the pytest plugin compares, at the teardown of every
+test on the kernel target that used ``net``, the states the wire shows with those the
+kernel recorded (``net.compare_wire_states()``), and appends one JSON line per test to
+FILE. xdist workers append to the same file under a lock. ``tcpfault wire-states-report
+FILE`` (or :func:`report`) sums them up: per case, the steps that agree, the
+disagreements by cause, and the unexplained ones in full.
+"""
+
+import collections
+import fcntl
+import json
+import os
+import re
+
+import pytest
+
+RECORD_VERSION = 1
+# Right after a test's last call a segment may still be on its way to the middlebox, or
+# a kernel step not read yet: an unexplained disagreement waits this long to settle.
+SETTLE_S = 2.0
+
+
+def _ms(value):
+    return None if value is None else round(value, 3)
+
+
+def _step(step):
+    out = {
+        "agreement": step.agreement,
+        "from": step.old.name,
+        "to": step.new.name,
+        "kernel_t_ms": _ms(step.kernel_t_ms),
+        "wire_t_ms": _ms(step.wire_t_ms),
+    }
+    if step.kernel_source:
+        out["kernel_source"] = step.kernel_source
+    if step.wire_t_ms is not None:
+        out["wire_segment"] = step.wire_segment
+        out["wire_reason"] = step.wire_reason
+    if step.cause is not None:
+        out["cause"] = step.cause
+        out["explanation"] = step.explanation
+    return out
+
+
+def _end(end):
+    return {
+        "end": end.end if end.on_wire else None,
+        "host": end.host.name.lower(),
+        "local": f"{end.local}",
+        "remote": f"{end.remote}",
+        "kernel_sockets": end.kernel_sockets,
+        "steps": [_step(s) for s in end.steps],
+    }
+
+
+def comparison_record(comparison):
+    """A WireStateComparison as plain data (what one JSON line holds besides the test)."""
+    return {
+        "agreements": comparison.agreements,
+        "disagreements": comparison.disagreements,
+        "unexplained": comparison.unexplained,
+        "connections": [
+            {"id": c.id, "ends": [_end(c.opener), _end(c.acceptor)]} for c in comparison.connections
+        ],
+        "kernel_only_sockets": [_end(e) for e in comparison.kernel_only_sockets],
+        "text": str(comparison),
+    }
+
+
+def append_record(path, record):
+    """One JSON line, appended under an exclusive lock (xdist workers share the file)."""
+    line = json.dumps(record, sort_keys=True) + "\n"
+    with open(path, "a") as out:
+        fcntl.flock(out, fcntl.LOCK_EX)
+        try:
+            out.write(line)
+            out.flush()
+        finally:
+            fcntl.flock(out, fcntl.LOCK_UN)
+
+
+def _case_of(item):
+    marker = item.get_closest_marker("case")
+    if marker is None:
+        return None
+    return marker.kwargs.get("id", (list(marker.args) + [None])[0])
+
+
+def _family_of(nodeid):
+    match = re.search(r"\[(?:.*-)?(IPv[46])(?:-.*)?\]$", nodeid)
+    return match.group(1) if match else None
+
+
+class Recorder:
+    """A pytest plugin: at each test's teardown, before the `net` fixture closes the
+    scenario, compares and appends the record."""
+
+    def __init__(self, path):
+        self.path = path
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if report.when == "call":
+            item._tcpfault_wire_outcome = report.outcome
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item):
+        net = getattr(item, "_tcpfault_net", None)
+        if net is not None and not net.closed:
+            record = {
+                "version": RECORD_VERSION,
+                "test": item.nodeid,
+                "case": _case_of(item),
+                "family": _family_of(item.nodeid),
+                "outcome": getattr(item, "_tcpfault_wire_outcome", "not run"),
+            }
+            try:
+                record.update(comparison_record(net.compare_wire_states(settle=SETTLE_S)))
+            except Exception as error:  # noqa: BLE001 - a broken comparison is reported, not hidden
+                record["error"] = f"{type(error).__name__}: {error}"
+            append_record(self.path, record)
+        yield
+
+
+def configure(config, path):
+    """Called by the plugin's pytest_configure with the option's value."""
+    if path is None:
+        return
+    target = getattr(config.option, "tcpfault_target", None) or "kernel"
+    if target != "kernel":
+        return  # only the kernel has a record of its own to compare with
+    path = os.path.abspath(path)
+    if not hasattr(config, "workerinput"):
+        # The controller (or a run without xdist) starts the file; workers append.
+        open(path, "w").close()
+    config.pluginmanager.register(Recorder(path), "tcpfault-wire-states")
+
+
+# ---- the report ----
+
+
+def read_records(path):
+    records = []
+    with open(path) as lines:
+        for number, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise SystemExit(f"{path}:{number}: not a JSON record ({error})") from None
+    return records
+
+
+def _disagreements(record):
+    for connection in record.get("connections", []):
+        for end in connection["ends"]:
+            for step in end["steps"]:
+                if step["agreement"] != "agree":
+                    yield connection["id"], end, step
+    for end in record.get("kernel_only_sockets", []):
+        for step in end["steps"]:
+            yield None, end, step
+
+
+def _row_key(record):
+    """A case's row, or for a test without a case (a control) its name without the family."""
+    if record.get("case"):
+        return record["case"]
+    name = record["test"].split("::")[-1]
+    return re.sub(r"\[(IPv[46])\]$", "", name)
+
+
+def summarise(records):
+    """Per case and in total: tests, connections, steps that agree, disagreements by cause."""
+    cases = collections.OrderedDict()
+    totals = collections.Counter()
+    causes = collections.Counter()
+    examples = {}
+    unexplained = []
+    errors = []
+    offsets = []  # (wire - kernel time in ms, test, end, step) of each agreeing step
+    for record in sorted(records, key=lambda r: (r.get("case") or "~", r["test"])):
+        key = _row_key(record)
+        row = cases.setdefault(key, {"tests": 0, "connections": 0, "agree": 0, "disagree": 0,
+                                     "causes": collections.Counter()})
+        row["tests"] += 1
+        totals["tests"] += 1
+        if "error" in record:
+            errors.append(record)
+            continue
+        connections = len(record["connections"])
+        row["connections"] += connections
+        totals["connections"] += connections
+        row["agree"] += record["agreements"]
+        totals["agree"] += record["agreements"]
+        for connection in record["connections"]:
+            for end in connection["ends"]:
+                for step in end["steps"]:
+                    if step["agreement"] == "agree":
+                        offsets.append((step["wire_t_ms"] - step["kernel_t_ms"], record["test"], end["end"], step))
+        for connection, end, step in _disagreements(record):
+            cause = step.get("cause", "unexplained")
+            row["disagree"] += 1
+            row["causes"][cause] += 1
+            totals["disagree"] += 1
+            causes[cause] += 1
+            examples.setdefault(cause, (record["test"], step))
+            if cause == "unexplained":
+                unexplained.append((record, connection, end, step))
+    offsets.sort(key=lambda o: abs(o[0]))
+    return {"cases": cases, "totals": totals, "causes": causes, "examples": examples,
+            "unexplained": unexplained, "errors": errors, "offsets": offsets}
+
+
+def report(path, out=None):
+    """Prints the summary of a records file; returns 0 when every disagreement is explained."""
+    import sys
+
+    out = out or sys.stdout
+    records = read_records(path)
+    if not records:
+        print(f"{path}: no records (was the run made with --tcpfault-wire-states on the kernel target?)", file=out)
+        return 1
+    s = summarise(records)
+    width = max(len(k) for k in s["cases"]) + 2
+    print(f"{'CASE':<{width}}{'TESTS':>6}{'CONNS':>7}{'AGREE':>7}{'DISAGREE':>10}  CAUSES", file=out)
+    for key, row in s["cases"].items():
+        causes = ", ".join(f"{c} x{n}" for c, n in sorted(row["causes"].items()))
+        verdict = causes or "-"
+        print(f"{key:<{width}}{row['tests']:>6}{row['connections']:>7}{row['agree']:>7}{row['disagree']:>10}  {verdict}",
+              file=out)
+    t = s["totals"]
+    print(f"\n{t['tests']} tests, {t['connections']} connections, {t['agree']} steps agree, "
+          f"{t['disagree']} disagree", file=out)
+    for cause, n in s["causes"].most_common():
+        test, step = s["examples"][cause]
+        print(f"  {cause}: {n}  e.g. {test}: {step['from']} -> {step['to']} ({step['agreement']}): "
+              f"{step.get('explanation', '')}", file=out)
+    if s["offsets"]:
+        # A step the wire dates by its first visible consequence (a SYN_RECV by the SYN, a
+        # close() by a FIN that waited behind data) can lie far from the kernel's.
+        median = s["offsets"][len(s["offsets"]) // 2][0]
+        print(f"agreeing steps: the wire's time minus the kernel's is {abs(median):.3f} ms in the median (by size); the largest:",
+              file=out)
+        for offset, test, end, step in reversed(s["offsets"][-3:]):
+            print(f"  {offset:+.1f} ms  {test}: {end} {step['from']} -> {step['to']} ({step.get('wire_reason', '')})",
+                  file=out)
+    for record in s["errors"]:
+        print(f"\nERROR {record['test']}: the comparison failed: {record['error']}", file=out)
+    shown = set()
+    for record, connection, end, step in s["unexplained"]:
+        where = f"connection {connection} {end['end']}" if connection else "kernel socket not on the wire"
+        print(f"\nUNEXPLAINED {record['test']}: {where} {end['host']} {end['local']}: "
+              f"{step['from']} -> {step['to']} ({step['agreement']}): {step.get('explanation', '')}", file=out)
+        if record["test"] not in shown:  # the whole comparison once per test
+            shown.add(record["test"])
+            print(record["text"], file=out)
+    return 0 if not s["unexplained"] and not s["errors"] else 1
