@@ -43,7 +43,7 @@ def test_conformance_reports_as_junit_and_json(tmp_path):
     assert len(names) == 4 and all(n.endswith(("[IPv4]", "[IPv6]")) for n in names)
 
     results = json.loads(report.read_text())
-    assert results["target"] == "kernel" and results["kernel"] == os.uname().release
+    assert results["targets"] == ["kernel"] and results["kernel"] == os.uname().release
     fields = {"case", "title", "ref", "family", "target", "verdict", "duration_s", "kernel", "sysctls",
               "artifacts", "deviation"}
     for row in results["results"]:
@@ -70,8 +70,27 @@ def test_a_failing_case_fails_the_run_and_shows_its_ladder(tmp_path):
     assert "expected: exactly 1" in out.stdout and "ladder of" in out.stdout
 
 
+def test_several_targets_give_a_case_by_target_matrix(tmp_path):
+    """Two targets side by side: the kernel, and an agent whose stack is another kernel
+    (harness/tests/agents/kernel_agent.py), which must reach the same verdicts."""
+    agent = CASES.parent / "harness" / "tests" / "agents" / "kernel_agent.py"
+    report = tmp_path / "r.json"
+    out = tcpfault("conformance", "-k", "cl2_final or hs5", "--family", "4", "--jobs", "2",
+                   "--target", "kernel", "--target", f"agent:{agent} --state-events", "--json", str(report))
+    assert out.returncode == 0, out.stdout + out.stderr
+    header = out.stdout.splitlines()[0].split()
+    assert header[:3] == ["CASE", "TITLE", "kernel"] and header[3].startswith("agent:")
+    rows = {line.split()[0]: line for line in out.stdout.splitlines()[1:3]}
+    assert set(rows) == {"HS5", "CL2"} and all(line.count("pass") == 2 for line in rows.values())
+    results = json.loads(report.read_text())
+    assert len(results["targets"]) == 2
+    assert {r["target"] for r in results["results"]} == set(results["targets"])
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--target", "lwip"], "unknown target 'lwip' (available: kernel)"),
+    (["--target", "bogus"], "unknown target 'bogus': use kernel, lwip, or agent:COMMAND"),
+    (["--target", "agent:"], "unknown target 'agent:'"),
+    (["--target", "kernel", "--target", "kernel"], "a target is given twice"),
     (["--jobs", "0"], "--jobs must be 1 or more"),
 ])
 def test_bad_arguments_say_what_is_wrong(args, message):
