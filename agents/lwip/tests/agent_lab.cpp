@@ -19,10 +19,12 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "netns/address_slot.h"
 #include "netns/ip_config.h"
 #include "netns/link_readiness.h"
 #include "netns/route_socket.h"
 #include "netns/router_advert.h"
+#include "netns/slot_plan.h"
 #include "netns/veth_link.h"
 
 extern char** environ;
@@ -251,16 +253,35 @@ std::string agent_path() {
   return p != nullptr && *p != '\0' ? p : LWIP_AGENT_PATH;
 }
 
-Address Lab::agent_addr(Family f) { return Address::parse(f == Family::V4 ? "198.18.2.1" : "2001:2:0:2::1"); }
-Address Lab::client_addr(Family f) { return Address::parse(f == Family::V4 ? "198.18.1.1" : "2001:2:0:1::1"); }
-Address Lab::gateway_addr(Family f) { return Address::parse(f == Family::V4 ? "198.18.2.254" : "fe80::fe"); }
+namespace {
+
+// The lab's addresses are those of a topology slot claimed for the life of the test
+// process: machine-wide observers (the state tracepoint) tell topologies apart by their
+// addresses, and would otherwise take the lab's sockets for a concurrent scenario's.
+int lab_slot() {
+  static const netns::AddressSlot slot = netns::AddressSlot::acquire();
+  return slot.number();
+}
+
+Address lab_address(netns::Subnet side, Family f, std::uint16_t host) {
+  return netns::slot_address(lab_slot(), side, f, host);
+}
+
+}  // namespace
+
+Address Lab::agent_addr(Family f) { return lab_address(netns::Subnet::ServerSide, f, netns::kEndpointHost); }
+Address Lab::client_addr(Family f) { return lab_address(netns::Subnet::ClientSide, f, netns::kEndpointHost); }
+Address Lab::tap_addr(Family f) { return lab_address(netns::Subnet::ServerSide, f, netns::kMiddleboxHost); }
+Address Lab::gateway_addr(Family f) {
+  return f == Family::V4 ? lab_address(netns::Subnet::ServerSide, f, netns::kMiddleboxHost) : Address::parse("fe80::fe");
+}
 
 Json Lab::hello_request() {
   return Json{{"cmd", "hello"},
               {"version", 1},
               {"side", "server"},
-              {"ipv4", {{"address", "198.18.2.1"}, {"prefix", 24}, {"gateway", "198.18.2.254"}}},
-              {"ipv6", {{"address", "2001:2:0:2::1"}, {"prefix", 64}, {"gateway", "fe80::fe"}}},
+              {"ipv4", {{"address", agent_addr(Family::V4).str()}, {"prefix", 24}, {"gateway", gateway_addr(Family::V4).str()}}},
+              {"ipv6", {{"address", agent_addr(Family::V6).str()}, {"prefix", 64}, {"gateway", "fe80::fe"}}},
               {"mtu", 1500}};
 }
 
@@ -276,13 +297,13 @@ Lab::Lab(LabOptions options) {
     netns::set_link_up(rs, "tap0");
     const int tap = rs.link_index("tap0"), lo = rs.link_index("lo");
     netns::add_address(rs, tap, gateway_addr(Family::V4), 24);
-    netns::add_address(rs, tap, Address::parse("2001:2:0:2::fe"), 64);
+    netns::add_address(rs, tap, tap_addr(Family::V6), 64);
     netns::add_address(rs, tap, gateway_addr(Family::V6), 64);
     netns::add_address(rs, lo, client_addr(Family::V4), 32);
     netns::add_address(rs, lo, client_addr(Family::V6), 128);
   }
   netns::wait_until_usable({{peer_.get(), "tap0",
-                             {gateway_addr(Family::V4), Address::parse("2001:2:0:2::fe"), gateway_addr(Family::V6)}},
+                             {gateway_addr(Family::V4), tap_addr(Family::V6), gateway_addr(Family::V6)}},
                             {peer_.get(), "lo", {client_addr(Family::V4), client_addr(Family::V6)}}},
                            3s);
   if (!options.start_agent) return;

@@ -100,9 +100,11 @@ class Lab {
   const netns::Namespace& agent_ns() const { return *agent_ns_; }
   AgentClient& agent() { return *agent_; }
 
+  // A topology slot's addresses (slot 0 shown), claimed for the life of the process.
   static Address agent_addr(Family f);     // 198.18.2.1 / 2001:2:0:2::1
   static Address client_addr(Family f);    // 198.18.1.1 / 2001:2:0:1::1, on the peer's lo
   static Address gateway_addr(Family f);   // 198.18.2.254 / fe80::fe
+  static Address tap_addr(Family f);       // 198.18.2.254 / 2001:2:0:2::fe: the peer's on the TAP
   static Json hello_request();
 
   // Sends the router advertisement from tap0 (as tcpfault does after hello).

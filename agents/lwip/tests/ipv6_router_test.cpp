@@ -25,8 +25,8 @@ TEST(Ipv6Router, OffLinkNeedsTheRouterAdvertisement) {
   EXPECT_EQ(::poll(&p, 1, 0), 0) << "a connection reached the kernel without a route";
 
   // The on-link peer is reachable all the same (same /64).
-  UniqueFd kl2 = peer::listen(lab.peer(), {Address::parse("2001:2:0:2::fe"), 9101});
-  const Json onlink = agent.call({{"cmd", "connect"}, {"address", "2001:2:0:2::fe"}, {"port", 9101}, {"timeout_ms", 3000}});
+  UniqueFd kl2 = peer::listen(lab.peer(), {Lab::tap_addr(Family::V6), 9101});
+  const Json onlink = agent.call({{"cmd", "connect"}, {"address", Lab::tap_addr(Family::V6).str()}, {"port", 9101}, {"timeout_ms", 3000}});
   EXPECT_TRUE(onlink.value("ok", false)) << onlink.dump();
 
   lab.send_router_advert();

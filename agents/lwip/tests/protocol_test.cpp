@@ -99,13 +99,13 @@ TEST_F(Protocol, UnknownCommandMissingArgumentsAndBadTypes) {
   start();
   expect_error(agent().call({{"cmd", "teleport"}}), "unknown_command", "no command \"teleport\"");
   expect_error(agent().call({{"nocmd", true}}), "bad_request", "needs a \"cmd\"");
-  expect_error(agent().call({{"cmd", "listen"}, {"address", "198.18.2.1"}, {"backlog", 1}}), "bad_request",
+  expect_error(agent().call({{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"backlog", 1}}), "bad_request",
                "listen: argument 'port' is missing");
-  expect_error(agent().call({{"cmd", "listen"}, {"address", "198.18.2.1"}, {"port", "80"}, {"backlog", 1}}),
+  expect_error(agent().call({{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"port", "80"}, {"backlog", 1}}),
                "bad_request", "'port' must be an integer from 0 to 65535");
   expect_error(agent().call({{"cmd", "listen"}, {"address", "not-an-ip"}, {"port", 80}, {"backlog", 1}}),
                "bad_request", "'address' must be an IPv4 or IPv6 address");
-  expect_error(agent().call({{"cmd", "connect"}, {"address", "198.18.1.1"}, {"port", 80}}), "bad_request",
+  expect_error(agent().call({{"cmd", "connect"}, {"address", Lab::client_addr(Family::V4).str()}, {"port", 80}}), "bad_request",
                "'timeout_ms' is missing");
   expect_error(agent().call({{"cmd", "shutdown"}, {"conn", 1}}), "bad_handle", "no such handle");
   expect_alive();
@@ -113,7 +113,7 @@ TEST_F(Protocol, UnknownCommandMissingArgumentsAndBadTypes) {
 
 TEST_F(Protocol, BadHandles) {
   start();
-  const Json l = agent().call({{"cmd", "listen"}, {"address", "198.18.2.1"}, {"port", 7000}, {"backlog", 1}});
+  const Json l = agent().call({{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"port", 7000}, {"backlog", 1}});
   ASSERT_TRUE(l.value("ok", false)) << l.dump();
   expect_error(agent().call({{"cmd", "recv"}, {"conn", 999}, {"max", 1}, {"timeout_ms", 10}}), "bad_handle",
                "conn 999: no such handle");
@@ -131,7 +131,7 @@ TEST_F(Protocol, BadHandles) {
 TEST_F(Protocol, BadHexData) {
   start();
   UniqueFd kl = peer::listen(lab_->peer(), {Lab::client_addr(Family::V4), 9200});
-  const Json c = agent().call({{"cmd", "connect"}, {"address", "198.18.1.1"}, {"port", 9200}, {"timeout_ms", 3000}});
+  const Json c = agent().call({{"cmd", "connect"}, {"address", Lab::client_addr(Family::V4).str()}, {"port", 9200}, {"timeout_ms", 3000}});
   ASSERT_TRUE(c.value("ok", false)) << c.dump();
   expect_error(agent().call({{"cmd", "send"}, {"conn", c["conn"]}, {"data", "abc"}, {"timeout_ms", 100}}),
                "bad_request", "odd number");
@@ -142,7 +142,7 @@ TEST_F(Protocol, BadHexData) {
 
 TEST_F(Protocol, ExitsAtEndOfFileEvenWithBlockedCalls) {
   start();
-  const Json l = agent().call({{"cmd", "listen"}, {"address", "198.18.2.1"}, {"port", 7001}, {"backlog", 1}});
+  const Json l = agent().call({{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"port", 7001}, {"backlog", 1}});
   agent().send({{"cmd", "accept"}, {"listener", l["listener"]}, {"timeout_ms", 60000}});
   agent().close_control();
   const auto status = agent().wait_exit(2s);
