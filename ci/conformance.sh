@@ -10,8 +10,8 @@ report=${TCPFAULT_REPORT:-$top/report}
 rm -rf "$report" && mkdir -p "$report"
 status=0
 "$top/build/bin/tcpfault" conformance --family both \
-  --junit "$report/conformance.xml" --json "$report/conformance.json" \
+  --junit "$report/conformance.xml" --json "$report/conformance.json" --markdown "$report/conformance.md" \
   --artifacts "$report/artifacts" "$@" || status=$?
 echo
-echo "report: $report/conformance.xml and conformance.json; ladders, captures and timelines in $report/artifacts/"
+echo "report: $report/conformance.xml, conformance.json and conformance.md; ladders, captures and timelines in $report/artifacts/"
 exit $status

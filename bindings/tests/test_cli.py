@@ -76,12 +76,16 @@ def test_several_targets_give_a_case_by_target_matrix(tmp_path):
     agent = CASES.parent / "harness" / "tests" / "agents" / "kernel_agent.py"
     report = tmp_path / "r.json"
     out = tcpfault("conformance", "-k", "cl2_final or hs5", "--family", "4", "--jobs", "2",
-                   "--target", "kernel", "--target", f"agent:{agent} --state-events", "--json", str(report))
+                   "--target", "kernel", "--target", f"agent:{agent} --state-events", "--json", str(report),
+                   "--markdown", str(tmp_path / "matrix.md"))
     assert out.returncode == 0, out.stdout + out.stderr
     header = out.stdout.splitlines()[0].split()
     assert header[:3] == ["CASE", "TITLE", "kernel"] and header[3].startswith("agent:")
     rows = {line.split()[0]: line for line in out.stdout.splitlines()[1:3]}
     assert set(rows) == {"HS5", "CL2"} and all(line.count("pass") == 2 for line in rows.values())
+    markdown = (tmp_path / "matrix.md").read_text().splitlines()
+    assert markdown[0].startswith("| case | title | kernel | agent:") and markdown[1].startswith("|---|")
+    assert any(line.startswith("| CL2 |") and line.endswith("| pass | pass |") for line in markdown)
     results = json.loads(report.read_text())
     assert len(results["targets"]) == 2
     assert {r["target"] for r in results["results"]} == set(results["targets"])

@@ -2,7 +2,8 @@
 
     tcpfault list
     tcpfault conformance [--target kernel|lwip|agent:COMMAND ...] [--family 4|6|both] [-k EXPR]
-                         [--jobs N] [--slow] [--junit FILE] [--json FILE] [--artifacts DIR]
+                         [--jobs N] [--slow] [--junit FILE] [--json FILE] [--markdown FILE]
+                         [--artifacts DIR]
     tcpfault wire-states-report FILE
 
 The cases are pytest tests (the directory in $TCPFAULT_CASES, set by the launcher);
@@ -198,6 +199,20 @@ def summary_table(rows, columns, column_of):
     return "\n".join(lines)
 
 
+def markdown_table(rows, columns, column_of):
+    """The summary as a Markdown table (case x column -> worst verdict), for READMEs and CI pages."""
+    ids = sorted({r["case"] for r in rows}, key=case_sort_key)
+    titles = {r["case"]: r["title"] for r in sorted(rows, key=lambda r: r.get("main", False))}
+    lines = ["| case | title | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for case_id in ids:
+        cells = []
+        for column in columns:
+            found = [r for r in rows if r["case"] == case_id and column_of(r) == column]
+            cells.append(worst(found)["verdict"] if found else "-")
+        lines.append(f"| {case_id} | {titles[case_id]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def run_target(options, target, log_dir):
     """Runs the suite against one target; returns its rows and how long it took."""
     os.makedirs(log_dir, exist_ok=True)
@@ -274,10 +289,14 @@ def command_conformance(options):
         return 1
     kernel = platform.release()
     if several:
-        print(summary_table(rows, options.target, lambda r: r["target"]))
+        columns, column_of = options.target, (lambda r: r["target"])
     else:
-        families = [f"IPv{f}" for f in ("46" if options.family == "both" else options.family)]
-        print(summary_table(rows, families, lambda r: r["family"]))
+        columns = [f"IPv{f}" for f in ("46" if options.family == "both" else options.family)]
+        column_of = lambda r: r["family"]  # noqa: E731
+    print(summary_table(rows, columns, column_of))
+    if options.markdown:
+        with open(options.markdown, "w") as out:
+            out.write(markdown_table(rows, columns, column_of))
     for target in options.target:
         print_target_details([r for r in rows if r["target"] == target], target, several)
     bad = [r for r in rows if r["verdict"] not in VERDICTS_OK]
@@ -333,7 +352,8 @@ def parser():
     run = commands.add_parser(
         "conformance", help="run the suite and report",
         usage="tcpfault conformance [--target kernel|lwip|agent:COMMAND ...] [--family 4|6|both] [-k EXPR]\n"
-              "                            [--jobs N] [--slow] [--junit FILE] [--json FILE] [--artifacts DIR]",
+              "                            [--jobs N] [--slow] [--junit FILE] [--json FILE] [--markdown FILE]\n"
+              "                            [--artifacts DIR]",
         description="Run the conformance cases in parallel, print case x family (or, with several targets, "
                     "case x target) -> pass / known deviation / n/a / fail / target failure with durations, "
                     "then the reasons for deviations and not-applicable cases and each failure with its ladder. "
@@ -351,6 +371,8 @@ def parser():
     run.add_argument("--slow", action="store_true", help="also run the slow cases (TIME_WAIT's minute)")
     run.add_argument("--junit", metavar="FILE", help="write JUnit XML: one testcase per case and family")
     run.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    run.add_argument("--markdown", metavar="FILE",
+                     help="write the summary table as Markdown (case x family, or case x target)")
     run.add_argument("--artifacts", metavar="DIR", help="keep every case's pcapng, JSON timeline and ladder in DIR")
     run.set_defaults(run=command_conformance)
     add_wire_states_report(commands)
