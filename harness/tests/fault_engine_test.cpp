@@ -132,7 +132,9 @@ TEST_P(FaultEngineTest, CraftedRstAtRcvNxtResetsTheConnection) {
   ASSERT_EQ(crafted.size(), 1u);
   auto conn = s->faults().connection(client->tuple().local, client->tuple().remote);
   ASSERT_TRUE(conn.has_value());
-  EXPECT_EQ(crafted[0]->packet.seq, conn->to_opener.last_ack);
+  // rcv_nxt is what went through to the server: all the client sent (the server read it).
+  // Not the server's last ACK: its delayed ACK of "ping" may not have left before the RST.
+  EXPECT_EQ(crafted[0]->packet.seq, conn->from_opener.snd_nxt);
 }
 
 TEST_P(FaultEngineTest, CraftedRstFarOutOfWindowIsIgnored) {
