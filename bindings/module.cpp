@@ -33,6 +33,7 @@ PYBIND11_MODULE(_tcpfault, m) {
   bind_scenario(m);
   bind_transfer(m);
   bind_timers(m);
+  bind_sysctl_check(m);
 }
 
 }  // namespace tcpfault::py_bindings
