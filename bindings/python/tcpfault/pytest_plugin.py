@@ -13,7 +13,9 @@ pytest.ini). It gives:
   sets sysctls of the client, server or middlebox namespace for one test;
 * ``--tcpfault-artifacts DIR``: every test's pcapng, JSON timeline and ladder are saved
   in DIR; a failing test's report names them;
-* pytest-xdist: every worker builds its own namespaces, so ``-n 8`` runs eight at once.
+* pytest-xdist: every worker builds its own namespaces, so ``-n 8`` runs eight at once;
+* ``--tcpfault-sysctl-overlay FILE``: each test once per named set of sysctls
+  (tcpfault.sysctl_overlay, for ``tcpfault sysctl-check``).
 """
 
 import json
@@ -23,6 +25,9 @@ import re
 import pytest
 
 import tcpfault
+
+# Running the cases under named sets of sysctls (tcpfault sysctl-check): its own plugin.
+pytest_plugins = ("tcpfault.sysctl_overlay",)
 
 _FAMILIES = {"4": [4], "6": [6], "both": [4, 6]}
 _HOSTS = ("client", "server", "middlebox")
