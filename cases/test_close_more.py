@@ -8,6 +8,7 @@ from tcpfault import (
     HANDSHAKE_ACK, LAST_ACK, PURE_ACK, RETRANSMISSION, RST, TIME_WAIT, Match,
 )
 from tcpfault.casekit import open_connection, tolerance
+from tcpfault.observations import observe
 
 
 def expect_interval(net, what, seen, want):
@@ -103,6 +104,7 @@ def test_cl6_close_wait_leak(net):
     net.expect(client).reaches(CLOSED, within=fin_timeout + tolerance(fin_timeout) + 1)
     net.expect(client).passes(FIN_WAIT2, CLOSED)
     lasted = step_time(net, client, FIN_WAIT2, CLOSED) - step_time(net, client, FIN_WAIT1, FIN_WAIT2)
+    observe(net, "the orphan's FIN_WAIT2 lasted", lasted, "s")
     expect_interval(net, "the orphan's FIN_WAIT2 lasts tcp_fin_timeout", lasted, fin_timeout)
     net.expect_counter("client", "TcpExt.TWKilled", at_least=1, at_most=1)
 
