@@ -3,6 +3,8 @@
     tcpfault list
     tcpfault conformance [--target kernel] [--family 4|6|both] [-k EXPR] [--jobs N]
                          [--slow] [--junit FILE] [--json FILE] [--artifacts DIR]
+    tcpfault sysctl-check PROPOSED... [--baseline defaults|host|FILE] [--json FILE] ...
+                         (tcpfault.sysctl_check)
 
 The cases are pytest tests (the directory in $TCPFAULT_CASES, set by the launcher);
 this module runs pytest in-process with a small collector plugin and turns what it
@@ -224,11 +226,11 @@ def command_conformance(options):
 def parser():
     top = argparse.ArgumentParser(
         prog="tcpfault",
-        usage="tcpfault [-h] {list,conformance} ...",
+        usage="tcpfault [-h] {list,conformance,sysctl-check} ...",
         description="TCP fault injection and conformance: two real TCP stacks across a middlebox that "
                     "drops, delays, reorders, duplicates, rewrites or injects specific segments.",
     )
-    commands = top.add_subparsers(dest="command", metavar="{list,conformance}")
+    commands = top.add_subparsers(dest="command", metavar="{list,conformance,sysctl-check}")
     commands.required = True
     listing = commands.add_parser("list", help="every case with its id, title and RFC reference",
                                   usage="tcpfault list",
@@ -252,6 +254,8 @@ def parser():
     run.add_argument("--json", metavar="FILE", help="write the results as JSON")
     run.add_argument("--artifacts", metavar="DIR", help="keep every case's pcapng, JSON timeline and ladder in DIR")
     run.set_defaults(run=command_conformance)
+    from tcpfault import sysctl_check  # here: it uses this module's runner
+    sysctl_check.add_parser(commands)
     return top
 
 
