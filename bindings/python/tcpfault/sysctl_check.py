@@ -31,6 +31,14 @@ from . import cli, sysctl_cases, sysctl_input, sysctl_report
 from .sysctl_diff import BASELINE, PROPOSAL, Run, compare, failure_summary
 
 FAIL_ON = ("any", "verdict", "none")
+# Exit statuses: no behavioural change, changes found, invalid input (also bad arguments),
+# and the check itself could not run (pytest failed to start, not root).
+NO_CHANGE, CHANGES, INVALID, BROKEN = 0, 1, 2, 3
+
+
+def stop(status, message):
+    sys.stderr.write(f"tcpfault sysctl-check: {message}\n")
+    raise SystemExit(status)
 
 
 @dataclass
@@ -89,7 +97,7 @@ def collect_cases(log_dir):
                            os.path.join(cli.cases_dir(), "controls"), cli.cases_dir()],
                           collector, os.path.join(log_dir, "collect.log"))
     if code not in (0, 5):
-        raise SystemExit(f"tcpfault sysctl-check: collecting the cases failed (see {log_dir}/collect.log)")
+        stop(BROKEN, f"collecting the cases failed (see {log_dir}/collect.log)")
     return collector.cases
 
 
@@ -109,7 +117,7 @@ def run_cases(nodeids, items, overlay_path, options, log_dir, name):
     wall = time.monotonic() - started
     if code in (3, 4):
         sys.stderr.write(open(log_path).read())
-        raise SystemExit(f"tcpfault sysctl-check: pytest could not run the cases (see {log_path})")
+        stop(BROKEN, f"pytest could not run the cases (see {log_path})")
     runs = []
     for record in collector.results.values():
         props = record["props"]
@@ -152,25 +160,25 @@ def parse_fail_on(text):
         return text
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
-        raise SystemExit("tcpfault sysctl-check: --fail-on takes any, verdict, none, or a comma list of "
-                         "case ids and keys (TW5,net.ipv4.tcp_tw_reuse)")
+        stop(INVALID, "--fail-on takes any, verdict, none, or a comma list of case ids and keys "
+                      "(TW5,net.ipv4.tcp_tw_reuse)")
     return items
 
 
 def exit_status(invalid, differences, keys, fail_on):
     if invalid:
-        return 2
+        return INVALID
     if fail_on == "none":
-        return 0
+        return NO_CHANGE
     if fail_on == "verdict":
-        return 1 if any(d.verdict_changed for d in differences) else 0
+        return CHANGES if any(d.verdict_changed for d in differences) else NO_CHANGE
     if fail_on == "any":
-        return 1 if differences else 0
+        return CHANGES if differences else NO_CHANGE
     hit = set(fail_on)
     for d in differences:
         if d.case in hit or any(k in hit for k in keys_of_case(d.case, keys)):
-            return 1
-    return 0
+            return CHANGES
+    return NO_CHANGE
 
 
 def keys_of_case(case, keys):
@@ -182,7 +190,7 @@ def command_sysctl_check(options):
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat()
     fail_on = parse_fail_on(options.fail_on)
     if options.jobs < 1:
-        raise SystemExit("tcpfault sysctl-check: --jobs must be 1 or more")
+        stop(INVALID, "--jobs must be 1 or more")
     tcpfault_root_check()
 
     proposal = sysctl_input.read_settings(options.proposed)
@@ -205,8 +213,7 @@ def command_sysctl_check(options):
         if options.cases:
             unknown = sorted(set(options.cases) - set(known), key=cli.case_sort_key)
             if unknown:
-                raise SystemExit(f"tcpfault sysctl-check: --cases: no case {', '.join(unknown)} "
-                                 "(tcpfault list shows them)")
+                stop(INVALID, f"--cases: no case {', '.join(unknown)} (tcpfault list shows them)")
         to_run, not_run = select_cases(changed, known, options)
         if to_run:
             overlay_path = os.path.join(log_dir, "overlay.json")
@@ -243,8 +250,8 @@ def command_sysctl_check(options):
 
 def tcpfault_root_check():
     if os.geteuid() != 0:
-        raise SystemExit("tcpfault sysctl-check needs root: it checks each value in a network namespace "
-                         "of its own and runs the cases in namespaces (run it with sudo)")
+        stop(BROKEN, "needs root: it checks each value in a network namespace of its own and runs the "
+                     "cases in namespaces (run it with sudo)")
 
 
 def add_parser(commands):
@@ -258,7 +265,8 @@ def add_parser(commands):
                     "under the proposal (each in namespaces of its own: the host is only read), and report "
                     "what behaves differently. Exit status: 0 no behavioural change, 1 changes found (see "
                     "--fail-on), 2 invalid input (a malformed line, an unknown or removed key, a value the "
-                    "kernel refuses; a line beginning with '-' is reported but not counted).")
+                    "kernel refuses; a line beginning with '-' is reported but not counted; also a bad "
+                    "argument), 3 the check could not run.")
     check.add_argument("proposed", nargs="+", metavar="PROPOSED",
                        help="sysctl.conf files or directories (their *.conf files), applied in this order")
     check.add_argument("--baseline", default="defaults", metavar="defaults|host|FILE",

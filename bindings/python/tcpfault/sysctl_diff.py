@@ -19,6 +19,7 @@ BASELINE, PROPOSAL = "baseline", "proposal"
 # closer than this: on a loaded machine a softirq runs a few jiffies late (HZ 250: 4 ms
 # each), while what a sysctl changes in a timer is a whole timeout (200 ms or more).
 TIME_FLOOR = 0.025
+_PAIR = re.compile(r"\s*\S+:\d+ > \S+:\d+")  # "198.18.1.1:40000 > 198.18.2.1:8080"
 _ADDRESS = re.compile(r"\[?[0-9a-f:]*:[0-9a-f:]*\]?:\d+|\d+\.\d+\.\d+\.\d+(:\d+)?")
 
 
@@ -42,17 +43,22 @@ class Run:
         """What is compared: pass, or the failure's first line without addresses (ports differ)."""
         if self.verdict in ("pass", "deviation"):
             return "pass"
-        return f"{self.verdict}: " + _ADDRESS.sub("<address>", self.failure.split(";")[0])
+        return f"{self.verdict}: " + without_addresses(self.failure.split(";")[0])
 
     def describe(self):
         return "passes" if self.verdict in ("pass", "deviation") else f"{self.verdict}s: {self.failure}"
 
-    def seen(self):
-        """The failure's 'seen:' part (what the stack did instead), or its first line."""
-        for part in self.failure.split("; "):
-            if part.startswith("seen:"):
-                return part[len("seen:"):].strip()
-        return self.failure.split("; ")[0]
+    def in_short(self):
+        """The failure in a few words: what was expected, without addresses, and what was seen."""
+        parts = self.failure.split("; ")
+        what = _PAIR.sub("", parts[0].removeprefix("expectation failed: "))
+        seen = [p.removeprefix("seen:").strip() for p in parts[1:] if p.startswith("seen:")]
+        return what + (f" (seen: {seen[0]})" if seen else "")
+
+
+def without_addresses(text):
+    """Addresses and ports differ between runs and families: compare text without them."""
+    return _ADDRESS.sub("<address>", text or "")
 
 
 def failure_summary(text, limit=400):
@@ -148,11 +154,15 @@ def compare(runs):
             r.unstable.append(("verdict", sorted(base_outcomes), sorted(prop_outcomes)))
         elif base_outcomes != prop_outcomes:
             r.verdict_changed = True
+        failed = {side for side, outcomes in ((BASELINE, base_outcomes), (PROPOSAL, prop_outcomes))
+                  if r.verdict_changed and outcomes != {"pass"}}
         for label in sorted({k for run in base + prop for k in run.observations}):
             b = [run.observations.get(label) for run in base]
             p = [run.observations.get(label) for run in prop]
             if not _agree(b) or not _agree(p):
                 r.unstable.append((label, [shown(v) for v in b], [shown(v) for v in p]))
+            elif (b[0] is None and BASELINE in failed) or (p[0] is None and PROPOSAL in failed):
+                continue  # the failing run stopped before it: not a difference of behaviour
             elif not _same(b[0], p[0]):
                 r.observations.append((label, b[0], p[0]))
         results.append(r)

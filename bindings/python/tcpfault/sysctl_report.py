@@ -10,7 +10,7 @@ import platform
 import textwrap
 
 from .cli import case_sort_key
-from .sysctl_diff import shown
+from .sysctl_diff import shown, without_addresses
 
 _STATUS = {
     "malformed": "MALFORMED", "unknown": "UNKNOWN KEY", "removed": "REMOVED", "refused": "REFUSED",
@@ -47,10 +47,11 @@ def _change_line(result, short=False):
     if result.verdict_changed and short:
         failed = p if p.verdict not in ("pass", "deviation") else b
         side = "the proposal" if failed is p else "the baseline"
-        return f"fails under {side}, seen: {failed.seen()}"
+        return f"fails under {side}: {failed.in_short()}"
     if result.verdict_changed:
         return f"baseline {b.describe()}; proposal {p.describe()}"
-    return "; ".join(f"{label}: {shown(bv)} -> {shown(pv)}" for label, bv, pv in result.observations[:2 if short else 3])
+    changes = "; ".join(f"{label}: {shown(bv)} -> {shown(pv)}" for label, bv, pv in result.observations[:2 if short else 3])
+    return f"shows {changes}" if short else changes
 
 
 def _recorded(result):
@@ -83,7 +84,7 @@ def _risk(key, info, results, differences, not_run):
         notes.append(f"{case} ({found[0].title}) {_change_line(found[0], short=True)}")
 
     proposed = " ".join(info["proposal"].split())
-    as_proposed, elsewhere = [], []
+    as_proposed, elsewhere = [], {}
     for r, hosts in _pinning_tests(key, covered).values():
         values = [" ".join(v.split()) for vs in hosts.values() for v in vs]
         if proposed in values:
@@ -91,20 +92,20 @@ def _risk(key, info, results, differences, not_run):
             seen = _recorded(r)
             as_proposed.append(f"{r.case} ({r.title}) {verdict}" + (f": {seen}" if seen else ""))
         else:
-            elsewhere.append(f"{r.case} ({' then '.join(dict.fromkeys(values))} on the {' and '.join(sorted(hosts))})")
+            elsewhere.setdefault(r.case, {}).update(dict.fromkeys(values))
     if as_proposed:
         notes.append("tests that set the proposed value themselves show what it does: " + "; ".join(as_proposed))
     if elsewhere:
         notes.append("tests that set other values themselves, which the proposal does not reach: " +
-                     ", ".join(dict.fromkeys(elsewhere)))
+                     ", ".join(f"{case} ({', '.join(values)})" for case, values in elsewhere.items()))
     pinned_everywhere = {r.case for r in covered} - {r.case for r in covered if not _pinning_tests(key, [r])}
     quiet = sorted({r.case for r in covered} - set(changed) - pinned_everywhere, key=case_sort_key)
     if quiet:
         notes.append("no behavioural difference in " + ", ".join(quiet))
     for case in sorted(set(info["cases"]) & set(not_run), key=case_sort_key):
         notes.append(f"{case} not run: {not_run[case]}")
-    if not notes:
-        notes.append("no case that covers it was run")
+    if not (changed or as_proposed or quiet):
+        notes.append(f"so no case run here shows what {proposed} does")
     return "; ".join(notes)
 
 
@@ -228,8 +229,8 @@ def text(report):
         out.append(head)
         grouped = {}
         for d in report["differences"]:
-            grouped.setdefault((d["case"], d["test"].split("[")[0], repr(d["verdict_changed"]),
-                                repr(d["observations"]), d["proposal"]["failure"]), []).append(d)
+            grouped.setdefault((d["case"], d["test"].split("[")[0], repr(d["verdict_changed"]), repr(d["observations"]),
+                                without_addresses(d["proposal"]["failure"])), []).append(d)
         if not grouped:
             out.append("  no behavioural difference")
         for found in grouped.values():
