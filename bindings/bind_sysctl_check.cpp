@@ -5,6 +5,9 @@
 //   probe.verdict, probe.message, probe.accepted  # 'refused', '... accepts 0..2', [(0, 2)]
 //
 // A probe writes only in a scratch namespace of its own; the host is only read.
+//
+//   net.hold_sysctl("client", "net.ipv4.tcp_tw_reuse", 1, "sysctl-check")  # the case's own
+//                                                # set_sysctl of the key now writes 1
 #include <pybind11/stl.h>
 
 #include "bindings/conversions.h"
@@ -71,6 +74,19 @@ void bind_sysctl_check(py::module_& m) {
       py::arg("key"), py::arg("value") = py::none(),
       "Tries `value` for `key` in a scratch namespace of its own and reads the host's value (never "
       "writing it); without a value, examines the key only.");
+
+  // Scenario.hold_sysctl: the overlay of a sysctl-check run outranks the case's own settings.
+  py::object scenario = m.attr("Scenario");
+  scenario.attr("hold_sysctl") = py::cpp_function(
+      [](const py::object& net, const py::object& host, const std::string& key, const py::object& value,
+         const std::string& holder) {
+        scenario_of(net)->hold_sysctl(host_arg(host, "host"), key, py::str(value), holder);
+      },
+      py::name("hold_sysctl"), py::is_method(scenario), py::arg("host"), py::arg("key"), py::arg("value"),
+      py::arg("holder"),
+      "Writes a sysctl in one host's namespace and holds it there: a later set_sysctl of the key (or a\n"
+      "sysctl.conf line) writes this value instead, and the timeline notes what was asked, e.g.\n"
+      "'sysctl client net.ipv4.tcp_tw_reuse = 1 (sysctl-check: the case asked for 0)'.");
 }
 
 }  // namespace tcpfault::py_bindings

@@ -935,6 +935,10 @@ class Scenario:
         """Writes a sysctl in one host's namespace."""
     def apply_sysctl_conf(self, host: _HostLike, text: str) -> None:
         """Applies sysctl.conf text in one host's namespace."""
+    def hold_sysctl(self, host: _HostLike, key: str, value: object, holder: str) -> None:
+        """Writes a sysctl in one host's namespace and holds it there: a later set_sysctl of the key (or a
+        sysctl.conf line) writes this value instead, and the timeline notes what was asked, e.g.
+        'sysctl client net.ipv4.tcp_tw_reuse = 1 (sysctl-check: the case asked for 0)'."""
     def counters(self, host: _HostLike) -> dict[str, int]:
         """MIB counters now: {'TcpExt.TCPTimeWaitOverflow': 0, ...}."""
     def counter_delta(self, host: _HostLike, key: str) -> int:
