@@ -107,7 +107,11 @@ def test_hs3_server_unreachable(net, linear):
     schedule = net.syn_schedule("client")  # from the client's own sysctls
     net.faults.drop(SYN)
 
-    client = net.client.connect(net.client.peer_at(8080), timeout=schedule.gives_up + 2)
+    # Wait as long as the schedule check below allows the give-up to be late (its last
+    # interval's tolerance): a long timer fires late by the timer wheel's granularity, up to
+    # 2 s for the 64 s timeout of tcp_syn_retries 6 at HZ 250.
+    wait = schedule.gives_up + tolerance(schedule.gives_up - schedule.times[-1]) + 2
+    client = net.client.connect(net.client.peer_at(8080), timeout=wait)
     observe(net, "SYNs sent before connect() gave up", len(net.trace.segments(SYN, sent_by="client")))
     net.expect_error(client.connect_result, "ETIMEDOUT")
     net.expect(client).reaches(CLOSED)
