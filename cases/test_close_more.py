@@ -260,6 +260,8 @@ def test_cl10_orphan_retries(net):
     wait = schedule.gives_up + tolerance(schedule.gives_up - schedule.times[-1]) + 2
     net.expect(client).passes(FIN_WAIT1, CLOSED, within=wait)
     net.expect(client).reaches(CLOSED)
+    observe(net, "FIN retransmissions before the orphan was gone",
+            len(net.trace.segments(FIN | RETRANSMISSION, sent_by="client")))
     net.expect_schedule(FIN, schedule, sent_by="client", gives_up=(client, CLOSED))
     net.expect_segments(FIN | RETRANSMISSION, sent_by="client", count=len(schedule) - 1)
     net.expect_counter("client", "TcpExt.TCPLossProbes", at_least=1, at_most=1)

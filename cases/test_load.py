@@ -8,7 +8,7 @@ from tcpfault import (
     SYN_SENT, Match,
 )
 from tcpfault.casekit import fail, tolerance
-from tcpfault.observations import observe
+from tcpfault.observations import observe, racy
 
 # Linux's first SYN-ACK timeout (TCP_TIMEOUT_INIT, RFC 6298 2.1): no sysctl sets it.
 INITIAL_RTO = 1.0
@@ -223,6 +223,7 @@ def test_ld2_accept_queue_full(net):
     net.expect_segments(Match(PURE_ACK, sent_by="client", port=LD2_PORTS[2]), count=1 + retries)
     net.expect(third.peer).reaches(SYN_RECV)
     net.expect(third.peer).reaches(CLOSED, within=request_lifetime(retries) + 1)
+    observe(net, "the third request's SYN-ACK retransmissions", len(net.trace.segments(third_synack)))
     net.expect(third).reaches(ESTABLISHED)  # the client never learns
     net.expect_no_segment(flags="R")
 
@@ -259,6 +260,8 @@ def test_ld2_abort_on_overflow(net):
     """
     listener, clients = fill_the_accept_queue(net)  # held: a dropped Listener stops listening
     first, second, third = clients
+    racy(net, "client connect()", "client recv()", why="the RST reaches the third client before or after its "
+         "connect() returns")
 
     net.expect_segments(Match(RST, sent_by="server", port=LD2_PORTS[2]), count=1)
     net.expect(third).reaches(CLOSED)

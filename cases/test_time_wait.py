@@ -100,6 +100,7 @@ def reused_after(net, tw_entered_ms, delay, connect):
 
     Both times are the middlebox's: the client's final ACK (sent as it enters TIME_WAIT)
     and its new SYN (sent once connect() found the 4-tuple reusable)."""
+    observe(net, "reconnect while TIME_WAIT holds the port", connect.connect_result.errno_name or "ok")
     net.expect_ok(connect.connect_result)
     syn = last_segment(net, SYN, sent_by="client", not_role=RETRANSMISSION)
     waited = (syn.t_ms - tw_entered_ms) / 1000
