@@ -146,14 +146,14 @@ def _sysctls_set(net):
     """{'client net.ipv4.tcp_max_tw_buckets': '0', ...}: what the test changed from the defaults."""
     found = {}
     for note in net.trace.notes():
-        match = re.match(r"sysctl (client|server|middlebox) (\S+) = (.*)$", note)
+        match = re.match(r"sysctl (client|server|middlebox) (\S+) = (.*?)(?: \(.*\))?$", note)
         if match:
             found[f"{match.group(1)} {match.group(2)}"] = match.group(3)
     return found
 
 
 @pytest.fixture
-def net(request, tcpfault_family):
+def net(request, tcpfault_family, tcpfault_sysctl_setting):
     """A fresh tcpfault.Scenario for this test, torn down afterwards whatever happens."""
     # With an artifacts directory the scenario writes its pcapng, JSON and ladder there
     # when it ends (and at once when an expectation fails); without one, a failure
@@ -165,6 +165,9 @@ def net(request, tcpfault_family):
     )
     request.node._tcpfault_net = scenario
     try:
+        # Under a sysctl overlay its setting comes first: the keys it holds outrank the markers.
+        request.config.pluginmanager.get_plugin("tcpfault.sysctl_overlay").apply(
+            request, scenario, tcpfault_sysctl_setting)
         _apply_sysctl_markers(request, scenario)
         yield scenario
         if not scenario.closed:
