@@ -9,9 +9,12 @@
 2. The baseline: a fresh namespace's defaults, the host's current values (only read), or
    a file. The proposal is the baseline with the proposed block applied on top, as
    `sysctl -p PROPOSED` would on a machine in the baseline's state.
-3. For the keys whose value changes, run the cases that can show them
-   (tcpfault.sysctl_cases) under both settings, in one parallel pytest run
-   (tcpfault.sysctl_overlay); rerun what differed to confirm it (tcpfault.sysctl_diff).
+3. For each key whose value changes, run the cases that can show it
+   (tcpfault.sysctl_cases) with that key at the baseline's value and at the proposed one,
+   everything else as under the baseline (tcpfault.sysctl_overlay holds the key against
+   the case's own setting of it; the other keys the case sets keep its values): what the
+   key's value does in each case's scenario. Every key's runs go in one parallel pytest
+   run; what differed runs again to confirm it (tcpfault.sysctl_diff).
 4. Report (tcpfault.sysctl_report) and exit: 0 no behavioural change, 1 changes found
    (as --fail-on selects), 2 invalid input.
 """
@@ -20,6 +23,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 import tcpfault
 
 from . import cli, sysctl_cases, sysctl_input, sysctl_report
-from .sysctl_diff import BASELINE, PROPOSAL, Run, compare, failure_summary
+from .sysctl_diff import BASELINE, PROPOSAL, Run, compare, failure_location, failure_summary
 
 FAIL_ON = ("any", "verdict", "none")
 # Exit statuses: no behavioural change, changes found, invalid input (also bad arguments),
@@ -125,12 +129,15 @@ def run_cases(nodeids, items, overlay_path, options, log_dir, name):
             continue
         verdict = cli.verdict_of(record)
         runs.append(Run(
-            variant=props["tcpfault_variant"], setting=props["tcpfault_sysctl_setting"],
+            variant=props["tcpfault_variant"], setting=props["tcpfault_sysctl_setting"].rpartition("_")[2],
+            group=props.get("tcpfault_sysctl_group", ""),
             case=props.get("tcpfault_case", ""), title=props.get("tcpfault_title", ""),
             family=cli.family_of(record["nodeid"]), verdict=verdict,
             failure=failure_summary(record["text"]) if verdict in ("fail", "error") else "",
+            where=failure_location(record["text"]) if verdict in ("fail", "error") else "",
             observations=json.loads(props.get("tcpfault_observations", "{}")),
-            pinned=json.loads(props.get("tcpfault_pinned", "{}")), duration_s=record["duration"],
+            pinned=json.loads(props.get("tcpfault_pinned", "{}")),
+            overridden=json.loads(props.get("tcpfault_overridden", "{}")), duration_s=record["duration"],
             nodeid=record["nodeid"]))
     return runs, wall
 
@@ -175,14 +182,25 @@ def exit_status(invalid, differences, keys, fail_on):
     if fail_on == "any":
         return CHANGES if differences else NO_CHANGE
     hit = set(fail_on)
-    for d in differences:
-        if d.case in hit or any(k in hit for k in keys_of_case(d.case, keys)):
-            return CHANGES
-    return NO_CHANGE
+    return CHANGES if any(d.case in hit or d.key in hit for d in differences) else NO_CHANGE
 
 
-def keys_of_case(case, keys):
-    return [k for k, info in keys.items() if info["changed"] and case in info["cases"]]
+def setting_name(key, side):
+    """'ipv4_tcp_tw_reuse_baseline': a setting of the overlay file (a part of test ids)."""
+    return re.sub(r"[^a-z0-9]+", "_", key.lower().removeprefix("net.")).strip("_") + "_" + side
+
+
+def overlay_settings(keys, baseline, tests_of_key):
+    """Two settings per changed key: the baseline, and the baseline with that key at its
+    proposed value. Both name every proposed key (at the baseline's value where it is not
+    the one compared), so that the overlay holds exactly that key against a case's own
+    setting of it; the case keeps its own values of the others."""
+    base = {**{k: info["baseline"] for k, info in keys.items() if info["baseline"]}, **baseline.overlay}
+    settings = {}
+    for key, tests in tests_of_key.items():
+        for side, values in ((BASELINE, base), (PROPOSAL, {**base, key: keys[key]["proposal"]})):
+            settings[setting_name(key, side)] = {"client": values, "server": values, "group": key, "tests": tests}
+    return settings
 
 
 def command_sysctl_check(options):
@@ -196,7 +214,6 @@ def command_sysctl_check(options):
     proposal = sysctl_input.read_settings(options.proposed)
     proposed = sysctl_input.effective(proposal)
     baseline = read_baseline(options.baseline, proposed)
-    proposal_overlay = {**baseline.overlay, **proposed}
 
     defaults = {s.key: s.default for s in proposal if s.status == "ok"}
     keys = {}
@@ -215,19 +232,22 @@ def command_sysctl_check(options):
             if unknown:
                 stop(INVALID, f"--cases: no case {', '.join(unknown)} (tcpfault list shows them)")
         to_run, not_run = select_cases(changed, known, options)
-        if to_run:
+        tests_of_key = {k: [t for case in keys[k]["cases"] if case in to_run for t in to_run[case]] for k in changed}
+        tests_of_key = {k: tests for k, tests in tests_of_key.items() if tests}
+        if tests_of_key:
             overlay_path = os.path.join(log_dir, "overlay.json")
             with open(overlay_path, "w") as f:
-                json.dump({BASELINE: {"client": baseline.overlay, "server": baseline.overlay},
-                           PROPOSAL: {"client": proposal_overlay, "server": proposal_overlay}}, f, indent=2)
-            nodeids = [t for tests in to_run.values() for t in tests]
+                json.dump(overlay_settings(keys, baseline, tests_of_key), f, indent=2)
+            nodeids = sorted({t for tests in tests_of_key.values() for t in tests})
             families = 2 if options.family == "both" else 1
-            runs, timings["run_s"] = run_cases(nodeids, 2 * families * len(nodeids), overlay_path, options,
-                                               log_dir, "run")
+            items = 2 * families * sum(len(tests) for tests in tests_of_key.values())
+            runs, timings["run_s"] = run_cases(nodeids, items, overlay_path, options, log_dir, "run")
             timings["tests"] = len(runs)
             differing = [v for v in compare(runs) if v.changed or v.unstable]
             if differing:
-                again = sorted({r.nodeid for v in differing for r in v.baseline + v.proposal})
+                # The longest first: they then overlap the others, and the run lasts about as long as they do.
+                again = {r.nodeid: r.duration_s for v in differing for r in v.baseline + v.proposal}
+                again = sorted(again, key=lambda n: -again[n])
                 more, timings["confirm_s"] = run_cases(again, len(again), overlay_path, options, log_dir,
                                                        "confirm")
                 timings["confirm_tests"] = len(more)
