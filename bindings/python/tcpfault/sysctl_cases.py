@@ -2,8 +2,9 @@
 
 COVERAGE maps a key to the cases whose behaviour it can change, each with the reason
 (the kernel path the key governs in that case). A case may set the key itself (its
-sysctl marker or a call): it then keeps its own value and shows what that value does,
-not what the proposal's does; the check reports it as pinning the key.
+sysctl marker or a call): the check then holds the key at the baseline's and at the
+proposal's value instead (the case asserts what its own value does, so a proposal may
+make it fail: that is the finding), and reports the pin as overridden.
 
 NOT_SHOWN explains keys that no case can show, and why: the check says so rather than
 invent a behaviour. Any other key is reported as covered by no case.

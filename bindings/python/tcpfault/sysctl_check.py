@@ -281,9 +281,10 @@ def add_parser(commands):
               "                             [--fail-on any|verdict|none|LIST] [--family 4|6|both]\n"
               "                             [--cases LIST] [--jobs N] [--slow] [--artifacts DIR]",
         description="Check a proposed sysctl block (sysctl.conf files or sysctl.d directories) against the "
-                    "running kernel, run the cases that can show each changed key under the baseline and "
-                    "under the proposal (each in namespaces of its own: the host is only read), and report "
-                    "what behaves differently. Exit status: 0 no behavioural change, 1 changes found (see "
+                    "running kernel, run the cases that can show each changed key with the key at the "
+                    "baseline's value and at the proposed one - even where a case sets the key itself - "
+                    "each run in namespaces of its own (the host is only read), and report what behaves "
+                    "differently. Exit status: 0 no behavioural change, 1 changes found (see "
                     "--fail-on), 2 invalid input (a malformed line, an unknown or removed key, a value the "
                     "kernel refuses; a line beginning with '-' is reported but not counted; also a bad "
                     "argument), 3 the check could not run.")

@@ -19,6 +19,7 @@ BASELINE, PROPOSAL = "baseline", "proposal"
 # closer than this: on a loaded machine a softirq runs a few jiffies late (HZ 250: 4 ms
 # each), while what a sysctl changes in a timer is a whole timeout (200 ms or more).
 TIME_FLOOR = 0.025
+_STRERROR = re.compile(r"\b(E[A-Z]+) \([A-Z][a-z][^()]*\)")  # 'EADDRNOTAVAIL (Cannot assign ...)'
 _PAIR = re.compile(r"\s*\S+:\d+ > \S+:\d+")  # "198.18.1.1:40000 > 198.18.2.1:8080"
 _ADDRESS = re.compile(r"\[?[0-9a-f:]*:[0-9a-f:]*\]?:\d+|\d+\.\d+\.\d+\.\d+(:\d+)?")
 
@@ -56,11 +57,16 @@ class Run:
         return "passes" if self.verdict in ("pass", "deviation") else f"{self.verdict}s: {self.failure}"
 
     def in_short(self):
-        """The failure in a few words: what was expected and what was seen, without addresses."""
-        parts = self.failure.split("; ")
+        """The failure in a few words, without addresses: what was checked, what was expected
+        and what was seen ('connect() succeeds: expected success, seen connect() = -1 EADDRNOTAVAIL')."""
+        parts = [p.strip() for p in self.failure.split("; ")]
         what = parts[0].removeprefix("expectation failed: ")
-        seen = [p.removeprefix("seen:").strip() for p in parts[1:] if p.startswith("seen:")]
-        return without_addresses(what + (f" (seen: {seen[0]})" if seen else ""), "")
+        told = {p.partition(":")[0]: p.partition(":")[2].strip() for p in parts if p.startswith(("expected:", "seen:"))}
+        if what.startswith("expected:"):  # an assert's own message: 'expected: ...; seen: ...'
+            what = ""
+        said = ", ".join(f"{k} {told[k]}" for k in ("expected", "seen") if told.get(k))
+        text = f"{what}: {said}" if what and said else what or said
+        return _STRERROR.sub(r"\1", without_addresses(text, ""))
 
 
 def without_addresses(text, instead="<address>"):

@@ -46,7 +46,8 @@ def _risk_clause(result, values):
         verdicts = [f"{'passes' if run.verdict in ('pass', 'deviation') else 'fails'} with {value}"
                     for run, value in ((result.baseline[0], values[0]), (result.proposal[0], values[1]))]
         changes.append("the case " + " and ".join(verdicts))
-    return f"{result.case} ({result.title}): " + ", ".join(changes)
+    variant = _parameters(result.variant)
+    return f"{result.case} ({result.title}{'; ' + variant if variant else ''}): " + ", ".join(changes)
 
 
 def _failing_alike(results):
@@ -200,8 +201,8 @@ def _signature(d):
     """What two families must share to be shown as one: the observations' labels and values
     (times aside: they differ by a few ms), the verdicts and where each side failed."""
     seen = tuple((o["what"], _TIME.sub("", o["baseline"]), _TIME.sub("", o["proposal"])) for o in d["observations"])
-    return (d["key"], d["case"], d["test"].split("[")[0], d["verdict_changed"], seen,
-            d["baseline"]["failed_at"], d["proposal"]["failed_at"])
+    where = ("varies",) if d["failure_points"] else (d["baseline"]["failed_at"], d["proposal"]["failed_at"])
+    return (d["key"], d["case"], d["test"].split("[")[0], _parameters(d["test"]), d["verdict_changed"], seen, where)
 
 
 def _parameters(test):
@@ -219,7 +220,10 @@ def _difference_text(found, info):
     if first["failure_points"]:
         lines.append(_wrap("(the failing side failed at different points over its runs: a race its scenario "
                            "leaves open; the JSON report has them)", "      "))
-    others = [o for o in first["observations"] if not o["recorded"]]
+    # What the scenario showed by itself; not what one side never reached because it had failed.
+    stopped = {side for side in ("baseline", "proposal") if first[side]["verdict"] in ("fail", "error")}
+    others = [o for o in first["observations"] if not o["recorded"]
+              and not any(o[side] == "-" for side in stopped)]
     if others:
         also = "; ".join(f"{o['what']} {o['baseline']} -> {o['proposal']}" for o in others[:4])
         more = f"; {len(others) - 4} more in the JSON report" if len(others) > 4 else ""
