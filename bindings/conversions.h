@@ -76,5 +76,6 @@ void bind_tcp_info(py::module_& m);
 void bind_flood(py::module_& m);
 void bind_timers(py::module_& m);  // after bind_scenario: it adds Scenario methods
 void bind_wire_states(py::module_& m);  // after bind_scenario: it adds Scenario methods
+void bind_sysctl_check(py::module_& m);
 
 }  // namespace tcpfault::py_bindings

@@ -41,6 +41,7 @@ PYBIND11_MODULE(_tcpfault, m) {
   bind_transfer(m);
   bind_timers(m);
   bind_wire_states(m);
+  bind_sysctl_check(m);
 }
 
 }  // namespace tcpfault::py_bindings

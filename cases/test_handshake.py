@@ -10,6 +10,7 @@ from tcpfault import (
     SYN_SENT, Match,
 )
 from tcpfault.casekit import expect_kernel_counter, fail, tolerance
+from tcpfault.observations import observe
 
 def first_synack_timeout(net):
     """When the server's request socket first retransmits its SYN-ACK, in seconds (1 s:
@@ -111,7 +112,12 @@ def test_hs3_server_unreachable(net, linear):
     schedule = net.syn_schedule("client")  # from the client's own sysctls
     net.faults.drop(SYN)
 
-    client = net.client.connect(net.client.peer_at(8080), timeout=schedule.gives_up + 2)
+    # Wait as long as the schedule check below allows the give-up to be late (its last
+    # interval's tolerance): a long timer fires late by the timer wheel's granularity, up to
+    # 2 s for the 64 s timeout of tcp_syn_retries 6 at HZ 250.
+    wait = schedule.gives_up + tolerance(schedule.gives_up - schedule.times[-1]) + 2
+    client = net.client.connect(net.client.peer_at(8080), timeout=wait)
+    observe(net, "SYNs sent before connect() gave up", len(net.trace.segments(SYN, sent_by="client")))
     net.expect_error(client.connect_result, "ETIMEDOUT")
     net.expect(client).reaches(CLOSED)
 
@@ -152,6 +158,7 @@ def test_hs4_handshake_ack_lost(net):
     net.expect(client.peer).reaches(SYN_RECV)
 
     net.expect_segments(SYN_ACK, sent_by="server", count=len(schedule), within=schedule.times[-1] + 1)
+    observe(net, "SYN-ACKs sent", len(net.trace.segments(SYN_ACK, sent_by="server")))
     net.expect(client.peer).reaches(SYN_RECV)  # still there after the last SYN-ACK
     # The SYN-ACKs, then the request socket gone (read from the socket table while waiting).
     net.expect_schedule(SYN_ACK, schedule, sent_by="server", gives_up=(client.peer, CLOSED))

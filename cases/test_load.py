@@ -8,6 +8,7 @@ from tcpfault import (
     SYN_SENT, Match,
 )
 from tcpfault.casekit import fail, tolerance
+from tcpfault.observations import observe, racy
 
 # Linux's first SYN-ACK timeout (TCP_TIMEOUT_INIT, RFC 6298 2.1): no sysctl sets it.
 INITIAL_RTO = 1.0
@@ -59,6 +60,8 @@ def expect_answered_late(net, lifetime):
     seconds after the flood began. Returns the client's SYNs."""
     syns = net.trace.segments(SYN, sent_by="client")
     synack, = net.trace.segments(SYN_ACK, sent_by="server")
+    observe(net, "the client's SYNs until one was answered", len(syns))
+    observe(net, "the client's SYN-ACK after the flood began", (synack.t_ms - flood_began_ms(net)) / 1000, "s")
     if len(syns) < 2 or synack.t_ms < syns[-1].t_ms:
         fail(net, "the client's first SYN is dropped, a later one answered",
              "2 or more client SYNs, the SYN-ACK after the last",
@@ -97,6 +100,7 @@ def test_ld1_syn_flood_with_syncookies(net):
     listener, flood = flood_the_listener(net)
 
     client = net.client.connect(listener, timeout=3)
+    observe(net, "the client's SYNs", len(net.trace.segments(SYN, sent_by="client")))
     net.expect_ok(client.connect_result)
     conn = listener.accept()
     exchange_data(net, client, conn)
@@ -219,6 +223,7 @@ def test_ld2_accept_queue_full(net):
     net.expect_segments(Match(PURE_ACK, sent_by="client", port=LD2_PORTS[2]), count=1 + retries)
     net.expect(third.peer).reaches(SYN_RECV)
     net.expect(third.peer).reaches(CLOSED, within=request_lifetime(retries) + 1)
+    observe(net, "the third request's SYN-ACK retransmissions", len(net.trace.segments(third_synack)))
     net.expect(third).reaches(ESTABLISHED)  # the client never learns
     net.expect_no_segment(flags="R")
 
@@ -233,7 +238,9 @@ def test_ld2_accept_queue_full(net):
 
     # What the third client believed: its data reaches only the listener, which resets it.
     net.expect_ok(third.send(b"hello?"))
-    net.expect_error(third.recv(), "ECONNRESET")
+    answer = third.recv()
+    observe(net, "the third client's first data", answer.errno_name or "delivered")
+    net.expect_error(answer, "ECONNRESET")
     net.expect_segments(Match(RST, sent_by="server", port=LD2_PORTS[2]), count=1)
 
 
@@ -253,6 +260,8 @@ def test_ld2_abort_on_overflow(net):
     """
     listener, clients = fill_the_accept_queue(net)  # held: a dropped Listener stops listening
     first, second, third = clients
+    racy(net, "client connect()", "client recv()", why="the RST reaches the third client before or after its "
+         "connect() returns")
 
     net.expect_segments(Match(RST, sent_by="server", port=LD2_PORTS[2]), count=1)
     net.expect(third).reaches(CLOSED)

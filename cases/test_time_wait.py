@@ -14,6 +14,7 @@ from tcpfault import (
     SYN_ACK, SYN_SENT, TIME_WAIT, Match,
 )
 from tcpfault.casekit import tolerance
+from tcpfault.observations import observe
 
 PORT_RANGE = "net.ipv4.ip_local_port_range"
 TW_REUSE = "net.ipv4.tcp_tw_reuse"
@@ -99,9 +100,11 @@ def reused_after(net, tw_entered_ms, delay, connect):
 
     Both times are the middlebox's: the client's final ACK (sent as it enters TIME_WAIT)
     and its new SYN (sent once connect() found the 4-tuple reusable)."""
+    observe(net, "reconnect while TIME_WAIT holds the port", connect.connect_result.errno_name or "ok")
     net.expect_ok(connect.connect_result)
     syn = last_segment(net, SYN, sent_by="client", not_role=RETRANSMISSION)
     waited = (syn.t_ms - tw_entered_ms) / 1000
+    observe(net, "reconnect after TIME_WAIT began", waited, "s")
     slack = 0.005  # the kernel stamps TIME_WAIT in whole ms
     latest = delay + tolerance(delay) + 2 * RETRY_EVERY
     assert delay - slack <= waited <= latest, (
@@ -116,6 +119,7 @@ def expect_time_wait_lifetime(net, closer, began_before, began_after, margin=5):
     earliest, latest = TIME_WAIT_LEN - margin, TIME_WAIT_LEN + margin
     net.expect(closer).reaches(CLOSED, within=latest + 1)
     gone = time.monotonic()
+    observe(net, "TIME_WAIT lasted", gone - (began_before + began_after) / 2, "s")
     assert gone - began_after >= earliest, (
         f"expected: TIME_WAIT still there {earliest:.0f} s after it began; "
         f"seen: gone after {gone - began_after:.1f} s")
@@ -282,6 +286,7 @@ def test_tw3_port_exhaustion(net):
     oldest = first_segment(net, FINAL_ACK, sent_by="client")
 
     fifth = net.client.connect(listener)
+    observe(net, "connect #5 with every port in TIME_WAIT", fifth.connect_result.errno_name or "ok")
     net.expect_error(fifth.connect_result, "EADDRNOTAVAIL")
     net.expect_segments(SYN, sent_by="client", count=4)
 
@@ -371,7 +376,9 @@ def test_tw5_stale_rst_after_reuse(net):
     assert client.recv_exactly(5).data == b"fresh"  # not b"stale": nothing of it was taken
 
     net.faults.inject(client, toward="client", flags="R", tsval_offset=STALE_TSVAL)
-    net.expect_error(client.recv(), "ECONNRESET")
+    after_rst = client.recv()
+    observe(net, "recv after an RST with an old timestamp", after_rst.errno_name or "ok")
+    net.expect_error(after_rst, "ECONNRESET")
     net.expect(client).reaches(CLOSED)
     net.expect_segments(RST, sent_by="middlebox", count=1)
 
@@ -381,6 +388,7 @@ def expect_old_ack_then_rst(net, syn, old_fin):
     the client's old FIN), and the client answers that with an RST at the ACK's ack
     number. Returns the RST."""
     answer = first_segment_after(net, syn, sent_by="server")
+    observe(net, "the server's answer to the SYN", f"[{answer.flags}]")
     old_rcv_nxt = (old_fin.seq + 1) % 2**32
     assert answer.flags == "." and answer.ack == old_rcv_nxt, (
         f"expected: a bare ACK of the old connection (ack {old_rcv_nxt}); "
@@ -439,6 +447,7 @@ def test_tw6_reuse_after_lost_final_ack(net):
 
     retry = first_segment(net, SYN | RETRANSMISSION, sent_by="client")
     after = (retry.t_ms - syn.t_ms) / 1000
+    observe(net, "SYN retransmitted after", after, "s")
     assert retry.t_ms > reset.t_ms and after < INITIAL_RTO / 4, (
         f"expected: the SYN retransmitted right after the RST, under {INITIAL_RTO / 4:.3f} s after the "
         f"first; seen: {after:.3f} s after it")

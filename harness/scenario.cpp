@@ -1,8 +1,10 @@
 #include "harness/scenario.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 
 #include "harness/silent_destroy.h"
 
@@ -155,10 +157,39 @@ void Scenario::apply_sysctl_conf(Host h, const std::string& text) {
   }
 }
 
+namespace {
+// "net/ipv4/tcp_tw_reuse" and "net.ipv4.tcp_tw_reuse" name the same sysctl.
+std::string dotted_key(std::string key) {
+  if (key.find('.') == std::string::npos) std::replace(key.begin(), key.end(), '/', '.');
+  return key;
+}
+
+// "40000\t40003" and "40000 40003" are the same value.
+std::string fields_of(const std::string& value) {
+  std::istringstream in(value);
+  std::string out, field;
+  while (in >> field) out += (out.empty() ? "" : " ") + field;
+  return out;
+}
+}  // namespace
+
 void Scenario::set_sysctl(Host h, const std::string& key, const std::string& value) {
   require_kernel(h, "has no Linux sysctls (" + key + ")");
+  auto held = held_sysctls_.find({h, dotted_key(key)});
+  if (held != held_sysctls_.end() && fields_of(held->second.value) != fields_of(value)) {
+    netns::write_sysctl(ns(h), key, held->second.value);
+    trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + held->second.value + " (" +
+                 held->second.holder + ": the case asked for " + value + ")");
+    return;
+  }
   netns::write_sysctl(ns(h), key, value);
   trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + value);
+}
+
+void Scenario::hold_sysctl(Host h, const std::string& key, const std::string& value, const std::string& holder) {
+  netns::write_sysctl(ns(h), key, value);  // refused values fail here, before anything is held
+  held_sysctls_[{h, dotted_key(key)}] = HeldSysctl{value, holder};
+  trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + value + " (held by " + holder + ")");
 }
 
 std::string Scenario::sysctl(Host h, const std::string& key) const {

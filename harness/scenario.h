@@ -91,6 +91,11 @@ class Scenario {
 
   // Sysctls of one host's namespace (the host machine is never touched).
   void set_sysctl(Host h, const std::string& key, const std::string& value);
+  // Writes `value` and holds it for the rest of the scenario: a later set_sysctl of the
+  // key (or a sysctl.conf line) writes `value` instead, and the trace says what was asked
+  // ("sysctl client K = 1 (sysctl-check: the case asked for 0)"). It runs a case's own
+  // scenario under a setting the case would otherwise pin (tcpfault sysctl-check).
+  void hold_sysctl(Host h, const std::string& key, const std::string& value, const std::string& holder);
   // sysctl.conf text for one host; each setting is noted in the trace.
   void apply_sysctl_conf(Host h, const std::string& text);
   std::string sysctl(Host h, const std::string& key) const;
@@ -165,6 +170,10 @@ class Scenario {
   std::vector<std::unique_ptr<SynFlood>> floods_;
   std::unique_ptr<Expectations> expect_;
   TransferSet transfers_;
+  struct HeldSysctl {
+    std::string value, holder;
+  };
+  std::map<std::pair<Host, std::string>, HeldSysctl> held_sysctls_;  // (host, dotted key)
 };
 
 // A file-name-safe form of a scenario name: "CL2/IPv4" -> "CL2_IPv4".

@@ -7,7 +7,6 @@
 #include "netns/sysctl.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -18,37 +17,13 @@
 #include <sstream>
 
 #include "netns/error.h"
+#include "netns/proc_file.h"
 #include "netns/sysctl_catalog.h"
 #include "netns/sysctl_key.h"
-#include "netns/unique_fd.h"
 
 namespace tcpfault::netns {
 
 namespace {
-
-struct ReadResult {
-  std::optional<std::string> value;
-  int err = 0;
-};
-
-// Reads a whole /proc/sys file on the calling thread.
-ReadResult read_proc_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return {std::nullopt, errno};
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return {std::nullopt, errno};
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  if (!out.empty() && out.back() == '\n') out.pop_back();
-  return {out, 0};
-}
 
 bool exists_in(const Namespace& ns, const std::string& path) {
   return ns.run([&] {
@@ -155,13 +130,13 @@ Error refused_error(const Namespace& ns, const SysctlKey& key, const std::string
   const std::string name = key.dotted();
   std::string msg = "sysctl " + name + " = '" + value + "' refused by the kernel in namespace " +
                     ns.name() + ": " + std::strerror(err);
-  const ReadResult current = ns.run([&] { return read_proc_file(key.path()); });
+  const ProcRead current = ns.run([&] { return read_proc_file(key.path()); });
   if (err == EINVAL) {
     msg += " (the value is out of range or malformed";
     if (current.value) msg += "; " + shape_hint(*current.value);
     msg += ")";
   } else if (err == ENOENT && name == "net.ipv4.tcp_congestion_control") {
-    const ReadResult available = ns.run(
+    const ProcRead available = ns.run(
         [] { return read_proc_file("/proc/sys/net/ipv4/tcp_available_congestion_control"); });
     msg += " (no such congestion control";
     if (available.value) msg += "; available: " + *available.value;
@@ -178,7 +153,7 @@ std::string read_sysctl(const Namespace& ns, std::string_view key_text) {
   const SysctlKey key = parse_sysctl_key(key_text);
   require_net(key, "read");
   const std::string path = key.path();
-  ReadResult r = ns.run([&] { return read_proc_file(path); });
+  ProcRead r = ns.run([&] { return read_proc_file(path); });
   if (r.value) return *r.value;
   if (r.err == ENOENT && (is_host_global(key) || exists_in(Namespace::initial(), path)) &&
       !interface_of(key)) {
@@ -202,13 +177,7 @@ void write_sysctl(const Namespace& ns, std::string_view key_text, std::string_vi
   if (is_host_global(key)) throw Error(global_error(key, ns));
 
   const std::string path = key.path();
-  const int err = ns.run([&] {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd.valid()) return errno;
-    const std::string line = value + "\n";
-    const ssize_t n = ::write(fd.get(), line.data(), line.size());
-    return n < 0 ? errno : 0;
-  });
+  const int err = ns.run([&] { return write_proc_file(path, value); });
   if (err == 0) return;
   if (err == ENOENT && !exists_in(ns, path)) throw missing_error(ns, key);
   if ((err == EACCES || err == EPERM) && !writable_in(ns, path)) {

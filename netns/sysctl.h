@@ -36,6 +36,20 @@ struct SysctlSetting {
 // a malformed line.
 std::vector<SysctlSetting> parse_sysctl_conf(std::string_view text);
 
+struct SysctlConfError {
+  int line = 0;
+  std::string message;  // "line N: ..."
+};
+
+struct SysctlConf {
+  std::vector<SysctlSetting> settings;
+  std::vector<SysctlConfError> errors;  // the malformed lines, each with what is wrong
+};
+
+// Like parse_sysctl_conf, but reads on past a malformed line, as sysctl(8) does: every
+// well-formed setting, and every malformed line with its error.
+SysctlConf read_sysctl_conf(std::string_view text);
+
 // Parses and writes each setting inside `ns`; errors of '-' lines are ignored.
 void apply_sysctl_conf(const Namespace& ns, std::string_view text);
 

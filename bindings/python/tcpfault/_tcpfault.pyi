@@ -956,6 +956,10 @@ class Scenario:
         """Writes a sysctl in one host's namespace."""
     def apply_sysctl_conf(self, host: _HostLike, text: str) -> None:
         """Applies sysctl.conf text in one host's namespace."""
+    def hold_sysctl(self, host: _HostLike, key: str, value: object, holder: str) -> None:
+        """Writes a sysctl in one host's namespace and holds it there: a later set_sysctl of the key (or a
+        sysctl.conf line) writes this value instead, and the timeline notes what was asked, e.g.
+        'sysctl client net.ipv4.tcp_tw_reuse = 1 (sysctl-check: the case asked for 0)'."""
     def counters(self, host: _HostLike) -> dict[str, int]:
         """MIB counters now: {'TcpExt.TCPTimeWaitOverflow': 0, ...}."""
     def counter_delta(self, host: _HostLike, key: str) -> int:
@@ -1297,3 +1301,61 @@ class WireStateComparison:
     @property
     def unexplained(self) -> int:
         """Disagreements no known cause explains."""
+# ---- sysctl checks (tcpfault sysctl-check) ----
+
+class SysctlSetting:
+    """One `key = value` line of sysctl.conf text."""
+
+    @property
+    def key(self) -> str:
+        """Dotted: net.ipv4.tcp_fin_timeout."""
+    @property
+    def value(self) -> str: ...
+    @property
+    def ignore_errors(self) -> bool:
+        """The line began with '-'."""
+    @property
+    def line(self) -> int: ...
+
+class SysctlConf:
+    """sysctl.conf text, read on past malformed lines."""
+
+    @property
+    def settings(self) -> list[SysctlSetting]: ...
+    @property
+    def errors(self) -> list[tuple[int, str]]:
+        """(line, 'line N: what is wrong') for each malformed line."""
+
+def read_sysctl_conf(text: str) -> SysctlConf:
+    """Reads sysctl.conf syntax ('#'/';' comments, `key = value`, `key=value`, a leading '-'); a malformed
+    line is kept in .errors and the reading goes on."""
+
+class SysctlProbe:
+    """What the running kernel makes of one sysctl setting."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def verdict(self) -> str:
+        """valid, malformed_key, unknown, removed, not_per_netns, other_interface, read_only or refused."""
+    @property
+    def value(self) -> str:
+        """Valid: the value as the kernel stores it."""
+    @property
+    def default_value(self) -> str:
+        """A fresh namespace's value ('' when it has none)."""
+    @property
+    def host_value(self) -> str:
+        """The host's value, only read ('' when the host has none)."""
+    @property
+    def message(self) -> str: ...
+    @property
+    def accepted(self) -> list[tuple[int, int]]:
+        """Refused: (lo, hi) accepted for each integer field, found by trying values."""
+    @property
+    def value_malformed(self) -> bool:
+        """not_per_netns: the value has not the shape of the host's."""
+
+def probe_sysctl(key: str, value: str | None = None) -> SysctlProbe:
+    """Tries `value` for `key` in a scratch namespace of its own and reads the host's value (never writing
+    it); without a value, examines the key only."""

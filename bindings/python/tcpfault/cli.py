@@ -5,6 +5,8 @@
                          [--jobs N] [--slow] [--junit FILE] [--json FILE] [--markdown FILE]
                          [--artifacts DIR]
     tcpfault wire-states-report FILE
+    tcpfault sysctl-check PROPOSED... [--baseline defaults|host|FILE] [--json FILE] ...
+                         (tcpfault.sysctl_check)
 
 The cases are pytest tests (the directory in $TCPFAULT_CASES, set by the launcher);
 this module runs pytest in-process with a small collector plugin and turns what it
@@ -339,11 +341,11 @@ def add_wire_states_report(commands):
 def parser():
     top = argparse.ArgumentParser(
         prog="tcpfault",
-        usage="tcpfault [-h] {list,conformance,wire-states-report} ...",
+        usage="tcpfault [-h] {list,conformance,sysctl-check,wire-states-report} ...",
         description="TCP fault injection and conformance: two real TCP stacks across a middlebox that "
                     "drops, delays, reorders, duplicates, rewrites or injects specific segments.",
     )
-    commands = top.add_subparsers(dest="command", metavar="{list,conformance,wire-states-report}")
+    commands = top.add_subparsers(dest="command", metavar="{list,conformance,sysctl-check,wire-states-report}")
     commands.required = True
     listing = commands.add_parser("list", help="every case with its id, title and RFC reference",
                                   usage="tcpfault list",
@@ -375,6 +377,8 @@ def parser():
                      help="write the summary table as Markdown (case x family, or case x target)")
     run.add_argument("--artifacts", metavar="DIR", help="keep every case's pcapng, JSON timeline and ladder in DIR")
     run.set_defaults(run=command_conformance)
+    from tcpfault import sysctl_check  # here: it uses this module's runner
+    sysctl_check.add_parser(commands)
     add_wire_states_report(commands)
     return top
 

@@ -18,7 +18,9 @@ pytest.ini). It gives:
   NotApplicable -> skip ("not applicable: ..."), TargetFailure -> failure ("target failure: ...");
 * ``--tcpfault-wire-states FILE``: at each kernel-target test's teardown, the states the
   wire shows are compared with the kernel's record and one JSON line per test is
-  appended to FILE (see tcpfault.wire_check; ``tcpfault wire-states-report FILE``).
+  appended to FILE (see tcpfault.wire_check; ``tcpfault wire-states-report FILE``);
+* ``--tcpfault-sysctl-overlay FILE``: each test once per named set of sysctls
+  (tcpfault.sysctl_overlay, for ``tcpfault sysctl-check``).
 """
 
 import json
@@ -32,6 +34,9 @@ from tcpfault import wire_check
 from tcpfault.pytest_targets import scenario_target
 
 pytest_plugins = ["tcpfault.pytest_targets"]
+
+# Running the cases under named sets of sysctls (tcpfault sysctl-check): its own plugin.
+pytest_plugins = ("tcpfault.sysctl_overlay",)
 
 _FAMILIES = {"4": [4], "6": [6], "both": [4, 6]}
 _HOSTS = ("client", "server", "middlebox")
@@ -161,14 +166,14 @@ def _sysctls_set(net):
     """{'client net.ipv4.tcp_max_tw_buckets': '0', ...}: what the test changed from the defaults."""
     found = {}
     for note in net.trace.notes():
-        match = re.match(r"sysctl (client|server|middlebox) (\S+) = (.*)$", note)
+        match = re.match(r"sysctl (client|server|middlebox) (\S+) = (.*?)(?: \(.*\))?$", note)
         if match:
             found[f"{match.group(1)} {match.group(2)}"] = match.group(3)
     return found
 
 
 @pytest.fixture
-def net(request, tcpfault_family):
+def net(request, tcpfault_family, tcpfault_sysctl_setting):
     """A fresh tcpfault.Scenario for this test, torn down afterwards whatever happens."""
     # With an artifacts directory the scenario writes its pcapng, JSON and ladder there
     # when it ends (and at once when an expectation fails); without one, a failure
@@ -181,6 +186,9 @@ def net(request, tcpfault_family):
     )
     request.node._tcpfault_net = scenario
     try:
+        # Under a sysctl overlay its setting comes first: the keys it holds outrank the markers.
+        request.config.pluginmanager.get_plugin("tcpfault.sysctl_overlay").apply(
+            request, scenario, tcpfault_sysctl_setting)
         _apply_sysctl_markers(request, scenario)
         yield scenario
         if not scenario.closed:

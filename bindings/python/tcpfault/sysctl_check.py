@@ -1,0 +1,310 @@
+"""tcpfault sysctl-check: what a proposed sysctl block changes, found by running the cases.
+
+    tcpfault sysctl-check PROPOSED... [--baseline defaults|host|FILE] [--json FILE]
+                          [--fail-on any|verdict|none|LIST] [--family 4|6|both] [--cases LIST]
+                          [--jobs N] [--slow] [--artifacts DIR]
+
+1. Read the proposal (files, or sysctl.d directories) and check every line against the
+   running kernel, each in a scratch namespace (tcpfault.sysctl_input).
+2. The baseline: a fresh namespace's defaults, the host's current values (only read), or
+   a file. The proposal is the baseline with the proposed block applied on top, as
+   `sysctl -p PROPOSED` would on a machine in the baseline's state.
+3. For each key whose value changes, run the cases that can show it
+   (tcpfault.sysctl_cases) with that key at the baseline's value and at the proposed one,
+   everything else as under the baseline (tcpfault.sysctl_overlay holds the key against
+   the case's own setting of it; the other keys the case sets keep its values): what the
+   key's value does in each case's scenario. Every key's runs go in one parallel pytest
+   run; what differed runs again to confirm it (tcpfault.sysctl_diff).
+4. Report (tcpfault.sysctl_report) and exit: 0 no behavioural change, 1 changes found
+   (as --fail-on selects), 2 invalid input.
+"""
+
+import datetime
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import tcpfault
+
+from . import cli, sysctl_cases, sysctl_input, sysctl_report
+from .sysctl_diff import BASELINE, PROPOSAL, Run, compare, failure_location, failure_summary
+
+FAIL_ON = ("any", "verdict", "none")
+# Exit statuses: no behavioural change, changes found, invalid input (also bad arguments),
+# and the check itself could not run (pytest failed to start, not root).
+NO_CHANGE, CHANGES, INVALID, BROKEN = 0, 1, 2, 3
+
+
+def stop(status, message):
+    sys.stderr.write(f"tcpfault sysctl-check: {message}\n")
+    raise SystemExit(status)
+
+
+@dataclass
+class Baseline:
+    kind: str                 # defaults, host or file
+    label: str                # for the report
+    overlay: dict = field(default_factory=dict)   # key -> value written under the baseline
+    settings: list = field(default_factory=list)  # a file's settings (its problems count)
+    host_differs: dict = field(default_factory=dict)  # host: key -> (host value, default)
+
+
+def normal(value):
+    """Values compared as the kernel prints them: fields separated by one space."""
+    return " ".join((value or "").split())
+
+
+def read_baseline(spec, proposal_keys):
+    if spec == "defaults":
+        return Baseline("defaults", f"the defaults of a fresh network namespace on Linux {platform.release()}")
+    if spec == "host":
+        baseline = Baseline("host", f"this host's current values (read from /proc/sys, never written), "
+                                    f"Linux {platform.release()}")
+        for key in sorted(set(proposal_keys) | set(sysctl_cases.keys())):
+            probe = tcpfault.probe_sysctl(key)
+            if probe.verdict == "valid" and probe.host_value:
+                baseline.overlay[key] = probe.host_value
+                if normal(probe.host_value) != normal(probe.default_value):
+                    baseline.host_differs[key] = (probe.host_value, probe.default_value)
+        return baseline
+    settings = sysctl_input.read_settings([spec])
+    return Baseline("file", spec, sysctl_input.effective(settings), settings)
+
+
+# ---- running the cases ----
+
+class CaseCollector:
+    """pytest plugin: case id -> title and its tests (function node ids -> slow?)."""
+
+    def __init__(self):
+        self.cases = {}
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            marker = item.get_closest_marker("case")
+            if marker is None:
+                continue
+            args = list(marker.args) + [None, None]
+            case = self.cases.setdefault(marker.kwargs.get("id", args[0]),
+                                         {"title": marker.kwargs.get("title", args[1]) or "", "tests": {}})
+            case["tests"][item.nodeid.split("[")[0]] = item.get_closest_marker("slow") is not None
+
+
+def collect_cases(log_dir):
+    collector = CaseCollector()
+    code = cli.run_pytest(["--collect-only", "-q", "-p", "no:cacheprovider", "--ignore",
+                           os.path.join(cli.cases_dir(), "controls"), cli.cases_dir()],
+                          collector, os.path.join(log_dir, "collect.log"))
+    if code not in (0, 5):
+        stop(BROKEN, f"collecting the cases failed (see {log_dir}/collect.log)")
+    return collector.cases
+
+
+def run_cases(nodeids, items, overlay_path, options, log_dir, name):
+    """Runs the tests (`items` of them once parametrized) under both settings; returns
+    (Runs, wall time)."""
+    args = [os.path.join(cli.cases_dir(), n) for n in nodeids] + [
+        "-p", "no:cacheprovider", "-q", "--tb=short", "--tcpfault-family", options.family,
+        "--tcpfault-sysctl-overlay", overlay_path,
+        "--tcpfault-artifacts", os.path.join(options.artifacts or log_dir, name)]
+    if options.jobs > 1:
+        args += ["-n", str(min(options.jobs, items)), "--dist", "loadgroup"]
+    collector = cli.Collector()
+    log_path = os.path.join(log_dir, f"{name}.log")
+    started = time.monotonic()
+    code = cli.run_pytest(args, collector, log_path)
+    wall = time.monotonic() - started
+    if code in (3, 4):
+        sys.stderr.write(open(log_path).read())
+        stop(BROKEN, f"pytest could not run the cases (see {log_path})")
+    runs = []
+    for record in collector.results.values():
+        props = record["props"]
+        if "tcpfault_sysctl_setting" not in props:
+            continue
+        verdict = cli.verdict_of(record)
+        runs.append(Run(
+            variant=props["tcpfault_variant"], setting=props["tcpfault_sysctl_setting"].rpartition("_")[2],
+            group=props.get("tcpfault_sysctl_group", ""),
+            case=props.get("tcpfault_case", ""), title=props.get("tcpfault_title", ""),
+            family=cli.family_of(record["nodeid"]), verdict=verdict,
+            failure=failure_summary(record["text"]) if verdict in ("fail", "error") else "",
+            where=failure_location(record["text"]) if verdict in ("fail", "error") else "",
+            observations=json.loads(props.get("tcpfault_observations", "{}")),
+            pinned=json.loads(props.get("tcpfault_pinned", "{}")),
+            overridden=json.loads(props.get("tcpfault_overridden", "{}")), duration_s=record["duration"],
+            nodeid=record["nodeid"]))
+    return runs, wall
+
+
+# ---- the command ----
+
+def select_cases(changed, known, options):
+    """{case id: [function node ids to run]} and {case id: 'why not run'}."""
+    wanted = {case for key in changed for case in sysctl_cases.cases_for(key)}
+    if options.cases:
+        wanted &= set(options.cases)
+    to_run, not_run = {}, {}
+    for case in sorted(wanted, key=cli.case_sort_key):
+        if case not in known:
+            not_run[case] = "not among the cases here"
+            continue
+        tests = [t for t, slow in known[case]["tests"].items() if options.slow or not slow]
+        if tests:
+            to_run[case] = tests
+        if len(tests) < len(known[case]["tests"]):
+            not_run[case] = "slow (--slow runs it)" if not tests else "its slow tests not run (--slow runs them)"
+    return to_run, not_run
+
+
+def parse_fail_on(text):
+    if text in FAIL_ON:
+        return text
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        stop(INVALID, "--fail-on takes any, verdict, none, or a comma list of case ids and keys "
+                      "(TW5,net.ipv4.tcp_tw_reuse)")
+    return items
+
+
+def exit_status(invalid, differences, keys, fail_on):
+    if invalid:
+        return INVALID
+    if fail_on == "none":
+        return NO_CHANGE
+    if fail_on == "verdict":
+        return CHANGES if any(d.verdict_changed for d in differences) else NO_CHANGE
+    if fail_on == "any":
+        return CHANGES if differences else NO_CHANGE
+    hit = set(fail_on)
+    return CHANGES if any(d.case in hit or d.key in hit for d in differences) else NO_CHANGE
+
+
+def setting_name(key, side):
+    """'ipv4_tcp_tw_reuse_baseline': a setting of the overlay file (a part of test ids)."""
+    return re.sub(r"[^a-z0-9]+", "_", key.lower().removeprefix("net.")).strip("_") + "_" + side
+
+
+def overlay_settings(keys, baseline, tests_of_key):
+    """Two settings per changed key: the baseline, and the baseline with that key at its
+    proposed value. Both name every proposed key (at the baseline's value where it is not
+    the one compared), so that the overlay holds exactly that key against a case's own
+    setting of it; the case keeps its own values of the others."""
+    base = {**{k: info["baseline"] for k, info in keys.items() if info["baseline"]}, **baseline.overlay}
+    settings = {}
+    for key, tests in tests_of_key.items():
+        for side, values in ((BASELINE, base), (PROPOSAL, {**base, key: keys[key]["proposal"]})):
+            settings[setting_name(key, side)] = {"client": values, "server": values, "group": key, "tests": tests}
+    return settings
+
+
+def command_sysctl_check(options):
+    started = time.monotonic()
+    started_at = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    fail_on = parse_fail_on(options.fail_on)
+    if options.jobs < 1:
+        stop(INVALID, "--jobs must be 1 or more")
+    tcpfault_root_check()
+
+    proposal = sysctl_input.read_settings(options.proposed)
+    proposed = sysctl_input.effective(proposal)
+    baseline = read_baseline(options.baseline, proposed)
+
+    defaults = {s.key: s.default for s in proposal if s.status == "ok"}
+    keys = {}
+    for key, value in proposed.items():
+        before = baseline.overlay.get(key, defaults.get(key, ""))
+        keys[key] = {"baseline": before, "proposal": value, "changed": normal(before) != normal(value),
+                     "cases": sysctl_cases.cases_for(key), "not_shown": sysctl_cases.NOT_SHOWN.get(key)}
+    changed = [k for k, info in keys.items() if info["changed"]]
+
+    log_dir = tempfile.mkdtemp(prefix="tcpfault-sysctl-check-")
+    results, not_run, timings = [], {}, {}
+    if changed:
+        known = collect_cases(log_dir)
+        if options.cases:
+            unknown = sorted(set(options.cases) - set(known), key=cli.case_sort_key)
+            if unknown:
+                stop(INVALID, f"--cases: no case {', '.join(unknown)} (tcpfault list shows them)")
+        to_run, not_run = select_cases(changed, known, options)
+        tests_of_key = {k: [t for case in keys[k]["cases"] if case in to_run for t in to_run[case]] for k in changed}
+        tests_of_key = {k: tests for k, tests in tests_of_key.items() if tests}
+        if tests_of_key:
+            overlay_path = os.path.join(log_dir, "overlay.json")
+            with open(overlay_path, "w") as f:
+                json.dump(overlay_settings(keys, baseline, tests_of_key), f, indent=2)
+            nodeids = sorted({t for tests in tests_of_key.values() for t in tests})
+            families = 2 if options.family == "both" else 1
+            items = 2 * families * sum(len(tests) for tests in tests_of_key.values())
+            runs, timings["run_s"] = run_cases(nodeids, items, overlay_path, options, log_dir, "run")
+            timings["tests"] = len(runs)
+            differing = [v for v in compare(runs) if v.changed or v.unstable]
+            if differing:
+                # The longest first: they then overlap the others, and the run lasts about as long as they do.
+                again = {r.nodeid: r.duration_s for v in differing for r in v.baseline + v.proposal}
+                again = sorted(again, key=lambda n: -again[n])
+                more, timings["confirm_s"] = run_cases(again, len(again), overlay_path, options, log_dir,
+                                                       "confirm")
+                timings["confirm_tests"] = len(more)
+                runs += more
+            results = compare(runs)
+
+    report = sysctl_report.build(
+        options=options, started_at=started_at, proposal=proposal, baseline=baseline, keys=keys,
+        results=results, not_run=not_run, timings=timings, log_dir=log_dir)
+    invalid = [s for s in proposal + baseline.settings if s.invalid]
+    differences = [r for r in results if r.changed and r.confirmed]
+    report["exit_status"] = exit_status(invalid, differences, keys, fail_on)
+    report["duration_s"] = round(time.monotonic() - started, 3)
+    print(sysctl_report.text(report))
+    if options.json:
+        with open(options.json, "w") as out:
+            json.dump(report, out, indent=2)
+    return report["exit_status"]
+
+
+def tcpfault_root_check():
+    if os.geteuid() != 0:
+        stop(BROKEN, "needs root: it checks each value in a network namespace of its own and runs the "
+                     "cases in namespaces (run it with sudo)")
+
+
+def add_parser(commands):
+    check = commands.add_parser(
+        "sysctl-check", help="what a proposed sysctl block changes, found by running the cases",
+        usage="tcpfault sysctl-check PROPOSED... [--baseline defaults|host|FILE] [--json FILE]\n"
+              "                             [--fail-on any|verdict|none|LIST] [--family 4|6|both]\n"
+              "                             [--cases LIST] [--jobs N] [--slow] [--artifacts DIR]",
+        description="Check a proposed sysctl block (sysctl.conf files or sysctl.d directories) against the "
+                    "running kernel, run the cases that can show each changed key with the key at the "
+                    "baseline's value and at the proposed one - even where a case sets the key itself - "
+                    "each run in namespaces of its own (the host is only read), and report what behaves "
+                    "differently. Exit status: 0 no behavioural change, 1 changes found (see "
+                    "--fail-on), 2 invalid input (a malformed line, an unknown or removed key, a value the "
+                    "kernel refuses; a line beginning with '-' is reported but not counted; also a bad "
+                    "argument), 3 the check could not run.")
+    check.add_argument("proposed", nargs="+", metavar="PROPOSED",
+                       help="sysctl.conf files or directories (their *.conf files), applied in this order")
+    check.add_argument("--baseline", default="defaults", metavar="defaults|host|FILE",
+                       help="what the proposal is compared with: a fresh namespace's defaults (default), the "
+                            "host's current values (only read), or a sysctl.conf file or directory")
+    check.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    check.add_argument("--fail-on", default="any", metavar="any|verdict|none|LIST",
+                       help="which behavioural changes make the exit status 1: any (default); verdict: only a "
+                            "case that passes under one setting and fails under the other; none: never; or a "
+                            "comma list of case ids and keys (a change in those cases, or in a case one of "
+                            "those keys can affect)")
+    check.add_argument("--family", choices=("4", "6", "both"), default="both",
+                       help="address family of the runs (default: both)")
+    check.add_argument("--cases", type=lambda t: [c.strip() for c in t.split(",") if c.strip()],
+                       metavar="LIST", help="run only these of the affected cases (CL1,TW3)")
+    check.add_argument("--jobs", type=int, default=4 * (os.cpu_count() or 1), metavar="N",
+                       help="scenarios run at once (default: 4 per CPU)")
+    check.add_argument("--slow", action="store_true", help="also run the slow cases (TW1's minute)")
+    check.add_argument("--artifacts", metavar="DIR", help="keep every run's pcapng, JSON timeline and ladder in DIR")
+    check.set_defaults(run=command_sysctl_check)
