@@ -33,10 +33,9 @@ import tcpfault
 from tcpfault import wire_check
 from tcpfault.pytest_targets import scenario_target
 
-pytest_plugins = ["tcpfault.pytest_targets"]
-
-# Running the cases under named sets of sysctls (tcpfault sysctl-check): its own plugin.
-pytest_plugins = ("tcpfault.sysctl_overlay",)
+# Plugins of their own: targets (what runs the target side), and running the cases
+# under named sets of sysctls (tcpfault sysctl-check).
+pytest_plugins = ["tcpfault.pytest_targets", "tcpfault.sysctl_overlay"]
 
 _FAMILIES = {"4": [4], "6": [6], "both": [4, 6]}
 _HOSTS = ("client", "server", "middlebox")
