@@ -23,8 +23,7 @@ int HandleTable::add(int fd, SocketKind kind) {
   return static_cast<int>(h);
 }
 
-HandleTable::Use HandleTable::use(std::int64_t handle, const SocketKind* kind, const char* arg) {
-  std::lock_guard lock(mu_);
+HandleTable::Sockets::iterator HandleTable::find_locked(std::int64_t handle, const SocketKind* kind, const char* arg) {
   const auto it = sockets_.find(handle);
   if (it == sockets_.end())
     throw ProtocolError("bad_handle", std::string(arg) + " " + std::to_string(handle) +
@@ -32,19 +31,19 @@ HandleTable::Use HandleTable::use(std::int64_t handle, const SocketKind* kind, c
   if (kind != nullptr && it->second->kind != *kind)
     throw ProtocolError("bad_handle", std::string(arg) + " " + std::to_string(handle) + " is a " +
                                           kind_name(it->second->kind) + ", not a " + kind_name(*kind));
+  return it;
+}
+
+HandleTable::Use HandleTable::use(std::int64_t handle, const SocketKind* kind, const char* arg) {
+  std::lock_guard lock(mu_);
+  const auto it = find_locked(handle, kind, arg);
   ++it->second->uses;
   return Use(*this, it->second);
 }
 
 std::shared_ptr<AgentSocket> HandleTable::detach(std::int64_t handle, const SocketKind* kind, const char* arg) {
   std::lock_guard lock(mu_);
-  const auto it = sockets_.find(handle);
-  if (it == sockets_.end())
-    throw ProtocolError("bad_handle", std::string(arg) + " " + std::to_string(handle) +
-                                          ": no such handle (never opened, or closed)");
-  if (kind != nullptr && it->second->kind != *kind)
-    throw ProtocolError("bad_handle", std::string(arg) + " " + std::to_string(handle) + " is a " +
-                                          kind_name(it->second->kind) + ", not a " + kind_name(*kind));
+  const auto it = find_locked(handle, kind, arg);
   std::shared_ptr<AgentSocket> s = it->second;
   sockets_.erase(it);
   s->closing = true;

@@ -65,7 +65,11 @@ class HandleTable {
  private:
   std::mutex mu_;
   std::condition_variable released_;
-  std::map<std::int64_t, std::shared_ptr<AgentSocket>> sockets_;
+  using Sockets = std::map<std::int64_t, std::shared_ptr<AgentSocket>>;
+  // The socket of `handle`, of `kind` when given; ProtocolError "bad_handle" otherwise.
+  // Called with mu_ held.
+  Sockets::iterator find_locked(std::int64_t handle, const SocketKind* kind, const char* arg);
+  Sockets sockets_;
   std::int64_t next_ = 1;
 };
 

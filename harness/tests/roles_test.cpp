@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "harness/tests/scripted_connection.h"
+
 namespace tcpfault {
 namespace {
-
-enum Side { C, S };  // the client (the opener) and the server
 
 // One segment. seq is relative to the sender's ISN and ack to the receiver's, as
 // tcpdump prints them; flags are tcpdump's letters ("S", "S.", ".", "P.", "F.", "R.").
@@ -25,12 +25,6 @@ struct Row {
   const char* roles;  // expected, '|'-separated, in any order
   int fin = 0;        // expected fin_number
 };
-
-std::uint8_t parse_flags(std::string_view letters) {
-  auto flags = flags_from_letters(letters);
-  if (!flags) ADD_FAILURE() << "unknown flag letter in " << letters;
-  return flags.value_or(0);
-}
 
 Roles parse_roles(std::string_view text) {
   Roles r = 0;
@@ -45,42 +39,23 @@ Roles parse_roles(std::string_view text) {
   return r;
 }
 
-SockAddr endpoint(const char* addr, std::uint16_t port) { return {Address::parse(addr), port}; }
-
 // A client and a server talking through the tracker. Packets are filled in field by
 // field: the tracker reads nothing else.
 class Wire {
  public:
   Wire(RoleTracker& tracker, Family family, std::uint32_t client_isn = 1000,
        std::uint32_t server_isn = 5000)
-      : tracker_(tracker),
-        client_(family == Family::V4 ? endpoint("198.18.1.1", 40000)
-                                     : endpoint("2001:2:0:1::1", 40000)),
-        server_(family == Family::V4 ? endpoint("198.18.2.1", 8080)
-                                     : endpoint("2001:2:0:2::1", 8080)),
-        isn_{client_isn, server_isn} {}
+      : tracker_(tracker), conn_(family, client_isn, server_isn) {}
 
   // A new incarnation of the same 4-tuple.
   void new_isns(std::uint32_t client_isn, std::uint32_t server_isn) {
-    isn_[C] = client_isn;
-    isn_[S] = server_isn;
+    conn_.isn[C] = client_isn;
+    conn_.isn[S] = server_isn;
   }
 
   Packet segment(Side from, std::string_view flags, std::uint32_t seq, std::uint32_t ack,
                  std::size_t len, std::uint16_t win) const {
-    const Side to = from == C ? S : C;
-    Packet p;
-    p.family = client_.addr.family;
-    p.src = (from == C ? client_ : server_).addr;
-    p.dst = (to == C ? client_ : server_).addr;
-    p.sport = (from == C ? client_ : server_).port;
-    p.dport = (to == C ? client_ : server_).port;
-    p.flags = parse_flags(flags);
-    p.seq = isn_[from] + seq;
-    p.ack = (p.flags & tcp_flag::ACK) ? isn_[to] + ack : 0;
-    p.window = win;
-    p.payload_len = len;
-    return p;
+    return conn_.packet(from, flags, seq, ack, len, win);
   }
 
   Classified send(const Row& r, bool injected = false) {
@@ -106,15 +81,14 @@ class Wire {
     return seen;
   }
 
-  const RoleTracker::Connection* connection() const { return tracker_.find(client_, server_); }
+  const RoleTracker::Connection* connection() const { return tracker_.find(conn_.client, conn_.server); }
   void opener_is(Side s) { opener_ = s; }
-  const SockAddr& client() const { return client_; }
-  const SockAddr& server() const { return server_; }
+  const SockAddr& client() const { return conn_.client; }
+  const SockAddr& server() const { return conn_.server; }
 
  private:
   RoleTracker& tracker_;
-  SockAddr client_, server_;
-  std::uint32_t isn_[2];
+  ScriptedConnection conn_;
   Side opener_ = C;
 };
 

@@ -12,43 +12,24 @@
 
 #include "harness/roles.h"
 #include "harness/trace.h"
+#include "harness/tests/scripted_connection.h"
 #include "harness/wire_states.h"
 
 namespace tcpfault {
 namespace {
 
-enum Side { C, S };  // the client (the opener unless a test says otherwise) and the server
 using St = TcpState;
-
-inline std::uint8_t flags_of(std::string_view letters) {
-  auto flags = flags_from_letters(letters);
-  if (!flags) ADD_FAILURE() << "unknown flag letter in " << letters;
-  return flags.value_or(0);
-}
 
 // Builds a trace: seq relative to the sender's ISN, ack to the receiver's.
 class Script {
  public:
-  explicit Script(Family family = Family::V4)
-      : client_{Address::parse(family == Family::V4 ? "198.18.1.1" : "2001:2:0:1::1"), 40000},
-        server_{Address::parse(family == Family::V4 ? "198.18.2.1" : "2001:2:0:2::1"), 8080} {}
+  // The server's ISN wraps past 2^32.
+  explicit Script(Family family = Family::V4) : conn_(family, 1000, 4294967000u) {}
 
   // A packet of this connection, as `from` would send it.
   Packet packet(Side from, std::string_view flags, std::uint32_t seq, std::uint32_t ack, std::size_t len = 0,
                 std::uint16_t win = 502) const {
-    const Side to = from == C ? S : C;
-    Packet p;
-    p.family = client_.addr.family;
-    p.src = (from == C ? client_ : server_).addr;
-    p.dst = (to == C ? client_ : server_).addr;
-    p.sport = (from == C ? client_ : server_).port;
-    p.dport = (to == C ? client_ : server_).port;
-    p.flags = flags_of(flags);
-    p.seq = isn_[from] + seq;
-    p.ack = (p.flags & tcp_flag::ACK) ? isn_[to] + ack : 0;
-    p.window = win;
-    p.payload_len = len;
-    return p;
+    return conn_.packet(from, flags, seq, ack, len, win);
   }
 
   // fate: "passed", "dropped by rule #1", "held by rule #1" (never let go) ...
@@ -83,7 +64,7 @@ class Script {
   // The next rows come `n` ms later than they would (a timer's wait).
   void wait(int n) { offset_ms_ += n; }
   // A new connection on the same 4-tuple: the ends' next ISNs.
-  void new_isns(std::uint32_t client, std::uint32_t server) { isn_[C] = client, isn_[S] = server; }
+  void new_isns(std::uint32_t client, std::uint32_t server) { conn_.isn[C] = client, conn_.isn[S] = server; }
 
   std::int64_t ms(int n) const { return n * 1'000'000LL; }
   // When the next row will be seen.
@@ -93,7 +74,7 @@ class Script {
     EXPECT_EQ(all.size(), 1u);
     return all.empty() ? InferredConnection{} : all.front();
   }
-  SockAddr addr(Side s) const { return s == C ? client_ : server_; }
+  SockAddr addr(Side s) const { return s == C ? conn_.client : conn_.server; }
 
   std::vector<SegmentEvent> segments;
 
@@ -113,8 +94,7 @@ class Script {
   }
 
   RoleTracker tracker_;
-  SockAddr client_, server_;
-  std::uint32_t isn_[2] = {1000, 4294967000u};  // the server's wraps past 2^32
+  ScriptedConnection conn_;
   int offset_ms_ = 0;
 };
 
