@@ -74,6 +74,17 @@ void bind_trace(py::module_& m) {
                              "What the harness did: 'passed', 'dropped by rule #1' ...")
       .def_property_readonly("rule", [](const SegmentRecord& s) { return s.event.rule; },
                              "The label of the rule that acted on it, '' if none.")
+      .def_property_readonly(
+          "queued_ms",
+          [](const SegmentRecord& s) -> py::object {
+            if (!s.event.queued_ns) return py::none();
+            return py::float_(double(s.event.queued_ns - s.start_ns) / 1e6);
+          },
+          "When the middlebox's kernel received it (the queue's timestamp), None if unknown; "
+          "t_ms is when the verdict loop read it.")
+      .def_property_readonly(
+          "arrived_ms", [](const SegmentRecord& s) { return double(s.event.arrived_ns() - s.start_ns) / 1e6; },
+          "queued_ms where known, else t_ms: the time to measure the sender's timers by.")
       .def_property_readonly("released_ms", [](const SegmentRecord& s) -> py::object {
         if (!s.event.released_ns) return py::none();
         return py::float_(double(s.event.released_ns - s.start_ns) / 1e6);

@@ -108,13 +108,15 @@ void expect_schedule(const Expectations& expect, const Trace& trace, const State
     const std::vector<Event> events = trace.events();
     auto segs = matching_segments(events, m);
     seen.steps_ns.clear();
-    for (auto* s : segs) seen.steps_ns.push_back(s->t_ns);
+    // The kernel's times of the segments: a verdict loop that fell behind must not
+    // look like a late timer.
+    for (auto* s : segs) seen.steps_ns.push_back(s->arrived_ns());
     seen.origin_ns.reset();
     if (options.since && !segs.empty())
       for (auto* s : matching_segments(events, *options.since))
-        if (s->t_ns < segs.front()->t_ns) seen.origin_ns = s->t_ns;
-    const std::int64_t from_ns = seen.origin_ns ? *seen.origin_ns : segs.empty() ? called_ns : segs.front()->t_ns;
-    if (watch) seen.give_up_ns = watch->find(events, segs.empty() ? called_ns : segs.front()->t_ns);
+        if (s->arrived_ns() < segs.front()->arrived_ns()) seen.origin_ns = s->arrived_ns();
+    const std::int64_t from_ns = seen.origin_ns ? *seen.origin_ns : segs.empty() ? called_ns : segs.front()->arrived_ns();
+    if (watch) seen.give_up_ns = watch->find(events, segs.empty() ? called_ns : segs.front()->arrived_ns());
 
     bool complete = seen.steps_ns.size() >= schedule.steps.size() && (!watch || seen.give_up_ns);
     if (complete) break;

@@ -9,6 +9,7 @@
 #include <climits>
 
 #include "harness/queue_rules.h"
+#include "harness/realtime_priority.h"
 #include "netns/error.h"
 
 namespace tcpfault {
@@ -185,6 +186,10 @@ void FaultEngine::inject(const SockAddr& a, const SockAddr& b, const Craft& spec
 }
 
 void FaultEngine::run() {
+  // The middlebox keeps pace with the wire even when every core is busy: a verdict
+  // given late delays the segment as a fault rule would, and the endpoints' timers react.
+  if (std::string why = run_at_realtime_priority(); !why.empty())
+    trace_.note("verdict loop at normal priority (" + why + "): a busy machine may delay segments");
   while (!stop_) {
     std::int64_t deadline;
     {
@@ -260,6 +265,7 @@ void FaultEngine::handle(const NfQueue::Message& m) {
   const Packet& real = unshifted ? *unshifted : p;
   SegmentEvent ev;
   ev.t_ns = mono_now_ns();
+  ev.queued_ns = m.queued_ns;
   ev.from = host_of_(p.src);
   ev.to = host_of_(p.dst);
   ev.classified = tracker_.classify(real);

@@ -8,6 +8,9 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <sys/socket.h>
 
+#include <endian.h>
+#include <time.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <utility>
@@ -27,6 +30,21 @@ constexpr std::size_t kConfigBuffer = 8192;
 // Verdicts waiting to be sent together: a few hundred plain ones, or one rewritten packet.
 constexpr std::size_t kVerdictBuffer = 0xffff + 8192;
 constexpr int kSocketBuffer = 16 << 20;
+
+std::int64_t ns_of(const timespec& t) { return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
+
+// The kernel stamps received packets only while some socket asks for receive
+// timestamps (a machine-wide switch that tcpdump also turns on). One socket that asks,
+// open for the life of the process, makes NFQUEUE pass each packet's stamp.
+void want_receive_timestamps() {
+  static const int holder = [] {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+    return fd;
+  }();
+  (void)holder;
+}
 }  // namespace
 
 NfQueue::NfQueue(const netns::Namespace& ns, std::uint16_t number, std::uint32_t max_len)
@@ -58,6 +76,7 @@ NfQueue::NfQueue(const netns::Namespace& ns, std::uint16_t number, std::uint32_t
     mnl_socket_close(nl_);
     throw;
   }
+  want_receive_timestamps();
   int fd = mnl_socket_get_fd(nl_);
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
@@ -93,6 +112,11 @@ std::size_t NfQueue::receive(const std::function<void(const Message&)>& on_packe
   std::size_t count = 0;
   while (true) {
     ssize_t n = mnl_socket_recvfrom(nl_, buffer_.data(), buffer_.size());
+    // The stamps are CLOCK_REALTIME; the trace is on CLOCK_MONOTONIC.
+    timespec real{}, mono{};
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    const std::int64_t real_minus_mono = ns_of(real) - ns_of(mono);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return count;
       if (errno == ENOBUFS) {
@@ -121,6 +145,11 @@ std::size_t NfQueue::receive(const std::function<void(const Message&)>& on_packe
       if (attr[NFQA_PAYLOAD])
         m.packet = {static_cast<const std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
                     mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])};
+      if (attr[NFQA_TIMESTAMP] && mnl_attr_get_payload_len(attr[NFQA_TIMESTAMP]) >= sizeof(nfqnl_msg_packet_timestamp)) {
+        auto* ts = static_cast<const nfqnl_msg_packet_timestamp*>(mnl_attr_get_payload(attr[NFQA_TIMESTAMP]));
+        const std::int64_t stamp = std::int64_t(be64toh(ts->sec)) * 1'000'000'000 + std::int64_t(be64toh(ts->usec)) * 1000;
+        if (stamp) m.queued_ns = stamp - real_minus_mono;
+      }
       ++count;
       on_packet(m);
     }

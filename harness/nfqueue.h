@@ -30,6 +30,11 @@ class NfQueue {
   struct Message {
     std::uint32_t id = 0;
     std::span<const std::uint8_t> packet;  // valid during the callback only
+    // When the middlebox's kernel received the packet (its receive timestamp, taken as
+    // the sender's veth handed it over), on CLOCK_MONOTONIC; 0 if the kernel gave none.
+    // Beside the time the verdict loop reads it, it tells a stalled harness apart from
+    // a late sender.
+    std::int64_t queued_ns = 0;
   };
 
   int fd() const;

@@ -34,7 +34,10 @@ using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC, as the kernel's tr
 std::int64_t mono_now_ns();
 
 struct SegmentEvent {
-  std::int64_t t_ns = 0;        // when the middlebox saw it
+  std::int64_t t_ns = 0;        // when the verdict loop read it
+  // When the middlebox's kernel received it (the queue's timestamp), 0 if unknown (a
+  // segment crafted by the harness, or a kernel that gave no stamp).
+  std::int64_t queued_ns = 0;
   std::uint64_t id = 0;         // arrival number, set by Trace::add_segment
   Host from = Host::Client;     // Middlebox: crafted by the harness
   Host to = Host::Server;
@@ -52,6 +55,10 @@ struct SegmentEvent {
   // its headers (the payload cap was reached).
   std::size_t wire_length() const { return packet.ip_header_len + packet.tcp_header_len + packet.payload_len; }
   bool payload_kept() const { return packet.bytes.size() >= wire_length(); }
+  // When it reached the middlebox as near as the harness knows: the kernel's stamp,
+  // else the loop's time. Timer checks use it: a busy harness must not move the
+  // kernel's retransmissions.
+  std::int64_t arrived_ns() const { return queued_ns ? queued_ns : t_ns; }
 };
 
 struct TransitionEvent {

@@ -25,6 +25,7 @@ std::string render_json(const Trace& trace) {
               {"fate", s->fate},
               {"rule", s->rule},
               {"summary", format_packet(s->packet, s->relative)}};
+    if (s->queued_ns) j["queued_ms"] = ms(s->queued_ns);  // the kernel's receive time, before t_ms
     if (s->released_ns) j["released_ms"] = ms(s->released_ns);
     if (!s->payload_kept()) j["payload_kept"] = false;  // past the trace's payload cap
     return j;

@@ -58,6 +58,8 @@ std::string segment_text(const SegmentEvent& s) {
   return text;
 }
 
+constexpr std::int64_t kLoopLagShown_ns = 1'000'000;
+
 std::string wire_cell(const SegmentEvent& s) {
   bool rightward = s.to == Host::Server;
   bool lost = s.fate.rfind("dropped", 0) == 0;
@@ -71,6 +73,13 @@ std::string wire_cell(const SegmentEvent& s) {
     cell = (lost ? "X--" : "<" + arrow_body) + " " + text +
            (s.from == Host::Middlebox ? " " + arrow_body : "");
   if (s.fate != "passed") cell += "  {" + s.fate + "}";
+  // A verdict loop that read the segment well after the kernel queued it: the harness,
+  // not the sender, was late.
+  if (s.queued_ns && s.t_ns - s.queued_ns >= kLoopLagShown_ns) {
+    char lag[48];
+    std::snprintf(lag, sizeof lag, "  (queued %.3f ms before)", double(s.t_ns - s.queued_ns) / 1e6);
+    cell += lag;
+  }
   return cell;
 }
 

@@ -42,7 +42,7 @@ void write_pcapng(const Trace& trace, const std::string& path) {
     if (auto* s = std::get_if<SegmentEvent>(&e)) segments.push_back(s);
   for (const auto& s : bulk) segments.push_back(&s);
   std::stable_sort(segments.begin(), segments.end(),
-                   [](const SegmentEvent* a, const SegmentEvent* b) { return a->t_ns < b->t_ns; });
+                   [](const SegmentEvent* a, const SegmentEvent* b) { return a->arrived_ns() < b->arrived_ns(); });
   for (const SegmentEvent* s : segments) {
     std::string comment = "from " + netns::to_string(s->from) + " to " + netns::to_string(s->to) +
                           ": " + roles_string(s->classified.roles) + ", connection " +
@@ -50,7 +50,7 @@ void write_pcapng(const Trace& trace, const std::string& path) {
     // Past the trace's payload cap only the headers were kept: the block says so with
     // a captured length shorter than the original one.
     if (!s->payload_kept()) comment += " (headers only: the trace's payload cap was reached)";
-    writer.write(s->packet.bytes, static_cast<std::uint64_t>(s->t_ns + offset), comment, s->wire_length());
+    writer.write(s->packet.bytes, static_cast<std::uint64_t>(s->arrived_ns() + offset), comment, s->wire_length());
   }
   writer.flush();
 }

@@ -3,6 +3,8 @@
     from tcpfault.casekit import assert_reports, fail, open_connection, tolerance
 """
 
+import time
+
 import tcpfault
 
 
@@ -18,6 +20,31 @@ def tolerance(interval):
     """packetdrill's rule for timer checks: the larger of 5 ms and 12.5 % of the interval
     (both in seconds)."""
     return max(0.005, 0.125 * interval)
+
+
+def wait_acknowledged(net, sender, within=2.0):
+    """Waits until the peer of `sender` ("client" or "server") has acknowledged, on the
+    wire, every sequence number `sender` has sent so far; fails if it has not within
+    `within` seconds. The wire, not the socket, is asked, so that it works whatever stack
+    is behind either end."""
+    peer = "server" if sender == "client" else "client"
+    end = None  # the farthest sequence number sent, in modulo 2^32 order ("." is the ACK flag)
+    for s in net.trace.segments(sent_by=sender):
+        if "R" in s.flags:
+            continue
+        e = (s.seq + s.payload_len + ("S" in s.flags) + ("F" in s.flags)) % 2**32
+        if end is None or (e - end) % 2**32 < 2**31:
+            end = e
+    if end is None:
+        return
+    deadline = time.monotonic() + within
+    while True:
+        if any("." in s.flags and (s.ack - end) % 2**32 < 2**31 for s in net.trace.segments(sent_by=peer)):
+            return
+        if time.monotonic() > deadline:
+            fail(net, f"the {peer} acknowledges everything the {sender} sent",
+                 f"an ACK of {end} within {within} s", "none")
+        time.sleep(0.001)  # the trace announces no single ACK; a short poll, bounded
 
 
 def assert_reports(failure, net, *fragments):
