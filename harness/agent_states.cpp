@@ -66,9 +66,26 @@ std::vector<TransitionEvent> AgentStates::transitions_of(const SocketRef& s) con
   return inferred(&s);
 }
 
+void AgentStates::set_stack_view(StackView view) {
+  std::lock_guard lock(mu_);
+  stack_view_ = std::move(view);
+}
+
 TcpState AgentStates::current(const SocketRef& s) const {
   auto ts = transitions_of(s);
-  return ts.empty() ? TcpState::CLOSED : ts.back().to;
+  const TcpState wire = ts.empty() ? TcpState::CLOSED : ts.back().to;
+  StackView view;
+  {
+    std::lock_guard lock(mu_);
+    if (from_events_ || !stack_view_ || ts.empty()) return wire;
+    view = stack_view_;
+  }
+  const auto stack = view(s);
+  if (!stack || *stack == wire) return wire;
+  // A state the wire took the socket through before its latest one: the stack lags.
+  for (std::size_t i = 0; i + 1 < ts.size(); ++i)
+    if (ts[i].to == *stack) return *stack;
+  return wire;
 }
 
 void AgentStates::record_inferred() {

@@ -8,7 +8,9 @@
 // notes at the start which source it is.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -38,7 +40,15 @@ class AgentStates {
 
   // The socket's transitions so far, in order.
   std::vector<TransitionEvent> transitions_of(const SocketRef& s) const;
-  // Its state now: the last transition's, CLOSED when it has none.
+  // The stack's own view of a socket's state (the agent's `sockets`), nullopt when it
+  // cannot tell. Asked only when the states are inferred from the wire.
+  using StackView = std::function<std::optional<TcpState>(const SocketRef&)>;
+  void set_stack_view(StackView view);
+  // Its state now: the last transition's, CLOSED when it has none. Inferred from the
+  // wire, a step is dated when the middlebox delivered its segment, which the stack
+  // processes a moment later (longer on a busy CPU): while the stack's own view is a
+  // state the wire has already taken it past, that earlier state is the answer, so
+  // that an expectation gating the next call waits for the stack itself.
   TcpState current(const SocketRef& s) const;
   // Writes the inferred steps not yet in the trace into it (nothing for state events).
   void record_inferred();
@@ -50,6 +60,7 @@ class AgentStates {
   std::shared_ptr<Trace> trace_;
   mutable std::mutex mu_;
   bool from_events_ = false;
+  StackView stack_view_;
   std::set<std::tuple<std::int64_t, std::string, std::string, int, int>> recorded_;  // inferred steps in the trace
 };
 

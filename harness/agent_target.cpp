@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "harness/agent_values.h"
 #include "netns/error.h"
 #include "netns/link_readiness.h"
 #include "netns/router_advert.h"
@@ -99,8 +100,42 @@ void AgentTarget::hello(const netns::Topology& topology) {
   trace_->note(netns::to_string(target_.side) + " agent: " + (agent_name_.empty() ? "(unnamed)" : agent_name_) +
                "; features: " + (listed.empty() ? "none" : listed));
   states_->use_events(features_.count("state_events") > 0);
+  if (features_.count("state_events") == 0) states_->set_stack_view([this](const SocketRef& s) { return stack_state(s); });
   // For stacks that learn their IPv6 router only from an advertisement.
   topology.middlebox().run([&] { netns::send_router_advert(ifname); });
+}
+
+std::optional<TcpState> AgentTarget::stack_state(const SocketRef& s) {
+  if (no_sockets_request_) return std::nullopt;
+  Json reply;
+  try {
+    reply = client_->request("sockets", Json::object(), kAgentGrace);
+  } catch (const NotApplicable&) {
+    no_sockets_request_ = true;
+    return std::nullopt;
+  }
+  if (!reply.value("ok", false) || !reply.contains("sockets") || !reply["sockets"].is_array()) {
+    no_sockets_request_ = true;  // unsupported: the wire alone answers from now on
+    return std::nullopt;
+  }
+  std::optional<TcpState> found;
+  for (const auto& entry : reply["sockets"]) {
+    if (!entry.is_object() || !entry.contains("state") || !entry["state"].is_string() ||
+        !entry.contains("local") || !entry["local"].is_string() || !entry.contains("remote") ||
+        !entry["remote"].is_string())
+      continue;
+    try {
+      if (parse_agent_sockaddr(entry["local"].get<std::string>()) != s.tuple.local ||
+          parse_agent_sockaddr(entry["remote"].get<std::string>()) != s.tuple.remote)
+        continue;
+    } catch (const std::exception&) {
+      continue;  // the connection's own calls report garbage; this view only helps
+    }
+    auto st = agent_state(entry["state"].get<std::string>());
+    // Several can match (a TIME_WAIT and a new connection): the most alive wins.
+    if (st && (!found || *found == TcpState::TIME_WAIT || *found == TcpState::CLOSED)) found = st;
+  }
+  return found.value_or(TcpState::CLOSED);
 }
 
 std::unique_ptr<AgentEndpoint> AgentTarget::make_endpoint(Family family) const {

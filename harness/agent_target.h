@@ -3,7 +3,9 @@
 // side's addresses, its endpoint, and where its states come from.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -39,6 +41,9 @@ class AgentTarget {
 
  private:
   void hello(const netns::Topology& topology);
+  // The agent's stack's own state of `s` (its `sockets` reply), nullopt when the agent
+  // cannot say (no `sockets`, or an answer without the socket's state).
+  std::optional<TcpState> stack_state(const SocketRef& s);
 
   Target target_;
   std::shared_ptr<Trace> trace_;
@@ -47,6 +52,7 @@ class AgentTarget {
   std::shared_ptr<AgentClient> client_;  // after states_: its reader feeds them
   std::string agent_name_;
   std::set<std::string> features_;
+  std::atomic<bool> no_sockets_request_{false};
 };
 
 }  // namespace tcpfault

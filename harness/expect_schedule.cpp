@@ -108,13 +108,14 @@ void expect_schedule(const Expectations& expect, const Trace& trace, const State
     const std::vector<Event> events = trace.events();
     auto segs = matching_segments(events, m);
     seen.steps_ns.clear();
-    // The kernel's times of the segments: a verdict loop that fell behind must not
-    // look like a late timer.
+    // Each step when its sender sent it (the kernel's stamp): a verdict loop that fell
+    // behind must not look like a late timer. The origin, a segment toward the timer's
+    // owner, counts from when the middlebox passed it on (its verdict).
     for (auto* s : segs) seen.steps_ns.push_back(s->arrived_ns());
     seen.origin_ns.reset();
     if (options.since && !segs.empty())
       for (auto* s : matching_segments(events, *options.since))
-        if (s->arrived_ns() < segs.front()->arrived_ns()) seen.origin_ns = s->arrived_ns();
+        if (s->t_ns < segs.front()->arrived_ns()) seen.origin_ns = s->t_ns;
     const std::int64_t from_ns = seen.origin_ns ? *seen.origin_ns : segs.empty() ? called_ns : segs.front()->arrived_ns();
     if (watch) seen.give_up_ns = watch->find(events, segs.empty() ? called_ns : segs.front()->arrived_ns());
 
