@@ -41,6 +41,9 @@ constexpr std::int64_t kCallSlack_ns = 1'000'000;
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 bool from_minisocket(const AlignedStep& s) { return contains(s.kernel_source, "timewait minisocket"); }
+// Recorded by the BPF observer when it happened, not polled (the fallback's steps are
+// the perf tracepoint's and sock_diag's).
+bool exact(const AlignedStep& s) { return s.kernel_source.rfind("bpf:", 0) == 0; }
 bool kernel_only(const AlignedStep& s) { return s.agreement == StepAgreement::KernelOnly; }
 bool wire_only(const AlignedStep& s) { return s.agreement == StepAgreement::WireOnly; }
 
@@ -93,7 +96,9 @@ class Explainer {
     if (auto v = connect_failed(s)) return *v;
     if (!e_->on_wire) return foreign(s);
     if (s.from == St::FIN_WAIT2 && s.to == St::CLOSED && from_minisocket(s)) {
-      if (const AlignedStep* tw = wire_step_near(St::FIN_WAIT2, St::TIME_WAIT, s.kernel_t_ns, /*before=*/true))
+      // Only the fallback polls: the BPF observer records the TIME_WAIT in between.
+      if (const AlignedStep* tw = wire_step_near(St::FIN_WAIT2, St::TIME_WAIT, s.kernel_t_ns, /*before=*/true);
+          tw && !exact(s))
         return {Cause::MinisocketPolled, polled_text(*tw, s)};
       return {Cause::OrphanFinWait2Timeout,
               "tcp_fin_timeout" + sysctl_value("tcp_fin_timeout") +
@@ -244,7 +249,8 @@ class Explainer {
     const AlignedStep* before = nullptr;
     for (const auto& k : e_->steps)
       if (k.kernel_t_ns && k.kernel_t_ns <= s.wire_t_ns && (!before || k.kernel_t_ns >= before->kernel_t_ns)) before = &k;
-    if (before && before->to == St::TIME_WAIT && s.from == St::TIME_WAIT && s.to == St::CLOSED)
+    // Only the fallback misses it: the BPF observer records a minisocket's end.
+    if (before && before->to == St::TIME_WAIT && s.from == St::TIME_WAIT && s.to == St::CLOSED && !exact(*before))
       return {Cause::TimeWaitEndUnrecorded,
               "the kernel gives no event when a timewait minisocket goes, and the observer does not watch "
               "TIME_WAIT: its record stops at TIME_WAIT (" + at(before->kernel_t_ns) + "); the wire shows it ended at " +

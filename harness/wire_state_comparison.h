@@ -53,11 +53,13 @@ enum class DisagreementCause {
   // timewait minisocket could be made (tcp_max_tw_buckets reached): the wire shows a
   // normal close into TIME_WAIT.
   TimeWaitNotKept,
-  // An orphan's FIN_WAIT2 minisocket gives no event; the observer looks at it every
-  // 2 ms and found it gone, so it missed the TIME_WAIT the wire shows in between.
+  // Fallback observer only (the BPF observer records both): an orphan's FIN_WAIT2
+  // minisocket has no tracepoint event; the fallback looks at it every 2 ms and found
+  // it gone, so it missed the TIME_WAIT the wire shows in between.
   MinisocketPolled,
-  // A TIME_WAIT minisocket ended (an RST at rcv_nxt with tcp_rfc1337 = 0, a new SYN
-  // taking the 4-tuple) without an event: the kernel's record stops at TIME_WAIT.
+  // Fallback observer only: a TIME_WAIT minisocket ended (an RST at rcv_nxt with
+  // tcp_rfc1337 = 0, a new SYN taking the 4-tuple) without a tracepoint event: the
+  // kernel's record stops at TIME_WAIT.
   TimeWaitEndUnrecorded,
   // The kernel's socket was gone already when the wire shows this step: segments that
   // reached the host afterwards met no socket (the host answers with an RST of its
