@@ -20,6 +20,7 @@ std::string to_string(DisagreementCause c) {
     case DisagreementCause::TimeWaitNotKept: return "time-wait-not-kept";
     case DisagreementCause::MinisocketPolled: return "minisocket-polled";
     case DisagreementCause::TimeWaitEndUnrecorded: return "time-wait-end-unrecorded";
+    case DisagreementCause::TimeWaitTakenOver: return "time-wait-taken-over";
     case DisagreementCause::SocketGone: return "socket-gone";
     case DisagreementCause::ForeignSocket: return "foreign-socket";
     case DisagreementCause::Unexplained: return "unexplained";
@@ -94,6 +95,7 @@ class Explainer {
 
   Verdict kernel_step(const AlignedStep& s) {
     if (auto v = connect_failed(s)) return *v;
+    if (auto v = taken_over(s)) return *v;
     if (!e_->on_wire) return foreign(s);
     if (s.from == St::FIN_WAIT2 && s.to == St::CLOSED && from_minisocket(s)) {
       // Only the fallback polls: the BPF observer records the TIME_WAIT in between.
@@ -129,6 +131,22 @@ class Explainer {
       return Verdict{Cause::ConnectFailedLocally,
                      c.call + " failed with " + errno_name(c.err) + " at " + at(c.t_ns) +
                          " before a SYN left: the kernel set SYN_SENT and then CLOSED, nothing reached the wire"};
+    }
+    return std::nullopt;
+  }
+
+  // A TIME_WAIT minisocket the BPF observer saw end with no segment for its 4-tuple,
+  // inside a connect() of its host toward the same peer: that connect() took it over.
+  std::optional<Verdict> taken_over(const AlignedStep& s) const {
+    if (s.from != St::TIME_WAIT || s.to != St::CLOSED || !exact(s) || !contains(s.kernel_source, "no segment"))
+      return std::nullopt;
+    for (const auto& c : in_.calls) {
+      if (c.host != e_->host || c.call.rfind("connect(", 0) != 0 || !contains(c.call, e_->remote.str())) continue;
+      if (s.kernel_t_ns < c.t_ns - c.duration_ns - kCallSlack_ns || s.kernel_t_ns > c.t_ns + kCallSlack_ns) continue;
+      return Verdict{Cause::TimeWaitTakenOver,
+                     c.call + " at " + at(c.t_ns) + " took over the TIME_WAIT minisocket's 4-tuple: the kernel ended "
+                     "it at " + at(s.kernel_t_ns) + " without a segment; on the wire the old connection just stops "
+                     "and the next SYN starts a new one"};
     }
     return std::nullopt;
   }

@@ -61,6 +61,10 @@ enum class DisagreementCause {
   // tcp_rfc1337 = 0, a new SYN taking the 4-tuple) without a tracepoint event: the
   // kernel's record stops at TIME_WAIT.
   TimeWaitEndUnrecorded,
+  // A connect() took over a TIME_WAIT minisocket's 4-tuple (tcp_tw_reuse, or a bound
+  // port with timestamps): the kernel ended the minisocket without a segment, and the
+  // wire shows the new connection's SYN, not the old one's end.
+  TimeWaitTakenOver,
   // The kernel's socket was gone already when the wire shows this step: segments that
   // reached the host afterwards met no socket (the host answers with an RST of its
   // own), while the wire still moved the connection's machine.

@@ -121,7 +121,8 @@ def test_request_socket_reset_goes_back_to_listen(net):
     peer = client.peer
     net.expect(peer).passes(SYN_RECV, LISTEN)
     mine = net.trace.transitions(peer)
-    assert steps(mine) == [("LISTEN", "SYN_RECV"), ("SYN_RECV", "LISTEN")], mine
+    # (The client's SYN, retransmitted a second later, may have started another request.)
+    assert steps(mine)[:2] == [("LISTEN", "SYN_RECV"), ("SYN_RECV", "LISTEN")], mine
     assert "an RST from the peer" in mine[1].source, mine[1].source
     rst = [s for s in net.trace.segments(sent_by="middlebox") if "R" in s.flags][0]
     assert rst.t_ms <= mine[1].t_ms < rst.t_ms + 5
