@@ -82,9 +82,12 @@ bool StateObserver::reconcile(const SocketRef& ref, const std::vector<Transition
   // A timewait minisocket that expired, or a FIN_WAIT2 orphan that moved on, is
   // covered elsewhere; only fill a step the tracepoint should have given.
   if (last.to == TcpState::TIME_WAIT) return false;
-  // An orphan handed to its FIN_WAIT2 minisocket: the orphan watcher records where it
-  // goes (filling it here too recorded its end twice).
-  if (last.to == TcpState::FIN_WAIT2 && last.source.find("timewait minisocket") != std::string::npos) return false;
+  // An orphan handed to its FIN_WAIT2 minisocket (a note, no step): the orphan watcher
+  // records where it goes (filling it here too recorded its end twice).
+  {
+    std::lock_guard lock(orphans_mu_);
+    if (orphans_.count({ref.host, ref.tuple})) return false;
+  }
   // The step may have happened between the caller's drain and the table read above:
   // its tracepoint event is then in the rings now, and no fill-in is needed.
   drain();

@@ -33,9 +33,10 @@ namespace tcpfault {
 // Why the wire and the kernel disagree about a step: what the wire cannot show, or what
 // the kernel's record leaves out. Each has a stable key (to_string) used in reports.
 enum class DisagreementCause {
-  // A request socket (NEW_SYN_RECV) answered the SYN and never became a full socket
-  // (its SYN-ACKs ran out, an RST removed it, a full accept queue dropped the ACK):
-  // the kernel records states of full sockets only; the wire shows SYN_RECV and on.
+  // A request socket (NEW_SYN_RECV) never became a full socket: with the fallback
+  // observer (full sockets only) the wire shows SYN_RECV and on where the kernel has
+  // nothing; with the BPF observer, where a full accept queue dropped the handshake's ACK,
+  // the wire shows ESTABLISHED while the kernel kept the request (and dropped it later).
   RequestSocket,
   // connect() failed in the kernel before a SYN left (EADDRINUSE, EADDRNOTAVAIL): the
   // socket went SYN_SENT and back to CLOSED with nothing on the wire.
@@ -61,9 +62,10 @@ enum class DisagreementCause {
   // tcp_rfc1337 = 0, a new SYN taking the 4-tuple) without a tracepoint event: the
   // kernel's record stops at TIME_WAIT.
   TimeWaitEndUnrecorded,
-  // A connect() took over a TIME_WAIT minisocket's 4-tuple (tcp_tw_reuse, or a bound
-  // port with timestamps): the kernel ended the minisocket without a segment, and the
-  // wire shows the new connection's SYN, not the old one's end.
+  // A new connection took over a TIME_WAIT minisocket's 4-tuple: a connect() (tcp_tw_reuse,
+  // a bound port with timestamps) ended it without a segment, or a new SYN to the listener
+  // (and what that exchange brought) ended it; the wire shows the new connection, and the
+  // old one just stops. Seen only with the BPF observer, which records the end.
   TimeWaitTakenOver,
   // The kernel's socket was gone already when the wire shows this step: segments that
   // reached the host afterwards met no socket (the host answers with an RST of its
