@@ -45,6 +45,11 @@ struct Transition {
                                // v4-mapped addresses are given as IPv4
   TcpState from = TcpState::CLOSED;
   TcpState to = TcpState::CLOSED;
+  // Inode number of the socket's network namespace; 0 where the source cannot tell
+  // (the perf tracepoint record has no namespace in it).
+  std::uint32_t netns = 0;
+  // What recorded it: "tracepoint" (perf), or what the BPF observer saw ("bpf: ...").
+  std::string source = "tracepoint";
 };
 
 // The tracepoint's numeric id and the text of its `format` file.

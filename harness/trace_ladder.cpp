@@ -104,6 +104,9 @@ std::string render_ladder(const Trace& trace, std::size_t max_rows) {
       out += row(s->t_ns, start, "", wire_cell(*s), "");
     } else if (auto* t = std::get_if<TransitionEvent>(&e)) {
       std::string text = to_string(t->from) + " -> " + to_string(t->to);
+      // Steps of a life's other kernel objects say so (the BPF observer records them).
+      if (t->source.find("request socket") != std::string::npos) text += " (request sock)";
+      else if (t->source.find("timewait minisocket") != std::string::npos) text += " (minisocket)";
       if (t->host == Host::Client) out += row(t->t_ns, start, text, "", "");
       else out += row(t->t_ns, start, "", "", text);
     } else if (auto* c = std::get_if<CallEvent>(&e)) {

@@ -20,6 +20,7 @@ std::string to_string(DisagreementCause c) {
     case DisagreementCause::TimeWaitNotKept: return "time-wait-not-kept";
     case DisagreementCause::MinisocketPolled: return "minisocket-polled";
     case DisagreementCause::TimeWaitEndUnrecorded: return "time-wait-end-unrecorded";
+    case DisagreementCause::TimeWaitTakenOver: return "time-wait-taken-over";
     case DisagreementCause::SocketGone: return "socket-gone";
     case DisagreementCause::ForeignSocket: return "foreign-socket";
     case DisagreementCause::Unexplained: return "unexplained";
@@ -41,6 +42,9 @@ constexpr std::int64_t kCallSlack_ns = 1'000'000;
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 bool from_minisocket(const AlignedStep& s) { return contains(s.kernel_source, "timewait minisocket"); }
+// Recorded by the BPF observer when it happened, not polled (the fallback's steps are
+// the perf tracepoint's and sock_diag's).
+bool exact(const AlignedStep& s) { return s.kernel_source.rfind("bpf:", 0) == 0; }
 bool kernel_only(const AlignedStep& s) { return s.agreement == StepAgreement::KernelOnly; }
 bool wire_only(const AlignedStep& s) { return s.agreement == StepAgreement::WireOnly; }
 
@@ -53,6 +57,7 @@ class Explainer {
 
   void explain(EndComparison& e, std::uint64_t connection) {
     e_ = &e;
+    connection_ = connection;
     segments_ = connection ? &of_connection_[connection] : &none_;
     // Kernel-only steps first: some wire-only steps are explained by them.
     for (auto& s : e.steps)
@@ -91,9 +96,12 @@ class Explainer {
 
   Verdict kernel_step(const AlignedStep& s) {
     if (auto v = connect_failed(s)) return *v;
+    if (auto v = taken_over(s)) return *v;
     if (!e_->on_wire) return foreign(s);
     if (s.from == St::FIN_WAIT2 && s.to == St::CLOSED && from_minisocket(s)) {
-      if (const AlignedStep* tw = wire_step_near(St::FIN_WAIT2, St::TIME_WAIT, s.kernel_t_ns, /*before=*/true))
+      // Only the fallback polls: the BPF observer records the TIME_WAIT in between.
+      if (const AlignedStep* tw = wire_step_near(St::FIN_WAIT2, St::TIME_WAIT, s.kernel_t_ns, /*before=*/true);
+          tw && !exact(s))
         return {Cause::MinisocketPolled, polled_text(*tw, s)};
       return {Cause::OrphanFinWait2Timeout,
               "tcp_fin_timeout" + sysctl_value("tcp_fin_timeout") +
@@ -107,6 +115,15 @@ class Explainer {
       if (auto v = timer_gave_up(s)) return *v;
     if (s.to == St::FIN_WAIT1 || s.to == St::LAST_ACK)
       if (auto v = fin_not_sent(s)) return *v;
+    // A request socket the wire took further (its handshake ACK met a full accept queue)
+    // and the kernel later dropped.
+    if (s.from == St::SYN_RECV && contains(s.kernel_source, "request socket") && request_only())
+      for (const auto& w : e_->steps)
+        if (wire_only(w) && w.from == St::SYN_RECV && w.to == St::ESTABLISHED && w.wire_t_ns <= s.kernel_t_ns)
+          return {Cause::RequestSocket,
+                  "the kernel kept the request socket the wire took as ESTABLISHED at " + at(w.wire_t_ns) +
+                      " (its handshake ACK met a full accept queue: ListenOverflows) and dropped it at " +
+                      at(s.kernel_t_ns) + " (" + s.kernel_source + ")"};
     return {Cause::Unexplained, "no rule explains the kernel's " + step_name(s) + " at " + at(s.kernel_t_ns) +
                                     " (" + s.kernel_source + ")"};
   }
@@ -124,6 +141,34 @@ class Explainer {
       return Verdict{Cause::ConnectFailedLocally,
                      c.call + " failed with " + errno_name(c.err) + " at " + at(c.t_ns) +
                          " before a SYN left: the kernel set SYN_SENT and then CLOSED, nothing reached the wire"};
+    }
+    return std::nullopt;
+  }
+
+  // A TIME_WAIT minisocket the BPF observer saw end with no segment for its 4-tuple,
+  // inside a connect() of its host toward the same peer: that connect() took it over.
+  std::optional<Verdict> taken_over(const AlignedStep& s) const {
+    if (s.from != St::TIME_WAIT || s.to != St::CLOSED || !exact(s)) return std::nullopt;
+    // A new connection's SYN for the 4-tuple: what ended the minisocket (the SYN itself,
+    // or an RST from the peer in that new connection's exchange) is that connection's.
+    for (const auto& g : in_.segments) {
+      const Packet& p = g.packet;
+      if (!toward_end(g) || g.packet.source() != e_->remote || !p.has(tcp_flag::SYN) || p.has(tcp_flag::ACK)) continue;
+      if (g.classified.connection == connection_ || g.t_ns > s.kernel_t_ns + kSameEvent_ns) continue;
+      return Verdict{Cause::TimeWaitTakenOver,
+                     "a new connection's SYN for its 4-tuple (" + seg(g) + " at " + at(g.t_ns) +
+                         ") met the TIME_WAIT minisocket, which ended at " + at(s.kernel_t_ns) + " (" +
+                         s.kernel_source + "); on the wire that is the new connection's exchange, and the old one "
+                         "just stops"};
+    }
+    if (!contains(s.kernel_source, "no segment")) return std::nullopt;
+    for (const auto& c : in_.calls) {
+      if (c.host != e_->host || c.call.rfind("connect(", 0) != 0 || !contains(c.call, e_->remote.str())) continue;
+      if (s.kernel_t_ns < c.t_ns - c.duration_ns - kCallSlack_ns || s.kernel_t_ns > c.t_ns + kCallSlack_ns) continue;
+      return Verdict{Cause::TimeWaitTakenOver,
+                     c.call + " at " + at(c.t_ns) + " took over the TIME_WAIT minisocket's 4-tuple: the kernel ended "
+                     "it at " + at(s.kernel_t_ns) + " without a segment; on the wire the old connection just stops "
+                     "and the next SYN starts a new one"};
     }
     return std::nullopt;
   }
@@ -229,8 +274,20 @@ class Explainer {
 
   // ---- steps only the wire shows ----
 
+  // The end's kernel life never got past its request socket (every step of it is one).
+  bool request_only() const {
+    bool any = false;
+    for (const auto& k : e_->steps)
+      if (k.kernel_t_ns) {
+        if (!contains(k.kernel_source, "request socket")) return false;
+        any = true;
+      }
+    return any;
+  }
+
   Verdict wire_step(const AlignedStep& s) {
     if (e_->on_wire && e_->end == WireEnd::Acceptor && e_->kernel_sockets == 0) return request_socket(s);
+    if (e_->on_wire && e_->end == WireEnd::Acceptor && request_only()) return request_socket(s);
     if ((s.from == St::FIN_WAIT2 && s.to == St::TIME_WAIT) || (s.from == St::TIME_WAIT && s.to == St::CLOSED))
       for (const auto& k : e_->steps)
         if (kernel_only(k) && k.cause == Cause::MinisocketPolled && k.kernel_t_ns >= s.wire_t_ns)
@@ -244,7 +301,8 @@ class Explainer {
     const AlignedStep* before = nullptr;
     for (const auto& k : e_->steps)
       if (k.kernel_t_ns && k.kernel_t_ns <= s.wire_t_ns && (!before || k.kernel_t_ns >= before->kernel_t_ns)) before = &k;
-    if (before && before->to == St::TIME_WAIT && s.from == St::TIME_WAIT && s.to == St::CLOSED)
+    // Only the fallback misses it: the BPF observer records a minisocket's end.
+    if (before && before->to == St::TIME_WAIT && s.from == St::TIME_WAIT && s.to == St::CLOSED && !exact(*before))
       return {Cause::TimeWaitEndUnrecorded,
               "the kernel gives no event when a timewait minisocket goes, and the observer does not watch "
               "TIME_WAIT: its record stops at TIME_WAIT (" + at(before->kernel_t_ns) + "); the wire shows it ended at " +
@@ -267,7 +325,7 @@ class Explainer {
              "and this one never became one";
     else if (s.from == St::SYN_RECV && s.to == St::ESTABLISHED)
       what = "the ACK of its SYN-ACK made no full socket of the request (a full accept queue drops it, "
-             "ListenOverflows; or the request was gone)";
+             "ListenOverflows; or the request was gone): the kernel's record stays at the request socket";
     else if (s.from == St::SYN_RECV && s.to == St::LISTEN)
       what = "an RST removed the request socket (EmbryonicRsts); a request socket has no state events";
     else
@@ -313,6 +371,7 @@ class Explainer {
   std::map<std::uint64_t, std::vector<const SegmentEvent*>> of_connection_;
   const std::vector<const SegmentEvent*> none_;
   EndComparison* e_ = nullptr;
+  std::uint64_t connection_ = 0;
   const std::vector<const SegmentEvent*>* segments_ = nullptr;
 };
 

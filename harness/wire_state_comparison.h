@@ -33,9 +33,10 @@ namespace tcpfault {
 // Why the wire and the kernel disagree about a step: what the wire cannot show, or what
 // the kernel's record leaves out. Each has a stable key (to_string) used in reports.
 enum class DisagreementCause {
-  // A request socket (NEW_SYN_RECV) answered the SYN and never became a full socket
-  // (its SYN-ACKs ran out, an RST removed it, a full accept queue dropped the ACK):
-  // the kernel records states of full sockets only; the wire shows SYN_RECV and on.
+  // A request socket (NEW_SYN_RECV) never became a full socket: with the fallback
+  // observer (full sockets only) the wire shows SYN_RECV and on where the kernel has
+  // nothing; with the BPF observer, where a full accept queue dropped the handshake's ACK,
+  // the wire shows ESTABLISHED while the kernel kept the request (and dropped it later).
   RequestSocket,
   // connect() failed in the kernel before a SYN left (EADDRINUSE, EADDRNOTAVAIL): the
   // socket went SYN_SENT and back to CLOSED with nothing on the wire.
@@ -53,12 +54,19 @@ enum class DisagreementCause {
   // timewait minisocket could be made (tcp_max_tw_buckets reached): the wire shows a
   // normal close into TIME_WAIT.
   TimeWaitNotKept,
-  // An orphan's FIN_WAIT2 minisocket gives no event; the observer looks at it every
-  // 2 ms and found it gone, so it missed the TIME_WAIT the wire shows in between.
+  // Fallback observer only (the BPF observer records both): an orphan's FIN_WAIT2
+  // minisocket has no tracepoint event; the fallback looks at it every 2 ms and found
+  // it gone, so it missed the TIME_WAIT the wire shows in between.
   MinisocketPolled,
-  // A TIME_WAIT minisocket ended (an RST at rcv_nxt with tcp_rfc1337 = 0, a new SYN
-  // taking the 4-tuple) without an event: the kernel's record stops at TIME_WAIT.
+  // Fallback observer only: a TIME_WAIT minisocket ended (an RST at rcv_nxt with
+  // tcp_rfc1337 = 0, a new SYN taking the 4-tuple) without a tracepoint event: the
+  // kernel's record stops at TIME_WAIT.
   TimeWaitEndUnrecorded,
+  // A new connection took over a TIME_WAIT minisocket's 4-tuple: a connect() (tcp_tw_reuse,
+  // a bound port with timestamps) ended it without a segment, or a new SYN to the listener
+  // (and what that exchange brought) ended it; the wire shows the new connection, and the
+  // old one just stops. Seen only with the BPF observer, which records the end.
+  TimeWaitTakenOver,
   // The kernel's socket was gone already when the wire shows this step: segments that
   // reached the host afterwards met no socket (the host answers with an RST of its
   // own), while the wire still moved the connection's machine.

@@ -273,6 +273,70 @@ TEST(WireStateComparison, TimeWaitEndedByAnRstHasNoKernelStep) {
   EXPECT_EQ(disagreements(r), Lines{"wire-only TIME_WAIT -> CLOSED: time-wait-end-unrecorded"}) << r.describe();
 }
 
+TEST(WireStateComparison, TheExactObserverRecordsTheTimeWaitAnRstEnds) {
+  // The same with the BPF observer: its TIME_WAIT -> CLOSED is the wire's.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.w.inject(C, "R", 2, 0);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900, "bpf: inet_sock_set_state");
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100, "bpf: inet_sock_set_state");
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 4900, "bpf: inet_sock_set_state");
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100, "bpf: inet_sock_set_state");
+  k.client(St::FIN_WAIT2, St::TIME_WAIT, 5100, "bpf: handed to a timewait minisocket (tcp_time_wait)");
+  k.server(St::LAST_ACK, St::CLOSED, 6100, "bpf: inet_sock_set_state");
+  k.client(St::TIME_WAIT, St::CLOSED, 6300, "bpf: timewait minisocket ended by an RST from the peer");
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{}) << r.describe();
+}
+
+TEST(WireStateComparison, AnExactMinisocketEndIsNeverPutDownToPolling) {
+  // Had the BPF observer seen an orphan's minisocket end without its TIME_WAIT, that
+  // would be a bug to report, not the fallback's polling.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, ".", 1, 2);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.w.add(S, "R", 2, 0);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.server(St::LAST_ACK, St::CLOSED, 7100);
+  k.client(St::FIN_WAIT2, St::CLOSED, 9000, "bpf: timewait minisocket ended by an RST from the peer");
+  const auto r = k.compare();
+  for (const auto& line : disagreements(r)) EXPECT_EQ(line.find("minisocket-polled"), std::string::npos) << line;
+}
+
+TEST(WireStateComparison, ATimeWaitTakenOverByConnect) {
+  // TW3: connect() from the same port takes over the TIME_WAIT (tcp_tw_reuse): the
+  // kernel ends the minisocket without a segment; the wire shows no end of it.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 4900);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.client(St::FIN_WAIT2, St::TIME_WAIT, 5100, "bpf: handed to a timewait minisocket (tcp_time_wait)");
+  k.server(St::LAST_ACK, St::CLOSED, 6100);
+  k.client(St::TIME_WAIT, St::CLOSED, 1'000'200,
+           "bpf: timewait minisocket ended by no segment: a connect() took over its 4-tuple (tcp_tw_reuse), or "
+           "its namespace went away");
+  k.calls.push_back({1'000'400'000, 500'000, Host::Client, "connect(" + k.w.addr(S).str() + ")", 0, 0});
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only TIME_WAIT -> CLOSED: time-wait-taken-over"}) << r.describe();
+}
+
 TEST(WireStateComparison, SocketsOfOtherTopologiesAreForeign) {
   Kernel k;
   k.w.handshake();

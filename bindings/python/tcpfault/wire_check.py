@@ -70,6 +70,15 @@ def comparison_record(comparison):
     }
 
 
+def observer_record(trace):
+    """Which state observer recorded the kernel's steps, and any step from a state to itself
+    (none may be: a step that changes no state is written as a note)."""
+    notes = [n for n in trace.notes() if n.startswith("state observer: ")]
+    same = [f"{t.host.name.lower()} {t.local}: {t.old.name} -> {t.new.name} ({t.source})"
+            for t in trace.transitions() if t.old == t.new]
+    return {"observer": notes[0].split(" ")[2] if notes else None, "same_state_steps": same}
+
+
 def append_record(path, record):
     """One JSON line, appended under an exclusive lock (xdist workers share the file)."""
     line = json.dumps(record, sort_keys=True) + "\n"
@@ -121,6 +130,7 @@ class Recorder:
             }
             try:
                 record.update(comparison_record(net.compare_wire_states(settle=SETTLE_S)))
+                record.update(observer_record(net.trace))
             except Exception as error:  # noqa: BLE001 - a broken comparison is reported, not hidden
                 record["error"] = f"{type(error).__name__}: {error}"
             append_record(self.path, record)
@@ -252,6 +262,11 @@ def report(path, out=None):
         for offset, test, end, step in reversed(s["offsets"][-3:]):
             print(f"  {offset:+.1f} ms  {test}: {end} {step['from']} -> {step['to']} ({step.get('wire_reason', '')})",
                   file=out)
+    observers = collections.Counter(r.get("observer") or "unknown" for r in records)
+    print("state observer: " + ", ".join(f"{o} in {n} test(s)" for o, n in sorted(observers.items())), file=out)
+    same = [(r["test"], step) for r in records for step in r.get("same_state_steps", [])]
+    for test, step in same:
+        print(f"\nSAME-STATE STEP {test}: {step}", file=out)
     for record in s["errors"]:
         print(f"\nERROR {record['test']}: the comparison failed: {record['error']}", file=out)
     shown = set()
@@ -262,4 +277,4 @@ def report(path, out=None):
         if record["test"] not in shown:  # the whole comparison once per test
             shown.add(record["test"])
             print(record["text"], file=out)
-    return 0 if not s["unexplained"] and not s["errors"] else 1
+    return 0 if not s["unexplained"] and not s["errors"] and not same else 1
