@@ -6,7 +6,7 @@ from tcpfault import (
     ACK_OF_FIN, PURE_ACK, CLOSE_WAIT, CLOSED, CLOSING, FIN, FIN_WAIT1, FIN_WAIT2, FINAL_ACK, LAST_ACK, RETRANSMISSION,
     TIME_WAIT, Match,
 )
-from tcpfault.casekit import open_connection
+from tcpfault.casekit import close_after_acking_fin, open_connection
 
 
 @pytest.mark.case("CL1", "four-way close: FIN_WAIT1, FIN_WAIT2, TIME_WAIT / CLOSE_WAIT, LAST_ACK", ref="RFC 9293 3.6", target_side="client")
@@ -47,7 +47,7 @@ def test_cl2_final_ack_lost(net):
     net.faults.drop(FINAL_ACK, sent_by="client", count=1)
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)  # the socket table says so at once
-    conn.close()
+    close_after_acking_fin(net, conn)
     net.expect(conn).passes(CLOSE_WAIT, LAST_ACK, CLOSED, within=5)
     net.expect(client).reaches(TIME_WAIT)
     net.expect_segments(FIN, sent_by="server", count=2)
@@ -76,7 +76,7 @@ def test_cl2_without_time_wait_the_second_fin_gets_rst(net):
     net.faults.drop(FINAL_ACK, sent_by="client", count=1)
     client.shutdown("SHUT_WR")
     net.expect(conn).reaches(CLOSE_WAIT)  # the socket table says so at once
-    conn.close()
+    close_after_acking_fin(net, conn)
 
     net.expect_segments(FIN | RETRANSMISSION, sent_by="server", count=1, within=5)
     net.expect_segments(flags="R", sent_by="client", count=1)

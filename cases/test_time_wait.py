@@ -10,10 +10,10 @@ import time
 import pytest
 
 from tcpfault import (
-    ACK_OF_FIN, CLOSE_WAIT, CLOSED, ESTABLISHED, FIN, FIN_WAIT2, FINAL_ACK, LAST_ACK, PURE_ACK, RETRANSMISSION, RST, SYN,
+    CLOSE_WAIT, CLOSED, ESTABLISHED, FIN, FIN_WAIT2, FINAL_ACK, LAST_ACK, PURE_ACK, RETRANSMISSION, RST, SYN,
     SYN_ACK, SYN_SENT, TIME_WAIT, Match,
 )
-from tcpfault.casekit import tolerance
+from tcpfault.casekit import close_after_acking_fin, tolerance
 from tcpfault.observations import observe
 
 PORT_RANGE = "net.ipv4.ip_local_port_range"
@@ -47,18 +47,12 @@ def close_first(net, closer, other):
     """`closer` closes first, `other` closes once it has the FIN: `closer` ends in TIME_WAIT,
     and its final ACK (sent as TIME_WAIT began) is in the trace.
 
-    `other` closes only after its ACK of the FIN has reached the middlebox. That ACK may
-    be a delayed one, built by a timer on one CPU while close() sends the FIN on the
-    other; each CPU hands its packet to its own backlog, and the FIN can then overtake
-    the ACK. The stale ACK (the FIN's sequence number, nothing new) reaching `closer` in
-    TIME_WAIT is answered with an ACK, the closed `other` answers that with an RST, and
-    the RST ends TIME_WAIT (tcp_rfc1337 = 0): a race these cases are not about."""
+    `other` closes only after its ACK of the FIN has reached the middlebox
+    (casekit.close_after_acking_fin says why)."""
     final_acks = len(net.trace.segments(FINAL_ACK, sent_by=closer.host))
-    acks_of_fin = len(net.trace.segments(ACK_OF_FIN | PURE_ACK, sent_by=other.host))
     closer.close()
     net.expect(other).reaches(CLOSE_WAIT)  # the socket table says so at once
-    net.expect_segments(ACK_OF_FIN | PURE_ACK, sent_by=other.host, count=acks_of_fin + 1)
-    other.close()
+    close_after_acking_fin(net, other)
     net.expect(closer).reaches(TIME_WAIT)
     net.expect_segments(FINAL_ACK, sent_by=closer.host, count=final_acks + 1)
 
@@ -328,7 +322,7 @@ def test_tw4_max_tw_buckets(net):
         client, conn = open_connection(net, listener)
         client.close()
         net.expect(conn).reaches(CLOSE_WAIT)
-        conn.close()
+        close_after_acking_fin(net, conn)  # a stale ACK would end TIME_WAIT early
         net.expect(conn).reaches(CLOSED)
         clients.append(client)
 

@@ -9,7 +9,7 @@ from tcpfault import (
     CLOSE_WAIT, CLOSED, CLOSING, FIN, FIN_WAIT1, FIN_WAIT2, FINAL_ACK, LAST_ACK, RETRANSMISSION,
     TIME_WAIT,
 )
-from tcpfault.casekit import assert_reports, open_connection
+from tcpfault.casekit import assert_reports, close_after_acking_fin, open_connection
 
 
 def test_cl1_abortive_close_fails_the_case(net):
@@ -31,7 +31,7 @@ def test_cl2_no_fault_fails_the_case(net):
     _, client, conn = open_connection(net)
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)  # the socket table says so at once
-    conn.close()
+    close_after_acking_fin(net, conn)
     net.expect(conn).passes(LAST_ACK, CLOSED)
     with pytest.raises(tcpfault.ExpectationFailed) as failure:
         net.expect_segments(FIN, sent_by="server", count=2, within=1.5)
@@ -46,7 +46,7 @@ def test_cl2_time_wait_kept_fails_the_no_buckets_variant(net):
     net.faults.drop(FINAL_ACK, sent_by="client", count=1)
     client.shutdown("SHUT_WR")  # as in the variant: only the buckets differ
     net.expect(conn).reaches(CLOSE_WAIT)  # the socket table says so at once
-    conn.close()
+    close_after_acking_fin(net, conn)
     net.expect_segments(FIN | RETRANSMISSION, sent_by="server", count=1, within=5)
     net.expect(conn).passes(LAST_ACK, CLOSED)
     with pytest.raises(tcpfault.ExpectationFailed) as failure:
@@ -71,7 +71,7 @@ def test_cl5_sequential_close_fails_the_case(net):
     _, client, conn = open_connection(net)
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)  # the socket table says so at once
-    conn.close()
+    close_after_acking_fin(net, conn)
     with pytest.raises(tcpfault.ExpectationFailed) as failure:
         net.expect(conn).passes(FIN_WAIT1, CLOSING, TIME_WAIT, within=1)
     assert_reports(failure, net, "expected: FIN_WAIT1 -> CLOSING -> TIME_WAIT", "CLOSE_WAIT -> LAST_ACK")

@@ -12,6 +12,7 @@ import pytest
 
 import tcpfault
 from tcpfault import CLOSE_WAIT, CLOSED, ESTABLISHED, FIN, FINAL_ACK, SYN, TIME_WAIT
+from tcpfault.casekit import close_after_acking_fin
 
 _spec = importlib.util.spec_from_file_location(
     "time_wait_cases", pathlib.Path(__file__).resolve().parent.parent / "test_time_wait.py")
@@ -58,7 +59,7 @@ def test_tw2_no_time_wait_fails_the_bound_port_case(net):
     client, conn = tw.open_connection(net, listener, local_port=40000)
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)
-    conn.close()
+    close_after_acking_fin(net, conn)
     net.expect(client).reaches(CLOSED)
     with pytest.raises(AssertionError) as failure:
         tw.keeps_failing(net, listener, 0.2, local_port=40000)
@@ -86,7 +87,7 @@ def test_tw2_no_time_wait_fails_the_takeover_check(net):
     client, conn = tw.open_connection(net, listener, local_port=40000, reuse_addr=True)
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)
-    conn.close()
+    close_after_acking_fin(net, conn)
     net.expect(client).reaches(CLOSED)
     old_fin = tw.first_segment(net, FIN, sent_by="client")
     again, accepted = tw.open_connection(net, listener, local_port=40000, reuse_addr=True)
@@ -120,7 +121,7 @@ def test_tw3_no_time_wait_fails_the_case(net):
         client, conn = tw.open_connection(net, listener)
         client.close()
         net.expect(conn).reaches(CLOSE_WAIT)
-        conn.close()
+        close_after_acking_fin(net, conn)
         net.expect(client).reaches(CLOSED)
     fifth = net.client.connect(listener)
     with pytest.raises(tcpfault.ExpectationFailed) as failure:

@@ -76,18 +76,20 @@ struct {
   __type(value, __u64);
 } lost SEC(".maps");
 
-// Minisockets and request sockets, from allocation to free, by address.
+// Minisockets and request sockets, from allocation to free, by address. A plain hash,
+// not an LRU one: a SYN flood's request sockets made the LRU evict a live orphan's
+// minisocket, whose end then went unrecorded. Full, it refuses and counts the loss.
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 32768);
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
   __type(key, __u64);
   __type(value, struct object);
 } objects SEC(".maps");
 
 // The hashed ones by 4-tuple, to find the object a segment is for.
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 32768);
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
   __type(key, struct tuple_key);
   __type(value, __u64);
 } by_tuple SEC(".maps");
@@ -108,6 +110,12 @@ struct {
 static __always_inline struct segment* segment_here(void) {
   __u32 zero = 0;
   return bpf_map_lookup_elem(&current, &zero);
+}
+
+static __always_inline void count_lost(void) {
+  __u32 zero = 0;
+  __u64* n = bpf_map_lookup_elem(&lost, &zero);
+  if (n) __sync_fetch_and_add(n, 1);
 }
 
 static __always_inline struct state_event* reserve(__u8 kind, __u64 object, __u64 t_ns) {
@@ -210,7 +218,7 @@ int BPF_PROG(on_alloc, unsigned long call_site, const void* ptr, struct kmem_cac
   struct object o = {};
   o.kind = kind;
   __u64 key = (__u64)ptr;
-  bpf_map_update_elem(&objects, &key, &o, BPF_ANY);
+  if (bpf_map_update_elem(&objects, &key, &o, BPF_ANY) != 0) count_lost();
   return 0;
 }
 
@@ -277,7 +285,7 @@ int BPF_PROG(on_timer_start, struct timer_list* t) {
     key_of(&o->key, &((struct request_sock*)addr)->__req_common);
   }
   normalize(&o->key);
-  bpf_map_update_elem(&by_tuple, &o->key, &addr, BPF_ANY);
+  if (bpf_map_update_elem(&by_tuple, &o->key, &addr, BPF_ANY) != 0) count_lost();
   struct state_event* e = reserve(o->kind == OBJ_TW ? SE_TW_NEW : SE_REQ_NEW, addr, 0);
   if (!e) return 0;
   put_key(e, &o->key);

@@ -47,6 +47,31 @@ def wait_acknowledged(net, sender, within=2.0):
         time.sleep(0.001)  # the trace announces no single ACK; a short poll, bounded
 
 
+def close_after_acking_fin(net, end):
+    """Closes `end` (a Connection whose peer closed first) once its ACK of the peer's FIN
+    has reached the middlebox.
+
+    Closed at once, the end may send its FIN from one CPU while its ACK of the peer's FIN,
+    built in softirq on the other, still waits in that CPU's backlog: the FIN overtakes
+    the ACK on the link. The stale ACK then reaches the peer in TIME_WAIT, which answers
+    it; a closed end answers that with an RST, and the RST ends TIME_WAIT (tcp_rfc1337 =
+    0). In LAST_ACK the answer is a second final ACK. Cases about the close, not about
+    that race, order the two this way."""
+    peer = tcpfault.Host.SERVER if end.host == tcpfault.Host.CLIENT else tcpfault.Host.CLIENT
+    fins = net.trace.segments(tcpfault.FIN, sent_by=peer)
+    if not fins:
+        fail(net, f"the {peer} closed first", "its FIN on the wire", "no FIN")
+    connection = fins[-1].connection  # the FIN that just put `end` in CLOSE_WAIT
+    deadline = time.monotonic() + 3
+    while not any(s.connection == connection
+                  for s in net.trace.segments(tcpfault.ACK_OF_FIN | tcpfault.PURE_ACK, sent_by=end.host)):
+        if time.monotonic() > deadline:
+            fail(net, f"the {end.host} acknowledges the FIN before it closes",
+                 "a bare ACK of the FIN within 3 s", "none")
+        time.sleep(0.001)  # the trace announces no single segment; a short poll, bounded
+    return end.close()
+
+
 def assert_reports(failure, net, *fragments):
     """A control's failure (pytest.raises info) names what was expected and seen, and
     carries this scenario's ladder."""
