@@ -75,6 +75,11 @@ TEST(AgentLines, ReadsStateEvents) {
   bad = e;
   bad["local"] = "198.18.2.1";
   EXPECT_THROW(read_state_event(bad, Host::Server), std::invalid_argument);
+  // JSON can carry a NUL; an address with one in it is no address (it used to pass as
+  // the part before the NUL).
+  bad = nlohmann::json::parse(R"({"event":"state","t_ns":1,"local":"198.18.2.1\u0000junk:8080",
+                                  "remote":"198.18.1.1:40000","from":"LISTEN","to":"SYN_RECV"})");
+  EXPECT_THROW(read_state_event(bad, Host::Server), std::invalid_argument);
 }
 
 }  // namespace
