@@ -16,6 +16,8 @@ packages=(
   tcpdump tshark                                 # reading captures back in tests
   iproute2 util-linux procps                     # the host-unchanged check (ip, lsns, sysctl)
   liblwip-dev                                    # lwIP 2.1, the stack the reference agent (agents/lwip) drives
+  clang libclang-rt-14-dev                       # fuzz/: libFuzzer and its ASan/UBSan runtimes need clang
+  llvm                                           # llvm-symbolizer: sanitizer reports with file:line
 )
 
 if [ "$(id -u)" -ne 0 ]; then
