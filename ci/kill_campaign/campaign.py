@@ -17,14 +17,18 @@ import procs
 
 
 def commands(build, top, run_dir):
-    """The three kinds of run, in turn: the conformance command on the kernel, on the lwIP
-    agent, and pytest on the cases with four xdist workers."""
+    """The four kinds of run, in turn: (label, argv, whether only the leader is killed).
+    The conformance command on the kernel and on the lwIP agent, and pytest on the cases
+    with four xdist workers, lose their whole session at once. pytest alone on the lwIP
+    agent loses only its own process, the harness: its agents must die by themselves
+    (PR_SET_PDEATHSIG) and whatever it started must end."""
     tcpfault = [f"{build}/bin/tcpfault", "conformance", "--family", "both", "--artifacts", f"{run_dir}/artifacts"]
+    pytest = ["/usr/bin/python3", "-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "not slow"]
     return [
-        ("conformance", tcpfault),
-        ("conformance --target lwip", tcpfault + ["--target", "lwip"]),
-        ("pytest -n 4", ["/usr/bin/python3", "-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "not slow",
-                         "-n", "4", f"{top}/cases"]),
+        ("conformance", tcpfault, False),
+        ("conformance --target lwip", tcpfault + ["--target", "lwip"], False),
+        ("pytest -n 4", pytest + ["-n", "4", f"{top}/cases"], False),
+        ("pytest lwip, harness only", pytest + ["--tcpfault-target", "lwip", f"{top}/cases"], True),
     ]
 
 
@@ -34,9 +38,9 @@ def one_run(options, work, number, delay):
     tmpdir = os.path.join(run_dir, "tmp")
     os.makedirs(tmpdir)
     if options.command:
-        label, argv = "command", ["/bin/sh", "-c", options.command]
+        label, argv, leader_only = "command", ["/bin/sh", "-c", options.command], False
     else:
-        label, argv = commands(options.build, top, run_dir)[number % 3]
+        label, argv, leader_only = commands(options.build, top, run_dir)[number % 4]
     before = leftovers.Before(top)
     env = dict(os.environ, TMPDIR=tmpdir, PYTHONPATH=f"{options.build}/python")
     with open(os.path.join(run_dir, "output.log"), "w") as log:
@@ -50,7 +54,10 @@ def one_run(options, work, number, delay):
         how = f"killed after {delay:.2f} s"
     frozen = procs.freeze(child.pid)
     at_kill = leftovers.AtKill(child.pid, frozen)
-    procs.kill(child.pid, frozen)
+    if leader_only:
+        procs.kill_leader(child.pid, frozen)
+    else:
+        procs.kill(child.pid, frozen)
     child.wait()
     killed = time.monotonic()
 
@@ -61,6 +68,7 @@ def one_run(options, work, number, delay):
             break
         time.sleep(0.1)  # polling for absence: nothing signals that a namespace is gone
     cleared = time.monotonic() - killed
+    procs.kill(child.pid, procs.members(child.pid))  # a leftover process is counted, then ended
     found += [f"host: {line}" for line in leftovers.host_changes(top, before)]
     notes = [f"/tmp/{e} appeared (not counted: /tmp is shared)" for e in leftovers.new_tmp(before)]
     line = f"run {number + 1:3d} {label:<26} {how}; {at_kill.summary()}"

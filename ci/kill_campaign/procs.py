@@ -62,3 +62,13 @@ def kill(sid, pids):
         pass
     signal_each(pids, signal.SIGKILL)
     signal_each(members(sid), signal.SIGKILL)
+
+
+def kill_leader(sid, pids):
+    """SIGKILLs the session's leader alone and lets the rest of the frozen session run
+    on: what it started must end by itself."""
+    try:
+        os.kill(sid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    signal_each([p for p in pids if p != sid], signal.SIGCONT)
