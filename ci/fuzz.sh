@@ -8,8 +8,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-120}
 build=${TCPFAULT_FUZZ_BUILD:-$top/build-fuzz}
 "$top/fuzz/build.sh" "$build" >/dev/null || exit 1
-status=0
+status=0 crashed=0
 for target in packet_parse tcp_options sysctl_conf agent_line; do
-  "$top/fuzz/run.sh" "$build" "$target" "$seconds" || status=1
+  out=$("$top/fuzz/run.sh" "$build" "$target" "$seconds") || { status=1; crashed=$((crashed + 1)); }
+  echo "$out"
 done
+echo "4 targets, ${seconds} s each: $crashed crashed"
 exit $status
