@@ -20,6 +20,8 @@ packages=(
   # (instead of hand-written bpf() calls), clang compiles it for the kernel's BTF, llvm
   # strips it, bpftool writes vmlinux.h and the skeleton at build time.
   libbpf-dev clang llvm bpftool
+  libclang-rt-14-dev                             # fuzz/: libFuzzer and its ASan/UBSan runtimes (llvm-symbolizer from llvm)
+  stress-ng                                      # ci/soak.sh --load: every core kept busy, bounded in time
 )
 
 if [ "$(id -u)" -ne 0 ]; then

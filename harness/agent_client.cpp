@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "harness/agent_lines.h"
 #include "netns/error.h"
 
 namespace tcpfault {
@@ -15,12 +16,6 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr milliseconds kExitAfterBye{2000};
 constexpr milliseconds kExitAfterEof{1000};  // to report how it ended, not only that it did
-
-std::string quote(const std::string& line) {
-  constexpr std::size_t kShown = 200;
-  std::string shown = line.size() > kShown ? line.substr(0, kShown) + "..." : line;
-  return "'" + shown + "'";
-}
 
 std::string indent(const std::string& text) {
   std::string out = "    ";
@@ -201,14 +196,7 @@ void AgentClient::read_lines() {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     buffer.append(chunk, n);
-    std::size_t start = 0, nl;
-    while ((nl = buffer.find('\n', start)) != std::string::npos) {
-      std::string line = buffer.substr(start, nl - start);
-      start = nl + 1;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      on_line(line);
-    }
-    buffer.erase(0, start);
+    for (const std::string& line : take_agent_lines(buffer)) on_line(line);
     if (buffer.size() > kAgentMaxLine) {
       mark_failed("sent garbage: a line longer than 1 MiB");
       return;
@@ -225,36 +213,34 @@ void AgentClient::read_lines() {
 }
 
 void AgentClient::on_line(const std::string& line) {
-  Json j = Json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return mark_failed("sent garbage: a line that is not a JSON object: " + quote(line));
-  if (j.contains("event")) {
-    try {
-      if (on_event_) on_event_(j);
-    } catch (const std::exception& e) {
-      mark_failed("sent garbage: an event the harness cannot read (" + std::string(e.what()) + "): " + quote(line));
-    }
-    return;
+  AgentLine read = read_agent_line(line);
+  switch (read.kind) {
+    case AgentLine::Kind::Garbage:
+    case AgentLine::Kind::RequestError: return mark_failed(read.problem);
+    case AgentLine::Kind::Event:
+      try {
+        if (on_event_) on_event_(read.message);
+      } catch (const std::exception& e) {
+        mark_failed("sent garbage: an event the harness cannot read (" + std::string(e.what()) + "): " +
+                    quote_agent_line(line));
+      }
+      return;
+    case AgentLine::Kind::Reply: break;
   }
-  if (!j.contains("id")) return mark_failed("sent garbage: a message with neither \"id\" nor \"event\": " + quote(line));
-  const Json& id_field = j["id"];
-  if (id_field.is_null() && j.contains("error"))
-    return mark_failed("reported that it could not read a request: " + quote(line));
-  if (!id_field.is_number_integer()) return mark_failed("sent garbage: a reply whose id is not an integer: " + quote(line));
-  const auto id = id_field.get<std::int64_t>();
   std::string problem;
   {
     std::lock_guard lock(mu_);
-    auto it = pending_.find(id);
+    auto it = pending_.find(read.id);
     if (it == pending_.end() || it->second.reply) {
-      problem = "a reply to id " + std::to_string(id) + ", which is not an outstanding request";
-    } else if (!(j.contains("ok") && j["ok"].is_boolean()) && !j.contains("error")) {
-      problem = "a reply to `" + it->second.cmd + "` (request " + std::to_string(id) +
+      problem = "a reply to id " + std::to_string(read.id) + ", which is not an outstanding request";
+    } else if (!read.has_outcome) {
+      problem = "a reply to `" + it->second.cmd + "` (request " + std::to_string(read.id) +
                 ") with neither a boolean \"ok\" nor \"error\"";
     } else {
-      it->second.reply = std::move(j);
+      it->second.reply = std::move(read.message);
     }
   }
-  if (!problem.empty()) return mark_failed("sent garbage: " + problem + ": " + quote(line));
+  if (!problem.empty()) return mark_failed("sent garbage: " + problem + ": " + quote_agent_line(line));
   changed_.notify_all();
 }
 

@@ -1,8 +1,6 @@
 #include "harness/agent_states.h"
 
-#include <stdexcept>
-
-#include "harness/agent_values.h"
+#include "harness/agent_lines.h"
 #include "harness/expect.h"
 #include "harness/wire_states.h"
 
@@ -26,23 +24,7 @@ std::string AgentStates::source() const {
   return from_events() ? "the agent's state events" : "inferred from the wire";
 }
 
-void AgentStates::on_state_event(const nlohmann::json& e) {
-  auto text = [&](const char* field) {
-    if (!e.contains(field) || !e[field].is_string())
-      throw std::invalid_argument(std::string("a state event without \"") + field + "\"");
-    return e[field].get<std::string>();
-  };
-  auto state = [&](const char* field) {
-    auto s = agent_state(text(field));
-    if (!s) throw std::invalid_argument("a state event whose \"" + std::string(field) + "\" is no state: " + text(field));
-    return *s;
-  };
-  if (!e.contains("t_ns") || !e["t_ns"].is_number_integer())
-    throw std::invalid_argument("a state event without an integer \"t_ns\"");
-  TransitionEvent t{e["t_ns"].get<std::int64_t>(), host_, parse_agent_sockaddr(text("local")),
-                    parse_agent_sockaddr(text("remote")), 0, state("from"), state("to"), "agent state event"};
-  trace_->add(std::move(t));
-}
+void AgentStates::on_state_event(const nlohmann::json& e) { trace_->add(read_state_event(e, host_)); }
 
 std::vector<TransitionEvent> AgentStates::inferred(const SocketRef* only) const {
   std::vector<TransitionEvent> out;

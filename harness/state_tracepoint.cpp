@@ -96,22 +96,18 @@ bool copy_file(const char* path, int out) {
 }
 
 TracepointDescription describe_in_private_mount() {
-  char dir[] = "/tmp/tcpfault-tracefs-XXXXXX";
-  if (!::mkdtemp(dir)) throw_errno("mkdtemp for a private tracefs mount");
-  const std::string id_path = std::string(dir) + "/" + kEventDir + "/id";
-  const std::string format_path = std::string(dir) + "/" + kEventDir + "/format";
+  // tracefs goes on its usual mount point, in the child's mount namespace only: a
+  // directory made for it (mkdtemp) would stay behind on the host if the harness were
+  // killed before removing it.
+  const std::string dir = kTracefsRoots[0];
+  const std::string id_path = dir + "/" + kEventDir + "/id";
+  const std::string format_path = dir + "/" + kEventDir + "/format";
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    ::rmdir(dir);
-    throw_errno("pipe2");
-  }
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw_errno("pipe2");
   UniqueFd reader(pipe_fds[0]), writer(pipe_fds[1]);
   pid_t pid = ::fork();
-  if (pid < 0) {
-    ::rmdir(dir);
-    throw_errno("fork for a private tracefs mount");
-  }
-  if (pid == 0) child_read_tracefs(dir, id_path.c_str(), format_path.c_str(), writer.get());
+  if (pid < 0) throw_errno("fork for a private tracefs mount");
+  if (pid == 0) child_read_tracefs(dir.c_str(), id_path.c_str(), format_path.c_str(), writer.get());
   writer.reset();
 
   std::string reply;
@@ -124,7 +120,6 @@ TracepointDescription describe_in_private_mount() {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  ::rmdir(dir);  // nothing was ever mounted on it in our mount namespace
 
   if (reply.size() >= sizeof(ChildFailure) && reply[0] == 'E') {
     ChildFailure f;

@@ -13,6 +13,9 @@ std::string to_string(Family f) { return f == Family::V4 ? "IPv4" : "IPv6"; }
 
 Address Address::parse(std::string_view text) {
   std::string s(text);
+  // inet_pton reads up to a NUL: "198.18.2.1\0junk" would pass as 198.18.2.1.
+  if (s.find('\0') != std::string::npos)
+    throw std::invalid_argument("not an IPv4 or IPv6 address: '" + s.substr(0, s.find('\0')) + "' followed by a NUL");
   Address a;
   if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
     a.family = Family::V4;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,14 +24,15 @@ class ScenarioTest : public ::testing::TestWithParam<Family> {
     return o;
   }
 
-  // The timeline's segments that match, pointing into `events` (kept until the next call).
+  // The timeline's segments that match, pointing into a copy of the timeline that lives
+  // as long as the test: a later call must not leave an earlier result dangling.
   std::vector<const SegmentEvent*> segments(const Match& m) {
-    events = s->trace().events();
-    return matching_segments(events, m);
+    snapshots.push_back(s->trace().events());
+    return matching_segments(snapshots.back(), m);
   }
 
   std::unique_ptr<Scenario> s;
-  std::vector<Event> events;
+  std::list<std::vector<Event>> snapshots;
 };
 
 }  // namespace tcpfault
