@@ -134,6 +134,15 @@ std::uint64_t BpfObserver::lost() const {
   if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.lost), &zero, per_cpu.data()) != 0) return 0;
   std::uint64_t sum = 0;
   for (auto v : per_cpu) sum += v;
+  // A program interrupted on its CPU by an event that runs it again (a socket's step in
+  // softirq while a step in process context is being recorded) is not run the second
+  // time: the kernel counts that as a recursion miss. A missed step is a lost record.
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    bpf_prog_info info{};
+    std::uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) sum += info.recursion_misses;
+  }
   return sum;
 }
 

@@ -43,7 +43,9 @@ class BpfObserver {
   // sink. Rethrows what the sink threw on the reader thread.
   void drain();
 
-  // Records the kernel could not write because the ring buffer was full.
+  // Records the kernel could not write (the ring buffer or an object map was full), and
+  // runs of the program the kernel skipped because it was already running on that CPU
+  // (recursion misses). Any of these may be a step: the socket table then fills in.
   std::uint64_t lost() const;
   // Wall time the constructor took to open, load and attach the program.
   double load_ms() const { return load_ms_; }
