@@ -20,7 +20,7 @@ std::string lower(std::string s) {
 
 std::string known_roles() {
   std::string out;
-  for (Roles bit = 1; bit <= RETRANSMISSION; bit <<= 1) out += (out.empty() ? "" : ", ") + roles_string(bit);
+  for (Roles bit = 1; bit <= kLastRole; bit <<= 1) out += (out.empty() ? "" : ", ") + roles_string(bit);
   return out;
 }
 
@@ -199,7 +199,7 @@ void bind_values(py::module_& m) {
       .def("__int__", [](const PyRoles& a) { return a.bits; })
       .def("__str__", [](const PyRoles& a) { return roles_string(a.bits); })
       .def("__repr__", [](const PyRoles& a) { return roles_string(a.bits); });
-  for (Roles bit = 1; bit <= RETRANSMISSION; bit <<= 1) m.attr(roles_string(bit).c_str()) = PyRoles{bit};
+  for (Roles bit = 1; bit <= kLastRole; bit <<= 1) m.attr(roles_string(bit).c_str()) = PyRoles{bit};
 
   py::class_<SockAddr>(m, "SockAddr", "An address and a port: one end of a connection.")
       .def(py::init([](const std::string& addr, std::uint16_t port) { return SockAddr{Address::parse(addr), port}; }),

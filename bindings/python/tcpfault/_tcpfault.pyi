@@ -144,11 +144,14 @@ FINAL_ACK: Roles
 RST: Roles
 """Carries RST."""
 KEEPALIVE: Roles
-"""seq = snd_nxt - 1 with at most one byte, peer window open."""
+"""seq = snd_nxt - 1 with at most one byte, from an idle end (everything it sent acknowledged)."""
 WINDOW_PROBE: Roles
 """Probe of a zero window."""
 RETRANSMISSION: Roles
-"""Repeats sequence space (or an ACK) already sent."""
+"""Its sender's stack repeats sequence space (or a special ACK) already sent."""
+COPY: Roles
+"""Sent by the middlebox, repeating a segment: a duplicate's copy (with its original's roles) or a
+crafted segment over what its end already sent."""
 
 class SockAddr:
     """An address and a port: one end of a connection."""
