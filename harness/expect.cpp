@@ -129,20 +129,29 @@ std::vector<TransitionEvent> Expectations::transitions_of(const SocketRef& s) co
   return recorded;
 }
 
+std::optional<SocketEnd> Expectations::ended(const SocketRef& s, const std::vector<TransitionEvent>& recorded) const {
+  auto now = socket_now(s);
+  return socket_end(*trace_, s, recorded, !now || now->state == TcpState::CLOSED);
+}
+
 void Expectations::state(const SocketRef& s, TcpState want, milliseconds within) const {
   auto deadline = Clock::now() + within;
   std::optional<SocketInfo> info;
+  std::optional<SocketEnd> end;
   // The kernel gives no event for every state change (a minisocket expiring), so the
   // socket table is read again whenever the timeline moves, and at least every few ms.
   while (true) {
     auto version = trace_->version();
     info = socket_now(s);
     if (state_matches(info, want)) return;
-    if (Clock::now() >= deadline) break;
+    // A socket that has ended gets nowhere (CLOSED matched above): no use waiting.
+    if (!info || info->state == TcpState::CLOSED) end = socket_end(*trace_, s, transitions_of(s), true);
+    if (end || Clock::now() >= deadline) break;
     trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
   }
   std::string source = is_agent(s) ? " (" + agent_->source() + ")" : "";
-  fail(s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms",
+  fail(s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms" +
+           (end ? ": the socket is gone, " + end->cause : ""),
        to_string(want), state_text(info) + source + "; transitions: " + join_states(to_states(transitions_of(s))));
 }
 
@@ -150,16 +159,24 @@ void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& 
                                milliseconds within) const {
   auto deadline = Clock::now() + within;
   std::vector<TransitionEvent> seen;
+  std::optional<SocketEnd> end;
   // Woken by the timeline, and every few ms regardless: a step the tracepoint
   // missed shows up only in the socket table (see StateObserver::reconcile).
   while (true) {
     auto version = trace_->version();
     seen = transitions_of(s);
     if (contains_run(to_states(seen), sequence)) return;
-    if (Clock::now() >= deadline) break;
+    // A socket that has ended takes no more steps; if a step of its life may be missing
+    // from the record (it could still arrive), it is waited for as usual.
+    if (!seen.empty() && seen.back().to == TcpState::CLOSED) {
+      end = ended(s, seen);
+      if (end && !end->whole) end.reset();
+    }
+    if (end || Clock::now() >= deadline) break;
     trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
   }
-  fail(s.str() + " passes " + join_states(sequence) + " within " + std::to_string(within.count()) + " ms",
+  fail(s.str() + " passes " + join_states(sequence) + " within " + std::to_string(within.count()) + " ms" +
+           (end ? ": the socket is gone, " + end->cause : ""),
        join_states(sequence), join_states(to_states(seen)) + (is_agent(s) ? " (" + agent_->source() + ")" : ""));
 }
 

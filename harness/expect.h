@@ -12,6 +12,7 @@
 #include "harness/agent_states.h"
 #include "harness/endpoint.h"
 #include "harness/segment_match.h"
+#include "harness/socket_end.h"
 #include "harness/state_observer.h"
 #include "harness/tcp_state.h"
 #include "harness/trace.h"
@@ -38,9 +39,11 @@ class Expectations {
                std::function<std::string(const std::string&)> on_failure);
 
   // sock_diag shows the socket in `want` (SYN_RECV also matches a request socket;
-  // CLOSED matches no socket at all).
+  // CLOSED matches no socket at all). A socket that has ended (harness/socket_end.h)
+  // fails it at once, naming what ended it.
   void state(const SocketRef& s, TcpState want, milliseconds within) const;
-  // The socket's transitions include `sequence` as consecutive steps.
+  // The socket's transitions include `sequence` as consecutive steps; one that has ended
+  // with every step of its life recorded fails it at once, naming what ended it.
   void transitions(const SocketRef& s, const std::vector<TcpState>& sequence, milliseconds within) const;
   // Exactly `count` segments matching `m` are seen (waits until `count` are there).
   void segments(const Match& m, int count, milliseconds within) const;
@@ -65,6 +68,8 @@ class Expectations {
                          const std::string& seen) const;
 
  private:
+  // The socket's end, if it has ended (`recorded`: its transitions).
+  std::optional<SocketEnd> ended(const SocketRef& s, const std::vector<TransitionEvent>& recorded) const;
   // Shows `step` every segment, old and new, in arrival order, until it returns true
   // (true) or the deadline passes (false). Segments present at that moment are all shown.
   bool scan_segments(const std::function<bool(const SegmentEvent&)>& step, Clock::time_point deadline) const;

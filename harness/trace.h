@@ -71,6 +71,7 @@ struct CallEvent {
   std::string call;             // "connect(198.18.2.1:8080)"
   long result = 0;
   int err = 0;
+  std::optional<FourTuple> socket;  // the connection it was made on, if any (local = this host's end)
 };
 
 struct NoteEvent {
