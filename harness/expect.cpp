@@ -92,10 +92,24 @@ std::vector<TransitionEvent> transitions_of(const std::vector<Event>& events, co
 
 std::vector<const SegmentEvent*> matching_segments(const std::vector<Event>& events, const Match& m) {
   std::vector<const SegmentEvent*> out;
+  MatchCount selects(m);
   for (const auto& e : events)
     if (auto* s = std::get_if<SegmentEvent>(&e))
-      if (m.matches(SegmentView{s->from, s->packet, s->classified})) out.push_back(s);
+      if (selects(SegmentView{s->from, s->packet, s->classified})) out.push_back(s);
   return out;
+}
+
+std::string Since::describe(const Trace& trace) const {
+  char buf[48];
+  if (segment) {
+    std::snprintf(buf, sizeof buf, " since segment #%llu", static_cast<unsigned long long>(segment));
+    return buf;
+  }
+  if (t_ns) {
+    std::snprintf(buf, sizeof buf, " since +%.1f ms", double(t_ns - trace.start_ns()) / 1e6);
+    return buf;
+  }
+  return "";
 }
 
 Expectations::Expectations(std::shared_ptr<Trace> trace, StateObserver& states,
@@ -197,7 +211,8 @@ bool Expectations::scan_segments(const std::function<bool(const SegmentEvent&)>&
 
 void Expectations::segments(const Match& m, int count, milliseconds within) const {
   std::vector<std::int64_t> times;
-  auto matches = [&m](const SegmentEvent& s) { return m.matches(SegmentView{s.from, s.packet, s.classified}); };
+  MatchCount selects(m);
+  auto matches = [&selects](const SegmentEvent& s) { return selects(SegmentView{s.from, s.packet, s.classified}); };
   // Every segment already there is counted, so one too many is seen.
   scan_segments(
       [&](const SegmentEvent& s) {
@@ -216,11 +231,13 @@ void Expectations::segments(const Match& m, int count, milliseconds within) cons
        "exactly " + std::to_string(count), std::to_string(times.size()) + (times.empty() ? "" : " (at " + at + ")"));
 }
 
-void Expectations::no_segment(const Match& m, milliseconds during) const {
+void Expectations::no_segment(const Match& m, milliseconds during, const Since& since) const {
   std::vector<SegmentEvent> found;
+  MatchCount selects(m);
   bool appeared = scan_segments(
       [&](const SegmentEvent& s) {
-        if (!m.matches(SegmentView{s.from, s.packet, s.classified})) return false;
+        // Counted from the first segment (nth), judged only after `since`.
+        if (!selects(SegmentView{s.from, s.packet, s.classified}) || !since.admits(s)) return false;
         found.push_back(s);
         return true;
       },
@@ -228,7 +245,8 @@ void Expectations::no_segment(const Match& m, milliseconds during) const {
   if (!appeared) return;
   std::vector<const SegmentEvent*> segs;
   for (const auto& s : found) segs.push_back(&s);
-  fail("no " + m.describe() + (during.count() ? " during " + std::to_string(during.count()) + " ms" : ""),
+  fail("no " + m.describe() + since.describe(*trace_) +
+           (during.count() ? " during " + std::to_string(during.count()) + " ms" : ""),
        "none", std::to_string(segs.size()) + " (at " + times_of(segs, trace_->start_ns()) + "), first: " +
                    format_packet(segs.front()->packet, segs.front()->relative));
 }
@@ -236,9 +254,10 @@ void Expectations::no_segment(const Match& m, milliseconds during) const {
 void Expectations::stays_until(const SocketRef& s, TcpState held, const Match& m,
                                milliseconds within) const {
   std::int64_t seg_time = 0;
+  MatchCount selects(m);
   bool seen = scan_segments(
       [&](const SegmentEvent& s) {
-        if (seg_time || !m.matches(SegmentView{s.from, s.packet, s.classified})) return seg_time != 0;
+        if (seg_time || !selects(SegmentView{s.from, s.packet, s.classified})) return seg_time != 0;
         seg_time = s.t_ns;
         return true;
       },

@@ -31,6 +31,17 @@ class ExpectationFailed : public Error {
   std::string summary_;
 };
 
+// Where an expectation starts looking: only segments after this point count.
+struct Since {
+  std::uint64_t segment = 0;  // after the segment with this arrival id (SegmentEvent::id)
+  std::int64_t t_ns = 0;      // seen by the middlebox after this time (CLOCK_MONOTONIC)
+
+  static Since after(const SegmentEvent& s) { return {s.id, 0}; }
+  static Since at(std::int64_t t_ns) { return {0, t_ns}; }
+  bool admits(const SegmentEvent& s) const { return s.id > segment && s.t_ns > t_ns; }
+  std::string describe(const Trace& trace) const;  // " since segment #12", " since +45.3 ms", ""
+};
+
 class Expectations {
  public:
   // `on_failure` is called with the summary before throwing; it returns text to
@@ -47,8 +58,9 @@ class Expectations {
   void transitions(const SocketRef& s, const std::vector<TcpState>& sequence, milliseconds within) const;
   // Exactly `count` segments matching `m` are seen (waits until `count` are there).
   void segments(const Match& m, int count, milliseconds within) const;
-  // No segment matching `m` so far, nor during the next `during`.
-  void no_segment(const Match& m, milliseconds during) const;
+  // No segment matching `m` so far, nor during the next `during`; with `since`, only
+  // those after it count (an nth is still counted from the first segment).
+  void no_segment(const Match& m, milliseconds during, const Since& since = {}) const;
   // The socket stays in `held` until a segment matching `m` is seen: its transition
   // out of `held` (if any) comes after that segment.
   void stays_until(const SocketRef& s, TcpState held, const Match& m, milliseconds within) const;

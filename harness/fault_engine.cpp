@@ -152,6 +152,12 @@ RuleBook::Counts FaultEngine::counts(int id) const {
   return rules_.counts(id);
 }
 
+std::optional<FaultRule> FaultEngine::rule(int id) const {
+  std::lock_guard lock(mu_);
+  const FaultRule* r = rules_.rule(id);
+  return r ? std::optional<FaultRule>(*r) : std::nullopt;
+}
+
 FaultEngine::Stats FaultEngine::stats() const {
   std::lock_guard lock(mu_);
   check_queue_counters();  // the kernel's counts, fresh
@@ -298,7 +304,10 @@ void FaultEngine::handle(const NfQueue::Message& m) {
       ev.fate = "ISN rewritten by " + who + " to " + std::to_string(out.wire.seq) + shifted;
     else
       ev.fate = shifted.empty() ? "passed" : "passed, shifted" + shifted;
-    if (acting) ev.rule = acting->rule.label;
+    if (acting) {
+      ev.rule = acting->rule.label;
+      ev.rule_id = acting->id;
+    }
     trace_.add_segment(std::move(ev));
     pass_on(m.id, out, view.from);
   } else {
@@ -311,6 +320,7 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
                         const std::string& shifted, SegmentEvent ev, Host from) {
   const std::string who = "rule #" + std::to_string(acting.id);
   ev.rule = acting.rule.label;
+  ev.rule_id = acting.id;
   const Action& action = acting.current;
   // A random rule's draw is logged with the segment's ordinal among those it matched.
   std::optional<FaultDecision> decision;

@@ -57,6 +57,7 @@ class FaultEngine {
   void clear();
 
   RuleBook::Counts counts(int id) const;
+  std::optional<FaultRule> rule(int id) const;  // a copy; nullopt: never added, or removed
 
   // Sends a crafted segment now, in the live connection between the two ends.
   // Throws Error if the middlebox has not seen that connection.

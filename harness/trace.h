@@ -43,6 +43,7 @@ struct SegmentEvent {
   std::optional<RelativeTo> relative;  // ISNs for relative sequence numbers
   std::string fate;             // "passed", "dropped", "held 300 ms", "duplicated" ...
   std::string rule;             // the rule that acted, empty if none
+  int rule_id = 0;              // ... and its id (0: none)
   std::int64_t released_ns = 0; // for held segments: when they were let go
   // Its headers as the receiver got them, when the middlebox changed them (a modify
   // rule, an ISN shift); unset when it went on as sent. `packet` stays as sent.
