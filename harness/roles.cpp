@@ -136,12 +136,13 @@ bool repeats_sequence_space(const View& v, const Packet& p) {
   return v.self.syn_seen && p.seq_len() > 0 && before(p.seq, v.self.snd_nxt);
 }
 
-// A pure ACK behind its sender's snd_nxt that no probe explains: built before a
-// segment of its sender that overtook it on the way (Linux builds an ACK on the CPU that
-// received the segment it answers, so a delayed ACK can leave a few us after a FIN that
-// close() sent on another CPU). It acknowledges nothing the segment ahead had not.
+// A pure ACK behind its sender's snd_nxt, acknowledging nothing its sender had not
+// acknowledged already, that no probe explains: built before a segment of its sender that
+// overtook it on the way (Linux builds an ACK on the CPU that received the segment it
+// answers, so a delayed ACK can leave a few us after a FIN that close() sent on another CPU).
 bool is_stale_ack(const View& v, const Packet& p) {
-  return is_pure_ack(p) && v.self.syn_seen && before(p.seq, v.self.snd_nxt);
+  return is_pure_ack(p) && v.self.syn_seen && before(p.seq, v.self.snd_nxt) && v.self.ack_seen &&
+         !before(v.self.last_ack, p.ack);
 }
 
 Roles handshake_ack_roles(const View& v, const Packet& p) {

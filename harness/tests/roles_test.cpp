@@ -548,6 +548,19 @@ TEST(Roles, StaleAckTakesBackNeitherWindowNorAck) {
   EXPECT_EQ(w.connection()->from_opener.last_window, 700u);
 }
 
+TEST(Roles, AnAckBehindSndNxtThatAcknowledgesNewDataIsNotStale) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  w.play({
+      {C, "P.", 1, 1, 100, 502, "DATA"},
+      {S, "P.", 1, 1, 50, 509, "DATA"},
+      {C, ".", 1, 51, 0, 900, "PURE_ACK"},  // behind snd_nxt, but news: its window counts
+  });
+  EXPECT_EQ(w.connection()->from_opener.last_ack, 5051u);
+  EXPECT_EQ(w.connection()->from_opener.last_window, 900u);
+}
+
 TEST(Roles, DuplicateCopyKeepsItsOriginalsRolesAndIsMarkedCopy) {
   RoleTracker t;
   Wire w(t, Family::V4);
