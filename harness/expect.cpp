@@ -143,9 +143,10 @@ std::vector<TransitionEvent> Expectations::transitions_of(const SocketRef& s) co
   return recorded;
 }
 
-std::optional<SocketEnd> Expectations::ended(const SocketRef& s, const std::vector<TransitionEvent>& recorded) const {
+std::optional<SocketEnd> Expectations::ended(const SocketRef& s, const std::vector<TransitionEvent>& recorded,
+                                             bool whole_only) const {
   auto now = socket_now(s);
-  return socket_end(*trace_, s, recorded, !now || now->state == TcpState::CLOSED);
+  return socket_end(*trace_, s, recorded, !now || now->state == TcpState::CLOSED, whole_only);
 }
 
 void Expectations::state(const SocketRef& s, TcpState want, milliseconds within) const {
@@ -159,7 +160,7 @@ void Expectations::state(const SocketRef& s, TcpState want, milliseconds within)
     info = socket_now(s);
     if (state_matches(info, want)) return;
     // A socket that has ended gets nowhere (CLOSED matched above): no use waiting.
-    if (!info || info->state == TcpState::CLOSED) end = socket_end(*trace_, s, transitions_of(s), true);
+    if (!info || info->state == TcpState::CLOSED) end = ended(s, transitions_of(s));
     if (end || Clock::now() >= deadline) break;
     trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
   }
@@ -182,10 +183,7 @@ void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& 
     if (contains_run(to_states(seen), sequence)) return;
     // A socket that has ended takes no more steps; if a step of its life may be missing
     // from the record (it could still arrive), it is waited for as usual.
-    if (!seen.empty() && seen.back().to == TcpState::CLOSED) {
-      end = ended(s, seen);
-      if (end && !end->whole) end.reset();
-    }
+    if (!seen.empty() && seen.back().to == TcpState::CLOSED) end = ended(s, seen, /*whole_only=*/true);
     if (end || Clock::now() >= deadline) break;
     trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
   }

@@ -80,8 +80,9 @@ class Expectations {
                          const std::string& seen) const;
 
  private:
-  // The socket's end, if it has ended (`recorded`: its transitions).
-  std::optional<SocketEnd> ended(const SocketRef& s, const std::vector<TransitionEvent>& recorded) const;
+  // The socket's end, if it has ended (`recorded`: its transitions; see socket_end).
+  std::optional<SocketEnd> ended(const SocketRef& s, const std::vector<TransitionEvent>& recorded,
+                                 bool whole_only = false) const;
   // Shows `step` every segment, old and new, in arrival order, until it returns true
   // (true) or the deadline passes (false). Segments present at that moment are all shown.
   bool scan_segments(const std::function<bool(const SegmentEvent&)>& step, Clock::time_point deadline) const;

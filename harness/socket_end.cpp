@@ -105,7 +105,7 @@ bool reopened_after(const Trace& trace, const SocketRef& s, std::int64_t ns) {
 }  // namespace
 
 std::optional<SocketEnd> socket_end(const Trace& trace, const SocketRef& s,
-                                    const std::vector<TransitionEvent>& ts, bool gone) {
+                                    const std::vector<TransitionEvent>& ts, bool gone, bool whole_only) {
   if (!gone) return std::nullopt;
   int last = previous_step(ts, static_cast<int>(ts.size()));
   if (last < 0 || ts[last].to != TcpState::CLOSED) return std::nullopt;
@@ -127,6 +127,7 @@ std::optional<SocketEnd> socket_end(const Trace& trace, const SocketRef& s,
     }
     first = before;
   }
+  if (whole_only && !out.whole) return std::nullopt;  // before reading a long timeline again
   // Segments and calls after the previous life ended belong to this one.
   const int previous = previous_step(ts, first);
   const std::int64_t since_ns = previous < 0 ? 0 : ts[previous].t_ns;

@@ -35,8 +35,10 @@ struct SocketEnd {
 };
 
 // `transitions`: the socket's recorded steps (Expectations::transitions_of); `gone`: the
-// socket table shows no socket (or a CLOSED one) for it now. nullopt: it may still live.
+// socket table shows no socket (or a CLOSED one) for it now. nullopt: it may still live
+// (or, with `whole_only`, a step of its life may be missing from the record).
 std::optional<SocketEnd> socket_end(const Trace& trace, const SocketRef& s,
-                                    const std::vector<TransitionEvent>& transitions, bool gone);
+                                    const std::vector<TransitionEvent>& transitions, bool gone,
+                                    bool whole_only = false);
 
 }  // namespace tcpfault

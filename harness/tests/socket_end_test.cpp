@@ -41,10 +41,10 @@ class Timeline {
     trace_.add(CallEvent{at(ms), static_cast<std::int64_t>(took_ms * 1e6), s.host, std::move(what), err ? -1 : 0, err,
                          s.tuple});
   }
-  std::optional<SocketEnd> end(const SocketRef& s, bool gone = true) {
+  std::optional<SocketEnd> end(const SocketRef& s, bool gone = true, bool whole_only = false) {
     for (auto& e : pending_) trace_.add_segment(std::move(e));
     pending_.clear();
-    return socket_end(trace_, s, steps_[s.host == Host::Client], gone);
+    return socket_end(trace_, s, steps_[s.host == Host::Client], gone, whole_only);
   }
 
  private:
@@ -200,6 +200,7 @@ TEST(SocketEnd, AStepMissingFromTheRecordMakesItNotWhole) {
   auto end = t.end(t.server());
   ASSERT_TRUE(end);
   EXPECT_FALSE(end->whole);
+  EXPECT_FALSE(t.end(t.server(), true, /*whole_only=*/true));
 }
 
 TEST(SocketEnd, AConnectOnTheTupleAfterTheEndMayOpenItAgain) {
