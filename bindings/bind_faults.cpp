@@ -130,6 +130,24 @@ void bind_faults(py::module_& m) {
           },
           "A random rule's fault log: what it did to each segment it acted on, in order (empty for\n"
           "other rules).")
+      .def(
+          "released",
+          [](const RuleHandle& r, const py::object& within, const py::object& nth) {
+            auto t = seconds_arg(within, "within");
+            const int n = static_cast<int>(int_arg(nth, "nth (from 1)", 1, INT32_MAX));
+            auto s = r.ref.lock();
+            SegmentEvent e;
+            {
+              py::gil_scoped_release unlocked;
+              e = s->expect_released(r.id, t, n);
+            }
+            return SegmentRecord{std::move(e), s->trace().start_ns()};
+          },
+          py::arg("within") = 3.0, py::kw_only(), py::arg("nth") = 1,
+          "Waits until the nth segment (from 1) this rule kept back - a hold, a delay, a random rule's\n"
+          "reorder or delay - has been let go, and returns it (its released_ms set). Raises\n"
+          "ExpectationFailed when it is still held after `within` seconds (or the rule held none), and\n"
+          "Error for a rule that never keeps a segment back.")
       .def("__repr__", [](const RuleHandle& r) { return "<Rule #" + std::to_string(r.id) + ": " + r.label + ">"; });
 
   py::class_<FaultEngine::Stats>(m, "FaultStats", "What the fault engine has handled so far.")

@@ -184,15 +184,19 @@ void bind_scenario(py::module_& m) {
           "ones are not counted).")
       .def(
           "expect_no_segment",
-          [](const ScenarioHandle& h, const py::object& what, const py::object& during, const py::kwargs& kw) {
+          [](const ScenarioHandle& h, const py::object& what, const py::object& during, const py::object& since,
+             const py::kwargs& kw) {
             Match mt = match_arg(what, kw);
             auto t = seconds_arg(during, "during");
+            Since from = since.is_none() ? Since{} : since_arg(since);
             auto s = h.get();
             py::gil_scoped_release unlocked;
-            s->expect_no_segment(mt, t);
+            s->expect_no_segment(mt, t, from);
           },
-          py::arg("match") = py::none(), py::kw_only(), py::arg("during") = 0.0,
-          "No matching segment so far, nor during the next `during` seconds.")
+          py::arg("match") = py::none(), py::kw_only(), py::arg("during") = 0.0, py::arg("since") = py::none(),
+          "No matching segment so far, nor during the next `during` seconds. since=: only segments after\n"
+          "it count - a Segment from net.trace (those that came after it), a Transition or a Call (those\n"
+          "seen after its time). nth= is still counted from the first segment.")
       .def("expect_error", [](const ScenarioHandle& h, const CallResult& r, const py::object& err) {
              h.get()->expect_error(r, errno_arg(err));
            }, py::arg("result"), py::arg("errno"), "The call failed with this errno (int or name).")

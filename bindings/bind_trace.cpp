@@ -10,17 +10,6 @@ namespace tcpfault::py_bindings {
 
 namespace {
 
-// An event with the time origin of its trace, so it can say "+12.3 ms".
-template <class E>
-struct Timed {
-  E event;
-  std::int64_t start_ns;
-  double t_ms() const { return double(event.t_ns - start_ns) / 1e6; }
-};
-using SegmentRecord = Timed<SegmentEvent>;
-using TransitionRecord = Timed<TransitionEvent>;
-using CallRecord = Timed<CallEvent>;
-
 std::string at(double ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "+%.3f ms", ms);
@@ -38,6 +27,14 @@ std::vector<Timed<E>> collect(const Trace& t, const std::function<bool(const E&)
 }
 
 }  // namespace
+
+Since since_arg(const py::handle& value) {
+  if (py::isinstance<SegmentRecord>(value)) return Since::after(value.cast<const SegmentRecord&>().event);
+  if (py::isinstance<TransitionRecord>(value)) return Since::at(value.cast<const TransitionRecord&>().event.t_ns);
+  if (py::isinstance<CallRecord>(value)) return Since::at(value.cast<const CallRecord&>().event.t_ns);
+  throw py::type_error("since takes a Segment (the segments after it), a Transition or a Call (those after its "
+                       "time), from net.trace; not " + std::string(py::str(py::type::of(value).attr("__name__"))));
+}
 
 void bind_trace(py::module_& m) {
   py::class_<SegmentRecord>(m, "Segment", "A segment the middlebox saw, its roles, and what the harness did to it.")
@@ -139,8 +136,9 @@ void bind_trace(py::module_& m) {
           "segments",
           [](const Trace& t, const py::object& what, const py::kwargs& kw) {
             Match mt = match_arg(what, kw);
+            MatchCount selects(mt);
             return collect<SegmentEvent>(
-                t, [&](const SegmentEvent& e) { return mt.matches(SegmentView{e.from, e.packet, e.classified}); });
+                t, [&](const SegmentEvent& e) { return selects(SegmentView{e.from, e.packet, e.classified}); });
           },
           py::arg("match") = py::none(), "Segments seen so far, optionally only those matching.")
       .def(
@@ -161,9 +159,10 @@ void bind_trace(py::module_& m) {
           "bulk_segments",
           [](const Trace& t, const py::object& what, const py::kwargs& kw) {
             Match mt = match_arg(what, kw);
+            MatchCount selects(mt);
             std::vector<SegmentRecord> out;
             for (auto& e : t.bulk_segments())
-              if (mt.matches(SegmentView{e.from, e.packet, e.classified})) out.push_back({std::move(e), t.start_ns()});
+              if (selects(SegmentView{e.from, e.packet, e.classified})) out.push_back({std::move(e), t.start_ns()});
             return out;
           },
           py::arg("match") = py::none(),

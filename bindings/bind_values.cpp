@@ -20,7 +20,7 @@ std::string lower(std::string s) {
 
 std::string known_roles() {
   std::string out;
-  for (Roles bit = 1; bit <= RETRANSMISSION; bit <<= 1) out += (out.empty() ? "" : ", ") + roles_string(bit);
+  for (Roles bit = 1; bit <= kLastRole; bit <<= 1) out += (out.empty() ? "" : ", ") + roles_string(bit);
   return out;
 }
 
@@ -125,15 +125,16 @@ Match match_arg(const py::handle& what, const py::kwargs& refine) {
   Match m;
   if (py::isinstance<Match>(what)) m = what.cast<Match>();
   else if (!what.is_none()) m.all_roles = roles_arg(what, "role");
-  static const char* const known[] = {"sent_by", "role",          "any_role", "not_role",
-                                      "flags",   "without_flags", "payload",  "port"};
+  static const char* const known[] = {"sent_by", "role",          "any_role", "not_role", "flags",
+                                      "without_flags", "payload", "port", "nth"};
   for (auto [k, v] : refine) {
     std::string key = py::str(k);
     if (std::find(std::begin(known), std::end(known), key) == std::end(known))
       throw py::type_error("unknown match keyword '" + key +
-                           "' (known: sent_by, role, any_role, not_role, flags, without_flags, payload, port)");
+                           "' (known: sent_by, role, any_role, not_role, flags, without_flags, payload, port, nth)");
     if (v.is_none()) continue;
-    if (key == "sent_by") m.from = host_arg(v, "sent_by");
+    if (key == "nth") m.occurrence = static_cast<std::size_t>(int_arg(v, "nth (from 1)", 1, INT64_MAX));
+    else if (key == "sent_by") m.from = host_arg(v, "sent_by");
     else if (key == "role") m.all_roles |= roles_arg(v, "role");
     else if (key == "any_role") m.any_role |= roles_arg(v, "any_role");
     else if (key == "not_role") m.no_role |= roles_arg(v, "not_role");
@@ -199,7 +200,7 @@ void bind_values(py::module_& m) {
       .def("__int__", [](const PyRoles& a) { return a.bits; })
       .def("__str__", [](const PyRoles& a) { return roles_string(a.bits); })
       .def("__repr__", [](const PyRoles& a) { return roles_string(a.bits); });
-  for (Roles bit = 1; bit <= RETRANSMISSION; bit <<= 1) m.attr(roles_string(bit).c_str()) = PyRoles{bit};
+  for (Roles bit = 1; bit <= kLastRole; bit <<= 1) m.attr(roles_string(bit).c_str()) = PyRoles{bit};
 
   py::class_<SockAddr>(m, "SockAddr", "An address and a port: one end of a connection.")
       .def(py::init([](const std::string& addr, std::uint16_t port) { return SockAddr{Address::parse(addr), port}; }),
@@ -241,7 +242,9 @@ void bind_values(py::module_& m) {
                     "Which segments a rule or an expectation is about; unset fields mean \"don't care\".\n\n"
                     "Match(FIN, sent_by='server'), Match(flags='R'), Match(DATA, payload=(1, 100)).\n"
                     "`role`: all of these roles; any_role: at least one; not_role: none. sent_by='middlebox'\n"
-                    "selects the segments the harness crafted (copies, injections).")
+                    "selects the segments the harness crafted (copies, injections). nth=3: only the third\n"
+                    "segment of the timeline that matches the rest (for expectations and trace queries; a\n"
+                    "fault rule takes its own nth=).")
       .def(py::init([](const py::object& role, const py::kwargs& kw) { return match_arg(role, kw); }),
            py::arg("role") = py::none())
       .def("__str__", &Match::describe)

@@ -50,6 +50,20 @@ Family family_arg(const py::handle& value);
 // sent_by, flags, without_flags, any_role, not_role, payload (n or (lo, hi)), port.
 Match match_arg(const py::handle& what, const py::kwargs& refine);
 
+// A trace event with its trace's time origin, so it can say "+12.3 ms": Python's
+// Segment, Transition and Call (bind_trace.cpp).
+template <class E>
+struct Timed {
+  E event;
+  std::int64_t start_ns;
+  double t_ms() const { return double(event.t_ns - start_ns) / 1e6; }
+};
+using SegmentRecord = Timed<SegmentEvent>;
+using TransitionRecord = Timed<TransitionEvent>;
+using CallRecord = Timed<CallEvent>;
+// since=: a Segment (the segments after it), a Transition or a Call (those after its time).
+Since since_arg(const py::handle& value);
+
 // Scenario(target=..., target_side=...): "kernel", "lwip" (the built agents/lwip agent,
 // found by tcpfault.targets) or "agent:COMMAND", on "server" or "client" (target_arg.cpp).
 Target target_arg(const std::string& spec, const py::handle& side);

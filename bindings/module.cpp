@@ -34,8 +34,8 @@ PYBIND11_MODULE(_tcpfault, m) {
   bind_values(m);
   bind_tcp_info(m);
   bind_endpoints(m);
+  bind_trace(m);   // before the faults: Rule.released returns a Segment
   bind_faults(m);
-  bind_trace(m);
   bind_flood(m);  // before the scenario: its flood_syns returns a Flood
   bind_scenario(m);
   bind_transfer(m);

@@ -335,7 +335,7 @@ class AgentConnection : public ConnectionImpl, public std::enable_shared_from_th
   }
 
   CallResult record(std::string call, long value, int err, const CallTimer& t, bool deadline_passed = false) {
-    return record_call(*ctx_.trace, ctx_.host, std::move(call), value, err, t, deadline_passed);
+    return record_call(*ctx_.trace, ctx_.host, std::move(call), value, err, t, deadline_passed, tuple_);
   }
 
   AgentContext ctx_;

@@ -53,10 +53,10 @@ Connection AgentEndpoint::connect(const SockAddr& to, const ConnectOptions& opti
   if (reply["ok"].get<bool>()) {
     if (!handle) handle = ctx.handle_of(reply, "conn", "connect");
     tuple.local = ctx.addr_of(reply, "local", "connect");
-    result = record_call(*trace_, host(), call, 0, 0, t);
+    result = record_call(*trace_, host(), call, 0, 0, t, false, tuple);
   } else {
     int err = ctx.errno_of(reply, "connect");
-    result = record_call(*trace_, host(), call, -1, err, t, err == EINPROGRESS);
+    result = record_call(*trace_, host(), call, -1, err, t, err == EINPROGRESS, tuple);
   }
   return Connection(make_agent_connection(ctx, handle, tuple, result));
 }

@@ -12,11 +12,13 @@ struct CallTimer {
   std::int64_t start = mono_now_ns();
 };
 
+// `socket`: the connection the call was made on, so that what ends a socket can be
+// traced to a call of its own that failed (harness/socket_end.h).
 inline CallResult record_call(Trace& trace, Host host, std::string call, long value, int err, const CallTimer& t,
-                              bool deadline_passed = false) {
+                              bool deadline_passed = false, std::optional<FourTuple> socket = std::nullopt) {
   CallResult r{std::move(call), value, err, deadline_passed};
   auto now = mono_now_ns();
-  trace.add(CallEvent{now, now - t.start, host, r.call, r.value, r.err});
+  trace.add(CallEvent{now, now - t.start, host, r.call, r.value, r.err, socket});
   return r;
 }
 

@@ -92,10 +92,24 @@ std::vector<TransitionEvent> transitions_of(const std::vector<Event>& events, co
 
 std::vector<const SegmentEvent*> matching_segments(const std::vector<Event>& events, const Match& m) {
   std::vector<const SegmentEvent*> out;
+  MatchCount selects(m);
   for (const auto& e : events)
     if (auto* s = std::get_if<SegmentEvent>(&e))
-      if (m.matches(SegmentView{s->from, s->packet, s->classified})) out.push_back(s);
+      if (selects(SegmentView{s->from, s->packet, s->classified})) out.push_back(s);
   return out;
+}
+
+std::string Since::describe(const Trace& trace) const {
+  char buf[48];
+  if (segment) {
+    std::snprintf(buf, sizeof buf, " since segment #%llu", static_cast<unsigned long long>(segment));
+    return buf;
+  }
+  if (t_ns) {
+    std::snprintf(buf, sizeof buf, " since +%.1f ms", double(t_ns - trace.start_ns()) / 1e6);
+    return buf;
+  }
+  return "";
 }
 
 Expectations::Expectations(std::shared_ptr<Trace> trace, StateObserver& states,
@@ -129,20 +143,30 @@ std::vector<TransitionEvent> Expectations::transitions_of(const SocketRef& s) co
   return recorded;
 }
 
+std::optional<SocketEnd> Expectations::ended(const SocketRef& s, const std::vector<TransitionEvent>& recorded,
+                                             bool whole_only) const {
+  auto now = socket_now(s);
+  return socket_end(*trace_, s, recorded, !now || now->state == TcpState::CLOSED, whole_only);
+}
+
 void Expectations::state(const SocketRef& s, TcpState want, milliseconds within) const {
   auto deadline = Clock::now() + within;
   std::optional<SocketInfo> info;
+  std::optional<SocketEnd> end;
   // The kernel gives no event for every state change (a minisocket expiring), so the
   // socket table is read again whenever the timeline moves, and at least every few ms.
   while (true) {
     auto version = trace_->version();
     info = socket_now(s);
     if (state_matches(info, want)) return;
-    if (Clock::now() >= deadline) break;
+    // A socket that has ended gets nowhere (CLOSED matched above): no use waiting.
+    if (!info || info->state == TcpState::CLOSED) end = ended(s, transitions_of(s));
+    if (end || Clock::now() >= deadline) break;
     trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
   }
   std::string source = is_agent(s) ? " (" + agent_->source() + ")" : "";
-  fail(s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms",
+  fail(s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms" +
+           (end ? ": the socket is gone, " + end->cause : ""),
        to_string(want), state_text(info) + source + "; transitions: " + join_states(to_states(transitions_of(s))));
 }
 
@@ -150,16 +174,21 @@ void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& 
                                milliseconds within) const {
   auto deadline = Clock::now() + within;
   std::vector<TransitionEvent> seen;
+  std::optional<SocketEnd> end;
   // Woken by the timeline, and every few ms regardless: a step the tracepoint
   // missed shows up only in the socket table (see StateObserver::reconcile).
   while (true) {
     auto version = trace_->version();
     seen = transitions_of(s);
     if (contains_run(to_states(seen), sequence)) return;
-    if (Clock::now() >= deadline) break;
+    // A socket that has ended takes no more steps; if a step of its life may be missing
+    // from the record (it could still arrive), it is waited for as usual.
+    if (!seen.empty() && seen.back().to == TcpState::CLOSED) end = ended(s, seen, /*whole_only=*/true);
+    if (end || Clock::now() >= deadline) break;
     trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
   }
-  fail(s.str() + " passes " + join_states(sequence) + " within " + std::to_string(within.count()) + " ms",
+  fail(s.str() + " passes " + join_states(sequence) + " within " + std::to_string(within.count()) + " ms" +
+           (end ? ": the socket is gone, " + end->cause : ""),
        join_states(sequence), join_states(to_states(seen)) + (is_agent(s) ? " (" + agent_->source() + ")" : ""));
 }
 
@@ -180,7 +209,8 @@ bool Expectations::scan_segments(const std::function<bool(const SegmentEvent&)>&
 
 void Expectations::segments(const Match& m, int count, milliseconds within) const {
   std::vector<std::int64_t> times;
-  auto matches = [&m](const SegmentEvent& s) { return m.matches(SegmentView{s.from, s.packet, s.classified}); };
+  MatchCount selects(m);
+  auto matches = [&selects](const SegmentEvent& s) { return selects(SegmentView{s.from, s.packet, s.classified}); };
   // Every segment already there is counted, so one too many is seen.
   scan_segments(
       [&](const SegmentEvent& s) {
@@ -199,11 +229,13 @@ void Expectations::segments(const Match& m, int count, milliseconds within) cons
        "exactly " + std::to_string(count), std::to_string(times.size()) + (times.empty() ? "" : " (at " + at + ")"));
 }
 
-void Expectations::no_segment(const Match& m, milliseconds during) const {
+void Expectations::no_segment(const Match& m, milliseconds during, const Since& since) const {
   std::vector<SegmentEvent> found;
+  MatchCount selects(m);
   bool appeared = scan_segments(
       [&](const SegmentEvent& s) {
-        if (!m.matches(SegmentView{s.from, s.packet, s.classified})) return false;
+        // Counted from the first segment (nth), judged only after `since`.
+        if (!selects(SegmentView{s.from, s.packet, s.classified}) || !since.admits(s)) return false;
         found.push_back(s);
         return true;
       },
@@ -211,7 +243,8 @@ void Expectations::no_segment(const Match& m, milliseconds during) const {
   if (!appeared) return;
   std::vector<const SegmentEvent*> segs;
   for (const auto& s : found) segs.push_back(&s);
-  fail("no " + m.describe() + (during.count() ? " during " + std::to_string(during.count()) + " ms" : ""),
+  fail("no " + m.describe() + since.describe(*trace_) +
+           (during.count() ? " during " + std::to_string(during.count()) + " ms" : ""),
        "none", std::to_string(segs.size()) + " (at " + times_of(segs, trace_->start_ns()) + "), first: " +
                    format_packet(segs.front()->packet, segs.front()->relative));
 }
@@ -219,9 +252,10 @@ void Expectations::no_segment(const Match& m, milliseconds during) const {
 void Expectations::stays_until(const SocketRef& s, TcpState held, const Match& m,
                                milliseconds within) const {
   std::int64_t seg_time = 0;
+  MatchCount selects(m);
   bool seen = scan_segments(
       [&](const SegmentEvent& s) {
-        if (seg_time || !m.matches(SegmentView{s.from, s.packet, s.classified})) return seg_time != 0;
+        if (seg_time || !selects(SegmentView{s.from, s.packet, s.classified})) return seg_time != 0;
         seg_time = s.t_ns;
         return true;
       },

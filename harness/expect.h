@@ -12,6 +12,7 @@
 #include "harness/agent_states.h"
 #include "harness/endpoint.h"
 #include "harness/segment_match.h"
+#include "harness/socket_end.h"
 #include "harness/state_observer.h"
 #include "harness/tcp_state.h"
 #include "harness/trace.h"
@@ -30,6 +31,17 @@ class ExpectationFailed : public Error {
   std::string summary_;
 };
 
+// Where an expectation starts looking: only segments after this point count.
+struct Since {
+  std::uint64_t segment = 0;  // after the segment with this arrival id (SegmentEvent::id)
+  std::int64_t t_ns = 0;      // seen by the middlebox after this time (CLOCK_MONOTONIC)
+
+  static Since after(const SegmentEvent& s) { return {s.id, 0}; }
+  static Since at(std::int64_t t_ns) { return {0, t_ns}; }
+  bool admits(const SegmentEvent& s) const { return s.id > segment && s.t_ns > t_ns; }
+  std::string describe(const Trace& trace) const;  // " since segment #12", " since +45.3 ms", ""
+};
+
 class Expectations {
  public:
   // `on_failure` is called with the summary before throwing; it returns text to
@@ -38,14 +50,17 @@ class Expectations {
                std::function<std::string(const std::string&)> on_failure);
 
   // sock_diag shows the socket in `want` (SYN_RECV also matches a request socket;
-  // CLOSED matches no socket at all).
+  // CLOSED matches no socket at all). A socket that has ended (harness/socket_end.h)
+  // fails it at once, naming what ended it.
   void state(const SocketRef& s, TcpState want, milliseconds within) const;
-  // The socket's transitions include `sequence` as consecutive steps.
+  // The socket's transitions include `sequence` as consecutive steps; one that has ended
+  // with every step of its life recorded fails it at once, naming what ended it.
   void transitions(const SocketRef& s, const std::vector<TcpState>& sequence, milliseconds within) const;
   // Exactly `count` segments matching `m` are seen (waits until `count` are there).
   void segments(const Match& m, int count, milliseconds within) const;
-  // No segment matching `m` so far, nor during the next `during`.
-  void no_segment(const Match& m, milliseconds during) const;
+  // No segment matching `m` so far, nor during the next `during`; with `since`, only
+  // those after it count (an nth is still counted from the first segment).
+  void no_segment(const Match& m, milliseconds during, const Since& since = {}) const;
   // The socket stays in `held` until a segment matching `m` is seen: its transition
   // out of `held` (if any) comes after that segment.
   void stays_until(const SocketRef& s, TcpState held, const Match& m, milliseconds within) const;
@@ -65,6 +80,9 @@ class Expectations {
                          const std::string& seen) const;
 
  private:
+  // The socket's end, if it has ended (`recorded`: its transitions; see socket_end).
+  std::optional<SocketEnd> ended(const SocketRef& s, const std::vector<TransitionEvent>& recorded,
+                                 bool whole_only = false) const;
   // Shows `step` every segment, old and new, in arrival order, until it returns true
   // (true) or the deadline passes (false). Segments present at that moment are all shown.
   bool scan_segments(const std::function<bool(const SegmentEvent&)>& step, Clock::time_point deadline) const;

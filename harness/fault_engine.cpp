@@ -153,6 +153,12 @@ RuleBook::Counts FaultEngine::counts(int id) const {
   return rules_.counts(id);
 }
 
+std::optional<FaultRule> FaultEngine::rule(int id) const {
+  std::lock_guard lock(mu_);
+  const FaultRule* r = rules_.rule(id);
+  return r ? std::optional<FaultRule>(*r) : std::nullopt;
+}
+
 FaultEngine::Stats FaultEngine::stats() const {
   std::lock_guard lock(mu_);
   check_queue_counters();  // the kernel's counts, fresh
@@ -304,7 +310,10 @@ void FaultEngine::handle(const NfQueue::Message& m) {
       ev.fate = "ISN rewritten by " + who + " to " + std::to_string(out.wire.seq) + shifted;
     else
       ev.fate = shifted.empty() ? "passed" : "passed, shifted" + shifted;
-    if (acting) ev.rule = acting->rule.label;
+    if (acting) {
+      ev.rule = acting->rule.label;
+      ev.rule_id = acting->id;
+    }
     trace_.add_segment(std::move(ev));
     pass_on(m.id, out, view.from);
   } else {
@@ -317,6 +326,7 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
                         const std::string& shifted, SegmentEvent ev, Host from) {
   const std::string who = "rule #" + std::to_string(acting.id);
   ev.rule = acting.rule.label;
+  ev.rule_id = acting.id;
   const Action& action = acting.current;
   // A random rule's draw is logged with the segment's ordinal among those it matched.
   std::optional<FaultDecision> decision;
@@ -338,10 +348,12 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
     }
     return id;
   };
+  const Classified original = ev.classified;  // what a copy of it plays
   if (std::holds_alternative<Drop>(action)) {
     ev.delivered.reset();  // nobody got it
     record("dropped by " + who);
     queue_->drop(m.id);
+    tracker_.lost(out.real);
   } else if (auto* d = std::get_if<Delay>(&action)) {
     auto seen = ev.t_ns;
     auto trace_id = record("held by " + who + " (delay " + std::to_string(d->by.count()) + " ms)");
@@ -355,7 +367,8 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
   } else if (auto* dup = std::get_if<Duplicate>(&action)) {
     record("passed, then duplicated x" + std::to_string(dup->copies) + " by " + who + shifted);
     pass_on(m.id, out, from);
-    for (int i = 0; i < dup->copies; ++i) send_crafted(out.real, out.wire, "copy made by " + who);
+    for (int i = 0; i < dup->copies; ++i)
+      send_crafted(out.real, out.wire, tracker_.copy_of(out.real, original), "copy made by " + who);
   } else if (auto* mod = std::get_if<Modify>(&action)) {
     Packet changed = out.real;
     if (mod->window) changed.set_window(*mod->window);
@@ -375,9 +388,10 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
   } else if (auto* inj = std::get_if<Inject>(&action)) {
     const auto* c = tracker_.find(out.real.source(), out.real.destination());
     record((inj->drop_trigger ? "dropped and answered by " : "passed, then answered by ") + who);
-    if (inj->drop_trigger)
+    if (inj->drop_trigger) {
       queue_->drop(m.id);
-    else
+      tracker_.lost(out.real);
+    } else
       pass_on(m.id, out, from);
     if (c) inject_crafted(*c, inj->segment, "crafted by " + who);
   }
@@ -578,17 +592,18 @@ void FaultEngine::inject_crafted(const RoleTracker::Connection& c, const Craft& 
   // Impersonating an end whose numbers are shifted: its peer knows them shifted.
   const bool from_opener = host_of_(c.opener.addr) != spec.toward;
   if (auto s = shifts_.find(c.id, from_opener)) shift_seq(wire, s->delta);
-  send_crafted(real, wire, why);
+  send_crafted(real, wire, tracker_.classify(real, /*injected=*/true), why);
 }
 
-void FaultEngine::send_crafted(const Packet& real, const Packet& wire, const std::string& why) {
+void FaultEngine::send_crafted(const Packet& real, const Packet& wire, const Classified& roles,
+                               const std::string& why) {
   // Verdicts given so far go first: a copy must follow its original on the wire.
   if (queue_) queue_->flush();
   SegmentEvent ev;
   ev.t_ns = mono_now_ns();
   ev.from = Host::Middlebox;
   ev.to = host_of_(wire.dst);
-  ev.classified = tracker_.classify(real, /*injected=*/true);
+  ev.classified = roles;
   ev.relative = relative_for(tracker_, real);
   if (ev.relative) ev.relative->src_isn += wire.seq - real.seq;  // the trace keeps what was sent
   ev.packet = wire;

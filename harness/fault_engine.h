@@ -57,6 +57,7 @@ class FaultEngine {
   void clear();
 
   RuleBook::Counts counts(int id) const;
+  std::optional<FaultRule> rule(int id) const;  // a copy; nullopt: never added, or removed
 
   // Sends a crafted segment now, in the live connection between the two ends.
   // Throws Error if the middlebox has not seen that connection.
@@ -155,8 +156,9 @@ class FaultEngine {
   std::optional<std::uint32_t> delivered_next(const SockAddr& sender, const SockAddr& receiver) const;
   // Crafts `spec` in connection `c` and sends it (shifted like the end it impersonates).
   void inject_crafted(const RoleTracker::Connection& c, const Craft& spec, const std::string& why);
-  // Sends `wire`; the tracker classifies `real` (the same segment in the ends' own numbers).
-  void send_crafted(const Packet& real, const Packet& wire, const std::string& why);
+  // Sends `wire` (`real` is the same segment in the ends' own numbers), recorded with
+  // `roles`: a copy's (RoleTracker::copy_of) or a crafted segment's (classify, injected).
+  void send_crafted(const Packet& real, const Packet& wire, const Classified& roles, const std::string& why);
 
   Trace& trace_;
   HostOf host_of_;

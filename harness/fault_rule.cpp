@@ -6,16 +6,6 @@ namespace tcpfault {
 
 namespace {
 
-std::string ordinal(int n) {
-  int mod100 = n % 100, mod10 = n % 10;
-  const char* suffix = (mod100 >= 11 && mod100 <= 13) ? "th"
-                       : mod10 == 1                    ? "st"
-                       : mod10 == 2                    ? "nd"
-                       : mod10 == 3                    ? "rd"
-                                                       : "th";
-  return std::to_string(n) + suffix;
-}
-
 std::string describe_craft(const Craft& c) {
   std::string anchor = c.seq_anchor == SeqAnchor::ReceiverRcvNxt ? "rcv_nxt"
                        : c.seq_anchor == SeqAnchor::SenderSndNxt ? "snd_nxt"
@@ -76,15 +66,25 @@ std::string FaultRule::describe() const {
   std::string out = tcpfault::describe(action) + " " + match.describe();
   if (nth != 1 || times != -1) {
     out += " (";
-    if (nth != 1) out += "from the " + ordinal(nth) + " occurrence, ";
+    if (nth != 1) out += "from the " + (nth > 0 ? ordinal(static_cast<std::size_t>(nth)) : std::to_string(nth)) + " occurrence, ";
     out += times == -1 ? "every time" : times == 1 ? "once" : std::to_string(times) + " times";
     out += ")";
   }
   return out;
 }
 
+bool FaultRule::holds() const {
+  if (std::holds_alternative<Hold>(action) || std::holds_alternative<Delay>(action)) return true;
+  const auto* r = std::get_if<RandomFaults>(&action);
+  return r && (r->delay > 0 || r->reorder > 0);
+}
+
 void FaultRule::validate() const {
   if (nth < 1) throw Error("fault rule '" + describe() + "': occurrence must be 1 or more, got " + std::to_string(nth));
+  // The engine judges each segment as it comes; which occurrence is the rule's to say.
+  if (match.occurrence)
+    throw Error("fault rule '" + describe() + "': a rule's match takes no nth; give the rule its occurrence (nth=" +
+                std::to_string(*match.occurrence) + " on the rule, FaultRule::occurrence)");
   if (times == 0 || times < -1)
     throw Error("fault rule '" + describe() + "': count must be positive (or -1 for every time), got " +
                 std::to_string(times));
@@ -98,6 +98,9 @@ void FaultRule::validate() const {
       throw Error("fault rule: a hold needs a condition (after_segments > 0 or an `until` match); "
                   "use a delay to hold for a time");
     if (h->max.count() <= 0) throw Error("fault rule: a hold's maximum must be positive");
+    if (h->until && h->until->occurrence)
+      throw Error("fault rule: a hold's `until` match takes no nth: it releases on the first segment that "
+                  "matches after the held one");
   }
   if (auto* r = std::get_if<RandomFaults>(&action)) r->validate();
   if (auto* m = std::get_if<Modify>(&action); m && m->payload && m->payload->bytes.empty())

@@ -123,6 +123,9 @@ struct FaultRule {
   FaultRule& named(std::string l) { label = std::move(l); return *this; }
 
   std::string describe() const;  // "drop FINAL_ACK from client (1st occurrence, once)"
+  // Its action keeps segments back for a while: a hold, a delay, a random rule that
+  // delays or reorders.
+  bool holds() const;
   // Throws Error if the rule cannot mean anything (nth < 1, times == 0 or < -1,
   // negative delay, zero copies, a hold with no condition).
   void validate() const;

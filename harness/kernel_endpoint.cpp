@@ -109,7 +109,7 @@ class KernelConnection : public ConnectionImpl {
   }
 
   CallResult record(std::string call, long value, int err, const CallTimer& t, bool deadline_passed = false) {
-    return record_call(*trace, host_, std::move(call), value, err, t, deadline_passed);
+    return record_call(*trace, host_, std::move(call), value, err, t, deadline_passed, tuple_);
   }
 
   int require_fd(const char* call) const {

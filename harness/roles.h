@@ -2,6 +2,11 @@
 // a retransmitted FIN ... A segment can play several parts at once (a FIN that also
 // acknowledges the peer's FIN, data on the handshake ACK), so roles are bits.
 //
+// Who sent it again: RETRANSMISSION is an end's own stack sending again what it already
+// sent; COPY is the middlebox repeating a segment (a duplicate fault's copy keeps every
+// role of its original; a crafted segment over what its end already sent is named as
+// what it imitates). A copy is never a RETRANSMISSION of its own.
+//
 // The tracker sits at the middlebox: it sees every segment of both directions in the
 // order they reach it, including those a fault later drops. It reads only the parsed
 // header fields of a Packet, never its bytes. Sequence numbers are compared in serial
@@ -19,20 +24,23 @@
 namespace tcpfault {
 
 enum Role : std::uint32_t {
-  SYN = 1u << 0,            // SYN without ACK
-  SYN_ACK = 1u << 1,        // SYN with ACK
-  HANDSHAKE_ACK = 1u << 2,  // the opener's ACK of the SYN-ACK (may carry data)
-  DATA = 1u << 3,           // carries payload (not a keepalive or window probe)
-  PURE_ACK = 1u << 4,       // ACK only: no payload, no SYN/FIN/RST
-  FIN = 1u << 5,            // carries FIN (see Classified::fin_number)
-  ACK_OF_FIN = 1u << 6,     // acknowledges the first FIN, sent by its receiver
-  FINAL_ACK = 1u << 7,      // acknowledges the second FIN, sent by the active closer
-  RST_ROLE = 1u << 8,       // carries RST
-  KEEPALIVE = 1u << 9,      // seq = snd_nxt - 1 with at most one byte, peer window open
-  WINDOW_PROBE = 1u << 10,  // probe of a zero window
-  RETRANSMISSION = 1u << 11 // repeats sequence space (or a special ACK) already sent
+  SYN = 1u << 0,              // SYN without ACK
+  SYN_ACK = 1u << 1,          // SYN with ACK
+  HANDSHAKE_ACK = 1u << 2,    // the opener's ACK of the SYN-ACK (may carry data)
+  DATA = 1u << 3,             // carries payload (not a keepalive or window probe)
+  PURE_ACK = 1u << 4,         // ACK only: no payload, no SYN/FIN/RST
+  FIN = 1u << 5,              // carries FIN (see Classified::fin_number)
+  ACK_OF_FIN = 1u << 6,       // acknowledges the first FIN, sent by its receiver
+  FINAL_ACK = 1u << 7,        // acknowledges the second FIN, sent by the active closer
+  RST_ROLE = 1u << 8,         // carries RST
+  KEEPALIVE = 1u << 9,        // seq = snd_nxt - 1, at most one byte, from an idle end (all acked)
+  WINDOW_PROBE = 1u << 10,    // probe of a zero window
+  RETRANSMISSION = 1u << 11,  // its stack repeats sequence space (or a special ACK) already sent
+  COPY = 1u << 12             // the middlebox repeats a segment (duplicate, crafted imitation)
 };
 using Roles = std::uint32_t;
+// The highest role bit: for loops over every role.
+inline constexpr Roles kLastRole = COPY;
 
 // "SYN", "FIN|ACK_OF_FIN", "DATA|RETRANSMISSION" ...; names in the order of the enum.
 // RST_ROLE is spelled "RST"; no role at all is "NONE".
@@ -74,10 +82,17 @@ struct Classified {
 class RoleTracker {
  public:
   // Classifies and then learns from `p`. `injected` segments (crafted by the harness)
-  // are classified but do not change what the tracker believes the ends have sent.
+  // are classified but do not change what the tracker believes the ends have sent;
+  // where they repeat what their end already sent they are COPY, not RETRANSMISSION.
   // A segment on a pair with no connection, other than a SYN, gets connection 0 and
   // the roles its flags alone give.
   Classified classify(const Packet& p, bool injected = false);
+  // A copy the middlebox sends of `p`, which was classified as `original`: the same
+  // roles and COPY. Like any repeat of a SYN-ACK or of the second FIN that reaches an
+  // end, it makes that end's answer a retransmission of its special ACK.
+  Classified copy_of(const Packet& p, const Classified& original);
+  // The middlebox dropped `p`: its receiver will not answer it.
+  void lost(const Packet& p);
 
   // Enough of an ACK to tell an identical repeat from a new one.
   struct AckSent {
@@ -94,15 +109,17 @@ class RoleTracker {
     bool opener_fin_first = false;
     bool reset = false;
 
-    // What tells the first of a special ACK from a repeat of it.
-    bool handshake_acked = false;          // a HANDSHAKE_ACK was seen
-    bool synack_resent = false;            // a SYN-ACK came again after it
+    // What tells the first of a special ACK from a repeat of it. An end answers each
+    // SYN-ACK (each second FIN) that reaches it, copies and crafted ones too: its answers
+    // after the first, up to that many, are its retransmissions of the special ACK.
+    int synacks = 0;                       // SYN-ACKs of the listener that reached the opener
+    int handshake_acks = 0;                // HANDSHAKE_ACKs seen
     std::optional<AckSent> ack_of_fin;     // the latest ACK_OF_FIN
-    bool second_fin_acked = false;         // a FINAL_ACK was seen
-    bool second_fin_resent = false;        // the second FIN came again after it
+    int second_fins = 0;                   // the second FIN, each time it reached the first closer
+    int final_acks = 0;                    // FINAL_ACKs seen
 
     // Both FINs acknowledged, or reset: a new SYN on the pair starts a new connection.
-    bool finished() const { return reset || (ack_of_fin && second_fin_acked); }
+    bool finished() const { return reset || (ack_of_fin && final_acks > 0); }
     bool operator==(const Connection&) const = default;
   };
   // The current connection between two ends (either order), if any.

@@ -26,6 +26,12 @@ RuleBook::Counts RuleBook::counts(int id) const {
   throw Error("no fault rule #" + std::to_string(id) + " (it was never added, or was removed)");
 }
 
+const FaultRule* RuleBook::rule(int id) const {
+  for (const auto& e : entries_)
+    if (e.id == id) return &e.rule;
+  return nullptr;
+}
+
 const RuleBook::Entry* RuleBook::decide(const SegmentView& segment) {
   Entry* acting = nullptr;
   for (auto& e : entries_) {

@@ -28,6 +28,7 @@ class RuleBook {
   void remove(int id);  // Error if no such rule
   void clear() { entries_.clear(); }
   Counts counts(int id) const;
+  const FaultRule* rule(int id) const;  // nullptr: never added, or removed
   bool empty() const { return entries_.empty(); }
 
   // Every rule whose match selects the segment counts it; the first of them whose

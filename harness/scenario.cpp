@@ -233,8 +233,8 @@ void Scenario::expect_transitions(const SocketRef& s, const std::vector<TcpState
 void Scenario::expect_segments(const Match& m, int count, milliseconds within) const {
   expect_->segments(m, count, within);
 }
-void Scenario::expect_no_segment(const Match& m, milliseconds during) const {
-  expect_->no_segment(m, during);
+void Scenario::expect_no_segment(const Match& m, milliseconds during, const Since& since) const {
+  expect_->no_segment(m, during, since);
 }
 void Scenario::expect_stays_until(const SocketRef& s, TcpState held, const Match& m,
                                   milliseconds within) const {
@@ -261,6 +261,19 @@ void Scenario::expect_no_undecided_drops() const {
                 std::to_string(st.queue_dropped) + " dropped with the queue full (queue_max_len " +
                     std::to_string(options_.queue_max_len) + "), " + std::to_string(st.user_dropped) +
                     " not handed to the harness (socket buffer full)");
+}
+
+SegmentEvent Scenario::expect_released(int rule, milliseconds within, int nth) const {
+  // A removed rule's held segments still go when their time comes: only a rule still
+  // there can be checked for holding anything at all.
+  std::string label = "removed";
+  if (auto r = faults_->rule(rule)) {
+    label = r->label.empty() ? r->describe() : r->label;
+    if (!r->holds())
+      throw Error("rule #" + std::to_string(rule) + " (" + label + ") never keeps a segment back: "
+                  "expect_released is for hold, delay and random rules that delay or reorder");
+  }
+  return tcpfault::expect_released(*expect_, *trace_, rule, label, nth, within);
 }
 
 void Scenario::expect_schedule(const Match& m, const Schedule& schedule, const ScheduleExpectation& o) const {

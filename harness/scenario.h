@@ -21,6 +21,7 @@
 #include "harness/agent_target.h"
 #include "harness/endpoint.h"
 #include "harness/expect.h"
+#include "harness/expect_release.h"
 #include "harness/expect_schedule.h"
 #include "harness/fault_engine.h"
 #include "harness/kernel_endpoint.h"
@@ -116,7 +117,7 @@ class Scenario {
     expect_transitions(c.ref(), seq, within);
   }
   void expect_segments(const Match& m, int count, milliseconds within = 3000ms) const;
-  void expect_no_segment(const Match& m, milliseconds during = 0ms) const;
+  void expect_no_segment(const Match& m, milliseconds during = 0ms, const Since& since = {}) const;
   void expect_stays_until(const SocketRef& s, TcpState held, const Match& m,
                           milliseconds within = 3000ms) const;
   void expect_error(const CallResult& r, int err) const;
@@ -125,6 +126,9 @@ class Scenario {
                       std::optional<std::int64_t> at_most = std::nullopt) const;
   // The middlebox lost no packet that no rule asked for (its queue never overflowed).
   void expect_no_undecided_drops() const;
+  // The `nth` segment (from 1) that rule `rule` kept back (a hold, a delay, a random rule's
+  // reorder or delay) has been let go; returns it. Error for a rule that never holds.
+  SegmentEvent expect_released(int rule, milliseconds within = 3000ms, int nth = 1) const;
 
   // ---- bulk transfers, checked byte by byte (harness/transfer.h, scenario_transfer.cpp);
   // a transfer still running when the scenario ends is stopped ----

@@ -37,9 +37,16 @@ std::string Match::describe() const {
         (max_payload ? std::to_string(*max_payload) : std::string("any")));
   if (port) add("port " + std::to_string(*port));
   if (connection) add("between " + connection->local.str() + " and " + connection->remote.str());
-  if (out.empty()) out = "any segment";
+  if (out.empty()) out = occurrence ? "segment" : "any segment";
+  if (occurrence) out = ordinal(*occurrence) + " " + out;
   if (from) out += " from " + netns::to_string(*from);
   return out;
+}
+
+std::string ordinal(std::size_t n) {
+  const std::size_t tens = n % 100, ones = n % 10;
+  const char* suffix = (tens >= 11 && tens <= 13) ? "th" : ones == 1 ? "st" : ones == 2 ? "nd" : ones == 3 ? "rd" : "th";
+  return std::to_string(n) + suffix;
 }
 
 }  // namespace tcpfault

@@ -46,6 +46,7 @@ struct SegmentEvent {
   std::optional<RelativeTo> relative;  // ISNs for relative sequence numbers
   std::string fate;             // "passed", "dropped", "held 300 ms", "duplicated" ...
   std::string rule;             // the rule that acted, empty if none
+  int rule_id = 0;              // ... and its id (0: none)
   std::int64_t released_ns = 0; // for held segments: when they were let go
   // Its headers as the receiver got them, when the middlebox changed them (a modify
   // rule, an ISN shift); unset when it went on as sent. `packet` stays as sent.
@@ -78,6 +79,7 @@ struct CallEvent {
   std::string call;             // "connect(198.18.2.1:8080)"
   long result = 0;
   int err = 0;
+  std::optional<FourTuple> socket;  // the connection it was made on, if any (local = this host's end)
 };
 
 struct NoteEvent {

@@ -167,7 +167,7 @@ def test_every_role_and_state_is_a_module_name():
     for name, state in tcpfault.State.__members__.items():
         assert getattr(tcpfault, name) == state
     for name in ("SYN", "SYN_ACK", "HANDSHAKE_ACK", "DATA", "PURE_ACK", "FIN", "ACK_OF_FIN",
-                 "FINAL_ACK", "RST", "KEEPALIVE", "WINDOW_PROBE", "RETRANSMISSION"):
+                 "FINAL_ACK", "RST", "KEEPALIVE", "WINDOW_PROBE", "RETRANSMISSION", "COPY"):
         assert isinstance(getattr(tcpfault, name), tcpfault.Roles), name
 
 

@@ -97,11 +97,36 @@ TEST_P(FaultEngineTest, DuplicateSendsACopyThatIsDeliveredOnce) {
   ASSERT_EQ(copies.size(), 1u);
   EXPECT_EQ(copies[0]->packet.payload_len, 4u);
   EXPECT_EQ(copies[0]->to, Host::Server);
+  // Its original's roles and COPY: the middlebox sent it again, not the client's stack.
+  EXPECT_EQ(roles_string(copies[0]->classified.roles), "DATA|COPY");
   // Nothing more arrives: the copy was recognised as a duplicate.
   s->expect_ok(client->close());
   got.clear();
   s->expect_ok(server->recv(got));
   EXPECT_EQ(got, "");
+}
+
+TEST_P(FaultEngineTest, ACopiedFinalAckIsStillTheFinalAck) {
+  open();
+  s->faults().add(duplicate(Match().role(FINAL_ACK).sent_by(Host::Client)).once());
+  s->faults().add(duplicate(Match().role(FIN).sent_by(Host::Server)).once());
+  s->expect_ok(client->close());
+  s->expect_state(*server, CLOSE_WAIT);
+  s->expect_ok(server->close());
+  s->expect_transitions(*server, {LAST_ACK, CLOSED});
+  // The client got the server's FIN twice and answered each; the middlebox copied the
+  // first answer. One final ACK, its copy, and the stack's own second one.
+  s->expect_segments(Match().role(FINAL_ACK), 3);
+  auto acks = segments(Match().role(FINAL_ACK));
+  ASSERT_EQ(acks.size(), 3u);
+  std::vector<std::string> seen;
+  for (auto* a : acks) seen.push_back(netns::to_string(a->from) + " " + roles_string(a->classified.roles));
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"client PURE_ACK|FINAL_ACK", "client PURE_ACK|FINAL_ACK|RETRANSMISSION",
+                                            "middlebox PURE_ACK|FINAL_ACK|COPY"}));
+  auto fin_copy = segments(Match().role(FIN | COPY).sent_by(Host::Middlebox));
+  ASSERT_EQ(fin_copy.size(), 1u);
+  EXPECT_EQ(fin_copy[0]->classified.fin_number, 2);
 }
 
 TEST_P(FaultEngineTest, ModifyRewritesTheSegmentOnTheWire) {

@@ -127,7 +127,7 @@ TEST(RoleNames, ParsedInAnySpelling) {
 }
 
 TEST(RoleNames, EveryRoleRoundTrips) {
-  for (Roles bit = SYN; bit <= RETRANSMISSION; bit <<= 1) {
+  for (Roles bit = SYN; bit <= kLastRole; bit <<= 1) {
     EXPECT_EQ(role_from_name(roles_string(bit)), static_cast<Role>(bit)) << bit;
   }
 }
@@ -479,13 +479,156 @@ TEST(Roles, InjectedSegmentsLeaveStateUntouched) {
   const auto ack_of_fin = w.send({S, ".", 1, 102, 0, 9, ""}, true);
   EXPECT_EQ(ack_of_fin.roles, ACK_OF_FIN | PURE_ACK);
   EXPECT_EQ(ack_of_fin.connection, 1u);
-  EXPECT_EQ(w.send({S, "F.", 1, 102, 0, 0, ""}, true).fin_number, 2);
-  EXPECT_EQ(w.send({C, "P.", 1, 1, 50, 0, ""}, true).roles, DATA | RETRANSMISSION);
+  EXPECT_EQ(w.send({C, "P.", 1, 1, 50, 0, ""}, true).roles, DATA | COPY);  // imitates sent data
   EXPECT_EQ(w.send({C, "S", 77, 0, 0, 0, ""}, true).connection, 0u);  // would open one
   EXPECT_EQ(*w.connection(), before);
+  // A crafted FIN of the server reaches the client, which will answer it: only that count moves.
+  EXPECT_EQ(w.send({S, "F.", 1, 102, 0, 0, ""}, true).fin_number, 2);
+  RoleTracker::Connection expected = before;
+  expected.second_fins = 1;
+  EXPECT_EQ(*w.connection(), expected);
 
   // The real ACK of the FIN is still the first one.
   w.play({{S, ".", 1, 102, 0, 509, "ACK_OF_FIN|PURE_ACK"}});
+}
+
+// TW7, the server closing first, as captured: the client's FIN carries the ACK of the
+// server's FIN, and 5 us later a pure ACK with the FIN's own sequence number and the same
+// TSval leaves behind it: a delayed ACK built on the CPU that got the server's FIN, before
+// close() on the other CPU sent the FIN. It sits at snd_nxt - 1, but the FIN is not
+// acknowledged yet: the client is not idle, so no keepalive; nor does it acknowledge anything
+// the FIN had not. A pure ACK, nothing more.
+TEST(Roles, StaleAckOvertakenByTheFinIsAPureAckOnly) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  auto stamped = [&](Side from, const char* flags, std::uint32_t seq, std::uint32_t ack, std::uint32_t tsval) {
+    Packet p = w.segment(from, flags, seq, ack, 0, 502);
+    p.options.timestamp = std::pair{tsval, 7000u};
+    return p;
+  };
+  const Classified server_fin = t.classify(stamped(S, "F.", 1, 1, 9000));
+  EXPECT_EQ(roles_string(server_fin.roles), "FIN");
+  const Classified client_fin = t.classify(stamped(C, "F.", 1, 2, 7001));
+  EXPECT_EQ(roles_string(client_fin.roles), "FIN|ACK_OF_FIN");
+  EXPECT_EQ(client_fin.fin_number, 2);
+  const Classified stale = t.classify(stamped(C, ".", 1, 2, 7001));  // 5 us later
+  EXPECT_EQ(roles_string(stale.roles), "PURE_ACK");
+  const Classified final_ack = t.classify(stamped(S, ".", 2, 2, 9001));
+  EXPECT_EQ(roles_string(final_ack.roles), "PURE_ACK|FINAL_ACK");
+  EXPECT_TRUE(w.connection()->finished());
+}
+
+TEST(Roles, KeepaliveOnlyFromAnIdleEnd) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  w.play({
+      {C, "P.", 1, 1, 1, 502, "DATA"},
+      {C, ".", 1, 1, 0, 502, "PURE_ACK"},            // behind its one byte: stale, not a probe
+      {S, ".", 1, 2, 0, 509, "PURE_ACK"},
+      {C, ".", 1, 1, 0, 502, "KEEPALIVE|PURE_ACK"},  // everything acknowledged: now it is one
+      {C, "F.", 2, 1, 0, 502, "FIN", 1},
+      {C, ".", 2, 1, 0, 502, "PURE_ACK"},            // the FIN is not acknowledged yet
+      {S, ".", 1, 3, 0, 509, "ACK_OF_FIN|PURE_ACK"},
+      {C, ".", 2, 1, 0, 502, "KEEPALIVE|PURE_ACK"},  // FIN_WAIT2's keepalive, at the FIN
+  });
+}
+
+TEST(Roles, StaleAckTakesBackNeitherWindowNorAck) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  w.play({
+      {S, "P.", 1, 1, 100, 509, "DATA"},
+      {C, "P.", 1, 101, 10, 700, "DATA"},
+      {C, ".", 1, 51, 0, 300, "PURE_ACK"},  // built before the data, when 50 bytes were in
+  });
+  EXPECT_EQ(w.connection()->from_opener.last_ack, 5101u);
+  EXPECT_EQ(w.connection()->from_opener.last_window, 700u);
+}
+
+TEST(Roles, AnAckBehindSndNxtThatAcknowledgesNewDataIsNotStale) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  w.play({
+      {C, "P.", 1, 1, 100, 502, "DATA"},
+      {S, "P.", 1, 1, 50, 509, "DATA"},
+      {C, ".", 1, 51, 0, 900, "PURE_ACK"},  // behind snd_nxt, but news: its window counts
+  });
+  EXPECT_EQ(w.connection()->from_opener.last_ack, 5051u);
+  EXPECT_EQ(w.connection()->from_opener.last_window, 900u);
+}
+
+TEST(Roles, DuplicateCopyKeepsItsOriginalsRolesAndIsMarkedCopy) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  auto copy = [&](const Row& r) {
+    const Packet p = w.segment(r.from, r.flags, r.seq, r.ack, r.len, r.win);
+    const Classified original = t.classify(p);
+    const Classified c = t.copy_of(p, original);
+    EXPECT_EQ(roles_string(original.roles), roles_string(parse_roles(r.roles))) << r.flags;
+    EXPECT_EQ(c.roles, original.roles | COPY) << r.flags;
+    EXPECT_EQ(c.connection, original.connection);
+    EXPECT_EQ(c.fin_number, original.fin_number);
+    return c;
+  };
+  copy({C, "P.", 1, 1, 100, 502, "DATA"});
+  copy({S, ".", 1, 101, 0, 509, "PURE_ACK"});
+  copy({C, "F.", 101, 1, 0, 502, "FIN", 1});
+  copy({S, ".", 1, 102, 0, 509, "ACK_OF_FIN|PURE_ACK"});
+  copy({S, "F.", 1, 102, 0, 509, "FIN", 2});
+  // The client got the second FIN twice and answers both: the second answer is its
+  // stack sending the final ACK again.
+  const Classified final_ack = copy({C, ".", 102, 2, 0, 502, "FINAL_ACK|PURE_ACK"});
+  EXPECT_EQ(roles_string(final_ack.roles), "PURE_ACK|FINAL_ACK|COPY");
+  w.play({{C, ".", 102, 2, 0, 502, "FINAL_ACK|RETRANSMISSION|PURE_ACK"}});
+  w.play({{C, ".", 102, 2, 0, 502, "PURE_ACK"}});  // answers nothing more
+}
+
+TEST(Roles, AnAckOfACopiedSynAckIsARetransmission) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  w.play({{C, "S", 0, 0, 0, 64240, "SYN"}});
+  const Packet synack = w.segment(S, "S.", 0, 1, 0, 65160);
+  const Classified original = t.classify(synack);
+  EXPECT_EQ(t.copy_of(synack, original).roles, SYN_ACK | COPY);
+  w.play({
+      {C, ".", 1, 1, 0, 502, "HANDSHAKE_ACK|PURE_ACK"},
+      {C, ".", 1, 1, 0, 502, "HANDSHAKE_ACK|RETRANSMISSION|PURE_ACK"},
+      {C, ".", 1, 1, 0, 502, "PURE_ACK"},
+  });
+}
+
+TEST(Roles, ASegmentTheMiddleboxLostIsNotAnswered) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  const Packet again = w.segment(S, "S.", 0, 1, 0, 65160);
+  EXPECT_EQ(t.classify(again).roles, SYN_ACK | RETRANSMISSION);
+  t.lost(again);  // dropped: the client never answers it
+  w.play({{C, ".", 1, 1, 0, 502, "PURE_ACK"}});  // a duplicate ACK for another reason
+}
+
+TEST(Roles, CraftedRepeatsAreCopiesNotRetransmissions) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  w.play({
+      {C, "P.", 1, 1, 100, 502, "DATA"},
+      {C, "F.", 101, 1, 0, 502, "FIN", 1},
+      {S, "F.", 1, 102, 0, 509, "FIN|ACK_OF_FIN", 2},
+      {C, ".", 102, 2, 0, 502, "FINAL_ACK|PURE_ACK"},
+  });
+  EXPECT_EQ(roles_string(w.send({C, "P.", 1, 1, 100, 502, ""}, true).roles), "DATA|COPY");
+  EXPECT_EQ(roles_string(w.send({C, "F.", 101, 1, 0, 502, ""}, true).roles), "FIN|COPY");
+  EXPECT_EQ(roles_string(w.send({S, "F.", 1, 102, 0, 509, ""}, true).roles), "FIN|COPY");  // as its FIN again
+  EXPECT_EQ(roles_string(w.send({C, ".", 102, 2, 0, 502, ""}, true).roles), "PURE_ACK|FINAL_ACK|COPY");
+  EXPECT_EQ(roles_string(w.send({C, "R", 102, 0, 0, 0, ""}, true).roles), "RST");  // new: no copy
+  // The crafted FIN reached the client: its next ACK answers it.
+  w.play({{C, ".", 102, 2, 0, 502, "FINAL_ACK|RETRANSMISSION|PURE_ACK"}});
 }
 
 TEST(Roles, InjectedSynOpensNothing) {

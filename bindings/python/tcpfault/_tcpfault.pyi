@@ -144,11 +144,14 @@ FINAL_ACK: Roles
 RST: Roles
 """Carries RST."""
 KEEPALIVE: Roles
-"""seq = snd_nxt - 1 with at most one byte, peer window open."""
+"""seq = snd_nxt - 1 with at most one byte, from an idle end (everything it sent acknowledged)."""
 WINDOW_PROBE: Roles
 """Probe of a zero window."""
 RETRANSMISSION: Roles
-"""Repeats sequence space (or an ACK) already sent."""
+"""Its sender's stack repeats sequence space (or a special ACK) already sent."""
+COPY: Roles
+"""Sent by the middlebox, repeating a segment: a duplicate's copy (with its original's roles) or a
+crafted segment over what its end already sent."""
 
 class SockAddr:
     """An address and a port: one end of a connection."""
@@ -217,9 +220,12 @@ class Match:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        nth: int | None = None,
     ) -> None:
         """`role`: every one of these roles; `any_role`: at least one; `not_role`: none of them.
-        sent_by='middlebox' selects the segments the harness crafted (copies, injections)."""
+        sent_by='middlebox' selects the segments the harness crafted (copies, injections). nth=3: only
+        the third segment of the timeline that matches the rest (expectations and trace queries; a
+        fault rule takes its own nth=)."""
 
 # ---- endpoints ----
 
@@ -417,6 +423,11 @@ class Rule:
     def log(self) -> list[FaultDecision]:
         """A random rule's fault log: what it did to each segment it acted on, in order (empty for
         other rules)."""
+    def released(self, within: _Seconds = 3.0, *, nth: int = 1) -> Segment:
+        """Waits until the nth segment (from 1) this rule kept back - a hold, a delay, a random rule's
+        reorder or delay - has been let go, and returns it (its released_ms set). Raises
+        ExpectationFailed when it is still held after `within` seconds (or the rule held none), and
+        Error for a rule that never keeps a segment back."""
 
 class FaultDecision:
     """What a random rule did to one segment."""
@@ -772,6 +783,7 @@ class Trace:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        nth: int | None = None,
     ) -> list[Segment]:
         """Segments seen so far, optionally only those matching."""
     def transitions(self, of: _ConnectionLike | None = None) -> list[Transition]:
@@ -789,6 +801,7 @@ class Trace:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        nth: int | None = None,
     ) -> list[Segment]:
         """Segments kept out of the timeline (a flood's SYNs, sent_by='middlebox', and the replies
         dropped for it), in time order; segments() and the expectations do not see them."""
@@ -980,6 +993,7 @@ class Scenario:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        nth: int | None = None,
     ) -> None:
         """Exactly `count` matching segments are seen (waits up to `within` seconds for them; later
         ones are not counted)."""
@@ -988,6 +1002,7 @@ class Scenario:
         match: _MatchLike = None,
         *,
         during: _Seconds = 0.0,
+        since: Segment | Transition | Call | None = None,
         sent_by: _HostLike | None = None,
         role: _RolesLike | None = None,
         any_role: _RolesLike | None = None,
@@ -996,8 +1011,11 @@ class Scenario:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        nth: int | None = None,
     ) -> None:
-        """No matching segment so far, nor during the next `during` seconds."""
+        """No matching segment so far, nor during the next `during` seconds. since=: only segments after
+        it count - a Segment from net.trace (those that came after it), a Transition or a Call (those seen
+        after its time). nth= is still counted from the first segment."""
     def expect_error(self, result: CallResult, errno: int | str) -> None:
         """The call failed with this errno (int or name)."""
     def expect_ok(self, result: CallResult) -> None:
@@ -1069,6 +1087,7 @@ class Scenario:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        nth: int | None = None,
     ) -> None:
         """The matching segments follow `schedule`: each interval within max(5 ms, 12.5 %) of the
         schedule's. gives_up=(conn, 'ETIMEDOUT') or (conn, CLOSED) checks the give-up too;
