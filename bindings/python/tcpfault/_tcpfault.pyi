@@ -715,6 +715,12 @@ class Segment:
     def rule(self) -> str:
         """The label of the rule that acted on it, '' if none."""
     @property
+    def queued_ms(self) -> float | None:
+        """When the middlebox's kernel received it (the queue's timestamp), None if unknown; t_ms is when the verdict loop read it."""
+    @property
+    def arrived_ms(self) -> float:
+        """queued_ms where known, else t_ms: the time to measure the sender's timers by."""
+    @property
     def released_ms(self) -> float | None: ...
     @property
     def bytes(self) -> bytes: ...
