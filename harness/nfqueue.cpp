@@ -146,8 +146,10 @@ std::size_t NfQueue::receive(const std::function<void(const Message&)>& on_packe
         m.packet = {static_cast<const std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
                     mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])};
       if (attr[NFQA_TIMESTAMP] && mnl_attr_get_payload_len(attr[NFQA_TIMESTAMP]) >= sizeof(nfqnl_msg_packet_timestamp)) {
-        auto* ts = static_cast<const nfqnl_msg_packet_timestamp*>(mnl_attr_get_payload(attr[NFQA_TIMESTAMP]));
-        const std::int64_t stamp = std::int64_t(be64toh(ts->sec)) * 1'000'000'000 + std::int64_t(be64toh(ts->usec)) * 1000;
+        // Netlink aligns attributes to 4 bytes only: copied out, not read in place.
+        nfqnl_msg_packet_timestamp ts;
+        std::memcpy(&ts, mnl_attr_get_payload(attr[NFQA_TIMESTAMP]), sizeof ts);
+        const std::int64_t stamp = std::int64_t(be64toh(ts.sec)) * 1'000'000'000 + std::int64_t(be64toh(ts.usec)) * 1000;
         if (stamp) m.queued_ns = stamp - real_minus_mono;
       }
       ++count;

@@ -55,6 +55,7 @@ struct tuple_key {  // 48 bytes: same_key() compares it in 8-byte words
 
 struct object {
   __u8 kind, started, substate, why;
+  __u8 reported, pad[3];  // its end is in the ring buffer already
   __u64 end_t_ns;  // its timer was cancelled or fired at this time (0: it is live)
   struct tuple_key key;
 };
@@ -311,6 +312,18 @@ int BPF_PROG(on_timer_cancel, struct timer_list* t) {
   return 0;
 }
 
+// The end of a started object, written now.
+static __always_inline void report_end(struct object* o, __u64 addr) {
+  struct state_event* e = reserve(o->kind == OBJ_TW ? SE_TW_END : SE_REQ_END, addr, o->end_t_ns);
+  if (!e) return;
+  put_key(e, &o->key);
+  e->from = o->kind == OBJ_TW ? tw_substate(addr) : ST_SYN_RECV;
+  e->to = ST_CLOSE;
+  e->why = o->why;
+  bpf_ringbuf_submit(e, 0);
+  o->reported = 1;
+}
+
 SEC("tp_btf/timer_expire_entry")
 int BPF_PROG(on_timer_fired, struct timer_list* t) {
   __u64 addr = 0;
@@ -318,6 +331,10 @@ int BPF_PROG(on_timer_fired, struct timer_list* t) {
   if (!o || !o->started) return 0;
   o->end_t_ns = bpf_ktime_get_ns();  // a request's handler may rearm it (a SYN-ACK again)
   o->why = SE_END_TIMER;
+  // A minisocket's handler always kills it: its end is now. Its memory may be freed
+  // much later (the last reference), and a wait for the free left an orphan's
+  // FIN_WAIT2 timeout unrecorded for seconds under load.
+  if (o->kind == OBJ_TW && !o->reported) report_end(o, addr);
   return 0;
 }
 
@@ -330,14 +347,7 @@ int BPF_PROG(on_free, unsigned long call_site, const void* ptr, const struct kme
   if (o->started) {
     __u64* indexed = bpf_map_lookup_elem(&by_tuple, &o->key);
     if (indexed && *indexed == addr) bpf_map_delete_elem(&by_tuple, &o->key);
-    struct state_event* e = reserve(o->kind == OBJ_TW ? SE_TW_END : SE_REQ_END, addr, o->end_t_ns);
-    if (e) {
-      put_key(e, &o->key);
-      e->from = o->kind == OBJ_TW ? tw_substate(addr) : ST_SYN_RECV;
-      e->to = ST_CLOSE;
-      e->why = o->why;
-      bpf_ringbuf_submit(e, 0);
-    }
+    if (!o->reported) report_end(o, addr);
   }
   bpf_map_delete_elem(&objects, &addr);
   return 0;
