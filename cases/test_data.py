@@ -660,7 +660,12 @@ def expect_dsack_per_duplicate(net, run):
             fail(net, f"the {name} counts every duplicate (TCPDSACKOldSent + TCPDSACKOfoSent)",
                  len(dup_ranges), sent)
         delivered = [s for s in net.trace.segments() if s.dsack and s.to == sender and not s.fate.startswith("dropped")]
-        net.expect_counter(sender.name.lower(), "TcpExt.TCPDSACKRecv", at_least=len(delivered),
+        # An ACK and its copy that reach a sender busy in send() wait in its socket's
+        # backlog, where Linux merges a pure ACK into an identical one before it
+        # (tcp_add_backlog, counted in TCPBacklogCoalesce): the merged copy is never
+        # processed. Seen on a loaded machine: 31 of 60 counted, the rest merged.
+        merged = net.counter_delta(sender.name.lower(), "TcpExt.TCPBacklogCoalesce")
+        net.expect_counter(sender.name.lower(), "TcpExt.TCPDSACKRecv", at_least=max(1, len(delivered) - merged),
                            at_most=len(delivered))
         net.trace.note(f"{name}: {len(dup_ranges)} duplicates, {len(reported)} D-SACKs")
 
@@ -678,7 +683,8 @@ def test_dt4_duplicates(net):
     TcpExt.TCPDSACKOldSent (TCPDSACKOfoSent above a hole) and answered with a D-SACK
     naming exactly one duplicate's range (the latest, when several arrive before one ACK
     goes out: Linux keeps one pending D-SACK); the sender's TcpExt.TCPDSACKRecv counts
-    every D-SACK ACK it received, copies included. A broken stack would deliver a copy to the
+    every D-SACK ACK it received, copies included, less the copies its socket's backlog
+    merged into their original (TcpExt.TCPBacklogCoalesce; a sender busy in send()). A broken stack would deliver a copy to the
     application, or not report duplicates (no D-SACK), so that its peer cannot tell a
     spurious retransmission from a loss.
 
