@@ -80,8 +80,9 @@ bool StateObserver::reconcile(const SocketRef& ref, const std::vector<Transition
   TcpState current = now ? now->state : TcpState::CLOSED;
   if (current == last.to) return false;
   // A timewait minisocket that expired, or a FIN_WAIT2 orphan that moved on, is
-  // covered elsewhere; only fill a step the tracepoint should have given.
-  if (last.to == TcpState::TIME_WAIT) return false;
+  // covered elsewhere; only fill a step the tracepoint should have given. A request
+  // socket that ended went back to its listener (LISTEN), which is another socket.
+  if (last.to == TcpState::TIME_WAIT || last.to == TcpState::LISTEN) return false;
   // An orphan handed to its FIN_WAIT2 minisocket (a note, no step): the orphan watcher
   // records where it goes (filling it here too recorded its end twice).
   {
