@@ -22,6 +22,17 @@ def tolerance(interval):
     return max(0.005, 0.125 * interval)
 
 
+def wait_on_trace(net, what, expected, within, predicate):
+    """Waits until `predicate` holds for the trace, or fails saying `what` was `expected`
+    within `within` seconds. No event names one segment of a connection, so the trace is
+    looked at again every millisecond, for a bounded time."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            fail(net, what, f"{expected} within {within} s", "none")
+        time.sleep(0.001)
+
+
 def wait_acknowledged(net, sender, within=2.0):
     """Waits until the peer of `sender` ("client" or "server") has acknowledged, on the
     wire, every sequence number `sender` has sent so far; fails if it has not within
@@ -37,14 +48,8 @@ def wait_acknowledged(net, sender, within=2.0):
             end = e
     if end is None:
         return
-    deadline = time.monotonic() + within
-    while True:
-        if any("." in s.flags and (s.ack - end) % 2**32 < 2**31 for s in net.trace.segments(sent_by=peer)):
-            return
-        if time.monotonic() > deadline:
-            fail(net, f"the {peer} acknowledges everything the {sender} sent",
-                 f"an ACK of {end} within {within} s", "none")
-        time.sleep(0.001)  # the trace announces no single ACK; a short poll, bounded
+    wait_on_trace(net, f"the {peer} acknowledges everything the {sender} sent", f"an ACK of {end}", within,
+                  lambda: any("." in s.flags and (s.ack - end) % 2**32 < 2**31 for s in net.trace.segments(sent_by=peer)))
 
 
 def close_after_acking_fin(net, end):
@@ -62,13 +67,9 @@ def close_after_acking_fin(net, end):
     if not fins:
         fail(net, f"the {peer} closed first", "its FIN on the wire", "no FIN")
     connection = fins[-1].connection  # the FIN that just put `end` in CLOSE_WAIT
-    deadline = time.monotonic() + 3
-    while not any(s.connection == connection
-                  for s in net.trace.segments(tcpfault.ACK_OF_FIN | tcpfault.PURE_ACK, sent_by=end.host)):
-        if time.monotonic() > deadline:
-            fail(net, f"the {end.host} acknowledges the FIN before it closes",
-                 "a bare ACK of the FIN within 3 s", "none")
-        time.sleep(0.001)  # the trace announces no single segment; a short poll, bounded
+    wait_on_trace(net, f"the {end.host} acknowledges the FIN before it closes", "a bare ACK of the FIN", 3,
+                  lambda: any(s.connection == connection for s in
+                              net.trace.segments(tcpfault.ACK_OF_FIN | tcpfault.PURE_ACK, sent_by=end.host)))
     return end.close()
 
 
