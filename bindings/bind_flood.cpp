@@ -1,4 +1,4 @@
-// SYN floods from the middlebox (harness/syn_flood.h):
+// SYN floods from the middlebox (harness/intercept/syn_flood.h):
 //
 //   flood = net.flood_syns(listener, count=200, rate=1000, sources=16)
 //   flood.wait()

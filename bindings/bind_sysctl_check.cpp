@@ -1,4 +1,4 @@
-// What `tcpfault sysctl-check` asks of the engine (netns/sysctl.h, netns/sysctl_probe.h):
+// What `tcpfault sysctl-check` asks of the engine (netns/sysctl/sysctl.h, netns/sysctl/sysctl_probe.h):
 //
 //   conf = tcpfault.read_sysctl_conf(text)        # every setting, and every malformed line
 //   probe = tcpfault.probe_sysctl("net.ipv4.tcp_tw_reuse", "3")
@@ -11,8 +11,8 @@
 #include <pybind11/stl.h>
 
 #include "bindings/conversions.h"
-#include "netns/sysctl.h"
-#include "netns/sysctl_probe.h"
+#include "netns/sysctl/sysctl.h"
+#include "netns/sysctl/sysctl_probe.h"
 
 namespace tcpfault::py_bindings {
 

@@ -7,7 +7,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/conversions.h"
-#include "harness/timer_settings.h"
+#include "harness/scenario/timer_settings.h"
 
 namespace tcpfault::py_bindings {
 
@@ -79,7 +79,7 @@ void add_method(py::object& cls, const char* name, F&& f, const char* doc, auto.
 void bind_timers(py::module_& m) {
   py::class_<Schedule>(m, "Schedule",
                        "When a stack's timers send a segment again and when they give up, as Linux computes it\n"
-                       "(harness/backoff.h). Times are seconds from the first step, or from `origin` when it\n"
+                       "(harness/timing/backoff.h). Times are seconds from the first step, or from `origin` when it\n"
                        "has one. Build one from a scenario's settings (net.syn_schedule(...)) or from numbers.")
       .def_property_readonly("description", [](const Schedule& s) { return s.description; })
       .def_property_readonly("times", &seconds_list, "When each step happens, in seconds.")

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "bindings/conversions.h"
-#include "harness/dsack.h"
+#include "harness/packet/dsack.h"
 
 namespace tcpfault::py_bindings {
 

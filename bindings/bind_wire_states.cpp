@@ -9,7 +9,7 @@
 #include <cstdio>
 
 #include "bindings/conversions.h"
-#include "harness/wire_state_comparison.h"
+#include "harness/wire/wire_state_comparison.h"
 
 namespace tcpfault::py_bindings {
 

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "harness/scenario.h"
+#include "harness/scenario/scenario.h"
 
 namespace tcpfault::py_bindings {
 

@@ -1,6 +1,6 @@
 """TM: timers. TM1 to TM4 of the catalogue (shared/CASES.md).
 
-Every expected time comes from the harness's backoff model (harness/backoff.h) fed with
+Every expected time comes from the harness's backoff model (harness/timing/backoff.h) fed with
 the namespace's own settings and the connection's own RTO, read when the case runs
 (net.retransmission_schedule, net.keepalive_schedule); net.expect_schedule checks each
 interval within max(5 ms, 12.5 %).

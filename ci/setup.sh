@@ -16,7 +16,7 @@ packages=(
   tcpdump tshark                                 # reading captures back in tests
   iproute2 util-linux procps                     # the host-unchanged check (ip, lsns, sysctl)
   liblwip-dev                                    # lwIP 2.1, the stack the reference agent (agents/lwip) drives
-  # The BPF state observer (harness/bpf): libbpf loads it and reads its ring buffer
+  # The BPF state observer (harness/observe/bpf): libbpf loads it and reads its ring buffer
   # (instead of hand-written bpf() calls), clang compiles it for the kernel's BTF, llvm
   # strips it, bpftool writes vmlinux.h and the skeleton at build time.
   libbpf-dev clang llvm bpftool

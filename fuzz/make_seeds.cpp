@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/packet.h"
-#include "harness/tcp_options.h"
+#include "harness/packet/packet.h"
+#include "harness/packet/tcp_options.h"
 
 using namespace tcpfault;
 namespace fs = std::filesystem;

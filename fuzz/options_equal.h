@@ -1,7 +1,7 @@
 // TcpOptions has no operator==: the fuzz targets compare field by field.
 #pragma once
 
-#include "harness/packet.h"
+#include "harness/packet/packet.h"
 
 namespace tcpfault::fuzz {
 

@@ -8,7 +8,7 @@
 
 #include "fuzz/check.h"
 #include "fuzz/options_equal.h"
-#include "harness/packet.h"
+#include "harness/packet/packet.h"
 
 using namespace tcpfault;
 

@@ -1,4 +1,4 @@
-// The sysctl.conf reader (netns/sysctl_conf.cpp) and the key syntax under it, on any
+// The sysctl.conf reader (netns/sysctl/sysctl_conf.cpp) and the key syntax under it, on any
 // text. Properties: the strict parser throws exactly when the lenient reader finds an
 // error, and otherwise both give the same settings; every setting has a key in its
 // canonical dotted form, naming a path inside /proc/sys, and a trimmed, non-empty value;
@@ -9,8 +9,8 @@
 
 #include "fuzz/check.h"
 #include "netns/error.h"
-#include "netns/sysctl.h"
-#include "netns/sysctl_key.h"
+#include "netns/sysctl/sysctl.h"
+#include "netns/sysctl/sysctl_key.h"
 
 using namespace tcpfault;
 using namespace tcpfault::netns;

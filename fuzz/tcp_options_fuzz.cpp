@@ -9,8 +9,8 @@
 
 #include "fuzz/check.h"
 #include "fuzz/options_equal.h"
-#include "harness/packet.h"
-#include "harness/tcp_options.h"
+#include "harness/packet/packet.h"
+#include "harness/packet/tcp_options.h"
 
 using namespace tcpfault;
 

@@ -22,6 +22,9 @@ class SystemError : public Error {
   int err_;
 };
 
+// The errno's symbolic name ("ECONNRESET"), or its number for one not listed.
+std::string errno_name(int err);
+
 // Throws SystemError with the current errno.
 [[noreturn]] void throw_errno(const std::string& what, const std::string& hint = "");
 

@@ -15,7 +15,7 @@
 #include "netns/offloads.h"
 #include "netns/route_socket.h"
 #include "netns/slot_plan.h"
-#include "netns/sysctl.h"
+#include "netns/sysctl/sysctl.h"
 #include "netns/tap_device.h"
 #include "netns/veth_link.h"
 

@@ -1,7 +1,7 @@
 """Agent targets that cannot or do not work: what the target side cannot do raises tcpfault.NotApplicable
 naming the side, the target and the thing; a broken agent raises tcpfault.TargetFailure;
 the pytest plugin turns them into a skip ("not applicable: ...") and a failure ("target
-failure: ..."). The agent here is harness/tests/agents/fake_agent.py: it speaks the
+failure: ..."). The agent here is harness/testing/agents/fake_agent.py: it speaks the
 protocol without a TCP stack (IPv4 only: it makes up its connections)."""
 
 import pathlib
@@ -11,7 +11,7 @@ import pytest
 
 import tcpfault
 
-FAKE = pathlib.Path(__file__).resolve().parents[2] / "harness" / "tests" / "agents" / "fake_agent.py"
+FAKE = pathlib.Path(__file__).resolve().parents[2] / "harness" / "testing" / "agents" / "fake_agent.py"
 pytest_plugins = ["pytester"]
 
 

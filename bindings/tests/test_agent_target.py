@@ -1,7 +1,7 @@
 """Cases' flows with an agent on one side (docs/agent-protocol.md): the same calls,
 faults and expectations as on the kernel, answered by the agent's stack.
 
-Targets: `kernel-agent` (harness/tests/agents/kernel_agent.py: the Linux kernel of the
+Targets: `kernel-agent` (harness/testing/agents/kernel_agent.py: the Linux kernel of the
 agent's own namespace, behind a TAP of its own; states inferred from the wire),
 `kernel-agent-events` (the same, reporting state events) and `lwip` (the agent built in
 agents/lwip; skipped, saying why, only when it is not built)."""
@@ -17,7 +17,7 @@ from tcpfault import (
     TIME_WAIT, targets,
 )
 
-KERNEL_AGENT = pathlib.Path(__file__).resolve().parents[2] / "harness" / "tests" / "agents" / "kernel_agent.py"
+KERNEL_AGENT = pathlib.Path(__file__).resolve().parents[2] / "harness" / "testing" / "agents" / "kernel_agent.py"
 TARGETS = {
     "kernel-agent": f"agent:{KERNEL_AGENT}",
     "kernel-agent-events": f"agent:{KERNEL_AGENT} --state-events",

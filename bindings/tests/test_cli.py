@@ -72,8 +72,8 @@ def test_a_failing_case_fails_the_run_and_shows_its_ladder(tmp_path):
 
 def test_several_targets_give_a_case_by_target_matrix(tmp_path):
     """Two targets side by side: the kernel, and an agent whose stack is another kernel
-    (harness/tests/agents/kernel_agent.py), which must reach the same verdicts."""
-    agent = CASES.parent / "harness" / "tests" / "agents" / "kernel_agent.py"
+    (harness/testing/agents/kernel_agent.py), which must reach the same verdicts."""
+    agent = CASES.parent / "harness" / "testing" / "agents" / "kernel_agent.py"
     report = tmp_path / "r.json"
     out = tcpfault("conformance", "-k", "cl2_final or hs5", "--family", "4", "--jobs", "2",
                    "--target", "kernel", "--target", f"agent:{agent} --state-events", "--json", str(report),

@@ -1,4 +1,4 @@
-"""Roles of the segments the middlebox repeats (harness/roles.h): a copy keeps every role of
+"""Roles of the segments the middlebox repeats (harness/roles/roles.h): a copy keeps every role of
 its original and is marked COPY, never RETRANSMISSION; an end's own stack answering a copy
 sends a RETRANSMISSION. The marker shows in the ladder and the JSON timeline."""
 

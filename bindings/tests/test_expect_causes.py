@@ -1,5 +1,5 @@
 """Expectations that can no longer be met fail at once, and their first line says why
-(harness/socket_end.h): the RST that reset the socket, the call that failed."""
+(harness/scenario/socket_end.h): the RST that reset the socket, the call that failed."""
 
 import time
 

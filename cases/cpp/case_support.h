@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "harness/scenario.h"
+#include "harness/scenario/scenario.h"
 
 namespace tcpfault::cases {
 

@@ -3,7 +3,7 @@
 #include <cerrno>
 
 #include "cases/cpp/case_support.h"
-#include "harness/timer_settings.h"
+#include "harness/scenario/timer_settings.h"
 
 namespace tcpfault::cases {
 namespace {

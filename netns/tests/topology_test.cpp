@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "netns/slot_plan.h"
-#include "netns/sysctl.h"
+#include "netns/sysctl/sysctl.h"
 #include "netns/tests/test_support.h"
 
 namespace tcpfault::netns {

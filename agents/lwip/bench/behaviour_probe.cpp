@@ -28,7 +28,7 @@
 #include <thread>
 
 #include "agent_lab.h"
-#include "harness/packet.h"
+#include "harness/packet/packet.h"
 
 using namespace tcpfault;
 using namespace tcpfault::lwip_agent::testing;

@@ -865,7 +865,7 @@ class Flood:
 
 class Schedule:
     """When a stack's timers send a segment again and when they give up, as Linux computes it
-    (harness/backoff.h). Times are seconds from the first step, or from `origin` when it
+    (harness/timing/backoff.h). Times are seconds from the first step, or from `origin` when it
     has one. Build one from a scenario's settings (net.syn_schedule(...)) or from numbers."""
 
     @property

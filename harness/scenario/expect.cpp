@@ -1,0 +1,263 @@
+#include "harness/scenario/expect.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+namespace tcpfault {
+
+namespace {
+
+// How often the socket table is read again while nothing happens on the timeline.
+constexpr auto kSocketTablePoll = std::chrono::milliseconds(5);
+
+std::string join_states(const std::vector<TcpState>& states) {
+  std::string out;
+  for (auto s : states) out += (out.empty() ? "" : " -> ") + to_string(s);
+  return out.empty() ? "(none)" : out;
+}
+
+std::string times_of(const std::vector<const SegmentEvent*>& segs, std::int64_t start) {
+  std::string out;
+  for (auto* s : segs) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s+%.1f ms", out.empty() ? "" : ", ", double(s->t_ns - start) / 1e6);
+    out += buf;
+  }
+  return out;
+}
+
+bool state_matches(const std::optional<SocketInfo>& info, TcpState want) {
+  if (want == TcpState::CLOSED) return !info || info->state == TcpState::CLOSED;
+  if (!info) return false;
+  if (want == TcpState::SYN_RECV && info->state == TcpState::NEW_SYN_RECV) return true;
+  return info->state == want;
+}
+
+std::string state_text(const std::optional<SocketInfo>& info) {
+  if (!info) return "no socket (CLOSED)";
+  std::string s = to_string(info->state);
+  if (info->timewait_sock) s += " (timewait minisocket)";
+  if (info->request_sock) s += " (request socket)";
+  return s;
+}
+
+bool contains_run(const std::vector<TcpState>& seen, const std::vector<TcpState>& want) {
+  if (want.empty()) return true;
+  if (seen.size() < want.size()) return false;
+  for (std::size_t i = 0; i + want.size() <= seen.size(); ++i)
+    if (std::equal(want.begin(), want.end(), seen.begin() + i)) return true;
+  return false;
+}
+
+// The states a socket went through. A step that keeps the state (a full socket
+// handing its FIN_WAIT2 over to a minisocket) is not a new state; nor is a second
+// report of one step (filled in from the socket table, then the tracepoint's own).
+std::vector<TcpState> to_states(const std::vector<TransitionEvent>& ts) {
+  std::vector<TcpState> out;
+  for (const auto& t : ts)
+    if (t.from != t.to && (out.empty() || out.back() != t.to)) out.push_back(t.to);
+  return out;
+}
+
+}  // namespace
+
+ExpectationFailed::ExpectationFailed(std::string summary, std::string detail)
+    : Error(summary + "\n" + detail), summary_(std::move(summary)) {}
+
+std::string Since::describe(const Trace& trace) const {
+  char buf[48];
+  if (segment) {
+    std::snprintf(buf, sizeof buf, " since segment #%llu", static_cast<unsigned long long>(segment));
+    return buf;
+  }
+  if (t_ns) {
+    std::snprintf(buf, sizeof buf, " since +%.1f ms", double(t_ns - trace.start_ns()) / 1e6);
+    return buf;
+  }
+  return "";
+}
+
+Expectations::Expectations(std::shared_ptr<Trace> trace, StateObserver& states,
+                           std::function<std::string(const std::string&)> on_failure)
+    : trace_(std::move(trace)), states_(states), on_failure_(std::move(on_failure)) {}
+
+void Expectations::fail(const std::string& summary, const std::string& expected,
+                        const std::string& seen) const {
+  trace_->note("expectation failed: " + summary);
+  std::string detail = "  expected: " + expected + "\n  seen:     " + seen + "\n";
+  if (on_failure_) detail += on_failure_(summary);
+  throw ExpectationFailed("expectation failed: " + summary, detail);
+}
+
+std::optional<SocketInfo> Expectations::socket_now(const SocketRef& s) const {
+  if (!is_agent(s)) return states_.socket(s);
+  TcpState now = agent_->current(s);
+  if (now == TcpState::CLOSED) return std::nullopt;
+  SocketInfo info;
+  info.state = now;
+  info.tuple = s.tuple;
+  return info;
+}
+
+std::vector<TransitionEvent> Expectations::transitions_of(const SocketRef& s) const {
+  if (is_agent(s)) return agent_->transitions_of(s);
+  states_.drain();
+  // Transitions are never segments: the short list is enough, however busy the wire.
+  auto recorded = tcpfault::transitions_of(trace_->other_events(), s);
+  if (states_.reconcile(s, recorded)) recorded = tcpfault::transitions_of(trace_->other_events(), s);
+  return recorded;
+}
+
+std::optional<SocketEnd> Expectations::ended(const SocketRef& s, const std::vector<TransitionEvent>& recorded,
+                                             bool whole_only) const {
+  auto now = socket_now(s);
+  return socket_end(*trace_, s, recorded, !now || now->state == TcpState::CLOSED, whole_only);
+}
+
+void Expectations::state(const SocketRef& s, TcpState want, milliseconds within) const {
+  auto deadline = Clock::now() + within;
+  std::optional<SocketInfo> info;
+  std::optional<SocketEnd> end;
+  // The kernel gives no event for every state change (a minisocket expiring), so the
+  // socket table is read again whenever the timeline moves, and at least every few ms.
+  while (true) {
+    auto version = trace_->version();
+    info = socket_now(s);
+    if (state_matches(info, want)) return;
+    // A socket that has ended gets nowhere (CLOSED matched above): no use waiting.
+    if (!info || info->state == TcpState::CLOSED) end = ended(s, transitions_of(s));
+    if (end || Clock::now() >= deadline) break;
+    trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
+  }
+  std::string source = is_agent(s) ? " (" + agent_->source() + ")" : "";
+  fail(s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms" +
+           (end ? ": the socket is gone, " + end->cause : ""),
+       to_string(want), state_text(info) + source + "; transitions: " + join_states(to_states(transitions_of(s))));
+}
+
+void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& sequence,
+                               milliseconds within) const {
+  auto deadline = Clock::now() + within;
+  std::vector<TransitionEvent> seen;
+  std::optional<SocketEnd> end;
+  // Woken by the timeline, and every few ms regardless: a step the tracepoint
+  // missed shows up only in the socket table (see StateObserver::reconcile).
+  while (true) {
+    auto version = trace_->version();
+    seen = transitions_of(s);
+    if (contains_run(to_states(seen), sequence)) return;
+    // A socket that has ended takes no more steps; if a step of its life may be missing
+    // from the record (it could still arrive), it is waited for as usual.
+    if (!seen.empty() && seen.back().to == TcpState::CLOSED) end = ended(s, seen, /*whole_only=*/true);
+    if (end || Clock::now() >= deadline) break;
+    trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
+  }
+  fail(s.str() + " passes " + join_states(sequence) + " within " + std::to_string(within.count()) + " ms" +
+           (end ? ": the socket is gone, " + end->cause : ""),
+       join_states(sequence), join_states(to_states(seen)) + (is_agent(s) ? " (" + agent_->source() + ")" : ""));
+}
+
+bool Expectations::scan_segments(const std::function<bool(const SegmentEvent&)>& step,
+                                 Clock::time_point deadline) const {
+  // Each segment is looked at once, when it is new: a waiter costs nothing more as the
+  // timeline grows.
+  std::size_t next = 0;
+  while (true) {
+    auto version = trace_->version();
+    bool done = false;
+    next = trace_->visit_segments(next, [&](const SegmentEvent& s) { done = step(s) || done; });
+    if (done) return true;
+    if (Clock::now() >= deadline) return false;
+    trace_->wait_change(version, deadline);
+  }
+}
+
+void Expectations::segments(const Match& m, int count, milliseconds within) const {
+  std::vector<std::int64_t> times;
+  MatchCount selects(m);
+  auto matches = [&selects](const SegmentEvent& s) { return selects(SegmentView{s.from, s.packet, s.classified}); };
+  // Every segment already there is counted, so one too many is seen.
+  scan_segments(
+      [&](const SegmentEvent& s) {
+        if (matches(s)) times.push_back(s.t_ns);
+        return times.size() >= static_cast<std::size_t>(count);
+      },
+      Clock::now() + within);
+  if (times.size() == static_cast<std::size_t>(count)) return;
+  std::string at;
+  for (auto t : times) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s+%.1f ms", at.empty() ? "" : ", ", double(t - trace_->start_ns()) / 1e6);
+    at += buf;
+  }
+  fail(std::to_string(count) + " x " + m.describe() + " within " + std::to_string(within.count()) + " ms",
+       "exactly " + std::to_string(count), std::to_string(times.size()) + (times.empty() ? "" : " (at " + at + ")"));
+}
+
+void Expectations::no_segment(const Match& m, milliseconds during, const Since& since) const {
+  std::vector<SegmentEvent> found;
+  MatchCount selects(m);
+  bool appeared = scan_segments(
+      [&](const SegmentEvent& s) {
+        // Counted from the first segment (nth), judged only after `since`.
+        if (!selects(SegmentView{s.from, s.packet, s.classified}) || !since.admits(s)) return false;
+        found.push_back(s);
+        return true;
+      },
+      Clock::now() + during);
+  if (!appeared) return;
+  std::vector<const SegmentEvent*> segs;
+  for (const auto& s : found) segs.push_back(&s);
+  fail("no " + m.describe() + since.describe(*trace_) +
+           (during.count() ? " during " + std::to_string(during.count()) + " ms" : ""),
+       "none", std::to_string(segs.size()) + " (at " + times_of(segs, trace_->start_ns()) + "), first: " +
+                   format_packet(segs.front()->packet, segs.front()->relative));
+}
+
+void Expectations::stays_until(const SocketRef& s, TcpState held, const Match& m,
+                               milliseconds within) const {
+  std::int64_t seg_time = 0;
+  MatchCount selects(m);
+  bool seen = scan_segments(
+      [&](const SegmentEvent& s) {
+        if (seg_time || !selects(SegmentView{s.from, s.packet, s.classified})) return seg_time != 0;
+        seg_time = s.t_ns;
+        return true;
+      },
+      Clock::now() + within);
+  auto ts = transitions_of(s);
+  if (!seen)
+    fail(s.str() + " stays " + to_string(held) + " until " + m.describe(),
+         m.describe() + " within " + std::to_string(within.count()) + " ms", "no such segment");
+  // Find when it entered `held` and when it left.
+  std::int64_t entered = -1, left = -1;
+  for (const auto& t : ts) {
+    if (t.to == held && entered < 0) entered = t.t_ns;
+    else if (entered >= 0 && left < 0 && t.from == held) left = t.t_ns;
+  }
+  auto rel = [this](std::int64_t t) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "+%.1f ms", double(t - trace_->start_ns()) / 1e6);
+    return std::string(buf);
+  };
+  if (entered >= 0 && entered <= seg_time && (left < 0 || left > seg_time)) return;
+  fail(s.str() + " stays " + to_string(held) + " until " + m.describe(),
+       "in " + to_string(held) + " from before " + rel(seg_time) + " until after it",
+       entered < 0 ? "never in " + to_string(held) + " (" + join_states(to_states(ts)) + ")"
+                   : "entered at " + rel(entered) + ", left at " + (left < 0 ? "never" : rel(left)));
+}
+
+void Expectations::error(const CallResult& r, int err) const {
+  if (r.err == err) return;
+  fail(r.call + " fails with " + errno_name(err), errno_name(err) + " (" + std::strerror(err) + ")",
+       r.describe());
+}
+
+void Expectations::ok(const CallResult& r) const {
+  if (r.ok()) return;
+  fail(r.call + " succeeds", "success", r.describe());
+}
+
+}  // namespace tcpfault

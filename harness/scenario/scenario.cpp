@@ -1,0 +1,313 @@
+#include "harness/scenario/scenario.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include "harness/scenario/silent_destroy.h"
+
+namespace tcpfault {
+
+namespace {
+
+constexpr std::size_t kLadderRowsInMessages = 1000;
+
+std::size_t payload_cap_from_env() {
+  const char* env = std::getenv("TCPFAULT_TRACE_PAYLOAD_CAP");
+  if (!env || !*env) return kDefaultPayloadCap;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(env, &end, 10);
+  if (*end != '\0' || *env == '-')
+    throw Error(std::string("TCPFAULT_TRACE_PAYLOAD_CAP must be a number of bytes, got '") + env + "'");
+  return static_cast<std::size_t>(v);
+}
+
+// Same /24 (IPv4) or /64 (IPv6) as `ref`.
+bool same_subnet(const Address& a, const Address& ref) {
+  if (a.family != ref.family) return false;
+  std::size_t prefix = a.family == Family::V4 ? 3 : 8;
+  return std::equal(a.bytes.begin(), a.bytes.begin() + prefix, ref.bytes.begin());
+}
+
+}  // namespace
+
+std::string artifact_stem(const std::string& name) {
+  std::string out;
+  for (char c : name) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
+  return out;
+}
+
+Scenario::Scenario(ScenarioOptions options) : options_(std::move(options)) {
+  if (!options_.artifacts_dir)
+    if (const char* env = std::getenv("TCPFAULT_ARTIFACTS"); env && *env) options_.artifacts_dir = env;
+  if (!options_.trace_payload_cap) options_.trace_payload_cap = payload_cap_from_env();
+  if (options_.target.is_agent()) options_.topology.agent_side = options_.target.side;
+  topology_ = netns::Topology::build(options_.topology);
+  trace_ = std::make_shared<Trace>(options_.name, *options_.trace_payload_cap);
+  for (Host h : {Host::Client, Host::Middlebox, Host::Server})
+    if (!options_.target.is_agent() || h != options_.target.side) counters_at_start_[h] = read_counters(ns(h));
+  states_ = std::make_unique<StateObserver>(*topology_, trace_);
+  trace_->set_refresher([states = states_.get()] { states->drain(); });
+  faults_ = std::make_unique<FaultEngine>(
+      topology_->middlebox(),
+      FaultEngine::Options{options_.queue_number, options_.queue_max_len, options_.intercept}, *trace_,
+      [this](const Address& a) { return host_of(a); });
+  Address client_addr = topology_->client_addr(options_.family);
+  Address server_addr = topology_->server_addr(options_.family);
+  client_ = std::make_unique<KernelEndpoint>(topology_->client(), Host::Client, client_addr, server_addr,
+                                             trace_, states_->shared_diag(Host::Client));
+  server_ = std::make_unique<KernelEndpoint>(topology_->server(), Host::Server, server_addr, client_addr,
+                                             trace_, states_->shared_diag(Host::Server));
+  expect_ = std::make_unique<Expectations>(
+      trace_, *states_, [this](const std::string& summary) { return failure_note(summary); });
+  if (options_.target.is_agent()) start_agent();
+}
+
+Scenario::~Scenario() {
+  stop_floods();  // first the load, then the rest
+  transfers_.stop_all("scenario " + options_.name + " ended");
+  // Handles the test still holds stop working with a clear message from here on.
+  client_->close_all("closed when scenario " + options_.name + " ended");
+  server_->close_all("closed when scenario " + options_.name + " ended");
+  if (agent_) agent_->stop("scenario " + options_.name + " ended");
+  expect_.reset();
+  faults_.reset();  // lets every held packet through, unbinds the queue
+  states_->drain();
+  trace_->set_refresher(nullptr);  // the trace outlives the observer
+  states_.reset();
+  if (options_.artifacts_dir) {
+    try {
+      write_artifacts();
+    } catch (const std::exception&) {
+      // A teardown must not throw; the failure note already named any problem.
+    }
+  }
+  client_.reset();
+  server_.reset();
+  topology_.reset();
+}
+
+SynFlood& Scenario::flood_syns(FloodSpec spec) {
+  check_flood_spec(spec, *topology_, options_.family);
+  std::lock_guard lock(floods_mu_);
+  const int id = static_cast<int>(floods_.size()) + 1;
+  faults_->floods().add(id, spec.sources);  // before the first SYN: its reply must find them
+  try {
+    floods_.push_back(std::make_unique<SynFlood>(id, spec, topology_->middlebox(), faults_->floods(), *trace_));
+  } catch (...) {
+    faults_->floods().remove(id);
+    throw;
+  }
+  return *floods_.back();
+}
+
+SynFlood& Scenario::flood(int id) {
+  std::lock_guard lock(floods_mu_);
+  if (id < 1 || id > static_cast<int>(floods_.size()))
+    throw Error("no flood #" + std::to_string(id) + " in scenario " + options_.name);
+  return *floods_[id - 1];
+}
+
+void Scenario::stop_floods() {
+  std::lock_guard lock(floods_mu_);
+  for (auto& f : floods_) f->stop();
+  for (auto& f : floods_) {
+    int id = f->id();
+    f.reset();  // joins its sender
+    trace_->note("flood #" + std::to_string(id) + " in all: " + faults_->floods().counts(id).str());
+  }
+  floods_.clear();
+}
+
+Endpoint& Scenario::endpoint(Host h) {
+  if (h == Host::Middlebox) throw Error("the middlebox has no endpoint: it only forwards");
+  return h == Host::Client ? *client_ : *server_;
+}
+
+const netns::Namespace& Scenario::ns(Host h) const { return topology_->ns(h); }
+
+SockAddr Scenario::server_at(std::uint16_t port) const {
+  return {topology_->server_addr(options_.family), port};
+}
+SockAddr Scenario::client_at(std::uint16_t port) const {
+  return {topology_->client_addr(options_.family), port};
+}
+
+Host Scenario::host_of(const Address& a) const {
+  if (same_subnet(a, topology_->client_addr(a.family))) {
+    return a == topology_->middlebox_addr(Host::Client, a.family) ? Host::Middlebox : Host::Client;
+  }
+  if (same_subnet(a, topology_->server_addr(a.family))) {
+    return a == topology_->middlebox_addr(Host::Server, a.family) ? Host::Middlebox : Host::Server;
+  }
+  return Host::Middlebox;
+}
+
+void Scenario::apply_sysctl_conf(Host h, const std::string& text) {
+  require_kernel(h, "has no Linux sysctls (sysctl.conf)");
+  for (const auto& setting : netns::parse_sysctl_conf(text)) {
+    try {
+      set_sysctl(h, setting.key, setting.value);
+    } catch (const Error& e) {
+      if (!setting.ignore_errors) throw Error("line " + std::to_string(setting.line) + ": " + e.what());
+      trace_->note("sysctl " + netns::to_string(h) + " " + setting.key + " ignored ('-' line): " + e.what());
+    }
+  }
+}
+
+namespace {
+// "net/ipv4/tcp_tw_reuse" and "net.ipv4.tcp_tw_reuse" name the same sysctl.
+std::string dotted_key(std::string key) {
+  if (key.find('.') == std::string::npos) std::replace(key.begin(), key.end(), '/', '.');
+  return key;
+}
+
+// "40000\t40003" and "40000 40003" are the same value.
+std::string fields_of(const std::string& value) {
+  std::istringstream in(value);
+  std::string out, field;
+  while (in >> field) out += (out.empty() ? "" : " ") + field;
+  return out;
+}
+}  // namespace
+
+void Scenario::set_sysctl(Host h, const std::string& key, const std::string& value) {
+  require_kernel(h, "has no Linux sysctls (" + key + ")");
+  auto held = held_sysctls_.find({h, dotted_key(key)});
+  if (held != held_sysctls_.end() && fields_of(held->second.value) != fields_of(value)) {
+    netns::write_sysctl(ns(h), key, held->second.value);
+    trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + held->second.value + " (" +
+                 held->second.holder + ": the case asked for " + value + ")");
+    return;
+  }
+  netns::write_sysctl(ns(h), key, value);
+  trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + value);
+}
+
+void Scenario::hold_sysctl(Host h, const std::string& key, const std::string& value, const std::string& holder) {
+  netns::write_sysctl(ns(h), key, value);  // refused values fail here, before anything is held
+  held_sysctls_[{h, dotted_key(key)}] = HeldSysctl{value, holder};
+  trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + value + " (held by " + holder + ")");
+}
+
+std::string Scenario::sysctl(Host h, const std::string& key) const {
+  require_kernel(h, "has no Linux sysctls (" + key + ")");
+  return netns::read_sysctl(ns(h), key);
+}
+
+int Scenario::sysctl_int(Host h, const std::string& key) const {
+  std::string v = sysctl(h, key);
+  try {
+    return std::stoi(v);
+  } catch (const std::exception&) {
+    throw Error("sysctl " + key + " is not a number: '" + v + "'");
+  }
+}
+
+Counters Scenario::counters(Host h) const {
+  require_kernel(h, "has no Linux MIB counters");
+  return read_counters(ns(h));
+}
+
+std::int64_t Scenario::counter_delta(Host h, const std::string& key) const {
+  require_kernel(h, "has no Linux MIB counters (" + key + ")");
+  auto now = counters(h);
+  auto it = now.find(key);
+  if (it == now.end())
+    throw Error("no MIB counter " + key + " in the " + netns::to_string(h) +
+                " namespace (names look like TcpExt.TCPTimeWaitOverflow or Tcp.RetransSegs)");
+  const auto& start = counters_at_start_.at(h);
+  auto before = start.find(key);
+  return it->second - (before == start.end() ? 0 : before->second);
+}
+
+void Scenario::expect_state(const SocketRef& s, TcpState want, milliseconds within) const {
+  expect_->state(s, want, within);
+}
+void Scenario::expect_transitions(const SocketRef& s, const std::vector<TcpState>& seq,
+                                  milliseconds within) const {
+  expect_->transitions(s, seq, within);
+}
+void Scenario::expect_segments(const Match& m, int count, milliseconds within) const {
+  expect_->segments(m, count, within);
+}
+void Scenario::expect_no_segment(const Match& m, milliseconds during, const Since& since) const {
+  expect_->no_segment(m, during, since);
+}
+void Scenario::expect_stays_until(const SocketRef& s, TcpState held, const Match& m,
+                                  milliseconds within) const {
+  expect_->stays_until(s, held, m, within);
+}
+void Scenario::expect_error(const CallResult& r, int err) const { expect_->error(r, err); }
+void Scenario::expect_ok(const CallResult& r) const { expect_->ok(r); }
+
+void Scenario::expect_counter(Host h, const std::string& key, std::int64_t at_least,
+                              std::optional<std::int64_t> at_most) const {
+  auto delta = counter_delta(h, key);
+  if (delta >= at_least && (!at_most || delta <= *at_most)) return;
+  std::string want = at_most ? (at_least == *at_most ? std::to_string(at_least)
+                                                     : std::to_string(at_least) + ".." + std::to_string(*at_most))
+                             : ">= " + std::to_string(at_least);
+  expect_->fail(netns::to_string(h) + " counter " + key + " grows by " + want, want,
+                std::to_string(delta));
+}
+
+void Scenario::expect_no_undecided_drops() const {
+  auto st = faults_->stats();
+  if (st.undecided_drops() == 0) return;
+  expect_->fail("the middlebox loses no packet that no rule asked for", "0 packets dropped by the kernel's queue",
+                std::to_string(st.queue_dropped) + " dropped with the queue full (queue_max_len " +
+                    std::to_string(options_.queue_max_len) + "), " + std::to_string(st.user_dropped) +
+                    " not handed to the harness (socket buffer full)");
+}
+
+SegmentEvent Scenario::expect_released(int rule, milliseconds within, int nth) const {
+  // A removed rule's held segments still go when their time comes: only a rule still
+  // there can be checked for holding anything at all.
+  std::string label = "removed";
+  if (auto r = faults_->rule(rule)) {
+    label = r->label.empty() ? r->describe() : r->label;
+    if (!r->holds())
+      throw Error("rule #" + std::to_string(rule) + " (" + label + ") never keeps a segment back: "
+                  "expect_released is for hold, delay and random rules that delay or reorder");
+  }
+  return tcpfault::expect_released(*expect_, *trace_, rule, label, nth, within);
+}
+
+void Scenario::expect_schedule(const Match& m, const Schedule& schedule, const ScheduleExpectation& o) const {
+  tcpfault::expect_schedule(*expect_, *trace_, *states_, m, schedule, o);
+}
+
+void Scenario::destroy_silently(const SocketRef& s) {
+  require_kernel(s.host, "has no sock_diag to destroy its socket with (destroy_silently)");
+  tcpfault::destroy_silently(*faults_, states_->diag(s.host), *trace_, *expect_, s);
+}
+
+std::optional<TcpInfo> Scenario::tcp_info(const SocketRef& s) const {
+  require_kernel(s.host, "has no TCP_INFO (a Linux socket option)");
+  auto info = states_->socket(s);
+  return info ? info->tcp : std::nullopt;
+}
+
+ArtifactPaths Scenario::write_artifacts(std::optional<std::string> dir) const {
+  std::string where = dir ? *dir : options_.artifacts_dir.value_or(
+                                       (std::filesystem::temp_directory_path() / "tcpfault").string());
+  return tcpfault::write_artifacts(*trace_, where, artifact_stem(options_.name));
+}
+
+std::string Scenario::failure_note(const std::string&) const {
+  trace_->refresh();
+  if (agent_) agent_->states().record_inferred();  // the ladder shows the agent's states too
+  std::string note;
+  try {
+    note = "  trace: " + write_artifacts().str() + "\n";
+  } catch (const std::exception& e) {
+    note = std::string("  trace: not written (") + e.what() + ")\n";
+  }
+  // A long timeline (a bulk transfer) is cut in the message; the file has it whole.
+  return note + render_ladder(*trace_, kLadderRowsInMessages);
+}
+
+}  // namespace tcpfault

@@ -1,0 +1,444 @@
+// The wire-inferred states against the kernel's record, on synthetic traces: the
+// middlebox's segments from a Script (wire_script.h) and the kernel's steps, calls and
+// notes written by hand as the observer would record them. Each disagreement must be put
+// down to its cause, and what no rule explains must stay "unexplained".
+#include "harness/wire/wire_state_comparison.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "harness/testing/wire_script.h"
+
+namespace tcpfault {
+namespace {
+
+using Cause = DisagreementCause;
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kClientSocket = 0x1000, kServerSocket = 0x2000, kListener = 0x3000;
+
+// The pieces of one comparison: a script's segments and the kernel's side.
+struct Kernel {
+  Script w;
+  std::vector<TransitionEvent> steps;
+  std::vector<CallEvent> calls;
+  std::vector<NoteEvent> notes;
+
+  Kernel() { listener(); }
+
+  // A step of the client's (or the server's) socket at `t_us` microseconds.
+  void client(St from, St to, std::int64_t t_us, std::string source = "tracepoint", std::uint64_t socket = kClientSocket) {
+    steps.push_back({t_us * 1000, Host::Client, w.addr(C), w.addr(S), socket, from, to, std::move(source)});
+  }
+  void server(St from, St to, std::int64_t t_us, std::string source = "tracepoint", std::uint64_t socket = kServerSocket) {
+    steps.push_back({t_us * 1000, Host::Server, w.addr(S), w.addr(C), socket, from, to, std::move(source)});
+  }
+  void listener() {
+    steps.push_back({1, Host::Server, w.addr(S), SockAddr{w.addr(S).addr, 0}, kListener, St::CLOSED, St::LISTEN,
+                     "tracepoint"});
+  }
+  // The kernel's steps of an open: the client's before its SYN (row 1), the server's child
+  // when the handshake ACK (row 3) arrives.
+  void opened() {
+    client(St::CLOSED, St::SYN_SENT, 900);
+    client(St::SYN_SENT, St::ESTABLISHED, 2100);
+    server(St::LISTEN, St::SYN_RECV, 3100);
+    server(St::SYN_RECV, St::ESTABLISHED, 3100);
+  }
+
+  WireStateComparison compare() {
+    std::stable_sort(steps.begin(), steps.end(), [](auto& a, auto& b) { return a.t_ns < b.t_ns; });
+    return compare_wire_states(ComparisonInput{w.segments, steps, calls, notes, 0});
+  }
+};
+
+// Every disagreeing step of the comparison, "kernel-only FIN_WAIT2 -> CLOSED: timer-gave-up".
+std::vector<std::string> disagreements(const WireStateComparison& r) {
+  std::vector<std::string> out;
+  for (const auto* e : r.ends())
+    for (const auto& s : e->steps)
+      if (!s.agrees())
+        out.push_back(to_string(s.agreement) + " " + to_string(s.from) + " -> " + to_string(s.to) + ": " +
+                      (s.cause ? to_string(*s.cause) : "?"));
+  return out;
+}
+using Lines = std::vector<std::string>;
+
+const AlignedStep* find_step(const WireStateComparison& r, St from, St to) {
+  for (const auto* e : r.ends())
+    for (const auto& s : e->steps)
+      if (s.from == from && s.to == to && !s.agrees()) return &s;
+  return nullptr;
+}
+
+TEST(WireStateComparison, FourWayCloseAgreesStepByStep) {
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);  // row 4
+  k.w.add(S, ".", 1, 2);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.client(St::FIN_WAIT2, St::TIME_WAIT, 6100, "tracepoint; timewait minisocket seen by sock_diag");
+  k.server(St::LAST_ACK, St::CLOSED, 7100);
+  const auto r = k.compare();
+  ASSERT_EQ(r.connections.size(), 1u);
+  EXPECT_TRUE(r.kernel_only_sockets.empty());  // the listener is not a connection
+  EXPECT_EQ(r.agreements(), 10u) << r.describe();
+  EXPECT_EQ(r.disagreements(), 0u) << r.describe();
+  EXPECT_EQ(r.connections[0].opener.kernel_sockets, 1u);
+  EXPECT_EQ(r.connections[0].opener.steps[4].kernel_t_ns, 6'100'000);
+  EXPECT_EQ(r.connections[0].opener.steps[4].wire_segment, 6u);
+}
+
+TEST(WireStateComparison, StepsThatChangeNoStateAreLeftOut) {
+  // shutdown() then close() sets FIN_WAIT1 twice; an orphan's full socket hands over to
+  // its FIN_WAIT2 minisocket: neither is a step.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, ".", 1, 2);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT1, 4500);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.client(St::FIN_WAIT2, St::FIN_WAIT2, 5200, "tracepoint; timewait minisocket seen by sock_diag");
+  const auto r = k.compare();
+  EXPECT_EQ(r.disagreements(), 0u) << r.describe();
+  EXPECT_EQ(r.agreements(), 7u) << r.describe();
+}
+
+TEST(WireStateComparison, RequestSocketThatNeverBecameFull) {
+  // HS4: the handshake ACK is lost; the server's request socket has no state events.
+  Kernel k;
+  k.w.add(C, "S", 0, 0);
+  k.w.add(S, "S.", 0, 1);
+  k.w.add(C, ".", 1, 1, 0, "dropped by rule #1");
+  k.client(St::CLOSED, St::SYN_SENT, 900);
+  k.client(St::SYN_SENT, St::ESTABLISHED, 2100);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"wire-only LISTEN -> SYN_RECV: request-socket"}) << r.describe();
+  EXPECT_EQ(r.connections[0].acceptor.kernel_sockets, 0u);
+  EXPECT_EQ(r.unexplained(), 0u);
+}
+
+TEST(WireStateComparison, ConnectThatFailedBeforeItsSyn) {
+  // TW3: the port range is used up; connect() fails with EADDRNOTAVAIL, nothing leaves.
+  Kernel k;
+  TransitionEvent open{1'000'000, Host::Client, SockAddr{k.w.addr(C).addr, 0}, k.w.addr(S), 0x4000,
+                       St::CLOSED, St::SYN_SENT, "tracepoint"};
+  k.steps.push_back(open);
+  open.t_ns = 1'100'000, open.from = St::SYN_SENT, open.to = St::CLOSED;
+  k.steps.push_back(open);
+  const auto foreign = k.compare();
+  ASSERT_EQ(foreign.kernel_only_sockets.size(), 1u);
+  // Without the failed call, no call of this scenario made it.
+  EXPECT_EQ(disagreements(foreign), (Lines{"kernel-only CLOSED -> SYN_SENT: foreign-socket",
+                                           "kernel-only SYN_SENT -> CLOSED: foreign-socket"}));
+  k.calls.push_back({1'200'000, 500'000, Host::Client, "connect(" + k.w.addr(S).str() + ")", -1, EADDRNOTAVAIL});
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), (Lines{"kernel-only CLOSED -> SYN_SENT: connect-failed-locally",
+                                     "kernel-only SYN_SENT -> CLOSED: connect-failed-locally"}));
+  EXPECT_NE(r.kernel_only_sockets[0].steps[0].explanation.find("EADDRNOTAVAIL"), std::string::npos);
+}
+
+TEST(WireStateComparison, RetransmissionTimerGivingUpSendsNothing) {
+  // TM2: the peer is gone; the client's data is never acknowledged.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "P.", 1, 1, 100, "dropped by rule #1");
+  k.w.wait(200);
+  k.w.add(C, "P.", 1, 1, 100, "dropped by rule #1");
+  k.w.wait(400);
+  k.w.add(C, "P.", 1, 1, 100, "dropped by rule #1");
+  k.opened();
+  k.client(St::ESTABLISHED, St::CLOSED, 1'500'000);
+  k.notes.push_back({0, "sysctl client net.ipv4.tcp_retries2 = 2"});
+  const auto r = k.compare();
+  ASSERT_EQ(disagreements(r), Lines{"kernel-only ESTABLISHED -> CLOSED: timer-gave-up"}) << r.describe();
+  const auto& why = find_step(r, St::ESTABLISHED, St::CLOSED)->explanation;
+  EXPECT_NE(why.find("3 segment(s)"), std::string::npos) << why;
+  EXPECT_NE(why.find("3 dropped"), std::string::npos) << why;
+  EXPECT_NE(why.find("tcp_retries2 = 2 on the client"), std::string::npos) << why;
+}
+
+TEST(WireStateComparison, AnsweredSegmentsAreNoTimer) {
+  // The same step after the peer answered: no timer explains it.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "P.", 1, 1, 100);
+  k.w.add(S, ".", 1, 101);
+  k.opened();
+  k.client(St::ESTABLISHED, St::CLOSED, 10'000);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only ESTABLISHED -> CLOSED: unexplained"}) << r.describe();
+  EXPECT_EQ(r.unexplained(), 1u);
+}
+
+TEST(WireStateComparison, OrphanFinWait2Timeout) {
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, ".", 1, 2);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.client(St::FIN_WAIT2, St::FIN_WAIT2, 5200, "tracepoint; timewait minisocket seen by sock_diag");
+  k.client(St::FIN_WAIT2, St::CLOSED, 2'005'000, "sock_diag (timewait minisocket)");
+  k.notes.push_back({0, "sysctl client net.ipv4.tcp_fin_timeout = 2"});
+  const auto r = k.compare();
+  ASSERT_EQ(disagreements(r), Lines{"kernel-only FIN_WAIT2 -> CLOSED: orphan-fin-wait2-timeout"}) << r.describe();
+  EXPECT_NE(find_step(r, St::FIN_WAIT2, St::CLOSED)->explanation.find("tcp_fin_timeout = 2 on the client"),
+            std::string::npos);
+}
+
+TEST(WireStateComparison, OrphanMinisocketWhoseTimeWaitCameAndWentBetweenTwoLooks) {
+  // DT5: the orphan's minisocket took the peer's FIN (TIME_WAIT), then an RST at rcv_nxt
+  // ended it, all before the observer looked again: it saw it gone.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, ".", 1, 2);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.w.add(S, "R", 2, 0);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.client(St::FIN_WAIT2, St::FIN_WAIT2, 5200, "tracepoint; timewait minisocket seen by sock_diag");
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.server(St::LAST_ACK, St::CLOSED, 7100);
+  k.client(St::FIN_WAIT2, St::CLOSED, 9000, "sock_diag (timewait minisocket)");
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), (Lines{"wire-only FIN_WAIT2 -> TIME_WAIT: minisocket-polled",
+                                     "wire-only TIME_WAIT -> CLOSED: minisocket-polled",
+                                     "kernel-only FIN_WAIT2 -> CLOSED: minisocket-polled"}))
+      << r.describe();
+}
+
+TEST(WireStateComparison, NoTimeWaitBucketAndTheHostAnsweringAsAStranger) {
+  // CL2 without TIME_WAIT (tcp_max_tw_buckets = 0): the client closes instead; the
+  // server's FIN again then meets no socket, and the client's host answers with an RST.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2, 0, "dropped by rule #1");
+  k.w.wait(200);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, "R", 2, 0);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 4900);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.client(St::FIN_WAIT2, St::CLOSED, 5100);
+  k.server(St::LAST_ACK, St::CLOSED, 208'100);
+  k.notes.push_back({0, "sysctl client net.ipv4.tcp_max_tw_buckets = 0"});
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), (Lines{"wire-only FIN_WAIT2 -> TIME_WAIT: time-wait-not-kept",
+                                     "kernel-only FIN_WAIT2 -> CLOSED: time-wait-not-kept",
+                                     "wire-only TIME_WAIT -> CLOSED: socket-gone"}))
+      << r.describe();
+  EXPECT_NE(find_step(r, St::FIN_WAIT2, St::TIME_WAIT)->explanation.find("tcp_max_tw_buckets = 0 on the client"),
+            std::string::npos);
+}
+
+TEST(WireStateComparison, TimeWaitEndedByAnRstHasNoKernelStep) {
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.w.inject(C, "R", 2, 0);  // at the client's rcv_nxt: tcp_rfc1337 = 0 ends TIME_WAIT
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 4900);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.client(St::FIN_WAIT2, St::TIME_WAIT, 5100, "tracepoint; timewait minisocket seen by sock_diag");
+  k.server(St::LAST_ACK, St::CLOSED, 6100);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"wire-only TIME_WAIT -> CLOSED: time-wait-end-unrecorded"}) << r.describe();
+}
+
+TEST(WireStateComparison, TheExactObserverRecordsTheTimeWaitAnRstEnds) {
+  // The same with the BPF observer: its TIME_WAIT -> CLOSED is the wire's.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.w.inject(C, "R", 2, 0);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900, "bpf: inet_sock_set_state");
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100, "bpf: inet_sock_set_state");
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 4900, "bpf: inet_sock_set_state");
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100, "bpf: inet_sock_set_state");
+  k.client(St::FIN_WAIT2, St::TIME_WAIT, 5100, "bpf: handed to a timewait minisocket (tcp_time_wait)");
+  k.server(St::LAST_ACK, St::CLOSED, 6100, "bpf: inet_sock_set_state");
+  k.client(St::TIME_WAIT, St::CLOSED, 6300, "bpf: timewait minisocket ended by an RST from the peer");
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{}) << r.describe();
+}
+
+TEST(WireStateComparison, AnExactMinisocketEndIsNeverPutDownToPolling) {
+  // Had the BPF observer seen an orphan's minisocket end without its TIME_WAIT, that
+  // would be a bug to report, not the fallback's polling.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, ".", 1, 2);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.w.add(S, "R", 2, 0);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.server(St::LAST_ACK, St::CLOSED, 7100);
+  k.client(St::FIN_WAIT2, St::CLOSED, 9000, "bpf: timewait minisocket ended by an RST from the peer");
+  const auto r = k.compare();
+  for (const auto& line : disagreements(r)) EXPECT_EQ(line.find("minisocket-polled"), std::string::npos) << line;
+}
+
+TEST(WireStateComparison, ATimeWaitTakenOverByConnect) {
+  // TW3: connect() from the same port takes over the TIME_WAIT (tcp_tw_reuse): the
+  // kernel ends the minisocket without a segment; the wire shows no end of it.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 4900);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.client(St::FIN_WAIT2, St::TIME_WAIT, 5100, "bpf: handed to a timewait minisocket (tcp_time_wait)");
+  k.server(St::LAST_ACK, St::CLOSED, 6100);
+  k.client(St::TIME_WAIT, St::CLOSED, 1'000'200,
+           "bpf: timewait minisocket ended by no segment: a connect() took over its 4-tuple (tcp_tw_reuse), or "
+           "its namespace went away");
+  k.calls.push_back({1'000'400'000, 500'000, Host::Client, "connect(" + k.w.addr(S).str() + ")", 0, 0});
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only TIME_WAIT -> CLOSED: time-wait-taken-over"}) << r.describe();
+}
+
+TEST(WireStateComparison, SocketsOfOtherTopologiesAreForeign) {
+  Kernel k;
+  k.w.handshake();
+  k.opened();
+  // An earlier topology's orphan in the same address slot, closing in its namespace.
+  k.server(St::LAST_ACK, St::CLOSED, 2500, "tracepoint", 0x5000);
+  k.steps.back().remote.port = 51000;
+  // A program on these addresses whose connection never crossed this middlebox.
+  TransitionEvent other{3000'000, Host::Client, SockAddr{k.w.addr(C).addr, 51001}, k.w.addr(S), 0x6000,
+                        St::CLOSED, St::SYN_SENT, "tracepoint"};
+  k.steps.push_back(other);
+  other.t_ns = 3100'000, other.from = St::SYN_SENT, other.to = St::ESTABLISHED;
+  k.steps.push_back(other);
+  k.calls.push_back({1000, 500, Host::Client, "connect(" + k.w.addr(S).str() + ")", 0, 0});  // names 8080
+  const auto r = k.compare();
+  ASSERT_EQ(r.kernel_only_sockets.size(), 2u);
+  EXPECT_EQ(disagreements(r), (Lines{"kernel-only LAST_ACK -> CLOSED: foreign-socket",
+                                     "kernel-only CLOSED -> SYN_SENT: foreign-socket",
+                                     "kernel-only SYN_SENT -> ESTABLISHED: foreign-socket"}))
+      << r.describe();
+  EXPECT_NE(r.kernel_only_sockets[1].steps[0].explanation.find("the only path"), std::string::npos);
+}
+
+TEST(WireStateComparison, FinWaitingBehindUnacknowledgedData) {
+  // HS4's control: close() with data nobody acknowledged; the FIN stays queued.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "P.", 1, 1, 100, "dropped by rule #1");
+  k.w.wait(300);
+  k.w.add(C, "P.", 1, 1, 100, "dropped by rule #1");
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 100'000);
+  const auto r = k.compare();
+  ASSERT_EQ(disagreements(r), Lines{"kernel-only ESTABLISHED -> FIN_WAIT1: fin-not-sent"}) << r.describe();
+  EXPECT_NE(find_step(r, St::ESTABLISHED, St::FIN_WAIT1)->explanation.find("100 unacknowledged"), std::string::npos);
+}
+
+TEST(WireStateComparison, WhatNoRuleExplainsStaysUnexplained) {
+  // The kernel's server saw a FIN the middlebox never did.
+  Kernel k;
+  k.w.handshake();
+  k.opened();
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 5000);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only ESTABLISHED -> CLOSE_WAIT: unexplained"});
+  EXPECT_EQ(r.unexplained(), 1u);
+  EXPECT_NE(r.describe().find("unexplained: no rule explains the kernel's ESTABLISHED -> CLOSE_WAIT"),
+            std::string::npos)
+      << r.describe();
+}
+
+TEST(WireStateComparison, SocketsOnAReusedTupleGoToTheirOwnConnections) {
+  // The same 4-tuple twice, the kernel giving the second socket the first one's address,
+  // and a connect() between them that failed (EADDRINUSE) before a SYN.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(S, "R.", 1, 1);  // row 4: the first connection reset
+  k.w.wait(10);
+  k.w.new_isns(900'000, 5'000'000);
+  k.w.add(C, "S", 0, 0);  // row 5, at 15 ms: the second
+  k.w.add(S, "S.", 0, 1);
+  k.w.add(C, ".", 1, 1);
+  k.opened();
+  k.client(St::ESTABLISHED, St::CLOSED, 4100);
+  k.server(St::ESTABLISHED, St::CLOSED, 3900);
+  k.client(St::CLOSED, St::SYN_SENT, 8000, "tracepoint", kClientSocket + 1);
+  k.client(St::SYN_SENT, St::CLOSED, 8100, "tracepoint", kClientSocket + 1);
+  k.calls.push_back({8'200'000, 500'000, Host::Client, "connect(" + k.w.addr(S).str() + ")", -1, EADDRINUSE});
+  k.client(St::CLOSED, St::SYN_SENT, 14'900);  // the first socket's address again
+  k.client(St::SYN_SENT, St::ESTABLISHED, 16'100);
+  k.server(St::LISTEN, St::SYN_RECV, 17'100, "tracepoint", kServerSocket + 1);
+  k.server(St::SYN_RECV, St::ESTABLISHED, 17'100, "tracepoint", kServerSocket + 1);
+  const auto r = k.compare();
+  ASSERT_EQ(r.connections.size(), 2u);
+  EXPECT_EQ(r.connections[0].opener.agreements(), 3u) << r.describe();
+  EXPECT_EQ(r.connections[1].opener.agreements(), 2u) << r.describe();
+  EXPECT_EQ(r.connections[1].acceptor.agreements(), 2u) << r.describe();
+  ASSERT_EQ(r.kernel_only_sockets.size(), 1u) << r.describe();
+  EXPECT_EQ(disagreements(r), (Lines{"kernel-only CLOSED -> SYN_SENT: connect-failed-locally",
+                                     "kernel-only SYN_SENT -> CLOSED: connect-failed-locally"}));
+}
+
+TEST(WireStateComparison, SettlingWaitsOnlyWhileSomethingIsUnexplained) {
+  Kernel k;
+  k.w.handshake();
+  k.opened();
+  Trace explained("explained");
+  for (auto s : k.w.segments) explained.add_segment(s);
+  for (auto t : k.steps) explained.add(t);
+  auto start = Clock::now();
+  EXPECT_EQ(compare_wire_states(explained, 10s).disagreements(), 0u);
+  EXPECT_LT(Clock::now() - start, 5s);  // no wait at all
+
+  Trace open_question("unexplained");
+  for (auto s : k.w.segments) open_question.add_segment(s);
+  for (auto t : k.steps) open_question.add(t);
+  open_question.add(TransitionEvent{5'000'000, Host::Server, k.w.addr(S), k.w.addr(C), kServerSocket,
+                                    St::ESTABLISHED, St::CLOSE_WAIT, "tracepoint"});
+  start = Clock::now();
+  EXPECT_EQ(compare_wire_states(open_question, 50ms).unexplained(), 1u);
+  EXPECT_GE(Clock::now() - start, 50ms);  // waited for a FIN that never came
+}
+
+}  // namespace
+}  // namespace tcpfault

@@ -1,0 +1,389 @@
+#include "harness/wire/wire_state_causes.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string_view>
+
+#include "netns/error.h"
+
+namespace tcpfault {
+
+std::string to_string(DisagreementCause c) {
+  switch (c) {
+    case DisagreementCause::RequestSocket: return "request-socket";
+    case DisagreementCause::ConnectFailedLocally: return "connect-failed-locally";
+    case DisagreementCause::FinNotSent: return "fin-not-sent";
+    case DisagreementCause::TimerGaveUp: return "timer-gave-up";
+    case DisagreementCause::OrphanFinWait2Timeout: return "orphan-fin-wait2-timeout";
+    case DisagreementCause::TimeWaitNotKept: return "time-wait-not-kept";
+    case DisagreementCause::MinisocketPolled: return "minisocket-polled";
+    case DisagreementCause::TimeWaitEndUnrecorded: return "time-wait-end-unrecorded";
+    case DisagreementCause::TimeWaitTakenOver: return "time-wait-taken-over";
+    case DisagreementCause::SocketGone: return "socket-gone";
+    case DisagreementCause::ForeignSocket: return "foreign-socket";
+    case DisagreementCause::Unexplained: return "unexplained";
+  }
+  return "?";
+}
+
+namespace {
+
+using St = TcpState;
+using Cause = DisagreementCause;
+
+// A kernel step and a wire step this close are about the same event (the kernel's
+// timestamp and the middlebox's differ by the path between them).
+constexpr std::int64_t kSameEvent_ns = 50'000'000;
+// How far a kernel step may lie outside the socket call that made it (the call is
+// timed in user space, around the system call).
+constexpr std::int64_t kCallSlack_ns = 1'000'000;
+
+bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+bool from_minisocket(const AlignedStep& s) { return contains(s.kernel_source, "timewait minisocket"); }
+// Recorded by the BPF observer when it happened, not polled (the fallback's steps are
+// the perf tracepoint's and sock_diag's).
+bool exact(const AlignedStep& s) { return s.kernel_source.rfind("bpf:", 0) == 0; }
+bool kernel_only(const AlignedStep& s) { return s.agreement == StepAgreement::KernelOnly; }
+bool wire_only(const AlignedStep& s) { return s.agreement == StepAgreement::WireOnly; }
+
+class Explainer {
+ public:
+  explicit Explainer(const ComparisonInput& in) : in_(in) {
+    for (const auto& s : in.segments)
+      if (s.classified.connection) of_connection_[s.classified.connection].push_back(&s);
+  }
+
+  void explain(EndComparison& e, std::uint64_t connection) {
+    e_ = &e;
+    connection_ = connection;
+    segments_ = connection ? &of_connection_[connection] : &none_;
+    // Kernel-only steps first: some wire-only steps are explained by them.
+    for (auto& s : e.steps)
+      if (kernel_only(s)) set(s, kernel_step(s));
+    for (auto& s : e.steps)
+      if (wire_only(s)) set(s, wire_step(s));
+  }
+
+ private:
+  struct Verdict {
+    Cause cause;
+    std::string text;
+  };
+
+  static void set(AlignedStep& s, Verdict v) {
+    s.cause = v.cause;
+    s.explanation = std::move(v.text);
+  }
+
+  std::string at(std::int64_t t) const {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "+%.3f ms", double(t - in_.origin_ns) / 1e6);
+    return buf;
+  }
+  static std::string seg(const SegmentEvent& s) { return "segment " + std::to_string(s.id); }
+  static std::string step_name(const AlignedStep& s) { return to_string(s.from) + " -> " + to_string(s.to); }
+
+  bool sent_by_end(const SegmentEvent& s) const {
+    return s.from == e_->host && s.packet.source() == e_->local;
+  }
+  bool toward_end(const SegmentEvent& s) const {
+    return s.to == e_->host && s.packet.destination() == e_->local;
+  }
+
+  // ---- steps only the kernel recorded ----
+
+  Verdict kernel_step(const AlignedStep& s) {
+    if (auto v = connect_failed(s)) return *v;
+    if (auto v = taken_over(s)) return *v;
+    if (!e_->on_wire) return foreign(s);
+    if (s.from == St::FIN_WAIT2 && s.to == St::CLOSED && from_minisocket(s)) {
+      // Only the fallback polls: the BPF observer records the TIME_WAIT in between.
+      if (const AlignedStep* tw = wire_step_near(St::FIN_WAIT2, St::TIME_WAIT, s.kernel_t_ns, /*before=*/true);
+          tw && !exact(s))
+        return {Cause::MinisocketPolled, polled_text(*tw, s)};
+      return {Cause::OrphanFinWait2Timeout,
+              "tcp_fin_timeout" + sysctl_value("tcp_fin_timeout") +
+                  " ended the orphan's FIN_WAIT2 minisocket at " + at(s.kernel_t_ns) +
+                  "; a timer with no segment, and no FIN came from the peer before it"};
+    }
+    if (s.to == St::CLOSED && (s.from == St::FIN_WAIT2 || s.from == St::CLOSING) && !from_minisocket(s))
+      if (const AlignedStep* tw = wire_step_near(s.from, St::TIME_WAIT, s.kernel_t_ns, false))
+        return {Cause::TimeWaitNotKept, not_kept_text(*tw, s)};
+    if (s.to == St::CLOSED && s.from != St::LISTEN && s.from != St::TIME_WAIT)
+      if (auto v = timer_gave_up(s)) return *v;
+    if (s.to == St::FIN_WAIT1 || s.to == St::LAST_ACK)
+      if (auto v = fin_not_sent(s)) return *v;
+    // A request socket the wire took further (its handshake ACK met a full accept queue)
+    // and the kernel later dropped.
+    if (s.from == St::SYN_RECV && contains(s.kernel_source, "request socket") && request_only())
+      for (const auto& w : e_->steps)
+        if (wire_only(w) && w.from == St::SYN_RECV && w.to == St::ESTABLISHED && w.wire_t_ns <= s.kernel_t_ns)
+          return {Cause::RequestSocket,
+                  "the kernel kept the request socket the wire took as ESTABLISHED at " + at(w.wire_t_ns) +
+                      " (its handshake ACK met a full accept queue: ListenOverflows) and dropped it at " +
+                      at(s.kernel_t_ns) + " (" + s.kernel_source + ")"};
+    return {Cause::Unexplained, "no rule explains the kernel's " + step_name(s) + " at " + at(s.kernel_t_ns) +
+                                    " (" + s.kernel_source + ")"};
+  }
+
+  // A failed connect() on the end's host around the step, for SYN_SENT and back.
+  std::optional<Verdict> connect_failed(const AlignedStep& s) const {
+    const bool syn_sent = (s.from == St::CLOSED && s.to == St::SYN_SENT) || (s.from == St::SYN_SENT && s.to == St::CLOSED);
+    if (!syn_sent) return std::nullopt;
+    for (const auto& c : in_.calls) {
+      if (c.host != e_->host || !c.err || c.call.rfind("connect(", 0) != 0) continue;
+      if (s.kernel_t_ns < c.t_ns - c.duration_ns - kCallSlack_ns || s.kernel_t_ns > c.t_ns + kCallSlack_ns) continue;
+      // Its SYN never left: nothing from this end on the wire while the call ran.
+      for (const auto* g : *segments_)
+        if (sent_by_end(*g) && g->t_ns >= c.t_ns - c.duration_ns && g->t_ns <= c.t_ns) return std::nullopt;
+      return Verdict{Cause::ConnectFailedLocally,
+                     c.call + " failed with " + errno_name(c.err) + " at " + at(c.t_ns) +
+                         " before a SYN left: the kernel set SYN_SENT and then CLOSED, nothing reached the wire"};
+    }
+    return std::nullopt;
+  }
+
+  // A TIME_WAIT minisocket the BPF observer saw end with no segment for its 4-tuple,
+  // inside a connect() of its host toward the same peer: that connect() took it over.
+  std::optional<Verdict> taken_over(const AlignedStep& s) const {
+    if (s.from != St::TIME_WAIT || s.to != St::CLOSED || !exact(s)) return std::nullopt;
+    // A new connection's SYN for the 4-tuple: what ended the minisocket (the SYN itself,
+    // or an RST from the peer in that new connection's exchange) is that connection's.
+    for (const auto& g : in_.segments) {
+      const Packet& p = g.packet;
+      if (!toward_end(g) || g.packet.source() != e_->remote || !p.has(tcp_flag::SYN) || p.has(tcp_flag::ACK)) continue;
+      if (g.classified.connection == connection_ || g.t_ns > s.kernel_t_ns + kSameEvent_ns) continue;
+      return Verdict{Cause::TimeWaitTakenOver,
+                     "a new connection's SYN for its 4-tuple (" + seg(g) + " at " + at(g.t_ns) +
+                         ") met the TIME_WAIT minisocket, which ended at " + at(s.kernel_t_ns) + " (" +
+                         s.kernel_source + "); on the wire that is the new connection's exchange, and the old one "
+                         "just stops"};
+    }
+    if (!contains(s.kernel_source, "no segment")) return std::nullopt;
+    for (const auto& c : in_.calls) {
+      if (c.host != e_->host || c.call.rfind("connect(", 0) != 0 || !contains(c.call, e_->remote.str())) continue;
+      if (s.kernel_t_ns < c.t_ns - c.duration_ns - kCallSlack_ns || s.kernel_t_ns > c.t_ns + kCallSlack_ns) continue;
+      return Verdict{Cause::TimeWaitTakenOver,
+                     c.call + " at " + at(c.t_ns) + " took over the TIME_WAIT minisocket's 4-tuple: the kernel ended "
+                     "it at " + at(s.kernel_t_ns) + " without a segment; on the wire the old connection just stops "
+                     "and the next SYN starts a new one"};
+    }
+    return std::nullopt;
+  }
+
+  Verdict foreign(const AlignedStep& s) const {
+    const AlignedStep* first = nullptr;
+    for (const auto& k : e_->steps)
+      if (k.kernel_t_ns && (!first || k.kernel_t_ns < first->kernel_t_ns)) first = &k;
+    const bool started = first && ((first->from == St::CLOSED && first->to == St::SYN_SENT) ||
+                                   (first->from == St::LISTEN && first->to == St::SYN_RECV));
+    bool named = false;
+    for (const auto& c : in_.calls)
+      named = named || (c.host == e_->host && (contains(c.call, e_->remote.str()) || contains(c.call, e_->local.str())));
+    // Between this topology's client and server every segment crosses the middlebox:
+    // a socket of theirs that got synchronized did so in segments it saw.
+    const AlignedStep* synchronized = nullptr;
+    for (const auto& k : e_->steps)
+      if (k.kernel_t_ns && k.to != St::SYN_SENT && k.to != St::CLOSED && k.to != St::LISTEN && !synchronized)
+        synchronized = &k;
+    if (started && named && !synchronized)
+      return {Cause::Unexplained, "a kernel socket of this scenario's calls that the middlebox never saw: " +
+                                      step_name(s) + " at " + at(s.kernel_t_ns)};
+    std::string why = !started ? "its first recorded step is " + step_name(*first) + " at " + at(first->kernel_t_ns) +
+                                     " (its start was never seen)"
+                      : !named ? "no call of this scenario names " + e_->remote.str()
+                               : "it reached " + to_string(synchronized->to) + " at " + at(synchronized->kernel_t_ns) +
+                                     " without a segment through this middlebox, the only path between this "
+                                     "topology's hosts";
+    return {Cause::ForeignSocket,
+            why + ", and none of its segments crossed this middlebox: not a socket of this scenario (the "
+                  "tracepoint is machine-wide; an earlier topology's namespaces, still closing, or another "
+                  "program use these addresses)"};
+  }
+
+  // The end's last segments were retransmissions (or probes) nobody answered, and the
+  // kernel then closed it without a segment: a timer gave up.
+  std::optional<Verdict> timer_gave_up(const AlignedStep& s) const {
+    const SegmentEvent* last_sent = nullptr;
+    std::int64_t last_delivery = 0;
+    for (const auto* g : *segments_) {
+      if (sent_by_end(*g) && g->t_ns <= s.kernel_t_ns) last_sent = g;
+      if (toward_end(*g))
+        if (auto d = delivered_at(*g); d && *d <= s.kernel_t_ns) last_delivery = std::max(last_delivery, *d);
+    }
+    if (!last_sent || last_delivery > last_sent->t_ns) return std::nullopt;
+    const Roles retry = RETRANSMISSION | KEEPALIVE | WINDOW_PROBE;
+    const bool unanswered_syn = s.from == St::SYN_SENT && (last_sent->classified.roles & Role::SYN);
+    if (!(last_sent->classified.roles & retry) && !unanswered_syn) return std::nullopt;
+    int tries = 0, dropped = 0;
+    const SegmentEvent* first_try = nullptr;
+    // The tries: what takes sequence space or probes (not the bare ACKs among them).
+    for (const auto* g : *segments_)
+      if (sent_by_end(*g) && g->t_ns > last_delivery && g->t_ns <= s.kernel_t_ns &&
+          (g->packet.seq_len() || (g->classified.roles & (KEEPALIVE | WINDOW_PROBE)))) {
+        ++tries;
+        dropped += g->fate.rfind("dropped", 0) == 0;
+        if (!first_try) first_try = g;
+      }
+    const Roles r = last_sent->classified.roles;
+    std::string timer;
+    if (s.from == St::SYN_SENT) timer = "the SYN timer (tcp_syn_retries" + sysctl_value("tcp_syn_retries") + ")";
+    else if (s.from == St::SYN_RECV) timer = "the SYN-ACK timer (tcp_synack_retries)";
+    else if (r & KEEPALIVE) timer = "keepalive (TCP_KEEPCNT probes)";
+    else if (r & WINDOW_PROBE) timer = "the zero-window probe timer (tcp_retries2" + sysctl_value("tcp_retries2") + ")";
+    else if (s.from == St::FIN_WAIT1 || s.from == St::CLOSING || s.from == St::LAST_ACK)
+      timer = "the retransmission timer (tcp_orphan_retries" + sysctl_value("tcp_orphan_retries") +
+              " for an orphan, else tcp_retries2" + sysctl_value("tcp_retries2") + ")";
+    else timer = "the retransmission timer (tcp_retries2" + sysctl_value("tcp_retries2") + ")";
+    return Verdict{Cause::TimerGaveUp,
+                   std::to_string(tries) + " segment(s) from " + at(first_try->t_ns) + " to " + at(last_sent->t_ns) +
+                       " (the last " + roles_string(r) + ", " + seg(*last_sent) + ") got no answer" +
+                       (dropped ? " (" + std::to_string(dropped) + " dropped by the middlebox)" : "") + "; " +
+                       timer + " gave up at " + at(s.kernel_t_ns) + " and the kernel closed the socket sending nothing"};
+  }
+
+  // The close() is in the kernel, its FIN still queued behind unacknowledged data.
+  std::optional<Verdict> fin_not_sent(const AlignedStep& s) const {
+    std::optional<std::uint32_t> snd_nxt, acked;
+    int after = 0, dropped = 0;
+    for (const auto* g : *segments_) {
+      const Packet& p = g->packet;
+      if (sent_by_end(*g)) {
+        if (p.has(tcp_flag::FIN) && g->t_ns >= s.kernel_t_ns) return std::nullopt;  // it left
+        const auto end = static_cast<std::uint32_t>(p.seq + p.seq_len());
+        if (!snd_nxt || static_cast<std::int32_t>(end - *snd_nxt) > 0) snd_nxt = end;
+        if (g->t_ns >= s.kernel_t_ns) {
+          ++after;
+          dropped += g->fate.rfind("dropped", 0) == 0;
+        }
+      } else if (toward_end(*g) && delivered_at(*g) && p.has(tcp_flag::ACK)) {
+        const Packet& d = g->delivered ? *g->delivered : p;
+        if (!acked || static_cast<std::int32_t>(d.ack - *acked) > 0) acked = d.ack;
+      }
+    }
+    if (!snd_nxt || !acked || static_cast<std::int32_t>(*snd_nxt - *acked) <= 0) return std::nullopt;
+    return Verdict{Cause::FinNotSent,
+                   "the kernel moved the socket to " + to_string(s.to) + " at " + at(s.kernel_t_ns) +
+                       " (close()/shutdown()), but its FIN had not left when the comparison was made: it waits "
+                       "in the send queue behind " + std::to_string(*snd_nxt - *acked) +
+                       " unacknowledged byte(s) (" + std::to_string(after) + " retransmission(s) since, " +
+                       std::to_string(dropped) + " dropped by the middlebox)"};
+  }
+
+  // ---- steps only the wire shows ----
+
+  // The end's kernel life never got past its request socket (every step of it is one).
+  bool request_only() const {
+    bool any = false;
+    for (const auto& k : e_->steps)
+      if (k.kernel_t_ns) {
+        if (!contains(k.kernel_source, "request socket")) return false;
+        any = true;
+      }
+    return any;
+  }
+
+  Verdict wire_step(const AlignedStep& s) {
+    if (e_->on_wire && e_->end == WireEnd::Acceptor && e_->kernel_sockets == 0) return request_socket(s);
+    if (e_->on_wire && e_->end == WireEnd::Acceptor && request_only()) return request_socket(s);
+    if ((s.from == St::FIN_WAIT2 && s.to == St::TIME_WAIT) || (s.from == St::TIME_WAIT && s.to == St::CLOSED))
+      for (const auto& k : e_->steps)
+        if (kernel_only(k) && k.cause == Cause::MinisocketPolled && k.kernel_t_ns >= s.wire_t_ns)
+          return {Cause::MinisocketPolled, polled_text(s, k)};
+    if (s.to == St::TIME_WAIT)
+      for (const auto& k : e_->steps)
+        if (kernel_only(k) && k.cause == Cause::TimeWaitNotKept && k.from == s.from &&
+            std::llabs(k.kernel_t_ns - s.wire_t_ns) < kSameEvent_ns)
+          return {Cause::TimeWaitNotKept, not_kept_text(s, k)};
+    // The kernel's socket ended before this step: the latest kernel step before it.
+    const AlignedStep* before = nullptr;
+    for (const auto& k : e_->steps)
+      if (k.kernel_t_ns && k.kernel_t_ns <= s.wire_t_ns && (!before || k.kernel_t_ns >= before->kernel_t_ns)) before = &k;
+    // Only the fallback misses it: the BPF observer records a minisocket's end.
+    if (before && before->to == St::TIME_WAIT && s.from == St::TIME_WAIT && s.to == St::CLOSED && !exact(*before))
+      return {Cause::TimeWaitEndUnrecorded,
+              "the kernel gives no event when a timewait minisocket goes, and the observer does not watch "
+              "TIME_WAIT: its record stops at TIME_WAIT (" + at(before->kernel_t_ns) + "); the wire shows it ended at " +
+                  at(s.wire_t_ns) + " (" + s.wire_reason + ", segment " + std::to_string(s.wire_segment) + ")"};
+    if (before && (before->to == St::CLOSED || before->cause == Cause::TimeWaitNotKept)) {
+      const std::string how = before->cause ? to_string(*before->cause) : std::string("on both sides");
+      return {Cause::SocketGone, "the kernel's socket was gone since " + at(before->kernel_t_ns) + " (" +
+                                     step_name(*before) + ", " + how + "): segment " + std::to_string(s.wire_segment) +
+                                     " met a host with no socket for it, while the wire still moved the old machine (" +
+                                     s.wire_reason + ")"};
+    }
+    return {Cause::Unexplained, "no rule explains the wire's " + step_name(s) + " at " + at(s.wire_t_ns) + " (" +
+                                    s.wire_reason + ", segment " + std::to_string(s.wire_segment) + ")"};
+  }
+
+  Verdict request_socket(const AlignedStep& s) const {
+    std::string what;
+    if (s.from == St::LISTEN && s.to == St::SYN_RECV)
+      what = "a request socket (NEW_SYN_RECV) answered the SYN; the kernel records states of full sockets only, "
+             "and this one never became one";
+    else if (s.from == St::SYN_RECV && s.to == St::ESTABLISHED)
+      what = "the ACK of its SYN-ACK made no full socket of the request (a full accept queue drops it, "
+             "ListenOverflows; or the request was gone): the kernel's record stays at the request socket";
+    else if (s.from == St::SYN_RECV && s.to == St::LISTEN)
+      what = "an RST removed the request socket (EmbryonicRsts); a request socket has no state events";
+    else
+      what = "after the request socket that never became a full socket, its host had no socket for the "
+             "4-tuple";
+    return {Cause::RequestSocket, what + " (the wire: " + s.wire_reason + ", segment " + std::to_string(s.wire_segment) +
+                                      " at " + at(s.wire_t_ns) + ")"};
+  }
+
+  // ---- shared ----
+
+  const AlignedStep* wire_step_near(St from, St to, std::int64_t t, bool before) const {
+    for (const auto& w : e_->steps)
+      if (wire_only(w) && w.from == from && w.to == to &&
+          (before ? w.wire_t_ns <= t : std::llabs(w.wire_t_ns - t) < kSameEvent_ns))
+        return &w;
+    return nullptr;
+  }
+
+  std::string polled_text(const AlignedStep& wire, const AlignedStep& kernel) const {
+    return "an orphan's FIN_WAIT2 minisocket gives no event; the observer looks at it every 2 ms and found it "
+           "gone at " + at(kernel.kernel_t_ns) + ", missing what the wire shows in between (" + step_name(wire) +
+           " at " + at(wire.wire_t_ns) + ": " + wire.wire_reason + ", segment " + std::to_string(wire.wire_segment) + ")";
+  }
+
+  std::string not_kept_text(const AlignedStep& wire, const AlignedStep& kernel) const {
+    return "the kernel closed the socket at " + at(kernel.kernel_t_ns) + " (" + step_name(kernel) +
+           ", no timewait minisocket) where the wire shows it entering TIME_WAIT (" + wire.wire_reason + ", segment " +
+           std::to_string(wire.wire_segment) + "): no timewait bucket was free (tcp_max_tw_buckets" +
+           sysctl_value("tcp_max_tw_buckets") + "; TCPTimeWaitOverflow counts it)";
+  }
+
+  // " = 2 on this host" when the scenario set that sysctl on the end's host, else "".
+  std::string sysctl_value(std::string_view name) const {
+    const std::string prefix = "sysctl " + netns::to_string(e_->host) + " net.ipv4." + std::string(name) + " = ";
+    std::string value;
+    for (const auto& n : in_.notes)
+      if (n.text.rfind(prefix, 0) == 0) value = n.text.substr(prefix.size());
+    return value.empty() ? "" : " = " + value + " on the " + netns::to_string(e_->host);
+  }
+
+  const ComparisonInput& in_;
+  std::map<std::uint64_t, std::vector<const SegmentEvent*>> of_connection_;
+  const std::vector<const SegmentEvent*> none_;
+  EndComparison* e_ = nullptr;
+  std::uint64_t connection_ = 0;
+  const std::vector<const SegmentEvent*>* segments_ = nullptr;
+};
+
+}  // namespace
+
+void explain_disagreements(WireStateComparison& comparison, const ComparisonInput& input) {
+  Explainer x(input);
+  for (auto& c : comparison.connections) {
+    x.explain(c.opener, c.id);
+    x.explain(c.acceptor, c.id);
+  }
+  for (auto& e : comparison.kernel_only_sockets) x.explain(e, 0);
+}
+
+}  // namespace tcpfault

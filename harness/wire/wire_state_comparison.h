@@ -1,0 +1,155 @@
+// The wire-inferred states (wire_states.h) against the kernel's own record of them (the
+// sock:inet_sock_set_state tracepoint, completed by sock_diag), for every connection of
+// one scenario: per end, the two sequences of steps aligned, each step agreeing or not,
+// and each disagreement put down to a cause.
+//
+// Matching: a kernel socket is one (host, kernel socket identity) whose steps run from a
+// start (CLOSED -> SYN_SENT, LISTEN -> SYN_RECV) to wherever it was last seen; it belongs
+// to the wire connection of its 4-tuple that was current when it started (a SYN_SENT
+// socket to the first one that starts after it: its SYN follows its connect()).
+// Listeners are not connections and are left out, and so are kernel steps that change
+// no state (a second close() after shutdown() sets FIN_WAIT1 again; an orphan's full
+// socket handing over to its FIN_WAIT2 minisocket).
+//
+// Aligning: the longest common subsequence of steps (same from and to); the rest are
+// steps only the kernel recorded or only the wire shows. Those are classified from the
+// segments around them (their fates, roles, times), the kernel step's own source, and
+// the end's other steps; what no rule explains is "unexplained": a bug in the inference,
+// in the observer, or a kind of case the rules do not know yet.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/observe/state_observer.h"
+#include "harness/trace/trace.h"
+#include "harness/wire/wire_states.h"
+
+namespace tcpfault {
+
+// Why the wire and the kernel disagree about a step: what the wire cannot show, or what
+// the kernel's record leaves out. Each has a stable key (to_string) used in reports.
+enum class DisagreementCause {
+  // A request socket (NEW_SYN_RECV) never became a full socket: with the fallback
+  // observer (full sockets only) the wire shows SYN_RECV and on where the kernel has
+  // nothing; with the BPF observer, where a full accept queue dropped the handshake's ACK,
+  // the wire shows ESTABLISHED while the kernel kept the request (and dropped it later).
+  RequestSocket,
+  // connect() failed in the kernel before a SYN left (EADDRINUSE, EADDRNOTAVAIL): the
+  // socket went SYN_SENT and back to CLOSED with nothing on the wire.
+  ConnectFailedLocally,
+  // close() or shutdown() moved the socket on (FIN_WAIT1, LAST_ACK), but its FIN had
+  // not left when the comparison was made: it waits in the send queue behind data
+  // nobody acknowledged. The wire shows a close only when the FIN leaves.
+  FinNotSent,
+  // A timer gave up (SYN, SYN-ACK, retransmission, keepalive or zero-window probe
+  // budget spent): the kernel closes the socket without sending anything.
+  TimerGaveUp,
+  // tcp_fin_timeout ended an orphan's FIN_WAIT2 minisocket: no segment shows it.
+  OrphanFinWait2Timeout,
+  // The kernel closed the socket where it would have entered TIME_WAIT, because no
+  // timewait minisocket could be made (tcp_max_tw_buckets reached): the wire shows a
+  // normal close into TIME_WAIT.
+  TimeWaitNotKept,
+  // Fallback observer only (the BPF observer records both): an orphan's FIN_WAIT2
+  // minisocket has no tracepoint event; the fallback looks at it every 2 ms and found
+  // it gone, so it missed the TIME_WAIT the wire shows in between.
+  MinisocketPolled,
+  // Fallback observer only: a TIME_WAIT minisocket ended (an RST at rcv_nxt with
+  // tcp_rfc1337 = 0, a new SYN taking the 4-tuple) without a tracepoint event: the
+  // kernel's record stops at TIME_WAIT.
+  TimeWaitEndUnrecorded,
+  // A new connection took over a TIME_WAIT minisocket's 4-tuple: a connect() (tcp_tw_reuse,
+  // a bound port with timestamps) ended it without a segment, or a new SYN to the listener
+  // (and what that exchange brought) ended it; the wire shows the new connection, and the
+  // old one just stops. Seen only with the BPF observer, which records the end.
+  TimeWaitTakenOver,
+  // The kernel's socket was gone already when the wire shows this step: segments that
+  // reached the host afterwards met no socket (the host answers with an RST of its
+  // own), while the wire still moved the connection's machine.
+  SocketGone,
+  // A kernel socket with this topology's addresses that is none of this scenario's:
+  // the tracepoint is machine-wide and tells sockets apart by address only (sockets of
+  // an earlier topology in the same address slot, still closing in its dying
+  // namespaces, or of another program using these addresses).
+  ForeignSocket,
+  // No rule explains it: a bug in the inference or the observer, or a new kind of case.
+  Unexplained,
+};
+std::string to_string(DisagreementCause c);  // "request-socket", "timer-gave-up" ...
+
+enum class StepAgreement { Agree, KernelOnly, WireOnly };
+std::string to_string(StepAgreement a);  // "agree", "kernel-only", "wire-only"
+
+struct AlignedStep {
+  StepAgreement agreement = StepAgreement::Agree;
+  TcpState from = TcpState::CLOSED;
+  TcpState to = TcpState::CLOSED;
+  std::int64_t kernel_t_ns = 0;  // 0: the kernel recorded no such step
+  std::string kernel_source;     // "tracepoint", "sock_diag (timewait minisocket)" ...
+  std::int64_t wire_t_ns = 0;    // 0: the wire shows no such step
+  std::uint64_t wire_segment = 0;
+  std::string wire_reason;
+  // For a disagreement only.
+  std::optional<DisagreementCause> cause;
+  std::string explanation;  // what happened, with times and segment numbers
+
+  bool agrees() const { return agreement == StepAgreement::Agree; }
+};
+
+struct EndComparison {
+  WireEnd end = WireEnd::Opener;
+  Host host = Host::Client;
+  SockAddr local, remote;
+  bool on_wire = true;          // false: a kernel socket no wire connection matches
+  std::size_t kernel_sockets = 0;
+  std::vector<AlignedStep> steps;  // in time order
+
+  std::size_t agreements() const;
+  std::size_t disagreements() const;
+};
+
+struct ConnectionComparison {
+  std::uint64_t id = 0;  // the wire connection (Classified::connection); 0: none
+  EndComparison opener, acceptor;
+};
+
+struct WireStateComparison {
+  std::vector<ConnectionComparison> connections;
+  // Kernel sockets of neither end of any wire connection (their steps are all kernel-only).
+  std::vector<EndComparison> kernel_only_sockets;
+
+  std::size_t agreements() const;
+  std::size_t disagreements() const;
+  std::size_t unexplained() const;
+  // Every end compared, those of kernel-only sockets last.
+  std::vector<const EndComparison*> ends() const;
+  // One block per connection; disagreements with their cause and explanation.
+  std::string describe(std::int64_t origin_ns = 0) const;
+};
+
+// What a comparison reads from a trace; tests build one by hand.
+struct ComparisonInput {
+  std::vector<SegmentEvent> segments;        // the middlebox's, in arrival order
+  std::vector<TransitionEvent> transitions;  // the kernel's, in time order
+  std::vector<CallEvent> calls;              // socket calls and their results
+  std::vector<NoteEvent> notes;              // sysctls set, rules added ...
+  std::int64_t origin_ns = 0;                // times in explanations are from here
+};
+WireStateComparison compare_wire_states(const ComparisonInput& input);
+// From a scenario's trace (refreshes it first, so the kernel's steps so far are in).
+// A comparison made right after the last call of a test may catch a segment on its
+// way to the middlebox, or a kernel step not read yet: while some disagreement is
+// unexplained, it waits up to `settle` for the timeline to change and compares again.
+WireStateComparison compare_wire_states(const Trace& trace,
+                                        std::chrono::milliseconds settle = std::chrono::milliseconds(0));
+// The same for a live scenario, whose observer first fills in, for each end the wire
+// saw, a step the tracepoint missed (perf loses some events fired in softirq, a timer
+// giving up a connection for one): what the expectations do before they read states.
+WireStateComparison compare_wire_states(StateObserver& states, const Trace& trace,
+                                        std::chrono::milliseconds settle = std::chrono::milliseconds(0));
+
+}  // namespace tcpfault
