@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from tcpfault import sysctl_cases
-from tcpfault.sysctl_check import exit_status
-from tcpfault.sysctl_diff import Run, compare, failure_location, failure_summary
+from tcpfault.sysctl import cases as sysctl_cases
+from tcpfault.sysctl.check import exit_status
+from tcpfault.sysctl.diff import Run, compare, failure_location, failure_summary
 
 CASES = pathlib.Path(__file__).resolve().parents[2] / "cases"
 SEED_BLOCK = pathlib.Path(__file__).resolve().parents[2] / "ci" / "examples" / "seed-articles.conf"

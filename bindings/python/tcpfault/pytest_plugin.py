@@ -20,7 +20,7 @@ pytest.ini). It gives:
   wire shows are compared with the kernel's record and one JSON line per test is
   appended to FILE (see tcpfault.wire_check; ``tcpfault wire-states-report FILE``);
 * ``--tcpfault-sysctl-overlay FILE``: each test once per named set of sysctls
-  (tcpfault.sysctl_overlay, for ``tcpfault sysctl-check``).
+  (tcpfault.sysctl.overlay, for ``tcpfault sysctl-check``).
 """
 
 import json
@@ -35,7 +35,7 @@ from tcpfault.pytest_targets import scenario_target
 
 # Plugins of their own: targets (what runs the target side), and running the cases
 # under named sets of sysctls (tcpfault sysctl-check).
-pytest_plugins = ["tcpfault.pytest_targets", "tcpfault.sysctl_overlay"]
+pytest_plugins = ["tcpfault.pytest_targets", "tcpfault.sysctl.overlay"]
 
 _FAMILIES = {"4": [4], "6": [6], "both": [4, 6]}
 _HOSTS = ("client", "server", "middlebox")
@@ -186,7 +186,7 @@ def net(request, tcpfault_family, tcpfault_sysctl_setting):
     request.node._tcpfault_net = scenario
     try:
         # Under a sysctl overlay its setting comes first: the keys it holds outrank the markers.
-        request.config.pluginmanager.get_plugin("tcpfault.sysctl_overlay").apply(
+        request.config.pluginmanager.get_plugin("tcpfault.sysctl.overlay").apply(
             request, scenario, tcpfault_sysctl_setting)
         _apply_sysctl_markers(request, scenario)
         yield scenario

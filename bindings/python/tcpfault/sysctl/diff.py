@@ -12,7 +12,7 @@ is noise, and is reported as such.
 import re
 from dataclasses import dataclass, field
 
-from .casekit import tolerance
+from ..casekit import tolerance
 
 BASELINE, PROPOSAL = "baseline", "proposal"
 # Two durations are the same behaviour within the suite's timer tolerance, and never

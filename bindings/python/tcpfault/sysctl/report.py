@@ -11,8 +11,8 @@ import platform
 import re
 import textwrap
 
-from .cli import case_sort_key
-from .sysctl_diff import shown
+from ..case_runs import case_sort_key
+from .diff import shown
 
 _TIME = re.compile(r"^-?[0-9.]+ m?s$")
 _STATUS = {

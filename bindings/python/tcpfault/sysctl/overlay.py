@@ -44,7 +44,7 @@ import sys
 
 import pytest
 
-from . import observations
+from .. import observations
 
 _SETTINGS = pytest.StashKey[dict]()
 _HELD = pytest.StashKey[dict]()  # setting name -> {host: the keys it holds}

@@ -5,17 +5,17 @@
                           [--jobs N] [--slow] [--artifacts DIR]
 
 1. Read the proposal (files, or sysctl.d directories) and check every line against the
-   running kernel, each in a scratch namespace (tcpfault.sysctl_input).
+   running kernel, each in a scratch namespace (tcpfault.sysctl.input).
 2. The baseline: a fresh namespace's defaults, the host's current values (only read), or
    a file. The proposal is the baseline with the proposed block applied on top, as
    `sysctl -p PROPOSED` would on a machine in the baseline's state.
 3. For each key whose value changes, run the cases that can show it
-   (tcpfault.sysctl_cases) with that key at the baseline's value and at the proposed one,
-   everything else as under the baseline (tcpfault.sysctl_overlay holds the key against
+   (tcpfault.sysctl.cases) with that key at the baseline's value and at the proposed one,
+   everything else as under the baseline (tcpfault.sysctl.overlay holds the key against
    the case's own setting of it; the other keys the case sets keep its values): what the
    key's value does in each case's scenario. Every key's runs go in one parallel pytest
-   run; what differed runs again to confirm it (tcpfault.sysctl_diff).
-4. Report (tcpfault.sysctl_report) and exit: 0 no behavioural change, 1 changes found
+   run; what differed runs again to confirm it (tcpfault.sysctl.diff).
+4. Report (tcpfault.sysctl.report) and exit: 0 no behavioural change, 1 changes found
    (as --fail-on selects), 2 invalid input.
 """
 
@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 
 import tcpfault
 
-from . import cli, sysctl_cases, sysctl_input, sysctl_report
-from .sysctl_diff import BASELINE, PROPOSAL, Run, compare, failure_location, failure_summary
+from .. import case_runs
+from . import cases as sysctl_cases, input as sysctl_input, report as sysctl_report
+from .diff import BASELINE, PROPOSAL, Run, compare, failure_location, failure_summary
 
 FAIL_ON = ("any", "verdict", "none")
 # Exit statuses: no behavioural change, changes found, invalid input (also bad arguments),
@@ -97,8 +98,8 @@ class CaseCollector:
 
 def collect_cases(log_dir):
     collector = CaseCollector()
-    code = cli.run_pytest(["--collect-only", "-q", "-p", "no:cacheprovider", "--ignore",
-                           os.path.join(cli.cases_dir(), "controls"), cli.cases_dir()],
+    code = case_runs.run_pytest(["--collect-only", "-q", "-p", "no:cacheprovider", "--ignore",
+                           os.path.join(case_runs.cases_dir(), "controls"), case_runs.cases_dir()],
                           collector, os.path.join(log_dir, "collect.log"))
     if code not in (0, 5):
         stop(BROKEN, f"collecting the cases failed (see {log_dir}/collect.log)")
@@ -108,16 +109,16 @@ def collect_cases(log_dir):
 def run_cases(nodeids, items, overlay_path, options, log_dir, name):
     """Runs the tests (`items` of them once parametrized) under both settings; returns
     (Runs, wall time)."""
-    args = [os.path.join(cli.cases_dir(), n) for n in nodeids] + [
+    args = [os.path.join(case_runs.cases_dir(), n) for n in nodeids] + [
         "-p", "no:cacheprovider", "-q", "--tb=short", "--tcpfault-family", options.family,
         "--tcpfault-sysctl-overlay", overlay_path,
         "--tcpfault-artifacts", os.path.join(options.artifacts or log_dir, name)]
     if options.jobs > 1:
         args += ["-n", str(min(options.jobs, items)), "--dist", "loadgroup"]
-    collector = cli.Collector()
+    collector = case_runs.Collector()
     log_path = os.path.join(log_dir, f"{name}.log")
     started = time.monotonic()
-    code = cli.run_pytest(args, collector, log_path)
+    code = case_runs.run_pytest(args, collector, log_path)
     wall = time.monotonic() - started
     if code in (3, 4):
         sys.stderr.write(open(log_path).read())
@@ -127,12 +128,12 @@ def run_cases(nodeids, items, overlay_path, options, log_dir, name):
         props = record["props"]
         if "tcpfault_sysctl_setting" not in props:
             continue
-        verdict = cli.verdict_of(record)
+        verdict = case_runs.verdict_of(record)
         runs.append(Run(
             variant=props["tcpfault_variant"], setting=props["tcpfault_sysctl_setting"].rpartition("_")[2],
             group=props.get("tcpfault_sysctl_group", ""),
             case=props.get("tcpfault_case", ""), title=props.get("tcpfault_title", ""),
-            family=cli.family_of(record["nodeid"]), verdict=verdict,
+            family=case_runs.family_of(record["nodeid"]), verdict=verdict,
             failure=failure_summary(record["text"]) if verdict in ("fail", "error") else "",
             where=failure_location(record["text"]) if verdict in ("fail", "error") else "",
             observations=json.loads(props.get("tcpfault_observations", "{}")),
@@ -150,7 +151,7 @@ def select_cases(changed, known, options):
     if options.cases:
         wanted &= set(options.cases)
     to_run, not_run = {}, {}
-    for case in sorted(wanted, key=cli.case_sort_key):
+    for case in sorted(wanted, key=case_runs.case_sort_key):
         if case not in known:
             not_run[case] = "not among the cases here"
             continue
@@ -228,7 +229,7 @@ def command_sysctl_check(options):
     if changed:
         known = collect_cases(log_dir)
         if options.cases:
-            unknown = sorted(set(options.cases) - set(known), key=cli.case_sort_key)
+            unknown = sorted(set(options.cases) - set(known), key=case_runs.case_sort_key)
             if unknown:
                 stop(INVALID, f"--cases: no case {', '.join(unknown)} (tcpfault list shows them)")
         to_run, not_run = select_cases(changed, known, options)
