@@ -1,5 +1,5 @@
 // What the harness does with bytes an agent writes on its control socket
-// (harness/endpoints/agent_lines.h): split into lines as reads deliver them, each line read into
+// (harness/agent/agent_lines.h): split into lines as reads deliver them, each line read into
 // an event, a reply or garbage, a state event into a transition, and the protocol's
 // values (addresses, hex, errno and state names). Properties: the lines do not depend
 // on how the bytes were cut into reads; a reply keeps its id; a failure report quotes
@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "fuzz/check.h"
-#include "harness/endpoints/agent_lines.h"
-#include "harness/endpoints/agent_values.h"
+#include "harness/agent/agent_lines.h"
+#include "harness/agent/agent_values.h"
 
 using namespace tcpfault;
 using Json = nlohmann::json;

@@ -1,6 +1,6 @@
 // Endpoints drive the sockets of one side of the topology: the kernel's
 // (harness/endpoints/kernel_endpoint.h) or those of a stack run by an agent
-// (harness/endpoints/agent_endpoint.h, docs/agent-protocol.md). Cases see one API for both.
+// (harness/agent/agent_endpoint.h, docs/agent-protocol.md). Cases see one API for both.
 //
 // Every call has a deadline and records its result and errno in the trace. A
 // Connection is its 4-tuple first and its socket second: the handle outlives close(),

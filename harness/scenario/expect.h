@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/endpoints/agent_states.h"
+#include "harness/agent/agent_states.h"
 #include "harness/endpoints/endpoint.h"
 #include "harness/roles/segment_match.h"
 #include "harness/scenario/socket_end.h"

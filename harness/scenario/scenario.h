@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/endpoints/agent_target.h"
+#include "harness/agent/agent_target.h"
 #include "harness/endpoints/endpoint.h"
 #include "harness/scenario/expect.h"
 #include "harness/scenario/expect_release.h"

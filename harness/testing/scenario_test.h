@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,23 @@ class ScenarioTest : public ::testing::TestWithParam<Family> {
 
   std::unique_ptr<Scenario> s;
   std::list<std::vector<Event>> snapshots;
+};
+
+// A scenario test about one connection: open() listens on the server (unless a test
+// listened already), connects the client and accepts.
+class ConnectionTest : public ScenarioTest {
+ protected:
+  static constexpr std::uint16_t kPort = 8080;
+
+  void open() {
+    if (!listener) listener.emplace(s->server().listen(s->server_at(kPort)));
+    client.emplace(s->client().connect(s->server_at(kPort)));
+    s->expect_ok(client->connect_result());
+    server.emplace(listener->accept());
+  }
+
+  std::optional<Listener> listener;
+  std::optional<Connection> client, server;
 };
 
 }  // namespace tcpfault

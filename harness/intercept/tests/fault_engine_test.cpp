@@ -14,21 +14,13 @@ namespace {
 using enum TcpState;
 using namespace std::chrono_literals;
 
-constexpr std::uint16_t kPort = 8080;
 
-class FaultEngineTest : public ScenarioTest {
+class FaultEngineTest : public ConnectionTest {
  protected:
   void SetUp() override {
-    ScenarioTest::SetUp();
+    ConnectionTest::SetUp();
     listener.emplace(s->server().listen(s->server_at(kPort)));
   }
-  void open() {
-    client.emplace(s->client().connect(s->server_at(kPort)));
-    s->expect_ok(client->connect_result());
-    server.emplace(listener->accept());
-  }
-  std::optional<Listener> listener;
-  std::optional<Connection> client, server;
 };
 
 TEST_P(FaultEngineTest, DropLosesTheSegmentAndTheSenderRetransmits) {

@@ -13,7 +13,6 @@ namespace {
 using enum TcpState;
 using namespace std::chrono_literals;
 
-constexpr std::uint16_t kPort = 8080;
 
 std::string failure_text(const std::function<void()>& expectation) {
   try {
@@ -56,13 +55,10 @@ TEST(MatchNth, ARulesMatchTakesNone) {
   EXPECT_NO_THROW(drop(Match().role(DATA)).occurrence(2).validate());
 }
 
-class ExpectApiTest : public ScenarioTest {
+class ExpectApiTest : public ConnectionTest {
  protected:
   void open() {
-    listener.emplace(s->server().listen(s->server_at(kPort)));
-    client.emplace(s->client().connect(s->server_at(kPort)));
-    s->expect_ok(client->connect_result());
-    server.emplace(listener->accept());
+    ConnectionTest::open();
     int one = 1;  // one send, one segment
     s->expect_ok(client->set_option(IPPROTO_TCP, TCP_NODELAY, one, "TCP_NODELAY"));
   }
@@ -72,8 +68,6 @@ class ExpectApiTest : public ScenarioTest {
     s->expect_ok(server->recv_exactly(got, data.size()));
     ASSERT_EQ(got, data);
   }
-  std::optional<Listener> listener;
-  std::optional<Connection> client, server;
 };
 
 TEST_P(ExpectApiTest, NthSegmentInExpectations) {

@@ -13,7 +13,6 @@ namespace {
 using enum TcpState;
 using namespace std::chrono_literals;
 
-constexpr std::uint16_t kPort = 8080;
 
 // The first line of a failure, and how long the expectation took to give it.
 struct Failure {
@@ -35,22 +34,14 @@ Failure failure_of(F&& expectation) {
   return {};
 }
 
-class ExpectCauseTest : public ScenarioTest {
+class ExpectCauseTest : public ConnectionTest {
  protected:
-  void open() {
-    listener.emplace(s->server().listen(s->server_at(kPort)));
-    client.emplace(s->client().connect(s->server_at(kPort)));
-    s->expect_ok(client->connect_result());
-    server.emplace(listener->accept());
-  }
   // The client aborts (SO_LINGER {on, 0}): its RST resets the server.
   void reset_by_client() {
     s->expect_ok(client->set_linger(true, 0));
     s->expect_ok(client->close());
     s->expect_state(*server, CLOSED);
   }
-  std::optional<Listener> listener;
-  std::optional<Connection> client, server;
 };
 
 TEST_P(ExpectCauseTest, AStateAResetSocketCannotReachFailsAtOnceNamingTheRst) {

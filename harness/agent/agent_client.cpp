@@ -1,4 +1,4 @@
-#include "harness/endpoints/agent_client.h"
+#include "harness/agent/agent_client.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "harness/endpoints/agent_lines.h"
+#include "harness/agent/agent_lines.h"
 #include "netns/error.h"
 
 namespace tcpfault {

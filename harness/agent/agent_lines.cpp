@@ -1,8 +1,8 @@
-#include "harness/endpoints/agent_lines.h"
+#include "harness/agent/agent_lines.h"
 
 #include <stdexcept>
 
-#include "harness/endpoints/agent_values.h"
+#include "harness/agent/agent_values.h"
 
 namespace tcpfault {
 

@@ -1,13 +1,13 @@
 // The endpoint of a side run by an agent (docs/agent-protocol.md): listen and connect
 // are requests to the agent, and so is every call on the sockets they make
-// (harness/endpoints/agent_connection.h). What the protocol cannot do throws NotApplicable.
+// (harness/agent/agent_connection.h). What the protocol cannot do throws NotApplicable.
 #pragma once
 
 #include <memory>
 #include <set>
 #include <string>
 
-#include "harness/endpoints/agent_client.h"
+#include "harness/agent/agent_client.h"
 #include "harness/endpoints/endpoint.h"
 
 namespace tcpfault {

@@ -1,4 +1,4 @@
-#include "harness/endpoints/agent_values.h"
+#include "harness/agent/agent_values.h"
 
 #include <string.h>
 

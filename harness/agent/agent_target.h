@@ -9,9 +9,9 @@
 #include <set>
 #include <string>
 
-#include "harness/endpoints/agent_client.h"
-#include "harness/endpoints/agent_endpoint.h"
-#include "harness/endpoints/agent_states.h"
+#include "harness/agent/agent_client.h"
+#include "harness/agent/agent_endpoint.h"
+#include "harness/agent/agent_states.h"
 #include "harness/endpoints/target.h"
 #include "harness/trace/trace.h"
 #include "netns/topology.h"

@@ -1,5 +1,5 @@
 // The agent protocol's line reader on its own: lines, events, replies, garbage.
-#include "harness/endpoints/agent_lines.h"
+#include "harness/agent/agent_lines.h"
 
 #include <gtest/gtest.h>
 

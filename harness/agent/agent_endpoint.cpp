@@ -1,8 +1,8 @@
-#include "harness/endpoints/agent_endpoint.h"
+#include "harness/agent/agent_endpoint.h"
 
 #include <cerrno>
 
-#include "harness/endpoints/agent_connection.h"
+#include "harness/agent/agent_connection.h"
 #include "harness/endpoints/call_record.h"
 #include "harness/endpoints/socket_registry.h"
 

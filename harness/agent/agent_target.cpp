@@ -1,4 +1,4 @@
-#include "harness/endpoints/agent_target.h"
+#include "harness/agent/agent_target.h"
 
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "harness/endpoints/agent_values.h"
+#include "harness/agent/agent_values.h"
 #include "netns/error.h"
 #include "netns/link_readiness.h"
 #include "netns/router_advert.h"

@@ -1,4 +1,4 @@
-#include "harness/endpoints/agent_connection.h"
+#include "harness/agent/agent_connection.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <mutex>
 
-#include "harness/endpoints/agent_values.h"
+#include "harness/agent/agent_values.h"
 #include "harness/endpoints/call_record.h"
 #include "harness/endpoints/target_errors.h"
 

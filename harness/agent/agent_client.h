@@ -22,7 +22,7 @@
 #include <string>
 #include <thread>
 
-#include "harness/endpoints/agent_process.h"
+#include "harness/agent/agent_process.h"
 #include "harness/endpoints/target_errors.h"
 #include "netns/unique_fd.h"
 

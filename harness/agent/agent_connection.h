@@ -1,6 +1,6 @@
 // An agent's connections and listeners: each call is one request to the agent
 // (docs/agent-protocol.md), recorded in the trace like a kernel socket's call.
-// Used by harness/endpoints/agent_endpoint.cpp; cases see them as Connection and Listener.
+// Used by harness/agent/agent_endpoint.cpp; cases see them as Connection and Listener.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +9,7 @@
 #include <set>
 #include <string>
 
-#include "harness/endpoints/agent_client.h"
+#include "harness/agent/agent_client.h"
 #include "harness/endpoints/endpoint.h"
 #include "harness/endpoints/socket_registry.h"
 

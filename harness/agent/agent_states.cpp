@@ -1,6 +1,6 @@
-#include "harness/endpoints/agent_states.h"
+#include "harness/agent/agent_states.h"
 
-#include "harness/endpoints/agent_lines.h"
+#include "harness/agent/agent_lines.h"
 #include "harness/trace/trace_queries.h"
 #include "harness/wire/wire_states.h"
 

@@ -1,4 +1,4 @@
-#include "harness/endpoints/agent_process.h"
+#include "harness/agent/agent_process.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
