@@ -4,7 +4,7 @@ the catalogue (shared/CASES.md)."""
 import pytest
 
 from tcpfault import CLOSED, DATA, ESTABLISHED, HANDSHAKE_ACK, PURE_ACK, RST, SYN, SYN_ACK
-from tcpfault.casekit import expect_kernel_counter, fail, open_connection
+from tcpfault.casekit import expect_kernel_counter, fail, open_connection, wait_acknowledged
 
 # An answer to an RST is sent at once or never (no timer is involved); the topology's
 # round trip is well under a millisecond. This long without one means none.
@@ -27,13 +27,18 @@ def server_sends_first(net):
 
 def expect_alive(net, client, conn, tag):
     """Data still flows both ways on the connection. The client's data comes last: it
-    carries the client's acknowledgment of the server's, so once the server has read it
-    no segment from the client is on its way (a later injection meets a quiet line)."""
+    carries the client's acknowledgment of the server's. Once the server has read it and
+    acknowledged it on the wire, no segment from the client is on its way and none is
+    due (a later injection meets a quiet line). Reading is not enough: a stack that
+    delays its ACK (lwIP's goes out on its 250 ms timer) may be reset first, and the
+    client's retransmission of the unacknowledged data, one RTO later, would draw an RST
+    from the closed server inside the quiet window that follows."""
     net.expect(conn).reaches(ESTABLISHED)
     net.expect_ok(conn.send(tag))
     assert client.recv_exactly(len(tag)).data == tag
     net.expect_ok(client.send(tag))
     assert conn.recv_exactly(len(tag)).data == tag
+    wait_acknowledged(net, "client")
 
 
 @pytest.mark.case("SEC1", "RST injection: out of window ignored, in window a challenge ACK, at rcv_nxt a reset",
