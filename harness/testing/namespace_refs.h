@@ -2,45 +2,20 @@
 // check that a scenario (and its agent) left nothing behind.
 #pragma once
 
-#include <dirent.h>
-#include <unistd.h>
-
-#include <fstream>
 #include <set>
 #include <string>
-#include <vector>
+
+#include "netns/tests/test_support.h"
 
 namespace tcpfault::testing_support {
 
-// Every network namespace inode that something on the machine still refers to:
+// Every network namespace that something on the machine still refers to ("net:[N]"):
 // a task's namespace, an open namespace fd, or a bind mount.
 inline std::set<std::string> referenced_net_namespaces() {
+  namespace nt = netns::testing;
   std::set<std::string> out;
-  auto add_link = [&](const std::string& path) {
-    char buf[128];
-    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
-    if (n > 0 && std::string(buf, n).rfind("net:[", 0) == 0) out.insert(std::string(buf, n));
-  };
-  auto list = [](const std::string& dir) {
-    std::vector<std::string> names;
-    if (DIR* d = ::opendir(dir.c_str())) {
-      while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') names.push_back(e->d_name);
-      ::closedir(d);
-    }
-    return names;
-  };
-  for (const auto& pid : list("/proc")) {
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    for (const auto& tid : list("/proc/" + pid + "/task")) add_link("/proc/" + pid + "/task/" + tid + "/ns/net");
-    for (const auto& fd : list("/proc/" + pid + "/fd")) add_link("/proc/" + pid + "/fd/" + fd);
-  }
-  std::ifstream mounts("/proc/self/mountinfo");
-  for (std::string line; std::getline(mounts, line);)
-    if (line.find(" nsfs ") != std::string::npos) {
-      auto at = line.find("net:[");
-      if (at != std::string::npos) out.insert(line.substr(at, line.find(']', at) - at + 1));
-    }
+  for (auto ino : nt::inodes_of(nt::netns_references())) out.insert("net:[" + std::to_string(ino) + "]");
+  for (const auto& [ino, mount_point] : nt::netns_mounts()) out.insert("net:[" + std::to_string(ino) + "]");
   return out;
 }
 
