@@ -7,23 +7,28 @@
 namespace tcpfault {
 
 std::vector<TransitionEvent> transitions_of(const std::vector<Event>& events, const SocketRef& s) {
-  // A socket is named by its tuple, but its first step (CLOSED -> SYN_SENT) is recorded
-  // before it has a port: follow the kernel's socket identity back to it. Only to the
-  // portless step just before the socket's next one: the kernel gives a freed socket's
-  // address to later sockets, such as connect()s that fail before choosing a port.
-  std::map<std::uint64_t, TransitionEvent> portless;  // by identity, the latest one
+  // A socket is named by its tuple, but a step may be recorded before the socket has all
+  // of it: connect()'s CLOSED -> SYN_SENT before a port is chosen (local port 0), and on
+  // older kernels (6.1) an accepted socket's LISTEN -> SYN_RECV before its peer's address
+  // is copied in (remote port 0). Follow the kernel's socket identity back to such a
+  // step: only to the one just before the socket's next step, which must go on from it,
+  // since the kernel gives a freed socket's address to later sockets (connect()s that
+  // fail before choosing a port, for one).
+  std::map<std::uint64_t, TransitionEvent> addressless;  // by identity, the latest one
   std::vector<TransitionEvent> out;
   for (const auto& e : events) {
     auto* t = std::get_if<TransitionEvent>(&e);
     if (!t || t->host != s.host) continue;
-    if (t->local.port == 0 && t->remote == s.tuple.remote) {
-      portless[t->socket] = *t;
+    const bool no_local_port = t->local.port == 0 && t->remote == s.tuple.remote;
+    const bool no_peer = t->remote.port == 0 && t->local.port == s.tuple.local.port;
+    if (no_local_port || no_peer) {
+      addressless[t->socket] = *t;
       continue;
     }
     if (t->local != s.tuple.local || t->remote != s.tuple.remote) continue;
-    if (auto p = portless.find(t->socket); p != portless.end() && t->socket) {
-      if (p->second.to == TcpState::SYN_SENT && t->from == TcpState::SYN_SENT) out.push_back(p->second);
-      portless.erase(p);
+    if (auto p = addressless.find(t->socket); p != addressless.end() && t->socket) {
+      if (p->second.to == t->from) out.push_back(p->second);
+      addressless.erase(p);
     }
     out.push_back(*t);
   }

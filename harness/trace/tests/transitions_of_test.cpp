@@ -1,10 +1,11 @@
-// transitions_of: one socket's recorded steps, found by its 4-tuple and, for its first
-// step (recorded before connect() chose a port), by the kernel's socket identity.
+// transitions_of: one socket's recorded steps, found by its 4-tuple and, for a first step
+// recorded before the socket had all of it (before connect() chose a port; an accepted
+// socket's step before its peer's address was copied in), by the kernel's socket identity.
 #include <gtest/gtest.h>
 
 #include <vector>
 
-#include "harness/scenario/expect.h"
+#include "harness/trace/trace_queries.h"
 
 namespace tcpfault {
 namespace {
@@ -34,6 +35,27 @@ TEST(TransitionsOf, FollowsTheSocketBackToItsPortlessStartOnly) {
   std::vector<St> to;
   for (const auto& t : mine) to.push_back(t.to);
   EXPECT_EQ(to, (std::vector<St>{St::SYN_SENT, St::ESTABLISHED, St::FIN_WAIT1, St::FIN_WAIT2, St::TIME_WAIT}));
+}
+
+TEST(TransitionsOf, FollowsAnAcceptedSocketBackToItsStepBeforeItKnewItsPeer) {
+  const SockAddr client{Address::parse("198.18.1.1"), 40000}, server{Address::parse("198.18.2.1"), 8080};
+  const SockAddr nobody{Address::parse("0.0.0.0"), 0};
+  const std::uint64_t listener = 0x1000, child = 0x2000, later = 0x3000;
+  std::vector<Event> events;
+  auto step = [&](std::int64_t t, std::uint64_t id, const SockAddr& remote, St from, St to) {
+    events.push_back(TransitionEvent{t, Host::Server, server, remote, id, from, to, "tracepoint"});
+  };
+  step(1, listener, nobody, St::CLOSED, St::LISTEN);
+  step(2, child, nobody, St::LISTEN, St::SYN_RECV);  // the clone, before its addresses
+  step(3, child, client, St::SYN_RECV, St::ESTABLISHED);
+  step(4, child, client, St::ESTABLISHED, St::CLOSE_WAIT);
+  // Another socket on the port whose next step does not go on from its addressless one.
+  step(5, later, nobody, St::LISTEN, St::SYN_RECV);
+  step(6, later, client, St::ESTABLISHED, St::FIN_WAIT1);
+  const auto mine = transitions_of(events, SocketRef{Host::Server, FourTuple{server, client}});
+  std::vector<St> to;
+  for (const auto& t : mine) to.push_back(t.to);
+  EXPECT_EQ(to, (std::vector<St>{St::SYN_RECV, St::ESTABLISHED, St::CLOSE_WAIT, St::FIN_WAIT1}));
 }
 
 }  // namespace
