@@ -8,7 +8,7 @@ or a tree or image the user already has.
     resolve("/srv/vmlinux", modules=DIR) -> an image and its modules (lib/modules/RELEASE or RELEASE)
 
 A package is never installed: `apt-get download`, `dpkg-deb -x` and `depmod -b` into
-CACHE/kernels/PACKAGE (installing one would rebuild the host's initramfs and change its boot).
+CACHE/kernels/PACKAGE (see cache(); installing one would rebuild the host's initramfs and change its boot).
 """
 
 import dataclasses
@@ -22,7 +22,13 @@ import tempfile
 
 from .errors import VmError
 
-CACHE = os.environ.get("TCPFAULT_VM_CACHE", "/var/cache/tcpfault")
+
+
+def cache():
+    """Where kernels and runs' folders go ($TCPFAULT_VM_CACHE, default /var/cache/tcpfault)."""
+    return os.environ.get("TCPFAULT_VM_CACHE", "/var/cache/tcpfault")
+
+
 # A version as users write it: 6.1, 6.12, 6.1.0-57, 6.12.118+deb12.
 VERSION = re.compile(r"^\d+\.\d+(?:\.\d+)?(?:[-+][0-9a-z.+~-]+)?$")
 # The generic amd64 flavour only: -cloud has no 9p, -rt is another scheduler, -dbg and
@@ -116,7 +122,7 @@ class CacheLock:
 
 def fetch_package(package, deb=None, say=print):
     """CACHE/kernels/PACKAGE with the package's files, modules.dep made; fetched once."""
-    kernels = os.path.join(CACHE, "kernels")
+    kernels = os.path.join(cache(), "kernels")
     tree = os.path.join(kernels, package)
     done = os.path.join(tree, ".complete")
     with CacheLock(os.path.join(kernels, f".{package}.lock")):

@@ -12,7 +12,8 @@ import time
 
 from .errors import VmError
 
-QEMU = "qemu-system-x86_64"
+# $TCPFAULT_VM_QEMU replaces it (the tests give a stand-in that boots nothing).
+QEMU = os.environ.get("TCPFAULT_VM_QEMU", "qemu-system-x86_64")
 PR_SET_PDEATHSIG = 1
 
 

@@ -8,12 +8,14 @@ import os
 import shutil
 import tempfile
 
-from .kernel import CACHE
-
-RUNS = os.path.join(CACHE, "runs")
+from .kernel import cache
 
 
-def remove_stale(runs=RUNS):
+def runs_dir():
+    return os.path.join(cache(), "runs")
+
+
+def remove_stale(runs):
     """Folders of runs that are gone; returns how many were removed."""
     removed = 0
     for entry in os.listdir(runs) if os.path.isdir(runs) else []:
@@ -38,7 +40,8 @@ def remove_stale(runs=RUNS):
 
 
 class RunDir:
-    def __init__(self, runs=RUNS):
+    def __init__(self, runs=None):
+        runs = runs or runs_dir()
         os.makedirs(runs, exist_ok=True)
         remove_stale(runs)
         self.path = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runs)
