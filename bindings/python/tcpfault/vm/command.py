@@ -2,6 +2,7 @@
 host's files (same paths), with its output on our terminal and its exit status as ours."""
 
 import argparse
+import glob
 import os
 import shlex
 import sys
@@ -143,6 +144,17 @@ def command_script(words, cwd):
     ])
 
 
+def boot_files(kern, run_dir):
+    """The image QEMU boots and the initramfs, made once per kernel in its cache folder (under
+    the kernel's lock; a half-written file a killed run left is removed), else in the run's."""
+    if kern.cache_dir is None:
+        return image.boot_image(kern, run_dir), initramfs.build(kern, run_dir)
+    with kernel.CacheLock(kern.cache_dir + ".lock"):
+        for partial in glob.glob(os.path.join(kern.cache_dir, "*.part")):
+            os.unlink(partial)
+        return image.boot_image(kern, run_dir), initramfs.build(kern, run_dir)
+
+
 def kernel_cmdline(boot_log):
     quiet = "loglevel=7" if boot_log else "quiet loglevel=1"
     return f"console=ttyS0 {quiet} panic=-1 rdinit=/init mitigations=off"
@@ -177,8 +189,7 @@ def run(options):
         for note in config_check.check(kern):
             say(note)
         with workdir.RunDir() as run_dir:
-            boot = image.boot_image(kern, run_dir.path)
-            initrd = initramfs.build(kern, run_dir.path)
+            boot, initrd = boot_files(kern, run_dir.path)
             with open(run_dir.file("setup.sh"), "w") as f:
                 f.write(setup_script(kern, shares))
             with open(run_dir.file("command.sh"), "w") as f:

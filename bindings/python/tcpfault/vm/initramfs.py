@@ -6,6 +6,7 @@ command. It depends only on the kernel and busybox, so it is built once per kern
 The shares (virtio-9p, see qemu.py): `hostroot` the host's /, read-only; `ctl` the run's
 folder (setup.sh, command.sh, and exit-code written back), seen at /run/tcpfault-vm."""
 
+import glob
 import hashlib
 import lzma
 import os
@@ -122,6 +123,8 @@ def build(kernel, work_dir):
     path = os.path.join(kernel.cache_dir or work_dir, f"initramfs-{kernel.release}-{key}.cpio")
     if os.path.exists(path):
         return path
+    for older in glob.glob(os.path.join(os.path.dirname(path), f"initramfs-{kernel.release}-*.cpio")):
+        os.unlink(older)  # made by another version of tcpfault or busybox
     entries = [(d, 0o40755, b"", (0, 0)) for d in ("bin", "dev", "proc", "sys", "ctl", "lower", "rw", "newroot",
                                                    "modules", "run", "tmp")]
     entries.append(("dev/console", 0o20600, b"", (5, 1)))
