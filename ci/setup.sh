@@ -26,6 +26,7 @@ packages=(
   # the guest's initramfs; kmod's depmod indexes a fetched kernel's modules (and the guest's
   # modprobe, the host's, loads them).
   qemu-system-x86 busybox-static kmod
+  zstd                                           # tcpfault vm: the vmlinux inside 6.12's zstd vmlinuz (it boots faster)
 )
 
 if [ "$(id -u)" -ne 0 ]; then
