@@ -82,6 +82,15 @@ def test_an_unknown_version_is_named():
         kernel.resolve_version("1.0")
 
 
+def test_offline_a_version_is_the_newest_package_already_fetched(tmp_path, monkeypatch):
+    monkeypatch.setenv("TCPFAULT_VM_CACHE", str(tmp_path))
+    for name in ("linux-image-1.0.0-2-amd64", "linux-image-1.0.0-10-amd64", "linux-image-1.0.0-11-amd64"):
+        (tmp_path / "kernels" / name).mkdir(parents=True)
+    for name in ("linux-image-1.0.0-2-amd64", "linux-image-1.0.0-10-amd64"):  # -11: a fetch that died
+        (tmp_path / "kernels" / name / ".complete").write_text(name)
+    assert kernel.resolve_version("1.0") == "linux-image-1.0.0-10-amd64"
+
+
 # ---- which package a version means ----
 
 NAMES = """linux-image-6.1.0-9-amd64 linux-image-6.1.0-57-amd64 linux-image-6.1.0-100-cloud-amd64

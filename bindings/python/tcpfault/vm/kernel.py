@@ -100,6 +100,12 @@ def resolve_version(version):
     for name in candidates:
         if name in available:
             return name
+    # Offline, or apt's lists gone: the newest package of that version already fetched.
+    kernels = os.path.join(cache(), "kernels")
+    cached = [name for name in package_for_version(version, os.listdir(kernels) if os.path.isdir(kernels) else [])
+              if os.path.exists(os.path.join(kernels, name, ".complete"))]
+    if cached:
+        return cached[0]
     raise VmError(f"no Debian kernel package for version {version!r}: apt knows no linux-image-{version}*{FLAVOUR} "
                   "(try 6.1 or 6.12, a package name, or a path; `apt-get update` if the lists are old)")
 

@@ -61,7 +61,9 @@ class Stopped(Exception):
 
 
 def run(argv, log_path, timeout, out=None):
-    """Runs QEMU until it exits; copies the console to `out`. Returns (QEMU's status, timed_out)."""
+    """Runs QEMU until it exits; copies the console to `out`. Returns (QEMU's status, timed_out).
+    QEMU has a process group of its own, so the terminal's Ctrl-C reaches tcpfault only, which
+    stops the VM; it stays in tcpfault's session."""
     out = out or sys.stdout.buffer
     previous = {}
 
@@ -74,7 +76,7 @@ def run(argv, log_path, timeout, out=None):
         with open(log_path, "wb") as log:
             try:
                 child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                                         start_new_session=True, preexec_fn=die_with_parent(os.getpid()))
+                                         process_group=0, preexec_fn=die_with_parent(os.getpid()))
             except FileNotFoundError:
                 raise VmError(f"{QEMU} not found: apt-get install qemu-system-x86 (run ci/setup.sh)") from None
         try:
