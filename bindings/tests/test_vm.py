@@ -9,6 +9,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -170,6 +171,15 @@ def test_output_folders_are_the_cwd_and_the_outputs_folders(tmp_path):
     words[2] = str(tmp_path / "out" / "r.json")
     assert command.output_folders(words, "/") == [str(tmp_path / "out")]
     assert command.output_folders(["list"], "/") == []
+
+
+def test_conformance_without_artifacts_keeps_them_on_the_host(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    words = command.with_host_artifacts(["conformance", "-k", "cl2"])
+    assert words[:3] == ["conformance", "-k", "cl2"] and words[3] == "--artifacts"
+    assert pathlib.Path(words[4]).is_dir() and words[4].startswith(str(tmp_path))
+    assert command.with_host_artifacts(["conformance", "--artifacts=x"]) == ["conformance", "--artifacts=x"]
+    assert command.with_host_artifacts(["list"]) == ["list"]
 
 
 @pytest.mark.parametrize("args, code", [(["list"], 0), (["wire-states-report", "/no/such/records"], 1)])

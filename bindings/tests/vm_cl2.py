@@ -20,7 +20,8 @@ report = os.path.join(out_dir, "cl2.json")
 
 started = time.monotonic()
 run = subprocess.run([tcpfault, "vm", "--kernel", "6.1", "--timeout", "200", "--",
-                      "conformance", "-k", "cl2", "--family", "4", "--json", report], timeout=240)
+                      "conformance", "-k", "cl2", "--family", "4", "--json", report,
+                      "--artifacts", os.path.join(out_dir, "artifacts")], timeout=240)
 print(f"vm_cl2: tcpfault vm ... conformance -k cl2: exit {run.returncode} in {time.monotonic() - started:.1f} s")
 if run.returncode != 0:
     sys.exit(f"vm_cl2: expected exit status 0, got {run.returncode}")
@@ -30,6 +31,8 @@ assert results["kernel"].startswith("6.1."), f"the report's kernel is {results['
 verdicts = {row["test"]: row["verdict"] for row in results["results"]}
 assert verdicts and all(row["case"] == "CL2" for row in results["results"]), verdicts
 assert all(v == "pass" for v in verdicts.values()), f"CL2 on 6.1 did not pass: {verdicts}"
+artifacts = [path for row in results["results"] for path in row["artifacts"].values()]
+assert artifacts and all(os.path.isfile(p) for p in artifacts), f"artifacts not on the host: {artifacts}"
 print(f"vm_cl2: CL2 on Linux {results['kernel']}: {verdicts}")
 
 failing = subprocess.run([tcpfault, "vm", "--kernel", "6.1", "--timeout", "100", "--",

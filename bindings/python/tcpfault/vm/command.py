@@ -6,6 +6,7 @@ import glob
 import os
 import shlex
 import sys
+import tempfile
 import time
 
 from . import config_check, image, initramfs, kernel, qemu, workdir
@@ -60,6 +61,16 @@ def guest_command(words):
     if words[0] == "vm":
         raise VmError("tcpfault vm inside tcpfault vm: give the command to run in the guest after --")
     return words
+
+
+def with_host_artifacts(words):
+    """conformance and sysctl-check keep their artifacts in a new temporary folder when given
+    no --artifacts; in the guest that folder would vanish with the VM, so it is made on the
+    host and given to the command: the report's paths are then host paths."""
+    if words[0] not in ("conformance", "sysctl-check") or any(
+            w == "--artifacts" or w.startswith("--artifacts=") for w in words):
+        return words
+    return words + ["--artifacts", tempfile.mkdtemp(prefix="tcpfault-")]
 
 
 def output_folders(words, cwd, extra=()):
@@ -183,8 +194,10 @@ def run(options):
         if options.modules and not os.path.isdir(options.modules):
             raise VmError(f"--modules {options.modules}: no such directory")
         cwd = os.getcwd()
-        shares = output_folders(words, cwd, options.share)
+        output_folders(words, cwd, options.share)  # bad input, said before any work
         kernel.check_spec(options.kernel, options.modules)
+        words = with_host_artifacts(words)
+        shares = output_folders(words, cwd, options.share)
         kern = kernel.resolve(options.kernel, options.modules, say=say)
         for note in config_check.check(kern):
             say(note)
