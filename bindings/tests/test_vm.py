@@ -182,7 +182,8 @@ def test_conformance_without_artifacts_keeps_them_on_the_host(tmp_path, monkeypa
     assert command.with_host_artifacts(["list"]) == ["list"]
 
 
-@pytest.mark.parametrize("args, code", [(["list"], 0), (["wire-states-report", "/no/such/records"], 1)])
+@pytest.mark.parametrize("args, code", [(["list"], 0), (["wire-states-report", "/no/such/records"], 1),
+                                        (["pytest", "--version"], 0), (["pytest", "/no/such/tests.py"], 4)])
 def test_the_guest_commands_exit_status_is_ours(tmp_path, args, code):
     tree = fake_tree(tmp_path / "k")
     out = tcpfault("vm", "--kernel", str(tree), "--", *args, cwd=tmp_path, cache=tmp_path / "cache")

@@ -31,7 +31,7 @@ def add_parser(commands):
         description="Boot KERNEL in a QEMU guest over the host's files (read-only, with a throwaway layer "
                     "on top; the current folder, --share folders and the folders of --json, --junit, "
                     "--markdown and --artifacts writable at their host paths), run `tcpfault COMMAND "
-                    "ARGS...` there and pass its output and exit status through. KERNEL is a version "
+                    "ARGS...` (or `pytest ARGS...`) there and pass its output and exit status through. KERNEL is a version "
                     "(6.1: the newest Debian linux-image-6.1.0-N-amd64 apt knows; 6.12), a package name or "
                     ".deb (downloaded and unpacked into /var/cache/tcpfault/kernels, never installed), an "
                     "unpacked package's folder, or a vmlinuz/vmlinux with --modules DIR. Exit status: the "
@@ -45,7 +45,8 @@ def add_parser(commands):
     vm.add_argument("--share", action="append", default=[], metavar="DIR",
                     help="a host folder the guest may write, at the same path (the current folder always is)")
     vm.add_argument("--boot-log", action="store_true", help="show the guest kernel's boot messages")
-    vm.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the tcpfault command to run")
+    vm.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                    help="the tcpfault command to run (conformance, sysctl-check, list...), or pytest ARGS")
     vm.set_defaults(run=run)
 
 
@@ -135,7 +136,10 @@ def command_script(words, cwd):
            # The guest's own: a shared host folder (9p) cannot truncate a file already unlinked,
            # which is what pytest's capture files are.
            "TMPDIR": GUEST_TMP}
-    argv = [sys.executable, "-m", "tcpfault.cli", *words]
+    # `pytest ARGS` runs pytest itself (cases with the plugin, with the same package); anything
+    # else is a tcpfault command.
+    argv = [sys.executable, "-m", "pytest", *words[1:]] if words[0] == "pytest" else \
+        [sys.executable, "-m", "tcpfault.cli", *words]
     return "\n".join([
         "#!/bin/sh",
         f"mkdir -p /dev/pts /dev/shm && mkdir -m 1777 {GUEST_TMP}",
