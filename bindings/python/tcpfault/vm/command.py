@@ -164,7 +164,7 @@ def boot_files(kern, run_dir):
     the kernel's lock; a half-written file a killed run left is removed), else in the run's."""
     if kern.cache_dir is None:
         return image.boot_image(kern, run_dir), initramfs.build(kern, run_dir)
-    with kernel.CacheLock(kern.cache_dir + ".lock"):
+    with kernel.CacheLock(kernel.lock_path(kern.cache_dir)):
         for partial in glob.glob(os.path.join(kern.cache_dir, "*.part")):
             os.unlink(partial)
         return image.boot_image(kern, run_dir), initramfs.build(kern, run_dir)

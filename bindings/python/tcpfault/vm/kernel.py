@@ -126,12 +126,17 @@ class CacheLock:
         os.close(self.fd)
 
 
+def lock_path(tree):
+    """The lock of a kernel's folder in the cache: its fetch, and the files made from it."""
+    return os.path.join(os.path.dirname(tree), f".{os.path.basename(tree)}.lock")
+
+
 def fetch_package(package, deb=None, say=print):
     """CACHE/kernels/PACKAGE with the package's files, modules.dep made; fetched once."""
     kernels = os.path.join(cache(), "kernels")
     tree = os.path.join(kernels, package)
     done = os.path.join(tree, ".complete")
-    with CacheLock(os.path.join(kernels, f".{package}.lock")):
+    with CacheLock(lock_path(tree)):
         if os.path.exists(done):
             return tree
         # A fetch that died half-way left partial folders: start again.
