@@ -200,11 +200,11 @@ def run(options):
         cwd = os.getcwd()
         output_folders(words, cwd, options.share)  # bad input, said before any work
         kernel.check_spec(options.kernel, options.modules)
-        words = with_host_artifacts(words)
-        shares = output_folders(words, cwd, options.share)
         kern = kernel.resolve(options.kernel, options.modules, say=say)
         for note in config_check.check(kern):
             say(note)
+        words = with_host_artifacts(words)
+        shares = output_folders(words, cwd, options.share)
         with workdir.RunDir() as run_dir:
             boot, initrd = boot_files(kern, run_dir.path)
             with open(run_dir.file("setup.sh"), "w") as f:

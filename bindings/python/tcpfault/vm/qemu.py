@@ -40,6 +40,7 @@ def command_line(image, initrd, append, shares, memory_mb=3072, cpus=2, kvm=None
     argv += ["-accel", "kvm", "-cpu", "host"] if kvm else ["-accel", "tcg,thread=multi", "-cpu", "max"]
     for tag, path, writable in shares:
         model = "passthrough" if writable else "none,readonly=on"
+        path = path.replace(",", ",,")  # QEMU's escape for a comma in an option's value
         argv += ["-virtfs", f"local,path={path},mount_tag={tag},security_model={model},multidevs=remap"]
     return argv
 
