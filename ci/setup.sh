@@ -22,6 +22,11 @@ packages=(
   libbpf-dev clang llvm bpftool
   libclang-rt-14-dev                             # fuzz/: libFuzzer and its ASan/UBSan runtimes (llvm-symbolizer from llvm)
   stress-ng                                      # ci/soak.sh --load: every core kept busy, bounded in time
+  # tcpfault vm (the suite on another kernel): QEMU boots it; busybox-static is the whole of
+  # the guest's initramfs; kmod's depmod indexes a fetched kernel's modules (and the guest's
+  # modprobe, the host's, loads them).
+  qemu-system-x86 busybox-static kmod
+  zstd                                           # tcpfault vm: the vmlinux inside 6.12's zstd vmlinuz (it boots faster)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

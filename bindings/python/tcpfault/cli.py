@@ -7,6 +7,8 @@
     tcpfault wire-states-report FILE
     tcpfault sysctl-check PROPOSED... [--baseline defaults|host|FILE] [--json FILE] ...
                          (tcpfault.sysctl.check)
+    tcpfault vm --kernel VERSION|PACKAGE|PATH [--modules DIR] [--timeout S] -- COMMAND [ARGS...]
+                         (tcpfault.vm: the command in a QEMU guest booting another kernel)
 
 The cases are pytest tests (the directory in $TCPFAULT_CASES, set by the launcher);
 this module runs pytest in-process with a small collector plugin and turns what it
@@ -24,6 +26,7 @@ import tempfile
 import time
 
 from .sysctl import check as sysctl_check
+from .vm import command as vm_command
 from .case_runs import (NOT_APPLICABLE, SEVERITY, TARGET_FAILURE, VERDICTS, VERDICTS_OK, Collector,
                         case_sort_key, cases_dir, family_of, run_pytest, verdict_of)
 
@@ -253,11 +256,11 @@ def add_wire_states_report(commands):
 def parser():
     top = argparse.ArgumentParser(
         prog="tcpfault",
-        usage="tcpfault [-h] {list,conformance,sysctl-check,wire-states-report} ...",
+        usage="tcpfault [-h] {list,conformance,sysctl-check,wire-states-report,vm} ...",
         description="TCP fault injection and conformance: two real TCP stacks across a middlebox that "
                     "drops, delays, reorders, duplicates, rewrites or injects specific segments.",
     )
-    commands = top.add_subparsers(dest="command", metavar="{list,conformance,sysctl-check,wire-states-report}")
+    commands = top.add_subparsers(dest="command", metavar="{list,conformance,sysctl-check,wire-states-report,vm}")
     commands.required = True
     listing = commands.add_parser("list", help="every case with its id, title and RFC reference",
                                   usage="tcpfault list",
@@ -291,6 +294,7 @@ def parser():
     run.set_defaults(run=command_conformance)
     sysctl_check.add_parser(commands)
     add_wire_states_report(commands)
+    vm_command.add_parser(commands)
     return top
 
 
