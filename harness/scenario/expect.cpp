@@ -18,13 +18,9 @@ std::string join_states(const std::vector<TcpState>& states) {
   return out.empty() ? "(none)" : out;
 }
 
-std::string times_of(const std::vector<const SegmentEvent*>& segs, std::int64_t start) {
+std::string times_of(const std::vector<std::int64_t>& times, const Trace& trace) {
   std::string out;
-  for (auto* s : segs) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%s+%.1f ms", out.empty() ? "" : ", ", double(s->t_ns - start) / 1e6);
-    out += buf;
-  }
+  for (auto t : times) out += (out.empty() ? "" : ", ") + trace.offset(t);
   return out;
 }
 
@@ -72,10 +68,7 @@ std::string Since::describe(const Trace& trace) const {
     std::snprintf(buf, sizeof buf, " since segment #%llu", static_cast<unsigned long long>(segment));
     return buf;
   }
-  if (t_ns) {
-    std::snprintf(buf, sizeof buf, " since +%.1f ms", double(t_ns - trace.start_ns()) / 1e6);
-    return buf;
-  }
+  if (t_ns) return " since " + trace.offset(t_ns);
   return "";
 }
 
@@ -127,7 +120,8 @@ void Expectations::state(const SocketRef& s, TcpState want, milliseconds within)
     info = socket_now(s);
     if (state_matches(info, want)) return;
     // A socket that has ended gets nowhere (CLOSED matched above): no use waiting.
-    if (!info || info->state == TcpState::CLOSED) end = ended(s, transitions_of(s));
+    if (!info || info->state == TcpState::CLOSED)
+      end = socket_end(*trace_, s, transitions_of(s), /*gone=*/true);
     if (end || Clock::now() >= deadline) break;
     trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
   }
@@ -186,14 +180,9 @@ void Expectations::segments(const Match& m, int count, milliseconds within) cons
       },
       Clock::now() + within);
   if (times.size() == static_cast<std::size_t>(count)) return;
-  std::string at;
-  for (auto t : times) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%s+%.1f ms", at.empty() ? "" : ", ", double(t - trace_->start_ns()) / 1e6);
-    at += buf;
-  }
   fail(std::to_string(count) + " x " + m.describe() + " within " + std::to_string(within.count()) + " ms",
-       "exactly " + std::to_string(count), std::to_string(times.size()) + (times.empty() ? "" : " (at " + at + ")"));
+       "exactly " + std::to_string(count),
+       std::to_string(times.size()) + (times.empty() ? "" : " (at " + times_of(times, *trace_) + ")"));
 }
 
 void Expectations::no_segment(const Match& m, milliseconds during, const Since& since) const {
@@ -208,12 +197,12 @@ void Expectations::no_segment(const Match& m, milliseconds during, const Since& 
       },
       Clock::now() + during);
   if (!appeared) return;
-  std::vector<const SegmentEvent*> segs;
-  for (const auto& s : found) segs.push_back(&s);
+  std::vector<std::int64_t> times;
+  for (const auto& s : found) times.push_back(s.t_ns);
   fail("no " + m.describe() + since.describe(*trace_) +
            (during.count() ? " during " + std::to_string(during.count()) + " ms" : ""),
-       "none", std::to_string(segs.size()) + " (at " + times_of(segs, trace_->start_ns()) + "), first: " +
-                   format_packet(segs.front()->packet, segs.front()->relative));
+       "none", std::to_string(found.size()) + " (at " + times_of(times, *trace_) + "), first: " +
+                   format_packet(found.front().packet, found.front().relative));
 }
 
 void Expectations::stays_until(const SocketRef& s, TcpState held, const Match& m,
@@ -237,11 +226,7 @@ void Expectations::stays_until(const SocketRef& s, TcpState held, const Match& m
     if (t.to == held && entered < 0) entered = t.t_ns;
     else if (entered >= 0 && left < 0 && t.from == held) left = t.t_ns;
   }
-  auto rel = [this](std::int64_t t) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "+%.1f ms", double(t - trace_->start_ns()) / 1e6);
-    return std::string(buf);
-  };
+  auto rel = [this](std::int64_t t) { return trace_->offset(t); };
   if (entered >= 0 && entered <= seg_time && (left < 0 || left > seg_time)) return;
   fail(s.str() + " stays " + to_string(held) + " until " + m.describe(),
        "in " + to_string(held) + " from before " + rel(seg_time) + " until after it",

@@ -1,7 +1,5 @@
 #include "harness/scenario/expect_release.h"
 
-#include <cstdio>
-
 namespace tcpfault {
 
 namespace {
@@ -10,12 +8,6 @@ namespace {
 // first) and, once let go, "held ..."/"delayed ..., let go after ...".
 bool kept_back_by(const SegmentEvent& s, int rule) {
   return s.rule_id == rule && (s.fate.rfind("held", 0) == 0 || s.fate.rfind("delayed", 0) == 0);
-}
-
-std::string at(const Trace& trace, std::int64_t ns) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "+%.1f ms", double(ns - trace.start_ns()) / 1e6);
-  return buf;
 }
 
 }  // namespace
@@ -49,7 +41,7 @@ SegmentEvent expect_released(const Expectations& expect, const Trace& trace, int
   expect.fail(which + " held by rule #" + std::to_string(rule) + " (" + label + ") let go within " +
                   std::to_string(within.count()) + " ms",
               "let go",
-              seen ? "still held since " + at(trace, seen->t_ns) + ": " + format_packet(seen->packet, seen->relative) +
+              seen ? "still held since " + trace.offset(seen->t_ns) + ": " + format_packet(seen->packet, seen->relative) +
                          " {" + seen->fate + "}"
                    : "the rule has kept back " + std::to_string(held) + " segment(s) so far");
 }

@@ -1,6 +1,5 @@
 #include "harness/scenario/silent_destroy.h"
 
-#include <cstdio>
 
 namespace tcpfault {
 
@@ -54,9 +53,8 @@ void destroy_silently(FaultEngine& faults, const SockDiag& diag, Trace& trace,
   const std::vector<Event> events = trace.events();
   for (auto* s : matching_segments(events, rst)) {
     if (s->fate.rfind("dropped", 0) == 0) continue;
-    char at[32];
-    std::snprintf(at, sizeof at, " at +%.1f ms", double(s->t_ns - trace.start_ns()) / 1e6);
-    seen += (seen.empty() ? "an RST " : "; an RST ") + (s->fate.empty() ? std::string("passed") : s->fate) + at;
+    seen += (seen.empty() ? "an RST " : "; an RST ") + (s->fate.empty() ? std::string("passed") : s->fate) +
+            " at " + trace.offset(s->t_ns);
   }
   expect.fail("the RST of the silently destroyed " + socket.str() + " is lost in the middlebox",
               "one " + rst.describe() + ", dropped", seen);

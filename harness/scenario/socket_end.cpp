@@ -1,7 +1,6 @@
 #include "harness/scenario/socket_end.h"
 
 #include <cerrno>
-#include <cstdio>
 
 #include "harness/wire/wire_states.h"
 
@@ -13,12 +12,6 @@ namespace {
 // loop may see it that much later on a loaded machine); what it sends later shows it lived
 // on: a retransmission, a keepalive, data (no retransmission timer is this short).
 constexpr std::int64_t kCrossing_ns = 100'000'000;
-
-std::string at(const Trace& trace, std::int64_t ns) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "+%.1f ms", double(ns - trace.start_ns()) / 1e6);
-  return buf;
-}
 
 bool begins_a_life(TcpState from) { return from == TcpState::CLOSED || from == TcpState::LISTEN; }
 
@@ -132,7 +125,7 @@ std::optional<SocketEnd> socket_end(const Trace& trace, const SocketRef& s,
   const int previous = previous_step(ts, first);
   const std::int64_t since_ns = previous < 0 ? 0 : ts[previous].t_ns;
 
-  const std::string step = to_string(end.from) + " -> CLOSED at " + at(trace, end.t_ns);
+  const std::string step = to_string(end.from) + " -> CLOSED at " + trace.offset(end.t_ns);
   const EndEvidence e = read_segments(trace, s, since_ns, end.t_ns);
   // Its own RST|ACK is an abort's (tcp_send_active_reset, as the socket closes, before or
   // after its step) unless a segment that reached it after it closed could have drawn it:
@@ -144,15 +137,15 @@ std::optional<SocketEnd> socket_end(const Trace& trace, const SocketRef& s,
   const bool reset = e.rst_in && e.rst_in->t_ns >= e.last_in_ns && e.last_out_ns <= e.rst_in->t_ns + kCrossing_ns &&
                      !(aborted && e.own_rst->t_ns > e.rst_in->t_ns);
   if (reset)
-    out.cause = with_fate("reset by the RST from " + sender(e.rst_in->from) + " at " + at(trace, e.rst_in->t_ns),
+    out.cause = with_fate("reset by the RST from " + sender(e.rst_in->from) + " at " + trace.offset(e.rst_in->t_ns),
                           e.rst_in->fate) + " (" + step + ")";
   else if (aborted)
-    out.cause = with_fate("aborted: it sent an RST at " + at(trace, e.own_rst->t_ns), e.own_rst->fate) + " (" +
+    out.cause = with_fate("aborted: it sent an RST at " + trace.offset(e.own_rst->t_ns), e.own_rst->fate) + " (" +
                 step + ")";
   else
     out.cause = step;
   if (auto call = failed_call(trace, s, since_ns))
-    out.cause += "; " + call->call + " failed with " + errno_name(call->err) + " at " + at(trace, call->t_ns);
+    out.cause += "; " + call->call + " failed with " + errno_name(call->err) + " at " + trace.offset(call->t_ns);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "harness/trace/trace.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 
 namespace tcpfault {
@@ -13,6 +14,12 @@ std::int64_t mono_now_ns() {
 
 std::int64_t event_time(const Event& e) {
   return std::visit([](const auto& ev) { return ev.t_ns; }, e);
+}
+
+std::string Trace::offset(std::int64_t t_ns) const {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "+%.1f ms", double(t_ns - start_ns_) / 1e6);
+  return buf;
 }
 
 Trace::Trace(std::string name, std::size_t payload_cap)

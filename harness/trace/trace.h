@@ -109,6 +109,8 @@ class Trace {
 
   const std::string& name() const { return name_; }
   std::int64_t start_ns() const { return start_ns_; }
+  // A time as failure messages give it: "+45.3 ms" after the timeline began.
+  std::string offset(std::int64_t t_ns) const;
   std::size_t payload_cap() const { return payload_cap_; }
   std::size_t payload_kept() const;  // payload bytes kept so far
 

@@ -27,7 +27,7 @@ import time
 
 from .sysctl import check as sysctl_check
 from .vm import command as vm_command
-from .case_runs import (NOT_APPLICABLE, SEVERITY, TARGET_FAILURE, VERDICTS, VERDICTS_OK, Collector,
+from .case_runs import (NOT_APPLICABLE, SEVERITY, VERDICTS, VERDICTS_OK, Collector,
                         case_sort_key, cases_dir, family_of, run_pytest, verdict_of)
 
 

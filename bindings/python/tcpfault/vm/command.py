@@ -195,12 +195,9 @@ def run(options):
         words = guest_command(options.command)
         if options.timeout <= 0:
             raise VmError("--timeout must be more than 0 seconds")
-        if options.modules and not os.path.isdir(options.modules):
-            raise VmError(f"--modules {options.modules}: no such directory")
         cwd = os.getcwd()
         output_folders(words, cwd, options.share)  # bad input, said before any work
-        kernel.check_spec(options.kernel, options.modules)
-        kern = kernel.resolve(options.kernel, options.modules, say=say)
+        kern = kernel.resolve(options.kernel, options.modules, say=say)  # its input checked first
         for note in config_check.check(kern):
             say(note)
         words = with_host_artifacts(words)

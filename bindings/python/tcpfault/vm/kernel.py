@@ -189,8 +189,6 @@ def from_image(image, modules):
     if modules is None:
         raise VmError(f"{image} is a kernel image: give its modules with --modules DIR "
                       "(lib/modules/RELEASE of the same build)")
-    if not os.path.isdir(modules):
-        raise VmError(f"--modules {modules}: no such directory")
     if not os.path.exists(os.path.join(modules, "modules.order")):
         inner = [d for d in os.listdir(modules) if os.path.isfile(os.path.join(modules, d, "modules.order"))]
         if len(inner) != 1:
@@ -204,7 +202,7 @@ def from_image(image, modules):
     return Kernel(image, release, image, modules, config)
 
 
-def check_spec(spec, modules=None):
+def check_spec(spec):
     """Bad input, found before any work: what kind of spec this is, or VmError."""
     if os.sep in spec or spec.startswith("."):
         if not os.path.exists(spec):
@@ -221,7 +219,9 @@ def check_spec(spec, modules=None):
 
 
 def resolve(spec, modules=None, say=print):
-    kind = check_spec(spec, modules)
+    kind = check_spec(spec)
+    if modules and not os.path.isdir(modules):
+        raise VmError(f"--modules {modules}: no such directory")
     if kind == "tree":
         if modules:
             raise VmError("--modules is for a kernel image; an extracted package has its own lib/modules")
