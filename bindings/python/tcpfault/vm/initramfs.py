@@ -41,8 +41,9 @@ mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay 
   || fail "cannot put an overlay on the host's /"
 for fs in proc sys dev; do mount --move /$fs /newroot/$fs || fail "mount --move /$fs"; done
 mount -t tmpfs -o mode=0755 run /newroot/run || fail "tmpfs /run"
-# A tmpfs of its own: overlayfs cannot truncate a file already unlinked (pytest's capture files).
-mount -t tmpfs -o mode=1777 tmp /newroot/tmp || fail "tmpfs /tmp"
+# /tmp stays the host's under the overlay: a checkout or build there must be seen. What needs
+# a tmpfs (overlayfs cannot truncate a file already unlinked: pytest's capture files) gets
+# TMPDIR, a folder of /run (command.sh).
 mkdir -p /newroot@GUEST_CTL@ && mount --move /ctl /newroot@GUEST_CTL@ || fail "mount --move /ctl"
 . /newroot@GUEST_CTL@/setup.sh
 exec switch_root /newroot /bin/sh @GUEST_CTL@/command.sh
