@@ -157,7 +157,7 @@ def test_tw1_time_wait_lasts_60_seconds(net):
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)
     began_before = time.monotonic()  # TIME_WAIT begins when the server's FIN arrives
-    conn.close()
+    close_after_acking_fin(net, conn)
     net.expect(client).reaches(TIME_WAIT)
     began_after = time.monotonic()
 

@@ -16,6 +16,7 @@ from tcpfault import (
     CLOSE_WAIT, CLOSED, ESTABLISHED, FIN, FINAL_ACK, HANDSHAKE_ACK, LAST_ACK, RST, SYN_RECV, SYN_SENT,
     TIME_WAIT, targets,
 )
+from tcpfault.casekit import close_after_acking_fin
 
 KERNEL_AGENT = pathlib.Path(__file__).resolve().parents[2] / "harness" / "testing" / "agents" / "kernel_agent.py"
 TARGETS = {
@@ -75,7 +76,7 @@ def test_handshake_data_and_a_close_whose_final_ack_is_lost(request, target, fam
         net.faults.drop(FINAL_ACK, sent_by="client", count=1)
         net.expect_ok(client.close())
         net.expect(conn).reaches(CLOSE_WAIT)
-        net.expect_ok(conn.close())
+        net.expect_ok(close_after_acking_fin(net, conn))
         net.expect(conn).passes(CLOSE_WAIT, LAST_ACK, CLOSED, within=5)
         net.expect(client).reaches(TIME_WAIT)
         net.expect_segments(FIN, sent_by="server", count=2)

@@ -186,7 +186,8 @@ def test_failed_expectation_is_a_failure_with_the_ladder(pytester, run):
 
 def test_two_tests_pass_under_xdist(pytester, run):
     pytester.makepyfile(test_parallel="""
-        from tcpfault import FIN, TIME_WAIT
+        from tcpfault import CLOSE_WAIT, FIN, TIME_WAIT
+        from tcpfault.casekit import close_after_acking_fin
 
         def close_once(net, port):
             listener = net.server.listen(port)
@@ -194,7 +195,8 @@ def test_two_tests_pass_under_xdist(pytester, run):
             net.expect_ok(client.connect_result)
             conn = listener.accept()
             client.close()
-            conn.close()
+            net.expect(conn).reaches(CLOSE_WAIT)
+            close_after_acking_fin(net, conn)
             net.expect(client).reaches(TIME_WAIT)
             net.expect_segments(FIN, count=2)
 

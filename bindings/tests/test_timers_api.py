@@ -8,6 +8,7 @@ import pytest
 
 import tcpfault
 from tcpfault import CLOSE_WAIT, CLOSED, DATA, SYN, SYN_ACK, TIME_WAIT, Schedule
+from tcpfault.casekit import close_after_acking_fin
 
 
 @contextlib.contextmanager
@@ -102,7 +103,7 @@ def test_destroy_silently_refuses_what_sends_no_rst(net, connection):
     client, conn = connection
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)
-    conn.close()
+    close_after_acking_fin(net, conn)
     net.expect(client).reaches(TIME_WAIT)
     with raises_harness_error(r"the socket is TIME_WAIT \(a timewait minisocket\), for which the kernel sends "
                               r"no RST when it is destroyed: there is nothing to lose"):

@@ -23,6 +23,7 @@ from tcpfault import (
     TIME_WAIT,
     wire_check,
 )
+from tcpfault.casekit import close_after_acking_fin
 
 pytest_plugins = ["pytester"]
 
@@ -30,7 +31,7 @@ pytest_plugins = ["pytester"]
 def close_both(net, client, conn):
     net.expect_ok(client.close())
     net.expect(conn).reaches(CLOSE_WAIT)
-    net.expect_ok(conn.close())
+    net.expect_ok(close_after_acking_fin(net, conn))
     net.expect(conn).passes(LAST_ACK, CLOSED)
     net.expect(client).reaches(TIME_WAIT)
 
@@ -164,6 +165,7 @@ def test_report_of_bad_files(tmp_path):
 TWO_CLOSES = """
 import pytest
 from tcpfault import CLOSE_WAIT, CLOSED, LAST_ACK, TIME_WAIT
+from tcpfault.casekit import close_after_acking_fin
 
 @pytest.mark.case("XX1", "a close", ref="none")
 @pytest.mark.parametrize("first", ["client", "server"])
@@ -174,7 +176,7 @@ def test_close(net, first):
     a, b = (client, conn) if first == "client" else (conn, client)
     net.expect_ok(a.close())
     net.expect(b).reaches(CLOSE_WAIT)
-    net.expect_ok(b.close())
+    net.expect_ok(close_after_acking_fin(net, b))
     net.expect(b).passes(LAST_ACK, CLOSED)
     net.expect(a).reaches(TIME_WAIT)
 """

@@ -41,7 +41,7 @@ def test_tw1_assassinated_time_wait_fails_the_case(net):
     client.close()
     net.expect(conn).reaches(CLOSE_WAIT)
     began_before = time.monotonic()
-    conn.close()
+    close_after_acking_fin(net, conn)
     net.expect(client).reaches(TIME_WAIT)
     began_after = time.monotonic()
 

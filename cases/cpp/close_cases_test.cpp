@@ -32,7 +32,7 @@ TEST_P(Close, CL1_FourWayClose) {
 
   s.expect_ok(client.close());
   s.expect_state(server, CLOSE_WAIT);  // sock_diag: at once, so the close follows promptly
-  s.expect_ok(server.close());
+  s.expect_ok(s.close_after_acking_fin(server));
 
   s.expect_transitions(client, {FIN_WAIT1, FIN_WAIT2, TIME_WAIT});
   s.expect_transitions(server, {CLOSE_WAIT, LAST_ACK, CLOSED});
@@ -68,7 +68,7 @@ TEST_P(Close, CL2_FinalAckLost) {
 
   s.expect_ok(client.close());
   s.expect_state(server, CLOSE_WAIT);  // sock_diag: at once, so the close follows promptly
-  s.expect_ok(server.close());
+  s.expect_ok(s.close_after_acking_fin(server));
 
   s.expect_transitions(server, {CLOSE_WAIT, LAST_ACK, CLOSED}, 5000ms);
   s.expect_state(client, TIME_WAIT);
@@ -91,7 +91,7 @@ TEST_P(Close, CL2_NoTimeWaitBucketsAnswersTheSecondFinWithRst) {
   // server's FIN could be answered by anything but an RST.
   s.expect_ok(client.shutdown(SHUT_WR));
   s.expect_state(server, CLOSE_WAIT);  // sock_diag: at once, so the close follows promptly
-  s.expect_ok(server.close());
+  s.expect_ok(s.close_after_acking_fin(server));
 
   s.expect_segments(Match().role(FIN | RETRANSMISSION).sent_by(Host::Server), 1, 5000ms);
   s.expect_segments(Match().with_flags(tcp_flag::RST).sent_by(Host::Client), 1);
@@ -107,7 +107,7 @@ TEST_P(Close, CL2_Control_NoFaultFailsTheCase) {
   auto [listener, client, server] = open_connection(s);
   s.expect_ok(client.close());
   s.expect_state(server, CLOSE_WAIT);  // sock_diag: at once, so the close follows promptly
-  s.expect_ok(server.close());
+  s.expect_ok(s.close_after_acking_fin(server));
   s.expect_transitions(server, {LAST_ACK, CLOSED});
 
   std::string message = failure_of([&] {
@@ -177,7 +177,7 @@ TEST_P(Close, CL5_Control_SequentialCloseFailsTheCase) {
   auto [listener, client, server] = open_connection(s);
   s.expect_ok(client.close());
   s.expect_state(server, CLOSE_WAIT);  // sock_diag: at once, so the close follows promptly
-  s.expect_ok(server.close());
+  s.expect_ok(s.close_after_acking_fin(server));
   std::string message = failure_of([&] {
     s.expect_transitions(server, {FIN_WAIT1, CLOSING, TIME_WAIT}, 1000ms);
   });

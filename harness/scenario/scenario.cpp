@@ -254,6 +254,12 @@ void Scenario::expect_counter(Host h, const std::string& key, std::int64_t at_le
                 std::to_string(delta));
 }
 
+CallResult Scenario::close_after_acking_fin(Connection& end, milliseconds within) const {
+  expect_segments(Match().role(ACK_OF_FIN | PURE_ACK).sent_by(end.host()).of_connection(end.tuple()).nth(1), 1,
+                  within);
+  return end.close();
+}
+
 void Scenario::expect_no_undecided_drops() const {
   auto st = faults_->stats();
   if (st.undecided_drops() == 0) return;

@@ -124,6 +124,12 @@ class Scenario {
   void expect_ok(const CallResult& r) const;
   void expect_counter(Host h, const std::string& key, std::int64_t at_least,
                       std::optional<std::int64_t> at_most = std::nullopt) const;
+  // Closes `end`, whose peer closed first, once end's bare ACK of that FIN has crossed the
+  // middlebox. Closed at once, end's FIN (sent from the test's CPU) can overtake that ACK
+  // (built in softirq on the other CPU); the stale ACK then reaches the peer in TIME_WAIT,
+  // whose answer meets a closed socket, and the RST ends TIME_WAIT. A scenario about
+  // something else than that race closes the second end this way.
+  CallResult close_after_acking_fin(Connection& end, milliseconds within = 3000ms) const;
   // The middlebox lost no packet that no rule asked for (its queue never overflowed).
   void expect_no_undecided_drops() const;
   // The `nth` segment (from 1) that rule `rule` kept back (a hold, a delay, a random rule's

@@ -96,7 +96,7 @@ TEST_P(RewriteIsnTest, EachConnectionGetsTheNextIsnAndDataFlowsBothWays) {
     EXPECT_EQ(got, "from the server");
     s->expect_ok(client.close());
     s->expect_state(server, TcpState::CLOSE_WAIT);
-    s->expect_ok(server.close());
+    s->expect_ok(s->close_after_acking_fin(server));
     s->expect_state(client, TcpState::TIME_WAIT);
   }
   s->expect_no_segment(Match().with_flags(tcp_flag::RST));

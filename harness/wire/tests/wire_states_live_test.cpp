@@ -59,7 +59,7 @@ TEST_P(WireStatesLive, FourWayClose) {
   s->expect_ok(client->close());
   std::string got;
   s->expect_ok(server->recv(got));  // the EOF
-  s->expect_ok(server->close());
+  s->expect_ok(s->close_after_acking_fin(*server));
   s->expect_transitions(*server, {LAST_ACK, CLOSED});
   s->expect_state(client->ref(), TIME_WAIT);
   compare();
@@ -70,7 +70,7 @@ TEST_P(WireStatesLive, FinalAckLost) {
   s->expect_ok(client->close());
   std::string got;
   s->expect_ok(server->recv(got));
-  s->expect_ok(server->close());
+  s->expect_ok(s->close_after_acking_fin(*server));
   s->expect_segments(Match().role(FIN | RETRANSMISSION).sent_by(Host::Server), 1, 5000ms);
   s->expect_transitions(*server, {LAST_ACK, CLOSED}, 5000ms);
   compare();
@@ -81,7 +81,7 @@ TEST_P(WireStatesLive, FirstFinLost) {
   s->expect_ok(client->close());
   std::string got;
   s->expect_ok(server->recv(got, 65536, 5000ms));  // the EOF, from the retransmitted FIN
-  s->expect_ok(server->close());
+  s->expect_ok(s->close_after_acking_fin(*server));
   s->expect_transitions(*server, {LAST_ACK, CLOSED});
   s->expect_state(client->ref(), TIME_WAIT);
   compare();
