@@ -153,6 +153,13 @@ void bind_scenario(py::module_& m) {
       .def("sysctl", [](const ScenarioHandle& h, const py::object& host, const std::string& key) {
              return h.get()->sysctl(host_arg(host, "host"), key);
            }, py::arg("host"), py::arg("key"), "Reads a sysctl in one host's namespace.")
+      .def("has_sysctl", [](const ScenarioHandle& h, const py::object& host, const std::string& key) {
+             return h.get()->has_sysctl(host_arg(host, "host"), key);
+           }, py::arg("host"), py::arg("key"), "Whether this kernel has the sysctl.")
+      .def("sysctl_or_built_in", [](const ScenarioHandle& h, const py::object& host, const std::string& key) {
+             return h.get()->sysctl_or_built_in(host_arg(host, "host"), key);
+           }, py::arg("host"), py::arg("key"),
+           "A sysctl's value, or for a key later kernels added, the value this kernel behaves as.")
       .def("set_sysctl", [](const ScenarioHandle& h, const py::object& host, const std::string& key,
                             const py::object& value) {
              h.get()->set_sysctl(host_arg(host, "host"), key, py::str(value));

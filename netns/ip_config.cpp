@@ -39,7 +39,7 @@ void add_address(const RouteSocket& sock, int ifindex, const Address& addr, int 
                  std::to_string(ifindex));
 }
 
-void add_default_route(const RouteSocket& sock, int ifindex, const Address& gateway) {
+void add_default_route(const RouteSocket& sock, int ifindex, const Address& gateway, int rto_min_ms) {
   NlRoutePtr route(rtnl_route_alloc());
   if (!route) throw Error("out of memory allocating a route");
   const int af = to_af(gateway.family);
@@ -58,8 +58,15 @@ void add_default_route(const RouteSocket& sock, int ifindex, const Address& gate
   rtnl_route_nh_set_ifindex(nh, ifindex);
   rtnl_route_nh_set_gateway(nh, via.get());
   rtnl_route_add_nexthop(route.get(), nh);
+  if (rto_min_ms > 0) {
+    // tcp_rto_min() reads the metric only when it is locked.
+    sock.check(rtnl_route_set_metric(route.get(), RTAX_RTO_MIN, static_cast<unsigned>(rto_min_ms)),
+               "set the route's rto_min");
+    sock.check(rtnl_route_set_metric(route.get(), RTAX_LOCK, 1u << RTAX_RTO_MIN), "lock the route's rto_min");
+  }
 
-  sock.check(rtnl_route_add(sock.get(), route.get(), NLM_F_CREATE | NLM_F_EXCL),
+  const int flags = rto_min_ms > 0 ? NLM_F_CREATE | NLM_F_REPLACE : NLM_F_CREATE | NLM_F_EXCL;
+  sock.check(rtnl_route_add(sock.get(), route.get(), flags),
              "add " + to_string(gateway.family) + " default route via " + gateway.str(),
              "the gateway must be on a subnet of an address already on the link, and the "
              "link must be up");

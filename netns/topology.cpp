@@ -195,6 +195,17 @@ Address Topology::middlebox_addr(Host facing, Family f) const {
   return slot_address(slot_, side, f, kMiddleboxHost);
 }
 
+void Topology::set_route_rto_min(Host h, int rto_min_ms) const {
+  if (h == Host::Middlebox || agent_side_ == h)
+    throw std::invalid_argument("set_route_rto_min: only a kernel endpoint (client or server) has default routes");
+  if (rto_min_ms <= 0) throw std::invalid_argument("set_route_rto_min: the minimum RTO is a positive number of ms");
+  RouteSocket sock(ns(h));
+  const int index = sock.link_index(interface_name(h));
+  const Subnet side = h == Host::Client ? Subnet::ClientSide : Subnet::ServerSide;
+  for (Family f : kFamilies)
+    add_default_route(sock, index, slot_address(slot_, side, f, kMiddleboxHost), rto_min_ms);
+}
+
 Address Topology::middlebox_link_local(Host facing) const {
   return link_local_address(middlebox(), interface_name(Host::Middlebox, facing));
 }

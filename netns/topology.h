@@ -75,6 +75,11 @@ class Topology {
   // an agent's stack is given).
   Address middlebox_link_local(Host facing) const;
 
+  // Sets TCP's minimum RTO on `h`'s default routes (both families), as a locked rto_min
+  // metric: the knob kernels before net.ipv4.tcp_rto_min_us (Linux 6.11) have. A socket
+  // takes it from its route when it connects. Only an endpoint with a veth has routes.
+  void set_route_rto_min(Host h, int rto_min_ms) const;
+
   // The /run/netns paths made when options.pin was set (empty otherwise).
   const std::vector<std::string>& pinned_paths() const { return pins_; }
 

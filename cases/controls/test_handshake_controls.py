@@ -52,10 +52,7 @@ def test_hs3_other_schedule_fails_the_case(net):
     """A client that gives up after another number of retries (tcp_syn_retries 1 where the
     case computed the schedule of 2): HS3's schedule check must fail, showing both."""
     actual = net.syn_schedule("client")  # what this client does: tcp_syn_retries 1
-    try:
-        linear = int(net.sysctl("client", "net.ipv4.tcp_syn_linear_timeouts"))
-    except tcpfault.Error:
-        linear = 0  # an older kernel: doubling from the start
+    linear = int(net.sysctl_or_built_in("client", "net.ipv4.tcp_syn_linear_timeouts"))
     schedule = Schedule.syn(retries=2, linear_timeouts=linear)  # what the case expects
     net.faults.drop(SYN)
     client = net.client.connect(net.client.peer_at(8080), timeout=schedule.gives_up + 2)

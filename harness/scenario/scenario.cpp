@@ -6,7 +6,10 @@
 #include <filesystem>
 #include <sstream>
 
+#include "harness/scenario/absent_sysctl.h"
 #include "harness/scenario/silent_destroy.h"
+#include "netns/sysctl/sysctl_catalog.h"
+#include "netns/sysctl/sysctl_key.h"
 
 namespace tcpfault {
 
@@ -182,6 +185,12 @@ void Scenario::set_sysctl(Host h, const std::string& key, const std::string& val
                  held->second.holder + ": the case asked for " + value + ")");
     return;
   }
+  if (!netns::has_sysctl(ns(h), key)) {
+    if (auto stand_in = stand_in_for_absent_sysctl(*topology_, h, key, value)) {
+      trace_->note(*stand_in);
+      return;
+    }
+  }
   netns::write_sysctl(ns(h), key, value);
   trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + value);
 }
@@ -195,6 +204,18 @@ void Scenario::hold_sysctl(Host h, const std::string& key, const std::string& va
 std::string Scenario::sysctl(Host h, const std::string& key) const {
   require_kernel(h, "has no Linux sysctls (" + key + ")");
   return netns::read_sysctl(ns(h), key);
+}
+
+bool Scenario::has_sysctl(Host h, const std::string& key) const {
+  require_kernel(h, "has no Linux sysctls (" + key + ")");
+  return netns::has_sysctl(ns(h), key);
+}
+
+std::string Scenario::sysctl_or_built_in(Host h, const std::string& key) const {
+  if (has_sysctl(h, key)) return sysctl(h, key);
+  if (const netns::AddedKey* added = netns::added_later(netns::parse_sysctl_key(key)))
+    return std::string(added->built_in);
+  return sysctl(h, key);  // the kernel's own error
 }
 
 int Scenario::sysctl_int(Host h, const std::string& key) const {

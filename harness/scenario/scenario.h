@@ -90,7 +90,9 @@ class Scenario {
   SockAddr client_at(std::uint16_t port) const;
   Host host_of(const Address& a) const;
 
-  // Sysctls of one host's namespace (the host machine is never touched).
+  // Sysctls of one host's namespace (the host machine is never touched). A key this kernel
+  // lacks is set by what stands in for it (harness/scenario/absent_sysctl.h): nothing when
+  // its built-in behaviour is the value asked for, an older knob, or NotApplicable.
   void set_sysctl(Host h, const std::string& key, const std::string& value);
   // Writes `value` and holds it for the rest of the scenario: a later set_sysctl of the
   // key (or a sysctl.conf line) writes `value` instead, and the trace says what was asked
@@ -101,6 +103,9 @@ class Scenario {
   void apply_sysctl_conf(Host h, const std::string& text);
   std::string sysctl(Host h, const std::string& key) const;
   int sysctl_int(Host h, const std::string& key) const;
+  bool has_sysctl(Host h, const std::string& key) const;
+  // The key's value, or for a key later kernels added, the value this kernel behaves as.
+  std::string sysctl_or_built_in(Host h, const std::string& key) const;
   // MIB counters now, and their change since the scenario began.
   Counters counters(Host h) const;
   std::int64_t counter_delta(Host h, const std::string& key) const;

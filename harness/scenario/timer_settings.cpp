@@ -10,17 +10,19 @@ namespace tcpfault {
 
 namespace {
 
-// A sysctl this kernel may not have: its value, or what kernels without it did.
-int sysctl_or(const Scenario& s, Host h, const std::string& key, int absent) {
+// A sysctl later kernels added: its value, or the one this kernel behaves as (for
+// tcp_rto_min_us, TCP_RTO_MIN: what an older kernel's tail loss probe adds).
+int sysctl_or_built_in(const Scenario& s, Host h, const std::string& key) {
+  const std::string v = s.sysctl_or_built_in(h, key);
   try {
-    return s.sysctl_int(h, key);
-  } catch (const Error&) {
-    return absent;
+    return std::stoi(v);
+  } catch (const std::exception&) {
+    throw Error("sysctl " + key + " is not a number: '" + v + "'");
   }
 }
 
 Usec rto_max_of(const Scenario& s, Host h) {
-  return std::chrono::milliseconds(sysctl_or(s, h, "net.ipv4.tcp_rto_max_ms", int(kTcpRtoMax.count() / 1000)));
+  return std::chrono::milliseconds(sysctl_or_built_in(s, h, "net.ipv4.tcp_rto_max_ms"));
 }
 
 const SocketInfo& full_socket(const std::optional<SocketInfo>& info, const SocketRef& conn) {
@@ -42,7 +44,7 @@ Schedule syn_schedule(const Scenario& s, Host h) {
   require_linux(s, h, "SYN");
   SynRetries r;
   r.retries = s.sysctl_int(h, "net.ipv4.tcp_syn_retries");
-  r.linear_timeouts = sysctl_or(s, h, "net.ipv4.tcp_syn_linear_timeouts", 0);
+  r.linear_timeouts = sysctl_or_built_in(s, h, "net.ipv4.tcp_syn_linear_timeouts");
   r.rto_max = rto_max_of(s, h);
   return syn_schedule(r);
 }
@@ -63,7 +65,7 @@ Schedule retransmission_schedule(const Scenario& s, const SocketRef& conn, std::
   RtoRetries r;
   r.rto = tcp.rto();
   r.rto_max = rto_max_of(s, conn.host);
-  const Usec rto_min{sysctl_or(s, conn.host, "net.ipv4.tcp_rto_min_us", int(kTcpRtoMin.count()))};
+  const Usec rto_min{sysctl_or_built_in(s, conn.host, "net.ipv4.tcp_rto_min_us")};
   const int early_retrans = s.sysctl_int(conn.host, "net.ipv4.tcp_early_retrans");
   const bool ca_open = tcp.ca_state == 0 || tcp.ca_state == 2;  // Open or CWR
   if ((early_retrans == 3 || early_retrans == 4) && tcp.sack && ca_open)

@@ -98,6 +98,10 @@ Error missing_error(const Namespace& ns, const SysctlKey& key) {
                    *ifname + " (it has: " + list_dir(ns, dir.path()) + ")");
   }
   if (exists_in(Namespace::initial(), key.path())) return Error(global_error(key, ns));
+  if (const AddedKey* added = added_later(key))
+    return Error("unknown sysctl " + name + ": this kernel (" + kernel_release() + ") predates it (Linux " +
+                 std::string(added->added_in) + " added it); without it " + std::string(added->behaviour) +
+                 ", as with " + std::string(added->built_in));
   return Error("unknown sysctl " + name + ": no such key in this kernel");
 }
 
@@ -148,6 +152,14 @@ Error refused_error(const Namespace& ns, const SysctlKey& key, const std::string
 }
 
 }  // namespace
+
+bool has_sysctl(const Namespace& ns, std::string_view key_text) {
+  try {
+    return exists_in(ns, parse_sysctl_key(key_text).path());
+  } catch (const Error&) {
+    return false;
+  }
+}
 
 std::string read_sysctl(const Namespace& ns, std::string_view key_text) {
   const SysctlKey key = parse_sysctl_key(key_text);

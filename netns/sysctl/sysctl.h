@@ -19,6 +19,9 @@ namespace tcpfault::netns {
 // in every namespace. Only keys under net. are read.
 std::string read_sysctl(const Namespace& ns, std::string_view key);
 
+// Whether this kernel has the key inside `ns` (false too for a malformed name).
+bool has_sysctl(const Namespace& ns, std::string_view key);
+
 // Writes a value inside `ns`. Throws Error with the key, the value and the kernel's
 // reason (EINVAL = out of range or malformed, with the current value as a hint) when
 // the kernel refuses it, and refuses keys outside net. or global to the host.

@@ -100,6 +100,21 @@ constexpr std::pair<std::string_view, std::string_view> kRemoved[] = {
     {"net.ipv4.tcp_westwood", "2.6.13"},
 };
 
+// Checked against Debian's 6.1 (none of them), 6.12 (tcp_syn_linear_timeouts and
+// tcp_rto_min_us) and 6.18 (all four), and each kernel's tcp code.
+constexpr AddedKey kAdded[] = {
+    {"net.ipv4.tcp_syn_linear_timeouts", "6.5", "0",
+     "every SYN timeout doubles from the first (tcp_retransmit_timer backs off exponentially)"},
+    {"net.ipv4.tcp_rto_min_us", "6.11", "200000",
+     "the minimum RTO is TCP_RTO_MIN, 200 ms, unless a route's rto_min metric says otherwise "
+     "(tcp_rto_min); the tail loss probe always adds TCP_RTO_MIN"},
+    {"net.ipv4.tcp_tw_reuse_delay", "6.14", "1000",
+     "tcp_tw_reuse takes over a TIME_WAIT socket once the monotonic clock's whole second has "
+     "moved past the one of its last timestamp (tcp_twsk_unique: time_after32 of "
+     "ktime_get_seconds): 0 to 1 s after it"},
+    {"net.ipv4.tcp_rto_max_ms", "6.15", "120000", "the RTO is capped at TCP_RTO_MAX, 120 s"},
+};
+
 template <class Table>
 bool contains(const Table& table, std::string_view key) {
   return std::find(std::begin(table), std::end(table), key) != std::end(table);
@@ -117,6 +132,13 @@ std::optional<std::string> removed_in(const SysctlKey& key) {
   for (const auto& [name, version] : kRemoved)
     if (name == dotted) return std::string(version);
   return std::nullopt;
+}
+
+const AddedKey* added_later(const SysctlKey& key) {
+  const std::string dotted = key.dotted();
+  for (const AddedKey& added : kAdded)
+    if (added.key == dotted) return &added;
+  return nullptr;
 }
 
 }  // namespace tcpfault::netns

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "netns/sysctl/sysctl_key.h"
 
@@ -14,5 +15,17 @@ bool is_host_global(const SysctlKey& key);
 
 // The Linux version that removed a key ("4.12"), if it is one the catalog knows.
 std::optional<std::string> removed_in(const SysctlKey& key);
+
+// A key that later kernels added, and what a kernel without it does instead: the cases
+// run on older kernels too, so the built-in behaviour stands in for the key there.
+struct AddedKey {
+  std::string_view key;        // dotted
+  std::string_view added_in;   // the first Linux version that has it
+  std::string_view built_in;   // the value an older kernel behaves as
+  std::string_view behaviour;  // what an older kernel does, and where it is decided
+};
+
+// The entry of a key the catalog knows as added later, or nullptr.
+const AddedKey* added_later(const SysctlKey& key);
 
 }  // namespace tcpfault::netns

@@ -100,6 +100,9 @@ void examine_missing(SysctlProbe& p, const SysctlKey& key) {
   } else {
     p.verdict = SysctlVerdict::unknown;
     p.message = "unknown key " + p.key + ": this kernel (" + kernel_release() + ") has no such sysctl";
+    if (const AddedKey* added = added_later(key))
+      p.message += " (Linux " + std::string(added->added_in) + " added it): sysctl -p fails on this line; " +
+                   "without it " + std::string(added->behaviour) + ", as with " + std::string(added->built_in);
   }
 }
 

@@ -971,8 +971,13 @@ class Scenario:
     def slot(self) -> int: ...
     def sysctl(self, host: _HostLike, key: str) -> str:
         """Reads a sysctl in one host's namespace."""
+    def has_sysctl(self, host: _HostLike, key: str) -> bool:
+        """Whether this kernel has the sysctl."""
+    def sysctl_or_built_in(self, host: _HostLike, key: str) -> str:
+        """A sysctl's value, or for a key later kernels added, the value this kernel behaves as."""
     def set_sysctl(self, host: _HostLike, key: str, value: object) -> None:
-        """Writes a sysctl in one host's namespace."""
+        """Writes a sysctl in one host's namespace. On a kernel that predates the key, its
+        built-in behaviour or an older knob stands in, or NotApplicable says why not."""
     def apply_sysctl_conf(self, host: _HostLike, text: str) -> None:
         """Applies sysctl.conf text in one host's namespace."""
     def hold_sysctl(self, host: _HostLike, key: str, value: object, holder: str) -> None:

@@ -1,0 +1,63 @@
+#include "harness/scenario/absent_sysctl.h"
+
+#include <sstream>
+
+#include "harness/endpoints/target_errors.h"
+#include "netns/sysctl/sysctl_catalog.h"
+#include "netns/sysctl/sysctl_key.h"
+
+namespace tcpfault {
+
+namespace {
+
+// "0" and " 0 " are the same value; so are "1\t2" and "1 2".
+std::string fields_of(const std::string& value) {
+  std::istringstream in(value);
+  std::string out, field;
+  while (in >> field) out += (out.empty() ? "" : " ") + field;
+  return out;
+}
+
+std::optional<long long> integer_of(const std::string& value) {
+  try {
+    std::size_t used = 0;
+    const long long n = std::stoll(value, &used);
+    if (used == value.size()) return n;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> stand_in_for_absent_sysctl(const netns::Topology& topology, netns::Host h,
+                                                      const std::string& key, const std::string& value) {
+  netns::SysctlKey parsed;
+  try {
+    parsed = netns::parse_sysctl_key(key);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  const netns::AddedKey* added = netns::added_later(parsed);
+  if (!added) return std::nullopt;
+  const std::string asked = fields_of(value);
+  const std::string intro = "sysctl " + netns::to_string(h) + " " + parsed.dotted() + " = " + asked +
+                            ": this kernel predates the key (Linux " + std::string(added->added_in) + ")";
+  if (asked == added->built_in)
+    return intro + " and behaves as with " + asked + " (" + std::string(added->behaviour) + "): nothing to set";
+
+  // The minimum RTO had a knob before the sysctl: the route's rto_min metric, in ms.
+  if (parsed.dotted() == "net.ipv4.tcp_rto_min_us") {
+    const auto us = integer_of(asked);
+    if (us && *us > 0 && *us % 1000 == 0 && *us / 1000 <= 120000) {
+      topology.set_route_rto_min(h, static_cast<int>(*us / 1000));
+      return intro + "; set as the older knob instead: rto_min " + std::to_string(*us / 1000) +
+             " ms on the default routes (ip route ... rto_min), which sets the RTO's floor; the tail loss "
+             "probe still adds TCP_RTO_MIN (200 ms)";
+    }
+  }
+  throw NotApplicable(intro + ", and without it " + std::string(added->behaviour) + " (as with " +
+                      std::string(added->built_in) + "), not " + asked);
+}
+
+}  // namespace tcpfault
