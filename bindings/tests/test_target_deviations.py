@@ -47,9 +47,24 @@ def test_a_malformed_list_says_what_is_wrong(tmp_path, text, message):
     assert path in str(raised.value)
 
 
-def test_the_kernel_and_unnamed_agents_have_no_list(tmp_path):
+def test_the_kernel_has_a_list_per_series_and_unnamed_agents_none(tmp_path):
     (tmp_path / "targets").mkdir()
     (tmp_path / "targets" / "kernel.toml").write_text("this is not read")
-    assert target_deviations.for_target(str(tmp_path), "kernel") == []
+    (tmp_path / "targets" / "kernel-6.1.toml").write_text('[[deviation]]\ntest = "t"\nreason = "r"\nmatch = "m"\n')
+    assert [d.test for d in target_deviations.for_target(str(tmp_path), "kernel", "6.1.0-57-amd64")] == ["t"]
+    assert target_deviations.for_target(str(tmp_path), "kernel", "6.12.118+deb12-amd64") == []
     assert target_deviations.for_target(str(tmp_path), "agent:/bin/true") == []
     assert target_deviations.for_target(str(tmp_path), "lwip") == []  # no file: no deviation
+    assert target_deviations.kernel_series("6.18.0-rc1") == "6.18"
+
+
+def test_the_repository_lists_load():
+    """Every list in cases/targets is well formed and names tests that exist."""
+    import pathlib
+    cases = pathlib.Path(__file__).resolve().parents[2] / "cases"
+    sources = "".join(p.read_text() for p in cases.glob("test_*.py"))
+    lists = sorted((cases / "targets").glob("*.toml"))
+    assert any(p.name.startswith("kernel-") for p in lists)
+    for path in lists:
+        for deviation in target_deviations.load(str(path)):
+            assert f"def {deviation.test}(" in sources, f"{path.name}: no test {deviation.test}"

@@ -52,8 +52,8 @@ std::optional<std::string> stand_in_for_absent_sysctl(const netns::Topology& top
     if (us && *us > 0 && *us % 1000 == 0 && *us / 1000 <= 120000) {
       topology.set_route_rto_min(h, static_cast<int>(*us / 1000));
       return intro + "; set as the older knob instead: rto_min " + std::to_string(*us / 1000) +
-             " ms on the default routes (ip route ... rto_min), which sets the RTO's floor; the tail loss "
-             "probe still adds TCP_RTO_MIN (200 ms)";
+             " ms on the default routes (ip route ... rto_min), the floor of the RTO and what the tail loss "
+             "probe adds (tcp_rto_min)";
     }
   }
   throw NotApplicable(intro + ", and without it " + std::string(added->behaviour) + " (as with " +

@@ -187,6 +187,7 @@ void Scenario::set_sysctl(Host h, const std::string& key, const std::string& val
   }
   if (!netns::has_sysctl(ns(h), key)) {
     if (auto stand_in = stand_in_for_absent_sysctl(*topology_, h, key, value)) {
+      stood_in_[{h, dotted_key(key)}] = fields_of(value);
       trace_->note(*stand_in);
       return;
     }
@@ -213,6 +214,7 @@ bool Scenario::has_sysctl(Host h, const std::string& key) const {
 
 std::string Scenario::sysctl_or_built_in(Host h, const std::string& key) const {
   if (has_sysctl(h, key)) return sysctl(h, key);
+  if (auto stood_in = stood_in_.find({h, dotted_key(key)}); stood_in != stood_in_.end()) return stood_in->second;
   if (const netns::AddedKey* added = netns::added_later(netns::parse_sysctl_key(key)))
     return std::string(added->built_in);
   return sysctl(h, key);  // the kernel's own error

@@ -104,7 +104,8 @@ class Scenario {
   std::string sysctl(Host h, const std::string& key) const;
   int sysctl_int(Host h, const std::string& key) const;
   bool has_sysctl(Host h, const std::string& key) const;
-  // The key's value, or for a key later kernels added, the value this kernel behaves as.
+  // The key's value, or for a key later kernels added, the value this kernel behaves as
+  // (the older knob's, once set_sysctl set one).
   std::string sysctl_or_built_in(Host h, const std::string& key) const;
   // MIB counters now, and their change since the scenario began.
   Counters counters(Host h) const;
@@ -189,6 +190,8 @@ class Scenario {
     std::string value, holder;
   };
   std::map<std::pair<Host, std::string>, HeldSysctl> held_sysctls_;  // (host, dotted key)
+  // Keys this kernel lacks that an older knob stands in for, with the value it holds.
+  std::map<std::pair<Host, std::string>, std::string> stood_in_;
 };
 
 // A file-name-safe form of a scenario name: "CL2/IPv4" -> "CL2_IPv4".

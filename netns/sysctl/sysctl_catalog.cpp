@@ -106,8 +106,8 @@ constexpr AddedKey kAdded[] = {
     {"net.ipv4.tcp_syn_linear_timeouts", "6.5", "0",
      "every SYN timeout doubles from the first (tcp_retransmit_timer backs off exponentially)"},
     {"net.ipv4.tcp_rto_min_us", "6.11", "200000",
-     "the minimum RTO is TCP_RTO_MIN, 200 ms, unless a route's rto_min metric says otherwise "
-     "(tcp_rto_min); the tail loss probe always adds TCP_RTO_MIN"},
+     "the minimum RTO, which the tail loss probe adds too, is TCP_RTO_MIN, 200 ms, unless a "
+     "route's locked rto_min metric says otherwise (tcp_rto_min)"},
     {"net.ipv4.tcp_tw_reuse_delay", "6.14", "1000",
      "tcp_tw_reuse takes over a TIME_WAIT socket once the monotonic clock's whole second has "
      "moved past the one of its last timestamp (tcp_twsk_unique: time_after32 of "

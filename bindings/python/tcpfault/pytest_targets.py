@@ -7,7 +7,8 @@ side of every ``net``, and how a case ends when the target cannot do what it ask
   ``--tcpfault-target-side case|server|client`` is the side it runs: by default the
   side the case's marker names (``@pytest.mark.case(..., target_side="client")``, the
   side whose behaviour the case is about; server when it names none);
-* a known deviation of the target (``cases/targets/<target>.toml``, or
+* a known deviation of the target (``cases/targets/<target>.toml``, for the kernel
+  ``cases/targets/kernel-<series>.toml`` of the running kernel, or
   ``--tcpfault-target-deviations FILE`` for any agent; tcpfault.target_deviations):
   a listed test that fails with the listed message is reported as an expected failure
   with the reason; one that passes fails ("no longer seen"), one that fails otherwise
@@ -53,7 +54,7 @@ def pytest_addoption(parser):
         metavar="FILE",
         default=None,
         help="known deviations of the target (TOML, see tcpfault/target_deviations.py); default: "
-        "cases/targets/<target>.toml for a named target",
+        "cases/targets/<target>.toml for a named target, cases/targets/kernel-<series>.toml for the kernel",
     )
 
 
@@ -110,16 +111,20 @@ def _known_deviation(item, report):
     if deviation is None or report.skipped:
         return
     target = item.config.getoption("tcpfault_target", default="kernel")
+    listed = item.config.getoption("tcpfault_target_deviations", default=None) or os.path.relpath(
+        target_deviations.list_path(str(item.config.rootpath), target), str(item.config.rootpath))
+    if target == "kernel":
+        target = f"Linux {target_deviations.kernel_series()}"
     if report.passed:
         report.outcome = "failed"
         report.longrepr = (f"known deviation of {target} no longer seen: the test passed, but "
-                           f"{os.path.join('cases', 'targets')} lists it: {deviation.reason}")
+                           f"{listed} lists it: {deviation.reason}")
     elif deviation.match.search(report.longreprtext):
         report.outcome = "skipped"
         report.wasxfail = f"{target}: {deviation.reason}"
     else:
-        report.sections.append(("tcpfault known deviation", f"listed for {target} ({deviation.reason}), but the "
-                                f"failure does not match {deviation.match.pattern!r}: a new fault"))
+        report.sections.append(("tcpfault known deviation", f"listed for {target} in {listed} ({deviation.reason}), "
+                                f"but the failure does not match {deviation.match.pattern!r}: a new fault"))
 
 
 def _location(item):

@@ -1,8 +1,10 @@
 """Known deviations of a stack under test, found by running the suite against it.
 
 A target other than the kernel may do something else than a case asserts (lwIP keeps
-TIME_WAIT for 2 x MSL, has no SYN cookies ...). Such a case keeps asserting what the
-catalogue says; the target's deviation list (``cases/targets/<target>.toml``) says
+TIME_WAIT for 2 x MSL, has no SYN cookies ...), and so may an older kernel series than
+the one the cases were written on. Such a case keeps asserting what the catalogue says;
+the target's deviation list (``cases/targets/<target>.toml``, for the kernel
+``cases/targets/kernel-<series>.toml`` of the kernel it runs on: kernel-6.1.toml) says
 which test fails on that target, why, and what its failure message must contain:
 
     [[deviation]]
@@ -62,12 +64,29 @@ def load(path):
     return found
 
 
-def for_target(cases_dir, target):
-    """The deviation list of a named target (cases/targets/<name>.toml), or none."""
-    if target == "kernel" or target.startswith("agent:"):
-        return []
-    path = os.path.join(cases_dir, "targets", f"{target}.toml")
-    return load(path) if os.path.isfile(path) else []
+def kernel_series(release=None):
+    """"6.1" of the running kernel's release "6.1.0-57-amd64" (or of `release`)."""
+    match = re.match(r"(\d+)\.(\d+)", release or os.uname().release)
+    return f"{match.group(1)}.{match.group(2)}" if match else None
+
+
+def list_path(cases_dir, target, release=None):
+    """Where a target's deviations are listed: cases/targets/<name>.toml for a named
+    target, cases/targets/kernel-<series>.toml for the kernel this runs on (the kernel's
+    own behaviour is what the cases assert; a series that differs lists how); None for
+    an agent given by its command."""
+    if target.startswith("agent:"):
+        return None
+    if target == "kernel":
+        series = kernel_series(release)
+        return os.path.join(cases_dir, "targets", f"kernel-{series}.toml") if series else None
+    return os.path.join(cases_dir, "targets", f"{target}.toml")
+
+
+def for_target(cases_dir, target, release=None):
+    """The deviation list of a target (see list_path), or none."""
+    path = list_path(cases_dir, target, release)
+    return load(path) if path and os.path.isfile(path) else []
 
 
 def find(deviations, test_name, family):
