@@ -2,7 +2,7 @@
 """ctest vm_cl2 (label vm; skip it with ctest -LE vm): boots Debian 12's kernel 6.1 in a
 QEMU guest (tcpfault vm --kernel 6.1, which fetches the package the first time), runs
 CL2 there with the report written to a host path, and checks the report's verdicts; then
-checks that a guest command's failure is tcpfault vm's exit status.
+sysctl-check of a block there, whose exit status (2: a line 6.1 cannot take) is tcpfault vm's.
 
     vm_cl2.py TCPFAULT OUTPUT_DIR
 """
@@ -35,8 +35,23 @@ artifacts = [path for row in results["results"] for path in row["artifacts"].val
 assert artifacts and all(os.path.isfile(p) for p in artifacts), f"artifacts not on the host: {artifacts}"
 print(f"vm_cl2: CL2 on Linux {results['kernel']}: {verdicts}")
 
-failing = subprocess.run([tcpfault, "vm", "--kernel", "6.1", "--timeout", "100", "--",
-                          "wire-states-report", os.path.join(out_dir, "no-such-records")], timeout=120)
-if failing.returncode != 1:
-    sys.exit(f"vm_cl2: a guest command that exits 1 gave {failing.returncode}")
-print("vm_cl2: a guest command's exit status 1 is tcpfault vm's")
+# sysctl-check on the kernel that will run the block: 6.1 has no tcp_tw_reuse_delay
+# (the catalog says which version added it and what 6.1 does instead), and the valid line
+# is tried on LD2 there. An invalid line is exit status 2, passed through from the guest.
+block = os.path.join(out_dir, "block.conf")
+with open(block, "w") as f:
+    f.write("net.ipv4.tcp_tw_reuse_delay = 500\nnet.ipv4.tcp_abort_on_overflow = 1\n")
+check_report = os.path.join(out_dir, "check.json")
+check = subprocess.run([tcpfault, "vm", "--kernel", "6.1", "--timeout", "200", "--",
+                        "sysctl-check", block, "--family", "4", "--json", check_report],
+                       timeout=240, capture_output=True, text=True)
+print(check.stdout[-3000:], check.stderr[-2000:], sep="\n")
+if check.returncode != 2:
+    sys.exit(f"vm_cl2: sysctl-check of a block with a key 6.1 lacks: expected exit status 2, got {check.returncode}")
+for expected in ("net.ipv4.tcp_tw_reuse_delay: this kernel (6.1.", "(Linux 6.14 added it)", "as with 1000", "LD2"):
+    if expected not in check.stdout:
+        sys.exit(f"vm_cl2: sysctl-check's output lacks {expected!r}")
+with open(check_report) as f:
+    findings = json.load(f)
+assert findings, "sysctl-check wrote an empty report on the host"
+print("vm_cl2: sysctl-check in the 6.1 guest named the missing key and ran LD2; its exit status 2 is tcpfault vm's")
