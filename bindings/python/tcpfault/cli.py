@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 
+from . import kernel_matrix
 from .sysctl import check as sysctl_check
 from .vm import command as vm_command
 from .case_runs import (NOT_APPLICABLE, SEVERITY, VERDICTS, VERDICTS_OK, Collector,
@@ -256,11 +257,11 @@ def add_wire_states_report(commands):
 def parser():
     top = argparse.ArgumentParser(
         prog="tcpfault",
-        usage="tcpfault [-h] {list,conformance,sysctl-check,wire-states-report,vm} ...",
+        usage="tcpfault [-h] {list,conformance,sysctl-check,wire-states-report,vm,kernel-matrix} ...",
         description="TCP fault injection and conformance: two real TCP stacks across a middlebox that "
                     "drops, delays, reorders, duplicates, rewrites or injects specific segments.",
     )
-    commands = top.add_subparsers(dest="command", metavar="{list,conformance,sysctl-check,wire-states-report,vm}")
+    commands = top.add_subparsers(dest="command", metavar="{list,conformance,sysctl-check,wire-states-report,vm,kernel-matrix}")
     commands.required = True
     listing = commands.add_parser("list", help="every case with its id, title and RFC reference",
                                   usage="tcpfault list",
@@ -295,6 +296,7 @@ def parser():
     sysctl_check.add_parser(commands)
     add_wire_states_report(commands)
     vm_command.add_parser(commands)
+    kernel_matrix.add_parser(commands)
     return top
 
 
