@@ -212,9 +212,13 @@ static __always_inline int kind_of_cache(__u64 s) {
   return 0;
 }
 
-SEC("tp_btf/kmem_cache_alloc")
-int BPF_PROG(on_alloc, unsigned long call_site, const void* ptr, struct kmem_cache* s) {
-  int kind = kind_of_cache((__u64)s);
+// The slab tracepoints are attached raw (untyped arguments): only the addresses are used,
+// and kernels before 6.4 or so refuse a typed program that reads a `const void *`
+// argument ("arg1 type UNKNOWN is not a struct"). Arguments: call_site, ptr, cache.
+SEC("raw_tp/kmem_cache_alloc")
+int on_alloc(struct bpf_raw_tracepoint_args* ctx) {
+  const void* ptr = (const void*)ctx->args[1];
+  int kind = kind_of_cache(ctx->args[2]);
   if (!kind || !ptr) return 0;
   struct object o = {};
   o.kind = kind;
@@ -338,10 +342,10 @@ int BPF_PROG(on_timer_fired, struct timer_list* t) {
   return 0;
 }
 
-SEC("tp_btf/kmem_cache_free")
-int BPF_PROG(on_free, unsigned long call_site, const void* ptr, const struct kmem_cache* s) {
-  if (!kind_of_cache((__u64)s)) return 0;
-  __u64 addr = (__u64)ptr;
+SEC("raw_tp/kmem_cache_free")
+int on_free(struct bpf_raw_tracepoint_args* ctx) {
+  if (!kind_of_cache(ctx->args[2])) return 0;
+  __u64 addr = ctx->args[1];
   struct object* o = bpf_map_lookup_elem(&objects, &addr);
   if (!o) return 0;
   if (o->started) {
