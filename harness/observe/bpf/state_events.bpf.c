@@ -182,6 +182,32 @@ static __always_inline bool same_key(const struct tuple_key* a, const struct tup
 
 // ---- full sockets ----
 
+// The 4-tuple of a child a listener is making of a request socket, at its LISTEN -> SYN_RECV.
+// Kernels before 6.13 or so (6.1, 6.12) set that state in inet_csk_clone_lock() before
+// they copy the request's addresses into the clone, so the record would carry the
+// listener's (no remote port) and the reader could not tie the child to its request
+// socket: the life would seem to end in SYN_RECV -> CLOSED and start again at the ACK.
+// Newer kernels copy the addresses first. Which order a kernel has is in its code, not
+// its types, so this is decided by what the socket holds: a remote port of 0 is the
+// listener's. The child is made while the segment that completes the handshake (the
+// ACK, a cookie's ACK, a Fast Open SYN) is being processed on this CPU: the request
+// socket hashed for its 4-tuple gives the key, else the segment's own 4-tuple does.
+static __always_inline void child_key(struct tuple_key* k) {
+  struct segment* s = segment_here();
+  if (!s || !s->skb || bpf_ktime_get_ns() - s->t_ns >= SEGMENT_NS) return;
+  if (s->key.netns != k->netns || s->key.local_port != k->local_port) return;
+  __u64* req = bpf_map_lookup_elem(&by_tuple, &s->key);
+  if (req) {
+    __u64 addr = *req;
+    struct object* o = bpf_map_lookup_elem(&objects, &addr);
+    if (o && o->kind == OBJ_REQ && o->started) {
+      *k = o->key;
+      return;
+    }
+  }
+  *k = s->key;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock* sk, int oldstate, int newstate) {
   if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) return 0;
@@ -196,6 +222,7 @@ int BPF_PROG(on_state, const struct sock* sk, int oldstate, int newstate) {
   // The bound port, as the tracepoint's own record has it: a closing socket has left
   // its port (skc_num = 0) before the step to CLOSED is reported.
   k.local_port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock*)sk, inet_sport));
+  if (oldstate == ST_LISTEN && newstate == ST_SYN_RECV && !k.remote_port) child_key(&k);
   put_key(e, &k);
   e->from = oldstate;
   e->to = newstate;
