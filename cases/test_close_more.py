@@ -7,7 +7,7 @@ from tcpfault import (
     ACK_OF_FIN, CLOSE_WAIT, CLOSED, DATA, ESTABLISHED, FIN, FIN_WAIT1, FIN_WAIT2, FINAL_ACK,
     HANDSHAKE_ACK, LAST_ACK, PURE_ACK, RETRANSMISSION, RST, TIME_WAIT, Match,
 )
-from tcpfault.casekit import expect_kernel_counter, open_connection, tolerance, wait_acknowledged
+from tcpfault.casekit import expect_kernel_counter, open_connection, step_time, tolerance, wait_acknowledged
 from tcpfault.observations import observe
 
 
@@ -21,14 +21,6 @@ def expect_interval(net, what, seen, want):
         f"  expected: {want * 1000:.1f} ms (± {tolerance(want) * 1000:.1f} ms)\n"
         f"  seen:     {seen * 1000:.1f} ms\n{net.ladder()}"
     )
-
-
-def step_time(net, conn, old, new):
-    """When (s) the socket first went from `old` to `new`, from its recorded transitions."""
-    for t in net.trace.transitions(conn):
-        if t.old == old and t.new == new:
-            return t.t_ms / 1000
-    raise AssertionError(f"no {old.name} -> {new.name} step among {net.trace.transitions(conn)}")
 
 
 @pytest.mark.case("CL4", "FIN_WAIT1 to TIME_WAIT on the peer's FIN (its bare ACK lost)",

@@ -22,6 +22,34 @@ def tolerance(interval):
     return max(0.005, 0.125 * interval)
 
 
+def step_time(net, conn, old, new):
+    """When (s) the socket first went from `old` to `new`, from its recorded transitions."""
+    for t in net.trace.transitions(conn):
+        if t.old == old and t.new == new:
+            return t.t_ms / 1000
+    raise AssertionError(f"no {old.name} -> {new.name} step among {net.trace.transitions(conn)}")
+
+
+def expect_syn_recv_while_peer_established(net, server, client, hold):
+    """HS1's core: the server's end was in SYN_RECV (its request socket) while the client
+    was ESTABLISHED, for `hold` seconds (the handshake ACK's hold). Read from the recorded
+    steps, not from the socket table during the hold: a slow guest (tcpfault vm, TCG on a
+    busy machine) asked it only after the hold, 380 to 600 ms after connect() returned.
+    The overlap is what counts, not which step came first: an agent's steps are dated
+    when it reports them, after the client's ESTABLISHED. On the kernel this needs the
+    BPF observer (the fallback sees no request sockets)."""
+    client_up = step_time(net, client, tcpfault.SYN_SENT, tcpfault.ESTABLISHED)
+    server_in = step_time(net, server, tcpfault.LISTEN, tcpfault.SYN_RECV)
+    server_up = step_time(net, server, tcpfault.SYN_RECV, tcpfault.ESTABLISHED)
+    least = hold - tolerance(hold)
+    both = server_up - max(server_in, client_up)
+    if both < least:
+        fail(net, "the server in SYN_RECV while the client is ESTABLISHED, as long as the ACK is held",
+             f">= {least * 1000:.1f} ms of both",
+             f"{max(both, 0) * 1000:.1f} ms (SYN_RECV from {(server_in - client_up) * 1000:+.1f} ms to "
+             f"{(server_up - client_up) * 1000:+.1f} ms of the client's ESTABLISHED)")
+
+
 def wait_on_trace(net, what, expected, within, predicate):
     """Waits until `predicate` holds for the trace, or fails saying `what` was `expected`
     within `within` seconds. No event names one segment of a connection, so the trace is
