@@ -183,11 +183,11 @@ static __always_inline bool same_key(const struct tuple_key* a, const struct tup
 // ---- full sockets ----
 
 // The 4-tuple of a child a listener is making of a request socket, at its LISTEN -> SYN_RECV.
-// Kernels before 6.13 or so (6.1, 6.12) set that state in inet_csk_clone_lock() before
+// Older kernels (6.1 and 6.12 among them) set that state in inet_csk_clone_lock() before
 // they copy the request's addresses into the clone, so the record would carry the
 // listener's (no remote port) and the reader could not tie the child to its request
 // socket: the life would seem to end in SYN_RECV -> CLOSED and start again at the ACK.
-// Newer kernels copy the addresses first. Which order a kernel has is in its code, not
+// Newer kernels (6.18) copy the addresses first. Which order a kernel has is in its code, not
 // its types, so this is decided by what the socket holds: a remote port of 0 is the
 // listener's. The child is made while the segment that completes the handshake (the
 // ACK, a cookie's ACK, a Fast Open SYN) is being processed on this CPU: the request
