@@ -39,13 +39,14 @@ def reuse_delay(net):
     return int(net.sysctl_or_built_in("client", TW_REUSE_DELAY)) / 1000
 
 
-def reuse_earliest(net):
+def reuse_earliest(net, delay):
     """How soon after TIME_WAIT began tcp_tw_reuse may let a connect take it over, in
-    seconds: tcp_tw_reuse_delay where the kernel has it. Before it (Linux 6.14) the kernel
-    compares whole seconds of the monotonic clock (tcp_twsk_unique: time_after32 of
-    ktime_get_seconds and the TIME_WAIT socket's last timestamp's second), so the takeover
-    comes at the next tick of that second: any time from 0 to 1 s."""
-    return reuse_delay(net) if net.has_sysctl("client", TW_REUSE_DELAY) else 0.0
+    seconds, for a reuse `delay`: that delay where the kernel has tcp_tw_reuse_delay.
+    Before the key (Linux 6.14) the kernel compares whole seconds of the monotonic clock
+    (tcp_twsk_unique: time_after32 of ktime_get_seconds and the TIME_WAIT socket's last
+    timestamp's second), so the takeover comes at the next tick of that second: any time
+    from 0 to 1 s."""
+    return delay if net.has_sysctl("client", TW_REUSE_DELAY) else 0.0
 
 
 def open_connection(net, listener, **how):
@@ -120,7 +121,7 @@ def reused_after(net, tw_entered_ms, delay, connect):
     waited = (syn.t_ms - tw_entered_ms) / 1000
     observe(net, "reconnect after TIME_WAIT began", waited, "s")
     slack = 0.005  # the kernel stamps TIME_WAIT in whole ms
-    earliest = min(delay, reuse_earliest(net)) - slack
+    earliest = reuse_earliest(net, delay) - slack
     latest = delay + tolerance(delay) + 2 * RETRY_EVERY
     assert earliest <= waited <= latest, (
         f"expected: the reconnect's SYN {max(earliest, 0):.3f} .. {latest:.3f} s after TIME_WAIT began "
