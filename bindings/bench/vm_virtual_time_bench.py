@@ -42,8 +42,10 @@ def conformance_findings(report):
 
 
 def sysctl_findings(report):
-    """The confirmed differences, each named by key, case, test and family, and the exit status."""
-    found = {f"{d['key']} {d['case']} {d['test']} [IPv{d['family']}]": "differs" for d in report["differences"]}
+    """The confirmed differences, each named by key, case, test and family with the verdicts of
+    both sides, and the exit status."""
+    found = {f"{d['key']} {d['case']} {d['test']} [{d['family']}]":
+             f"{d['baseline']['verdict']} -> {d['proposal']['verdict']}" for d in report["differences"]}
     found["exit status"] = str(report["exit_status"])
     return found
 

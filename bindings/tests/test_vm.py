@@ -260,7 +260,7 @@ def test_virtual_time_is_tcg_with_icount_on_one_vcpu_even_where_kvm_would_run():
     for kvm in (False, True):
         argv = qemu.command_line("k", "i", "a", [("hostroot", "/", False)], kvm=kvm, virtual_time=True)
         assert argv[argv.index("-accel") + 1] == "tcg,thread=single" and argv[argv.index("-cpu") + 1] == "max"
-        assert argv[argv.index("-icount") + 1] == "shift=auto,sleep=off"
+        assert argv[argv.index("-icount") + 1] == "shift=0,sleep=off"
         assert argv[argv.index("-smp") + 1] == "1"
     real = qemu.command_line("k", "i", "a", [("hostroot", "/", False)], kvm=False)
     assert "-icount" not in real and real[real.index("-smp") + 1] == "2"
@@ -302,7 +302,7 @@ def test_virtual_time_where_kvm_would_run_is_tcg_and_says_so(tmp_path, monkeypat
     assert options.run(options) == 0
     assert "--virtual-time: the guest runs under TCG, not KVM" in capsys.readouterr().err
     used = json.loads(argv_file.read_text())
-    assert "kvm" not in used and used[used.index("-icount") + 1] == "shift=auto,sleep=off"
+    assert "kvm" not in used and used[used.index("-icount") + 1] == "shift=0,sleep=off"
 
 
 def test_a_virtual_guest_s_reports_say_their_durations_are_guest_time(monkeypatch):

@@ -41,7 +41,7 @@ def add_parser(commands):
     vm.add_argument("--kernel", required=True, metavar="VERSION|PACKAGE|PATH", help="the kernel to boot")
     vm.add_argument("--modules", metavar="DIR", help="the modules of a kernel image (lib/modules/RELEASE)")
     vm.add_argument("--virtual-time", action="store_true",
-                    help="run the guest on a virtual clock: QEMU TCG with -icount shift=auto,sleep=off and one "
+                    help="run the guest on a virtual clock: QEMU TCG with -icount shift=0,sleep=off and one "
                          "vCPU (never KVM: icount is TCG's alone). Whenever the guest is idle its clock jumps to "
                          "its next timer, so TIME_WAIT's minute or a retransmission backoff costs no wall time; "
                          "everything the guest measures (timers, the harness's deadlines, the durations it "

@@ -32,9 +32,14 @@ def use_kvm(cpuinfo="/proc/cpuinfo"):
 
 # Virtual time: the guest's clock counts executed instructions (icount), and when the guest
 # is idle it jumps to its next timer instead of waiting for it (sleep=off), so a minute of
-# TIME_WAIT costs no wall time. shift=auto lets QEMU pick the nanoseconds an instruction is
-# worth. icount is TCG's alone, and only with one TCG thread, hence one vCPU.
-ICOUNT = "shift=auto,sleep=off"
+# TIME_WAIT costs no wall time. icount is TCG's alone, and only with one TCG thread, hence
+# one vCPU. shift=0: an instruction is worth 1 ns, always, so the guest sees one steady
+# CPU about as fast as hardware. shift=auto would raise the shift whenever the guest is
+# busy (its clock falls behind ours) and the guest would then see a CPU up to 1000 times
+# slower at random moments: measured, SEC2's two clock reads within one connect() came
+# 3-8 ms apart under auto and well under 1 ms with shift=0 (the case allows 2 ms).
+# $TCPFAULT_VM_ICOUNT replaces it (QEMU's -icount syntax), to try another.
+ICOUNT = os.environ.get("TCPFAULT_VM_ICOUNT", "shift=0,sleep=off")
 
 
 def command_line(image, initrd, append, shares, memory_mb=3072, cpus=2, kvm=None, virtual_time=False):
