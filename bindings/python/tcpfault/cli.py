@@ -7,7 +7,7 @@
     tcpfault wire-states-report FILE
     tcpfault sysctl-check PROPOSED... [--baseline defaults|host|FILE] [--json FILE] ...
                          (tcpfault.sysctl.check)
-    tcpfault vm --kernel VERSION|PACKAGE|PATH [--modules DIR] [--timeout S] -- COMMAND [ARGS...]
+    tcpfault vm --kernel VERSION|PACKAGE|PATH [--modules DIR] [--virtual-time] [--timeout S] -- COMMAND [ARGS...]
                          (tcpfault.vm: the command in a QEMU guest booting another kernel)
 
 The cases are pytest tests (the directory in $TCPFAULT_CASES, set by the launcher);
