@@ -3,6 +3,8 @@ initramfs, and the host side of a run against a stand-in QEMU (tests/vm_fake_qem
 exit status passed through, a guest that dies or hangs, a kill -9 that leaves no VM behind.
 The real boot is the ctest `vm_cl2` (label vm)."""
 
+import argparse
+import json
 import os
 import pathlib
 import select
@@ -250,3 +252,69 @@ def test_kvm_only_with_vmx_or_svm(tmp_path):
     argv = qemu.command_line("k", "i", "a", [("hostroot", "/", False)], kvm=False)
     assert argv[argv.index("-accel") + 1] == "tcg,thread=multi" and argv[argv.index("-cpu") + 1] == "max"
     assert "readonly=on" in argv[argv.index("-virtfs") + 1] and ["-nic", "none"] == argv[argv.index("-nic"):][:2]
+
+
+# ---- virtual time ----
+
+def test_virtual_time_is_tcg_with_icount_on_one_vcpu_even_where_kvm_would_run():
+    for kvm in (False, True):
+        argv = qemu.command_line("k", "i", "a", [("hostroot", "/", False)], kvm=kvm, virtual_time=True)
+        assert argv[argv.index("-accel") + 1] == "tcg,thread=single" and argv[argv.index("-cpu") + 1] == "max"
+        assert argv[argv.index("-icount") + 1] == "shift=0,sleep=off"
+        assert argv[argv.index("-smp") + 1] == "1"
+    real = qemu.command_line("k", "i", "a", [("hostroot", "/", False)], kvm=False)
+    assert "-icount" not in real and real[real.index("-smp") + 1] == "2"
+
+
+def test_a_virtual_time_guest_knows_its_clock_is_virtual(tmp_path):
+    tree = fake_tree(tmp_path / "k")
+    script = tmp_path / "test_clock.py"
+    script.write_text("import os\n\ndef test_clock():\n    assert os.environ.get('TCPFAULT_VIRTUAL_TIME') == '1'\n")
+    pytest_args = ["--", "pytest", "-p", "no:cacheprovider", "-q", str(script)]
+    out = tcpfault("vm", "--kernel", str(tree), "--virtual-time", *pytest_args, cwd=tmp_path, cache=tmp_path / "c")
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = tcpfault("vm", "--kernel", str(tree), *pytest_args, cwd=tmp_path, cache=tmp_path / "c")
+    assert out.returncode == 1, "without --virtual-time the guest's clock is not virtual: " + out.stdout
+
+
+def test_the_last_line_names_the_guest_clock_and_the_wall_time():
+    kern = kernel.Kernel("test", RELEASE, "vmlinuz", "modules", None)
+    line = command.ran_note(kern, "1.5", "81.5", 13.54, virtual_time=True)
+    assert line == (f"Linux {RELEASE}: booted in 1.5 s, the command ran 80.0 s (guest clock, virtual), "
+                    "13.5 s of wall time in all")
+    assert "virtual" not in command.ran_note(kern, "1.5", "81.5", 90, virtual_time=False)
+
+
+def test_virtual_time_where_kvm_would_run_is_tcg_and_says_so(tmp_path, monkeypatch, capsys):
+    """icount is TCG's alone: asked for virtual time on a KVM host, the guest runs under TCG
+    (still far quicker than KVM for a run that mostly waits), with one line saying so."""
+    tree = fake_tree(tmp_path / "k")
+    argv_file = tmp_path / "qemu-argv.json"
+    monkeypatch.setattr(qemu, "use_kvm", lambda: True)
+    monkeypatch.setattr(qemu, "QEMU", str(HERE / "vm_fake_qemu.py"))
+    monkeypatch.setenv("TCPFAULT_VM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TCPFAULT_CASES", str(HERE.parents[1] / "cases"))
+    monkeypatch.setenv("FAKE_QEMU_ARGV", str(argv_file))
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser()
+    command.add_parser(parser.add_subparsers())
+    options = parser.parse_args(["vm", "--kernel", str(tree), "--virtual-time", "--", "list"])
+    assert options.run(options) == 0
+    assert "--virtual-time: the guest runs under TCG, not KVM" in capsys.readouterr().err
+    used = json.loads(argv_file.read_text())
+    assert "kvm" not in used and used[used.index("-icount") + 1] == "shift=0,sleep=off"
+
+
+def test_a_virtual_guest_s_reports_say_their_durations_are_guest_time(monkeypatch):
+    from tcpfault import guest_clock
+    monkeypatch.delenv(guest_clock.VIRTUAL, raising=False)
+    assert (guest_clock.name(), guest_clock.label()) == ("real", "")
+    monkeypatch.setenv(guest_clock.VIRTUAL, "1")
+    assert (guest_clock.name(), guest_clock.label()) == ("virtual", " of virtual guest time")
+
+
+def test_the_timeout_is_wall_time_with_virtual_time_too(tmp_path):
+    tree = fake_tree(tmp_path / "k")
+    out = tcpfault("vm", "--kernel", str(tree), "--virtual-time", "--timeout", "2", "--", "list", cwd=tmp_path,
+                   cache=tmp_path / "cache", guest="hang")
+    assert out.returncode == command.VM_FAILED and "timed out after 2 s" in out.stderr, out.stderr

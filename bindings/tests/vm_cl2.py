@@ -4,8 +4,9 @@ QEMU guest (tcpfault vm --kernel 6.1, which fetches the package the first time),
 CL2 and HS1 there with the report written to a host path, and checks the report's
 verdicts; that the BPF state observer ran there, not its fallback (6.1 refuses what
 newer kernels accept, harness/observe/bpf/README.md); and that HS1's server life is one
-request socket turned into its child, as 6.1 reports a child before its addresses. Then
-sysctl-check of a block there, whose exit status (2: a line 6.1 cannot take) is tcpfault vm's.
+request socket turned into its child, as 6.1 reports a child before its addresses. Runs
+CL2 again with --virtual-time and checks the verdicts are the same; then sysctl-check of a
+block there, whose exit status (2: a line 6.1 cannot take) is tcpfault vm's.
 
     vm_cl2.py TCPFAULT OUTPUT_DIR
 """
@@ -55,6 +56,21 @@ for row in results["results"]:
     assert steps[:2] == [("LISTEN", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED")], f"HS1's server on 6.1: {server}"
     assert "request socket" in server[0][2], f"HS1's SYN_RECV is not the request socket's: {server}"
 print("vm_cl2: the BPF observer ran on 6.1; HS1's request socket became its child in one life")
+
+# CL2 on a virtual clock: the same verdicts, and the report says its times are guest time.
+virtual_report = os.path.join(out_dir, "cl2-virtual.json")
+started = time.monotonic()
+run = subprocess.run([tcpfault, "vm", "--kernel", "6.1", "--virtual-time", "--timeout", "200", "--",
+                      "conformance", "-k", "cl2", "--family", "4", "--json", virtual_report,
+                      "--artifacts", os.path.join(out_dir, "artifacts-virtual")], timeout=240)
+print(f"vm_cl2: CL2 with --virtual-time: exit {run.returncode} in {time.monotonic() - started:.1f} s")
+with open(virtual_report) as f:
+    virtual = json.load(f)
+assert virtual["clock"] == "virtual" and results["clock"] == "real", (virtual["clock"], results["clock"])
+virtual_verdicts = {row["test"]: row["verdict"] for row in virtual["results"]}
+cl2_verdicts = {test: v for test, v in verdicts.items() if "cl2" in test}
+assert virtual_verdicts == cl2_verdicts, f"CL2 in virtual time: {virtual_verdicts}, in real time: {cl2_verdicts}"
+print("vm_cl2: the same verdicts in virtual time")
 
 # sysctl-check on the kernel that will run the block: 6.1 has no tcp_tw_reuse_delay
 # (the catalog says which version added it and what 6.1 does instead), and the valid line

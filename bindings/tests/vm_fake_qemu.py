@@ -5,7 +5,11 @@ control share among its -virtfs options and plays the guest there, as $FAKE_GUES
   run    run the command of command.sh on the host (no mounts) and write its exit status
   die    exit without an exit status, as a guest that crashed
   hang   print "fake qemu PID" and wait for ever (for timeouts and kill -9)
+
+$FAKE_QEMU_ARGV, when set, is a file it writes its command line to (JSON), for the tests
+that check what tcpfault vm asked of QEMU.
 """
+import json
 import os
 import re
 import select
@@ -22,6 +26,9 @@ def control_share(argv):
 
 def main():
     ctl = control_share(sys.argv)
+    if os.environ.get("FAKE_QEMU_ARGV"):
+        with open(os.environ["FAKE_QEMU_ARGV"], "w") as f:
+            json.dump(sys.argv[1:], f)
     mode = os.environ.get("FAKE_GUEST", "run")
     if mode == "die":
         print("fake qemu: the guest died", flush=True)

@@ -222,6 +222,49 @@ std::vector<DiagEntry> dump_matching(int fd, const FourTuple& tuple, const std::
   return all;
 }
 
+// The socket of one 4-tuple, found by the kernel's own hash lookup (a request without
+// NLM_F_DUMP, inet_diag_find_one_icsk) rather than a dump: a dump walks every bucket of
+// the TCP hash table, tens of thousands on a machine of a few GB, and the pollers (a
+// state awaited, an orphan watched, every few ms) paid that each time; under QEMU's TCG
+// that walk was most of a guest's work while it waited a minute of TIME_WAIT. The kernel
+// answers with the one hashed socket of the tuple (full, request or timewait), or else
+// the listener of its local address, which is another socket unless the tuple is the
+// listener's own. An IPv4 tuple looked up as AF_INET finds dual-stack sockets too.
+std::optional<DiagEntry> lookup(int fd, const FourTuple& tuple, const std::string& ns_name) {
+  const bool v4 = tuple.local.addr.family == Family::V4;
+  inet_diag_req_v2 req{};
+  req.sdiag_family = v4 ? AF_INET : AF_INET6;
+  req.sdiag_protocol = IPPROTO_TCP;
+  req.idiag_states = ~0u;
+  req.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+  req.id.idiag_sport = htons(tuple.local.port);
+  req.id.idiag_dport = htons(tuple.remote.port);
+  const std::size_t length = v4 ? 4 : 16;
+  std::memcpy(req.id.idiag_src, tuple.local.addr.bytes.data(), length);
+  std::memcpy(req.id.idiag_dst, tuple.remote.addr.bytes.data(), length);
+  req.id.idiag_cookie[0] = req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  const std::uint32_t sequence = next_sequence();
+  send_request(fd, SOCK_DIAG_BY_FAMILY, 0, req, sequence);
+
+  std::vector<char> buffer(1 << 16);
+  for (;;) {
+    std::size_t n = receive(fd, buffer);
+    int size = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<const nlmsghdr*>(buffer.data()); NLMSG_OK(h, size); h = NLMSG_NEXT(h, size)) {
+      if (h->nlmsg_seq != sequence) continue;  // a late reply to an abandoned request
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        int err = -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
+        if (err == ENOENT) return std::nullopt;
+        throw SystemError("sock_diag lookup of " + tuple.str() + " in namespace " + ns_name, err);
+      }
+      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+      DiagEntry e = parse_entry(h);
+      if (e.info.tuple != tuple) return std::nullopt;  // the listener of the local address
+      return e;
+    }
+  }
+}
+
 std::string destroy_hint(int err) {
   switch (err) {
     case EOPNOTSUPP:
@@ -262,9 +305,10 @@ std::vector<SocketInfo> SockDiag::find_all(const FourTuple& tuple) const {
 }
 
 std::optional<SocketInfo> SockDiag::find(const FourTuple& tuple) const {
-  auto all = find_all(tuple);
-  if (all.empty()) return std::nullopt;
-  return all.front();
+  std::lock_guard lock(*mutex_);
+  auto found = lookup(fd_.get(), tuple, ns_name_);
+  if (!found) return std::nullopt;
+  return found->info;
 }
 
 void SockDiag::destroy(const FourTuple& tuple) const {

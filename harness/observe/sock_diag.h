@@ -48,9 +48,11 @@ class SockDiag {
   std::vector<SocketInfo> list(Family family) const;
   // Every socket whose own end is tuple.local and peer is tuple.remote, most alive first.
   std::vector<SocketInfo> find_all(const FourTuple& tuple) const;
-  // The socket whose own end is tuple.local and peer is tuple.remote, if any.
-  // Several can match (a listener's child and a timewait); the most alive is returned:
-  // a full socket before a request socket before a timewait minisocket.
+  // The socket whose own end is tuple.local and peer is tuple.remote, if any: the one
+  // the kernel's hash lookup finds (no walk of the whole table, so pollers may call it
+  // every few ms). The hash holds one socket per 4-tuple at a time (a request socket
+  // becomes its child, a timewait minisocket is replaced by the connection taking it
+  // over); find_all shows any transient overlap a dump happens to see.
   std::optional<SocketInfo> find(const FourTuple& tuple) const;
   // Destroys the most alive matching socket (SOCK_DESTROY, exact id and cookie) as if
   // it had been aborted: the kernel sends an RST for synchronized states and the

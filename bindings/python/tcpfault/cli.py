@@ -7,7 +7,7 @@
     tcpfault wire-states-report FILE
     tcpfault sysctl-check PROPOSED... [--baseline defaults|host|FILE] [--json FILE] ...
                          (tcpfault.sysctl.check)
-    tcpfault vm --kernel VERSION|PACKAGE|PATH [--modules DIR] [--timeout S] -- COMMAND [ARGS...]
+    tcpfault vm --kernel VERSION|PACKAGE|PATH [--modules DIR] [--virtual-time] [--timeout S] -- COMMAND [ARGS...]
                          (tcpfault.vm: the command in a QEMU guest booting another kernel)
 
 The cases are pytest tests (the directory in $TCPFAULT_CASES, set by the launcher);
@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from . import kernel_matrix
+from . import guest_clock, kernel_matrix
 from .sysctl import check as sysctl_check
 from .vm import command as vm_command
 from .case_runs import (NOT_APPLICABLE, SEVERITY, VERDICTS, VERDICTS_OK, Collector,
@@ -220,12 +220,12 @@ def command_conformance(options):
     bad = [r for r in rows if r["verdict"] not in VERDICTS_OK]
     counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in VERDICTS}
     print("\n" + ", ".join(f"{n} {v}" for v, n in counts.items() if n) +
-          f" in {elapsed:.1f} s on Linux {kernel} ({'; '.join(logs)})")
+          f" in {elapsed:.1f} s{guest_clock.label()} on Linux {kernel} ({'; '.join(logs)})")
     if options.json:
         with open(options.json, "w") as out:
             json.dump({"targets": options.target, "kernel": kernel,
                        "started": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(),
-                       "duration_s": round(elapsed, 3),
+                       "duration_s": round(elapsed, 3), "clock": guest_clock.name(),
                        "results": sorted(rows, key=lambda r: (case_sort_key(r["case"]), r["target"], r["family"]))},
                       out, indent=2)
     return 0 if not bad else 1

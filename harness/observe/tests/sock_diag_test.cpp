@@ -207,6 +207,35 @@ TEST_P(SockDiagTest, UsableFromAnotherThread) {
   EXPECT_EQ(s->state, TcpState::LISTEN);
 }
 
+// find() asks the kernel's hash lookup, find_all() walks a dump: they must agree, the
+// listener's own tuple included, and a peer the listener never met is no socket at all
+// (the lookup falls back to the listener of the local address, which is not it).
+TEST_P(SockDiagTest, FindByLookupAgreesWithTheDump) {
+  UniqueFd listener = tcp_listen(ns_, ends_.server);
+  const SockAddr listening = local_of(listener.get());
+  Connection c = connect_through(listener.get());
+  Connection closed = connect_through(listener.get());
+  closed.client.reset();
+  EXPECT_EQ(recv_result(closed.server.get()), 0);
+  closed.server.reset();
+  EXPECT_TRUE(eventually([&] { return found_as(closed.client_tuple, TcpState::TIME_WAIT, true); }));
+
+  SockAddr stranger = ends_.client;
+  stranger.port = 9;
+  for (const FourTuple& t : {FourTuple{listening, {Address::any(GetParam()), 0}}, c.client_tuple, c.server_tuple,
+                             closed.client_tuple, FourTuple{listening, stranger}}) {
+    auto one = diag_.find(t);
+    auto all = diag_.find_all(t);
+    ASSERT_EQ(one.has_value(), !all.empty()) << t.str();
+    if (!one) continue;
+    EXPECT_EQ(one->tuple, t);
+    EXPECT_EQ(one->state, all.front().state) << t.str();
+    EXPECT_EQ(one->timewait_sock, all.front().timewait_sock) << t.str();
+    EXPECT_EQ(one->cookie, all.front().cookie) << t.str();
+  }
+  EXPECT_FALSE(diag_.find({listening, stranger}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, SockDiagTest, ::testing::Values(Family::V4, Family::V6),
                          [](const auto& info) { return to_string(info.param); });
 

@@ -11,6 +11,7 @@ import platform
 import re
 import textwrap
 
+from .. import guest_clock
 from ..case_runs import case_sort_key
 from .diff import shown
 
@@ -113,6 +114,7 @@ def build(options, started_at, proposal, baseline, keys, results, not_run, timin
     return {
         "kernel": platform.release(),
         "started": started_at,
+        "clock": guest_clock.name(),
         "proposal": options.proposed,
         "baseline": {"kind": baseline.kind, "description": baseline.label,
                      "host_differs_from_defaults": {k: {"host": h, "default": d}
@@ -235,9 +237,9 @@ def _behaviour_text(report):
     runs = report["runs"]
     head = (f"Behaviour: each changed key on its own, at the baseline's value and at the proposed one, the rest "
             f"as under the baseline: {runs['tests']} test runs ({', '.join(runs['families'])}) in "
-            f"{runs['wall_s']:.1f} s")
+            f"{runs['wall_s']:.1f} s{guest_clock.label()}")
     if runs["confirm_tests"]:
-        head += f", differences confirmed by {runs['confirm_tests']} more in {runs['confirm_wall_s']:.1f} s"
+        head += f", differences confirmed by {runs['confirm_tests']} more in {runs['confirm_wall_s']:.1f} s{guest_clock.label()}"
     out = [_wrap(head, "")]
     for key, info in report["keys"].items():
         if not info["changed"] or not info["cases"]:

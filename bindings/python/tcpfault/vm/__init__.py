@@ -7,5 +7,5 @@ A module per job: kernel (fetch and cache a Debian kernel package, or take a tre
 image), config_check (what the suite needs of the kernel's config), image (the vmlinux
 QEMU boots), initramfs (busybox and the modules that reach the root), workdir (the run's
 folder, and the removal of those a killed run left), qemu (the VM, bound to tcpfault's
-life and to a deadline), command (the subcommand that puts them together).
+life and to a deadline, on a real or a virtual clock), command (the subcommand that puts them together).
 """

@@ -9,11 +9,12 @@ import sys
 import tempfile
 import time
 
+from .. import guest_clock
 from . import config_check, image, initramfs, kernel, qemu, workdir
 from .errors import VmError
 
-USAGE = ("tcpfault vm --kernel VERSION|PACKAGE|PATH [--modules DIR] [--timeout S] [--memory MIB]\n"
-         "                   [--share DIR ...] [--boot-log] -- COMMAND [ARGS...]")
+USAGE = ("tcpfault vm --kernel VERSION|PACKAGE|PATH [--modules DIR] [--virtual-time] [--timeout S]\n"
+         "                   [--memory MIB] [--share DIR ...] [--boot-log] -- COMMAND [ARGS...]")
 # Exit status when the guest could not say its own: it did not boot, died, or ran out of time.
 VM_FAILED = 3
 DEFAULT_TIMEOUT = 3600
@@ -39,8 +40,15 @@ def add_parser(commands):
                     "time); 1 for a kernel that cannot run the suite (the missing options are named).")
     vm.add_argument("--kernel", required=True, metavar="VERSION|PACKAGE|PATH", help="the kernel to boot")
     vm.add_argument("--modules", metavar="DIR", help="the modules of a kernel image (lib/modules/RELEASE)")
+    vm.add_argument("--virtual-time", action="store_true",
+                    help="run the guest on a virtual clock: QEMU TCG with -icount shift=0,sleep=off and one "
+                         "vCPU (never KVM: icount is TCG's alone). Whenever the guest is idle its clock jumps to "
+                         "its next timer, so TIME_WAIT's minute or a retransmission backoff costs no wall time; "
+                         "everything the guest measures (timers, the harness's deadlines, the durations it "
+                         "prints) is then guest time, and CPU-bound work runs on one host thread")
     vm.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
-                    help=f"stop the VM after S seconds, boot included (default {DEFAULT_TIMEOUT})")
+                    help=f"stop the VM after S seconds of wall time on the host, boot included, with or "
+                         f"without --virtual-time (default {DEFAULT_TIMEOUT})")
     vm.add_argument("--memory", type=int, default=3072, metavar="MIB", help="the guest's memory (default 3072)")
     vm.add_argument("--share", action="append", default=[], metavar="DIR",
                     help="a host folder the guest may write, at the same path (the current folder always is)")
@@ -126,7 +134,7 @@ def setup_script(kern, shares):
     return "\n".join(lines) + "\n"
 
 
-def command_script(words, cwd):
+def command_script(words, cwd, virtual_time=False):
     """PID 1 after switch_root (the host's /bin/sh): runs the command, writes its exit status."""
     q = shlex.quote
     pythonpath, cases = package_path()
@@ -136,6 +144,8 @@ def command_script(words, cwd):
            # The guest's own: a shared host folder (9p) cannot truncate a file already unlinked,
            # which is what pytest's capture files are.
            "TMPDIR": GUEST_TMP}
+    if virtual_time:
+        env[guest_clock.VIRTUAL] = "1"  # the durations the command prints say they are guest time
     # `pytest ARGS` runs pytest itself (cases with the plugin, with the same package); anything
     # else is a tcpfault command.
     argv = [sys.executable, "-m", "pytest", *words[1:]] if words[0] == "pytest" else \
@@ -175,6 +185,13 @@ def kernel_cmdline(boot_log):
     return f"console=ttyS0 {quiet} panic=-1 rdinit=/init mitigations=off"
 
 
+def ran_note(kern, boot_s, finished, wall, virtual_time):
+    """The last line of a run: the guest's clock for the boot and the command, ours for the whole."""
+    clock = "guest clock, virtual" if virtual_time else "guest clock"
+    return (f"Linux {kern.release}: booted in {float(boot_s):.1f} s, the command ran "
+            f"{float(finished) - float(boot_s):.1f} s ({clock}), {wall:.1f} s of wall time in all")
+
+
 def say(text):
     print(f"tcpfault vm: {text}", file=sys.stderr, flush=True)
 
@@ -200,6 +217,8 @@ def run(options):
         kern = kernel.resolve(options.kernel, options.modules, say=say)  # its input checked first
         for note in config_check.check(kern):
             say(note)
+        if options.virtual_time and qemu.use_kvm():
+            say("--virtual-time: the guest runs under TCG, not KVM (icount, the virtual clock, is TCG's alone)")
         words = with_host_artifacts(words)
         shares = output_folders(words, cwd, options.share)
         with workdir.RunDir() as run_dir:
@@ -207,20 +226,18 @@ def run(options):
             with open(run_dir.file("setup.sh"), "w") as f:
                 f.write(setup_script(kern, shares))
             with open(run_dir.file("command.sh"), "w") as f:
-                f.write(command_script(words, cwd))
+                f.write(command_script(words, cwd, options.virtual_time))
             all_shares = [("hostroot", "/", False), ("ctl", run_dir.path, True)]
             all_shares += [(f"out{n}", path, True) for n, path in enumerate(shares)]
             argv = qemu.command_line(boot, initrd, kernel_cmdline(options.boot_log), all_shares,
-                                     memory_mb=options.memory)
+                                     memory_mb=options.memory, virtual_time=options.virtual_time)
             left = options.timeout - (time.monotonic() - started)
             status, timed_out = qemu.run(argv, run_dir.file("qemu.log"), max(left, 1))
             code = read(run_dir.file("exit-code"))
             boot_s, finished = read(run_dir.file("started")), read(run_dir.file("finished"))
             if code is not None and code.isdigit():
                 if boot_s and finished:
-                    say(f"Linux {kern.release}: booted in {float(boot_s):.1f} s, the command ran "
-                        f"{float(finished) - float(boot_s):.1f} s (guest clock), {time.monotonic() - started:.1f} s "
-                        "in all")
+                    say(ran_note(kern, boot_s, finished, time.monotonic() - started, options.virtual_time))
                 return int(code)
             log = (read(run_dir.file("qemu.log")) or "").splitlines()[-10:]
             if timed_out:

@@ -30,14 +30,29 @@ def use_kvm(cpuinfo="/proc/cpuinfo"):
     return "vmx" in flags or "svm" in flags
 
 
-def command_line(image, initrd, append, shares, memory_mb=3072, cpus=2, kvm=None):
-    """shares: (tag, host path, writable)."""
-    kvm = use_kvm() if kvm is None else kvm
+# Virtual time: the guest's clock counts executed instructions (icount), and when the guest
+# is idle it jumps to its next timer instead of waiting for it (sleep=off), so a minute of
+# TIME_WAIT costs no wall time. icount is TCG's alone, and only with one TCG thread, hence
+# one vCPU. shift=0: an instruction is worth 1 ns, always, so the guest sees one steady
+# CPU about as fast as hardware. shift=auto would raise the shift whenever the guest is
+# busy (its clock falls behind ours) and the guest would then see a CPU up to 1000 times
+# slower at random moments: measured, SEC2's two clock reads within one connect() came
+# 3-8 ms apart under auto and well under 1 ms with shift=0 (the case allows 2 ms).
+# $TCPFAULT_VM_ICOUNT replaces it (QEMU's -icount syntax), to try another.
+ICOUNT = os.environ.get("TCPFAULT_VM_ICOUNT", "shift=0,sleep=off")
+
+
+def command_line(image, initrd, append, shares, memory_mb=3072, cpus=2, kvm=None, virtual_time=False):
+    """shares: (tag, host path, writable). virtual_time: TCG with icount and one vCPU, never KVM."""
+    kvm = False if virtual_time else (use_kvm() if kvm is None else kvm)
     argv = [QEMU, "-M", "pc", "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none",
-            "-no-reboot", "-m", str(memory_mb), "-smp", str(cpus),
+            "-no-reboot", "-m", str(memory_mb), "-smp", str(1 if virtual_time else cpus),
             "-serial", "stdio", "-monitor", "none",
             "-kernel", image, "-initrd", initrd, "-append", append]
-    argv += ["-accel", "kvm", "-cpu", "host"] if kvm else ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    if virtual_time:
+        argv += ["-accel", "tcg,thread=single", "-cpu", "max", "-icount", ICOUNT]
+    else:
+        argv += ["-accel", "kvm", "-cpu", "host"] if kvm else ["-accel", "tcg,thread=multi", "-cpu", "max"]
     for tag, path, writable in shares:
         model = "passthrough" if writable else "none,readonly=on"
         path = path.replace(",", ",,")  # QEMU's escape for a comma in an option's value
