@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The kernel matrix of the README: `tcpfault conformance --family both` on this machine's
-# kernel and, in VMs (tcpfault vm), on Debian 12's 6.1 and 6.12, one after the other; then
+# kernel and, in VMs on a virtual clock (tcpfault vm --virtual-time: a busy host cannot
+# stall the guest between two clock reads), on Debian 12's 6.1 and 6.12, one after the
+# other; then
 # `tcpfault kernel-matrix` puts the three reports side by side in README.md's matrix
 # section. Extra arguments go to every `tcpfault conformance` (e.g. -k TW). The reports
 # stay in $TCPFAULT_REPORT (default report/kernels/).
@@ -23,7 +25,7 @@ run() {  # name, then the command that runs conformance on that kernel
 extra=("$@")
 run host "$tcpfault"
 for kernel in 6.1 6.12; do
-  run "$kernel" "$tcpfault" vm --kernel "$kernel" --timeout 3000 --
+  run "$kernel" "$tcpfault" vm --kernel "$kernel" --virtual-time --timeout 3000 --
 done
 "$tcpfault" kernel-matrix "${reports[@]}" --markdown "$out/matrix.md" --readme "$top/README.md"
 echo "matrix: $out/matrix.md (and README.md's kernel matrix); each kernel's output in $out/<kernel>.txt"

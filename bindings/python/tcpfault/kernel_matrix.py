@@ -79,11 +79,16 @@ def markdown(reports):
     """The matrix and the reasons, as Markdown."""
     kernels = [kernel_label(r["kernel"]) for r in reports]
     by_case = {}
-    titles = {}
+    titles, main_titled = {}, set()
     for column, report in enumerate(reports):
         for row in report["results"]:
             by_case.setdefault(row["case"], [[] for _ in reports])[column].append(row)
-            titles.setdefault(row["case"], row.get("title", ""))
+            # The title of the case's main test (the catalogue's own), else of any of its tests.
+            main = row.get("main", True)
+            if row["case"] not in titles or (main and row["case"] not in main_titled):
+                titles[row["case"]] = row.get("title", "")
+            if main:
+                main_titled.add(row["case"])
     lines = ["| case | title | " + " | ".join(kernels) + " |", "|---|---|" + "---|" * len(kernels)]
     for case in sorted(by_case, key=case_sort_key):
         cells = [cell(rows) if rows else "-" for rows in by_case[case]]
