@@ -151,9 +151,11 @@ def test_a_proposal_equal_to_the_baseline_reports_no_change(tmp_path):
 
 def test_no_time_wait_buckets_break_the_four_way_close(tmp_path):
     """End to end: CL1 under the defaults and under tcp_max_tw_buckets = 0."""
+    artifacts = tmp_path / "artifacts"
     code, out, report = check(conf(tmp_path, "net.ipv4.tcp_max_tw_buckets = 0\n"), "--family", "4",
-                              "--cases", "CL1", tmp_path=tmp_path)
+                              "--cases", "CL1", "--artifacts", artifacts, tmp_path=tmp_path)
     assert code == 1, out
+    assert f"logs in {artifacts})" in out and (artifacts / "run.log").is_file()  # beside the runs' artifacts
     diff, = report["differences"]
     assert diff["case"] == "CL1" and diff["verdict_changed"]
     assert diff["baseline"]["runs"] == ["pass", "pass"] and diff["proposal"]["runs"] == ["fail", "fail"]

@@ -224,7 +224,13 @@ def command_sysctl_check(options):
                      "cases": sysctl_cases.cases_for(key), "not_shown": sysctl_cases.NOT_SHOWN.get(key)}
     changed = [k for k, info in keys.items() if info["changed"]]
 
-    log_dir = tempfile.mkdtemp(prefix="tcpfault-sysctl-check-")
+    # With --artifacts the logs go beside the runs' artifacts: in a tcpfault vm guest that
+    # folder is the host's, where a temporary one would vanish with the VM.
+    if options.artifacts:
+        log_dir = options.artifacts
+        os.makedirs(log_dir, exist_ok=True)
+    else:
+        log_dir = tempfile.mkdtemp(prefix="tcpfault-sysctl-check-")
     results, not_run, timings = [], {}, {}
     if changed:
         known = collect_cases(log_dir)
@@ -307,5 +313,6 @@ def add_parser(commands):
     check.add_argument("--jobs", type=int, default=4 * (os.cpu_count() or 1), metavar="N",
                        help="scenarios run at once (default: 4 per CPU)")
     check.add_argument("--slow", action="store_true", help="also run the slow cases (TW1's minute)")
-    check.add_argument("--artifacts", metavar="DIR", help="keep every run's pcapng, JSON timeline and ladder in DIR")
+    check.add_argument("--artifacts", metavar="DIR",
+                       help="keep every run's pcapng, JSON timeline and ladder in DIR, and the pytest logs")
     check.set_defaults(run=command_sysctl_check)
