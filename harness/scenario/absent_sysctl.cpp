@@ -3,20 +3,13 @@
 #include <sstream>
 
 #include "harness/endpoints/target_errors.h"
+#include "netns/sysctl/sysctl.h"
 #include "netns/sysctl/sysctl_catalog.h"
 #include "netns/sysctl/sysctl_key.h"
 
 namespace tcpfault {
 
 namespace {
-
-// "0" and " 0 " are the same value; so are "1\t2" and "1 2".
-std::string fields_of(const std::string& value) {
-  std::istringstream in(value);
-  std::string out, field;
-  while (in >> field) out += (out.empty() ? "" : " ") + field;
-  return out;
-}
 
 std::optional<long long> integer_of(const std::string& value) {
   try {
@@ -40,7 +33,7 @@ std::optional<std::string> stand_in_for_absent_sysctl(const netns::Topology& top
   }
   const netns::AddedKey* added = netns::added_later(parsed);
   if (!added) return std::nullopt;
-  const std::string asked = fields_of(value);
+  const std::string asked = netns::value_fields(value);
   const std::string intro = "sysctl " + netns::to_string(h) + " " + parsed.dotted() + " = " + asked +
                             ": this kernel predates the key (Linux " + std::string(added->added_in) + ")";
   if (asked == added->built_in)

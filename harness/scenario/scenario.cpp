@@ -167,19 +167,12 @@ std::string dotted_key(std::string key) {
   return key;
 }
 
-// "40000\t40003" and "40000 40003" are the same value.
-std::string fields_of(const std::string& value) {
-  std::istringstream in(value);
-  std::string out, field;
-  while (in >> field) out += (out.empty() ? "" : " ") + field;
-  return out;
-}
 }  // namespace
 
 void Scenario::set_sysctl(Host h, const std::string& key, const std::string& value) {
   require_kernel(h, "has no Linux sysctls (" + key + ")");
   auto held = held_sysctls_.find({h, dotted_key(key)});
-  if (held != held_sysctls_.end() && fields_of(held->second.value) != fields_of(value)) {
+  if (held != held_sysctls_.end() && netns::value_fields(held->second.value) != netns::value_fields(value)) {
     netns::write_sysctl(ns(h), key, held->second.value);
     trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + held->second.value + " (" +
                  held->second.holder + ": the case asked for " + value + ")");
@@ -187,7 +180,7 @@ void Scenario::set_sysctl(Host h, const std::string& key, const std::string& val
   }
   if (!netns::has_sysctl(ns(h), key)) {
     if (auto stand_in = stand_in_for_absent_sysctl(*topology_, h, key, value)) {
-      stood_in_[{h, dotted_key(key)}] = fields_of(value);
+      stood_in_[{h, dotted_key(key)}] = netns::value_fields(value);
       trace_->note(*stand_in);
       return;
     }

@@ -153,6 +153,13 @@ Error refused_error(const Namespace& ns, const SysctlKey& key, const std::string
 
 }  // namespace
 
+std::string value_fields(std::string_view value) {
+  std::istringstream in{std::string(value)};
+  std::string out, field;
+  while (in >> field) out += (out.empty() ? "" : " ") + field;
+  return out;
+}
+
 bool has_sysctl(const Namespace& ns, std::string_view key_text) {
   try {
     return exists_in(ns, parse_sysctl_key(key_text).path());

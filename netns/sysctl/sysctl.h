@@ -19,6 +19,10 @@ namespace tcpfault::netns {
 // in every namespace. Only keys under net. are read.
 std::string read_sysctl(const Namespace& ns, std::string_view key);
 
+// A value with its fields separated by one space: "40000\t40003" and " 40000 40003" are
+// the same setting.
+std::string value_fields(std::string_view value);
+
 // Whether this kernel has the key inside `ns` (false too for a malformed name).
 bool has_sysctl(const Namespace& ns, std::string_view key);
 
