@@ -5,12 +5,11 @@
 #include <map>
 #include <set>
 
+#include "harness/scenario/quiet_poll.h"
+
 namespace tcpfault {
 
 namespace {
-
-// How often the socket table is read again while nothing happens on the timeline.
-constexpr auto kSocketTablePoll = std::chrono::milliseconds(5);
 
 std::string join_states(const std::vector<TcpState>& states) {
   std::string out;
@@ -113,8 +112,10 @@ void Expectations::state(const SocketRef& s, TcpState want, milliseconds within)
   auto deadline = Clock::now() + within;
   std::optional<SocketInfo> info;
   std::optional<SocketEnd> end;
-  // The kernel gives no event for every state change (a minisocket expiring), so the
-  // socket table is read again whenever the timeline moves, and at least every few ms.
+  // The fallback observer gives no event for every state change (a minisocket
+  // expiring), so the socket table is read again whenever the timeline moves, and on
+  // its own while it is quiet (QuietPoll says how often).
+  QuietPoll poll(is_agent(s) || states_.exact());
   while (true) {
     auto version = trace_->version();
     info = socket_now(s);
@@ -123,7 +124,7 @@ void Expectations::state(const SocketRef& s, TcpState want, milliseconds within)
     if (!info || info->state == TcpState::CLOSED)
       end = socket_end(*trace_, s, transitions_of(s), /*gone=*/true);
     if (end || Clock::now() >= deadline) break;
-    trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
+    poll.wait(*trace_, version, deadline);
   }
   std::string source = is_agent(s) ? " (" + agent_->source() + ")" : "";
   fail(s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms" +
@@ -136,8 +137,9 @@ void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& 
   auto deadline = Clock::now() + within;
   std::vector<TransitionEvent> seen;
   std::optional<SocketEnd> end;
-  // Woken by the timeline, and every few ms regardless: a step the tracepoint
+  // Woken by the timeline, and on its own while it is quiet: a step the tracepoint
   // missed shows up only in the socket table (see StateObserver::reconcile).
+  QuietPoll poll(is_agent(s) || states_.exact());
   while (true) {
     auto version = trace_->version();
     seen = transitions_of(s);
@@ -146,7 +148,7 @@ void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& 
     // from the record (it could still arrive), it is waited for as usual.
     if (!seen.empty() && seen.back().to == TcpState::CLOSED) end = ended(s, seen, /*whole_only=*/true);
     if (end || Clock::now() >= deadline) break;
-    trace_->wait_change(version, std::min(deadline, Clock::now() + kSocketTablePoll));
+    poll.wait(*trace_, version, deadline);
   }
   fail(s.str() + " passes " + join_states(sequence) + " within " + std::to_string(within.count()) + " ms" +
            (end ? ": the socket is gone, " + end->cause : ""),

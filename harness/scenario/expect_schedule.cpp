@@ -2,13 +2,12 @@
 
 #include <cstring>
 
+#include "harness/scenario/quiet_poll.h"
 #include "harness/timing/schedule_check.h"
 
 namespace tcpfault {
 
 namespace {
-
-constexpr auto kPoll = std::chrono::milliseconds(5);  // how often the socket table is read
 
 bool in_state(const std::optional<SocketInfo>& info, TcpState want) {
   if (want == TcpState::CLOSED) return !info || info->state == TcpState::CLOSED;
@@ -102,6 +101,7 @@ void expect_schedule(const Expectations& expect, const Trace& trace, const State
   std::optional<GiveUpWatch> watch;
   if (options.gives_up) watch.emplace(expect, states, *options.gives_up);
 
+  QuietPoll poll(states.exact());  // how often the socket table is read while nothing happens
   while (true) {
     auto version = trace.version();
     trace.refresh();
@@ -125,8 +125,7 @@ void expect_schedule(const Expectations& expect, const Trace& trace, const State
                                               : from_ns + std::chrono::nanoseconds(span).count();
     std::int64_t now = mono_now_ns();
     if (now >= deadline_ns) break;
-    auto wake = std::min<std::int64_t>(deadline_ns - now, std::chrono::nanoseconds(kPoll).count());
-    trace.wait_change(version, Clock::now() + std::chrono::nanoseconds(wake));
+    poll.wait(trace, version, Clock::now() + std::chrono::nanoseconds(deadline_ns - now));
   }
 
   std::string summary = m.describe() + " on the schedule of " + schedule.description;

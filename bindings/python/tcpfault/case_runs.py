@@ -10,6 +10,8 @@ import re
 
 import pytest
 
+from . import guest_clock
+
 GROUP_ORDER = ("HS", "CL", "TW", "TM", "LD", "DT", "SEC")
 VERDICTS = ("pass", "deviation", "n/a", "skip", "fail", "target failure", "error")
 VERDICTS_OK = ("pass", "deviation", "n/a")
@@ -27,6 +29,16 @@ def cases_dir():
             "directory of a tcpfault checkout (the tcpfault launcher does this)"
         )
     return path
+
+
+def default_jobs():
+    """Scenarios run at once unless --jobs says: 4 per CPU, as cases mostly wait on timers;
+    one on a virtual clock (tcpfault vm --virtual-time), where waiting costs no wall time
+    and every pytest worker's start and bookkeeping is emulated CPU on the one vCPU."""
+    return 1 if guest_clock.virtual() else 4 * (os.cpu_count() or 1)
+
+
+JOBS_HELP = "scenarios run at once (default: 4 per CPU, as cases mostly wait on timers; 1 under tcpfault vm --virtual-time)"
 
 
 def case_sort_key(case_id):

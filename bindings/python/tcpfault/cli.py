@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from . import guest_clock, kernel_matrix
+from . import case_runs, guest_clock, kernel_matrix
 from .sysctl import check as sysctl_check
 from .vm import command as vm_command
 from .case_runs import (NOT_APPLICABLE, SEVERITY, VERDICTS, VERDICTS_OK, Collector,
@@ -284,8 +284,7 @@ def parser():
                           "times for a case x target matrix")
     run.add_argument("--family", choices=("4", "6", "both"), default="both", help="address family (default: both)")
     run.add_argument("-k", metavar="EXPR", help="only cases whose test names match EXPR (pytest -k syntax)")
-    run.add_argument("--jobs", type=int, default=4 * (os.cpu_count() or 1), metavar="N",
-                     help="scenarios run at once (default: 4 per CPU: cases mostly wait on timers)")
+    run.add_argument("--jobs", type=int, default=case_runs.default_jobs(), metavar="N", help=case_runs.JOBS_HELP)
     run.add_argument("--slow", action="store_true", help="also run the slow cases (TIME_WAIT's minute)")
     run.add_argument("--junit", metavar="FILE", help="write JUnit XML: one testcase per case and family")
     run.add_argument("--json", metavar="FILE", help="write the results as JSON")

@@ -310,8 +310,8 @@ def add_parser(commands):
                        help="address family of the runs (default: both)")
     check.add_argument("--cases", type=lambda t: [c.strip() for c in t.split(",") if c.strip()],
                        metavar="LIST", help="run only these of the affected cases (CL1,TW3)")
-    check.add_argument("--jobs", type=int, default=4 * (os.cpu_count() or 1), metavar="N",
-                       help="scenarios run at once (default: 4 per CPU)")
+    check.add_argument("--jobs", type=int, default=case_runs.default_jobs(), metavar="N",
+                       help=case_runs.JOBS_HELP)
     check.add_argument("--slow", action="store_true", help="also run the slow cases (TW1's minute)")
     check.add_argument("--artifacts", metavar="DIR",
                        help="keep every run's pcapng, JSON timeline and ladder in DIR, and the pytest logs")
