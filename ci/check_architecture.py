@@ -18,7 +18,7 @@ import os
 import re
 import sys
 
-SOURCE_DIRS = ("harness", "netns", "bindings", "cases", "agents", "fuzz")
+SOURCE_DIRS = ("harness", "netns", "bindings", "cases", "agents", "fuzz", "packaging")
 PYTHON_PACKAGE = "bindings/python/tcpfault"
 TEST_FOLDERS = ("tests", "bench")
 

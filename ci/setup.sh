@@ -6,6 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   build-essential cmake pkg-config               # the build
+  dpkg-dev file                                  # the Debian package (cpack: dpkg-shlibdeps; packaging/)
   libnetfilter-queue-dev libmnl-dev              # NFQUEUE
   libnl-3-dev libnl-route-3-dev                  # links, addresses, routes
   nlohmann-json3-dev                             # JSON traces and reports
@@ -44,5 +45,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# The project's CI holds its code to no warnings (users' builds do not stop on one).
+cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTCPFAULT_WERROR=ON >/dev/null
 cmake --build "$top/build" -j"$(nproc)"

@@ -1,7 +1,11 @@
 """pytest plugin for tcpfault: a fresh topology per test, families, sysctls, artifacts.
 
-Load it with ``-p tcpfault.pytest_plugin`` (the suite in cases/ loads it through its
-pytest.ini). It gives:
+Installed (the Debian package, or any install with the package's dist-info), pytest
+loads it by itself through its ``pytest11`` entry point (named ``tcpfault.pytest_plugin``,
+so ``-p tcpfault.pytest_plugin`` as well is harmless and ``-p no:tcpfault.pytest_plugin``
+turns it off); from a build tree, load it with ``-p tcpfault.pytest_plugin`` (the suite in
+cases/ does through its pytest.ini). Every ``--tcpfault-X`` option is also an ini option
+``tcpfault_X`` (``tcpfault_family = 4`` in pytest.ini; the command line wins). It gives:
 
 * the ``net`` fixture: a fresh :class:`tcpfault.Scenario` (client - middlebox - server
   in namespaces of its own), torn down after the test whatever happens; a test after
@@ -30,11 +34,13 @@ import re
 import pytest
 
 import tcpfault
-from tcpfault import wire_check
-from tcpfault.pytest_targets import scenario_target
+from tcpfault import pytest_options, wire_check
 
 # Plugins of their own: targets (what runs the target side), and running the cases
-# under named sets of sysctls (tcpfault sysctl-check).
+# under named sets of sysctls (tcpfault sysctl-check). pytest imports them itself, after
+# marking them for assertion rewriting: this module must not import them first (pytest
+# would warn "Module already imported so cannot be rewritten", an error under -W error),
+# so it reaches them through the plugin manager.
 pytest_plugins = ["tcpfault.pytest_targets", "tcpfault.sysctl.overlay"]
 
 _FAMILIES = {"4": [4], "6": [6], "both": [4, 6]}
@@ -44,21 +50,21 @@ _LADDER_ROWS = 1000  # a failure's ladder is cut beyond this (a bulk transfer ha
 
 def pytest_addoption(parser):
     group = parser.getgroup("tcpfault", "TCP fault injection")
-    group.addoption(
-        "--tcpfault-family",
+    pytest_options.add(
+        parser, group, "--tcpfault-family",
         choices=sorted(_FAMILIES),
         default="both",
         help="address family of the `net` fixture: 4, 6, or both (each test once per family; default)",
     )
-    group.addoption(
-        "--tcpfault-artifacts",
+    pytest_options.add(
+        parser, group, "--tcpfault-artifacts",
         metavar="DIR",
         default=None,
         help="save every test's pcapng, JSON timeline and ladder diagram in DIR",
     )
     # ---- wire-inferred states against the kernel's (tcpfault.wire_check) ----
-    group.addoption(
-        "--tcpfault-wire-states",
+    pytest_options.add(
+        parser, group, "--tcpfault-wire-states",
         metavar="FILE",
         default=None,
         help="compare the wire-inferred states with the kernel's at every test's teardown; "
@@ -66,7 +72,9 @@ def pytest_addoption(parser):
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
+    pytest_options.resolve(config)  # the ini file's settings, before anything reads an option
     wire_check.configure(config, config.getoption("tcpfault_wire_states"))  # a no-op without the option
     config.addinivalue_line(
         "markers",
@@ -181,7 +189,7 @@ def net(request, tcpfault_family, tcpfault_sysctl_setting):
         family=tcpfault_family,
         name=_stem(request.node.nodeid),
         artifacts=request.config.getoption("tcpfault_artifacts"),
-        **scenario_target(request),
+        **request.config.pluginmanager.get_plugin("tcpfault.pytest_targets").scenario_target(request),
     )
     request.node._tcpfault_net = scenario
     try:

@@ -1,6 +1,8 @@
 """The pytest plugin's targets (loaded by tcpfault.pytest_plugin): what runs the target
 side of every ``net``, and how a case ends when the target cannot do what it asks.
 
+(Each option is also an ini option: ``tcpfault_target = lwip``; the command line wins.)
+
 * ``--tcpfault-target kernel|lwip|agent:COMMAND`` (default kernel): the stack the cases
   test on the target side; ``lwip`` is the agent built in agents/lwip
   (tcpfault.targets), ``agent:COMMAND`` any agent (docs/agent-protocol.md);
@@ -27,7 +29,7 @@ import os
 import pytest
 
 import tcpfault
-from tcpfault import target_deviations, targets
+from tcpfault import pytest_options, target_deviations, targets
 
 _SIDES = ("case", "server", "client")
 _DEVIATIONS = pytest.StashKey[list]()
@@ -35,22 +37,22 @@ _DEVIATIONS = pytest.StashKey[list]()
 
 def pytest_addoption(parser):
     group = parser.getgroup("tcpfault", "TCP fault injection")
-    group.addoption(
-        "--tcpfault-target",
+    pytest_options.add(
+        parser, group, "--tcpfault-target",
         metavar="kernel|lwip|agent:COMMAND",
         default="kernel",
         help="what runs the target side of `net`: the kernel (default), the lwIP agent (lwip) or any "
         "agent (agent:COMMAND, docs/agent-protocol.md)",
     )
-    group.addoption(
-        "--tcpfault-target-side",
+    pytest_options.add(
+        parser, group, "--tcpfault-target-side",
         choices=_SIDES,
         default="case",
         help="the side an agent target runs: the one each case's marker names (case, the default; "
         "server when it names none), or server or client for every test; the other side is the kernel's",
     )
-    group.addoption(
-        "--tcpfault-target-deviations",
+    pytest_options.add(
+        parser, group, "--tcpfault-target-deviations",
         metavar="FILE",
         default=None,
         help="known deviations of the target (TOML, see tcpfault/target_deviations.py); default: "
@@ -58,7 +60,9 @@ def pytest_addoption(parser):
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
+    pytest_options.resolve(config)  # the ini file's settings (tcpfault.pytest_options)
     target = config.getoption("tcpfault_target", default="kernel")
     if target not in ("kernel", "lwip") and not target.startswith("agent:"):
         raise pytest.UsageError(f"--tcpfault-target: unknown target {target!r} (use kernel, lwip or agent:COMMAND)")

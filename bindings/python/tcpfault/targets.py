@@ -1,7 +1,9 @@
 """Where the agents tcpfault knows by name are (docs/agent-protocol.md).
 
 ``lwip`` is the agent built from agents/lwip/: $TCPFAULT_LWIP_AGENT names it, else it is
-looked for next to this package (an installed tree) and in the build tree that made it.
+looked for where an install put it (the package's ``installed_layout`` module, written at
+install time, says where: /usr/libexec/tcpfault for the Debian package) and in the build
+tree that made this package.
 """
 
 import os
@@ -15,11 +17,15 @@ LWIP_ENV = "TCPFAULT_LWIP_AGENT"
 def lwip_candidates():
     """The places the lwIP agent is looked for, in order."""
     package = os.path.dirname(os.path.abspath(__file__))
-    return [
-        os.path.join(package, LWIP_AGENT_NAME),                                   # installed beside the package
-        os.path.join(package, "..", "..", "agents", "lwip", LWIP_AGENT_NAME),     # <build>/python/tcpfault
-        os.path.join(package, "..", "..", "..", "libexec", "tcpfault", LWIP_AGENT_NAME),
-    ]
+    candidates = []
+    try:
+        from tcpfault import installed_layout
+    except ImportError:  # a build tree: only an install writes the layout
+        pass
+    else:
+        candidates.append(os.path.join(package, installed_layout.LIBEXEC_DIR, LWIP_AGENT_NAME))
+    candidates.append(os.path.join(package, "..", "..", "agents", "lwip", LWIP_AGENT_NAME))  # <build>/python/tcpfault
+    return candidates
 
 
 def lwip_agent():
