@@ -8,11 +8,10 @@ import os
 import re
 import signal
 import sys
-import tempfile
 
 import pytest
 
-from . import exit_codes, guest_clock
+from . import exit_codes, guest_clock, scratch
 
 GROUP_ORDER = ("HS", "CL", "TW", "TM", "LD", "DT", "SEC")
 VERDICTS = ("pass", "deviation", "n/a", "skip", "fail", "target failure", "error")
@@ -154,8 +153,11 @@ def collect(log_path):
 
 
 def case_ids():
-    with tempfile.TemporaryDirectory(prefix="tcpfault-collect-") as tmp:
-        return set(collect(os.path.join(tmp, "collect.log")).cases)
+    folder = scratch.make("collect")
+    try:
+        return set(collect(os.path.join(folder, "collect.log")).cases)
+    finally:
+        scratch.remove(folder)
 
 
 def family_of(nodeid):

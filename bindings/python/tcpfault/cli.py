@@ -16,9 +16,8 @@ Every command exits with the statuses of tcpfault.exit_codes.
 import argparse
 import os
 import sys
-import tempfile
 
-from . import case_runs, catalogue, exit_codes, kernel_matrix, merge, version
+from . import case_runs, catalogue, exit_codes, kernel_matrix, merge, scratch, version
 from .case_runs import case_sort_key
 from .conformance import command as conformance_command
 from .exit_codes import Stop
@@ -31,8 +30,11 @@ COMMANDS = "{list,conformance,merge,sysctl-check,wire-states-report,vm,kernel-ma
 # ---- tcpfault list ----
 
 def command_list(options):
-    with tempfile.TemporaryDirectory(prefix="tcpfault-list-") as tmp:
-        collector = case_runs.collect(os.path.join(tmp, "pytest.log"))
+    folder = scratch.make("list")
+    try:
+        collector = case_runs.collect(os.path.join(folder, "pytest.log"))
+    finally:
+        scratch.remove(folder)
     if options.markdown:
         sys.stdout.write(catalogue.markdown(collector))
         return exit_codes.OK

@@ -26,7 +26,6 @@ import os
 import platform
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -96,7 +95,9 @@ def run_cases(nodeids, items, overlay_path, options, log_dir, name):
     args = [os.path.join(case_runs.cases_dir(), n) for n in nodeids] + [
         "-p", "no:cacheprovider", "-q", "--tb=short", "--tcpfault-family", options.family,
         "--tcpfault-sysctl-overlay", overlay_path,
-        "--tcpfault-artifacts", os.path.join(options.artifacts or log_dir, name)]
+        "--tcpfault-artifacts", os.path.join(options.artifacts or log_dir, name),
+        # pytest's own temporary folders under the run's, never shared with another run
+        "--basetemp", os.path.join(log_dir, f"{name}-pytest-tmp")]
     if options.jobs > 1:
         args += ["-n", str(min(options.jobs, items)), "--dist", "loadgroup"]
     progress = Progress(describe_run)
@@ -233,8 +234,7 @@ def command_sysctl_check(options):
             (f" (and {len(bad_baseline) - 5} more)" if len(bad_baseline) > 5 else "") +
             ": the baseline must be a block the kernel accepts (fix it, or use --baseline defaults or host)")
     if isinstance(fail_on, list) or options.cases:
-        with tempfile.TemporaryDirectory(prefix="tcpfault-sysctl-check-collect-") as tmp:
-            known_cases = set(collect_cases(tmp))
+        known_cases = case_runs.case_ids()
         check_names(fail_on, options.cases, known_cases, set(proposed))
 
     defaults = {s.key: s.default for s in proposal if s.status == "ok"}
