@@ -88,8 +88,9 @@ def command(options):
             code, log_path = run.run_target(options, target, folder, junit, progress, rows)
             if code in (3, 4):  # pytest's internal or usage error: nothing ran
                 sys.stderr.write(open(log_path).read()[-4000:])
+                whole = f"; all of it: {log_path}" if kept else ""
                 raise exit_codes.cannot_run(COMMAND, f"pytest could not run the cases against {target} "
-                                                     f"(the end of its log is above; all of it: {log_path})")
+                                                     f"(the end of its log is above{whole})")
             mine = rows[before:]
             progress.end_target(number, all(r["verdict"] in VERDICTS_OK for r in mine), several)
             logs.append((target, time.time() - target_started, log_path))
