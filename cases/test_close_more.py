@@ -1,4 +1,4 @@
-"""CL: closing, continued. CL4 and CL6 to CL10 of the catalogue (shared/CASES.md)."""
+"""CL: closing, continued. CL4 and CL6 to CL10 of the catalogue (docs/cases.md)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""DT: the data path. DT1-DT4 of the catalogue (shared/CASES.md).
+"""DT: the data path. DT1-DT4 of the catalogue (docs/cases.md).
 
 Each case is a driver (it sets the scene and runs the transfer) and checks (they read
 what the kernels did and raise tcpfault.ExpectationFailed with what was expected and

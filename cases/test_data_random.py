@@ -1,4 +1,4 @@
-"""DT: the data path under random faults (DT5 of the catalogue, shared/CASES.md)."""
+"""DT: the data path under random faults (DT5 of the catalogue, docs/cases.md)."""
 
 import collections
 

@@ -1,5 +1,5 @@
 """SEC: injection. SEC1 (RST injection, RFC 5961) and SEC2 (initial sequence numbers) of
-the catalogue (shared/CASES.md)."""
+the catalogue (docs/cases.md)."""
 
 import pytest
 

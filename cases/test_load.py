@@ -1,5 +1,5 @@
 """LD: load and queues. LD1 (SYN flood, with and without syncookies) and LD2 (accept queue
-full) of the catalogue (shared/CASES.md)."""
+full) of the catalogue (docs/cases.md)."""
 
 import pytest
 

@@ -191,7 +191,7 @@ def test_tw2_time_wait_holds_the_bound_port(net):
     same port again: bind() fails with EADDRINUSE, no SYN leaves, the TIME_WAIT socket
     stays. A stack that freed the pair at once would reconnect.
 
-    Deviation: CASES.md expects tcp_tw_reuse = 1 (timestamps on) to let the reconnect
+    Deviation: the case was written expecting tcp_tw_reuse = 1 (timestamps on) to let the reconnect
     through once tcp_tw_reuse_delay has passed. On Linux tcp_tw_reuse is consulted only
     when connect() chooses the local port (__inet_hash_connect -> tcp_twsk_unique with a
     timewait to take over); a bind() without SO_REUSEADDR conflicts with the TIME_WAIT
@@ -220,7 +220,7 @@ def test_tw2_time_wait_holds_the_bound_port(net):
 def test_tw2_reuse_addr_takes_over_time_wait(net):
     """TW2, bound port with SO_REUSEADDR (Linux tcp_twsk_unique; RFC 6191's timestamp rule).
 
-    Deviation: CASES.md expects EADDRINUSE or EADDRNOTAVAIL while TIME_WAIT lasts, and
+    Deviation: the case was written expecting EADDRINUSE or EADDRNOTAVAIL while TIME_WAIT lasts, and
     reuse only after tcp_tw_reuse_delay with tcp_tw_reuse = 1. On Linux, when the
     application has bound the port itself (SO_REUSEADDR on both sockets), connect()
     checks the 4-tuple with no timewait to hand back (__inet_hash_connect with a port
@@ -434,7 +434,7 @@ def test_tw6_reuse_after_lost_final_ack(net):
     connection. A stack that took the SYN in LAST_ACK for a new connection would answer
     with a SYN-ACK; one that ignored the SYN would leave the client on its SYN retries.
 
-    Deviation: CASES.md expects the SYN retransmission about 1 s (the initial RTO) after
+    Deviation: the case was written expecting the SYN retransmission about 1 s (the initial RTO) after
     the first SYN. Linux re-arms the SYN timer to TCP_TIMEOUT_MIN (2 jiffies) when an
     unacceptable ACK reaches a SYN_SENT socket that has not retransmitted yet
     (tcp_rcv_synsent_state_process: "Previous FIN/ACK or RST/ACK might be ignored"), so

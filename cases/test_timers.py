@@ -1,4 +1,4 @@
-"""TM: timers. TM1 to TM4 of the catalogue (shared/CASES.md).
+"""TM: timers. TM1 to TM4 of the catalogue (docs/cases.md).
 
 Every expected time comes from the harness's backoff model (harness/timing/backoff.h) fed with
 the namespace's own settings and the connection's own RTO, read when the case runs

@@ -68,7 +68,7 @@ def tcpfault(*args, cwd, cache, guest="run", **popen):
 ])
 def test_bad_input_is_one_error_before_any_work(tmp_path, args, message):
     out = tcpfault("vm", *args, cwd=tmp_path, cache=tmp_path / "cache")
-    assert out.returncode == 1, out.stdout + out.stderr
+    assert out.returncode == 2, out.stdout + out.stderr  # bad usage (tcpfault.exit_codes)
     assert out.stderr.startswith("tcpfault vm: ") and message in out.stderr, out.stderr
     assert not (tmp_path / "cache").exists()  # nothing fetched, no run folder
 
@@ -146,7 +146,7 @@ def test_the_firewall_options_follow_the_hosts_iptables():
 def test_a_missing_option_stops_the_run_before_booting(tmp_path):
     tree = fake_tree(tmp_path / "k", GOOD_CONFIG.replace("CONFIG_VETH=m", ""))
     out = tcpfault("vm", "--kernel", str(tree), "--", "list", cwd=tmp_path, cache=tmp_path / "cache")
-    assert out.returncode == 1 and "CONFIG_VETH (the links between the namespaces)" in out.stderr, out.stderr
+    assert out.returncode == 3 and "CONFIG_VETH (the links between the namespaces)" in out.stderr, out.stderr
     assert not (tmp_path / "cache").exists()
 
 
@@ -184,7 +184,7 @@ def test_conformance_without_artifacts_keeps_them_on_the_host(tmp_path, monkeypa
     assert command.with_host_artifacts(["list"]) == ["list"]
 
 
-@pytest.mark.parametrize("args, code", [(["list"], 0), (["wire-states-report", "/no/such/records"], 1),
+@pytest.mark.parametrize("args, code", [(["list"], 0), (["wire-states-report", "/no/such/records"], 2),
                                         (["pytest", "--version"], 0), (["pytest", "/no/such/tests.py"], 4)])
 def test_the_guest_commands_exit_status_is_ours(tmp_path, args, code):
     tree = fake_tree(tmp_path / "k")

@@ -1,4 +1,4 @@
-// CL1, CL2, CL3 and CL5 of the catalogue (shared/CASES.md), on IPv4 and IPv6, each
+// CL1, CL2, CL3 and CL5 of the catalogue (docs/cases.md), on IPv4 and IPv6, each
 // with a control run that must fail the case's core assertion.
 #include <sys/socket.h>
 

@@ -1,4 +1,4 @@
-// HS1 and HS5 of the catalogue (shared/CASES.md), on IPv4 and IPv6, each with a
+// HS1 and HS5 of the catalogue (docs/cases.md), on IPv4 and IPv6, each with a
 // control run that must fail the case's core assertion.
 #include <cerrno>
 

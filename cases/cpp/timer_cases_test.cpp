@@ -1,4 +1,4 @@
-// TM1 and TM4 of the catalogue (shared/CASES.md) on the C++ API, IPv4 and IPv6, each with
+// TM1 and TM4 of the catalogue (docs/cases.md) on the C++ API, IPv4 and IPv6, each with
 // a control run that must fail the case's core assertion. Twins of cases/test_timers.py.
 #include <cerrno>
 

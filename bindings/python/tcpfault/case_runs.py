@@ -4,13 +4,14 @@ test, and the verdict (pass, deviation, n/a, fail ...) of each. `tcpfault confor
 (tcpfault.cli) and `tcpfault sysctl-check` (tcpfault.sysctl.check) both run cases this
 way."""
 
-import contextlib
 import os
 import re
+import signal
+import sys
 
 import pytest
 
-from . import guest_clock
+from . import exit_codes, guest_clock, scratch
 
 GROUP_ORDER = ("HS", "CL", "TW", "TM", "LD", "DT", "SEC")
 VERDICTS = ("pass", "deviation", "n/a", "skip", "fail", "target failure", "error")
@@ -52,11 +53,14 @@ def case_sort_key(case_id):
 
 
 class Collector:
-    """A pytest plugin that keeps, per test, what the reports say about it."""
+    """A pytest plugin that keeps, per test, what the reports say about it, and calls
+    `on_finished(record)` as each test's last report (its teardown) comes in."""
 
-    def __init__(self):
+    def __init__(self, on_finished=None):
         self.cases = {}     # case id -> (title, ref), from collection
+        self.tests = {}     # case id -> {test function: {file, title, doc, slow}}, from collection
         self.results = {}   # nodeid -> merged record
+        self.on_finished = on_finished
 
     def pytest_collection_modifyitems(self, items):
         for item in items:
@@ -64,8 +68,14 @@ class Collector:
             if marker is not None:
                 args = list(marker.args) + [None, None]
                 case_id = marker.kwargs.get("id", args[0])
+                title = marker.kwargs.get("title", args[1]) or ""
                 # A case with variants (several tests) is named by its first test, the main one.
-                self.cases.setdefault(case_id, (marker.kwargs.get("title", args[1]) or "", marker.kwargs.get("ref", "")))
+                self.cases.setdefault(case_id, (title, marker.kwargs.get("ref", "")))
+                function = getattr(item, "function", None)
+                self.tests.setdefault(case_id, {}).setdefault(item.originalname if hasattr(item, "originalname") else item.name, {
+                    "file": os.path.basename(str(item.fspath)), "title": title,
+                    "doc": (function.__doc__ or "") if function else "",
+                    "slow": item.get_closest_marker("slow") is not None})
 
     def pytest_runtest_logreport(self, report):
         record = self.results.setdefault(
@@ -86,12 +96,68 @@ class Collector:
             record["outcome"] = "skipped"
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             record["text"] = reason.removeprefix("Skipped: ")
+        if report.when == "teardown":
+            record["finished"] = True
+            if self.on_finished:
+                self.on_finished(record)
 
 
-def run_pytest(args, plugin, log_path):
-    """pytest.main with its own output sent to `log_path` (ours goes to the terminal)."""
-    with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        return pytest.main(args, plugins=[plugin])
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a pytest run: raised once pytest has wound down and our output is back."""
+
+
+def run_pytest(args, plugins, log_path):
+    """pytest.main, its output sent to `log_path`: Python's and anything written on file
+    descriptors 1 and 2 (pytest-xdist's workers, the engine), so that a Ctrl-C's
+    tracebacks land there too (tcpfault.progress keeps its own copy of the terminal).
+    Raises Interrupted after a Ctrl-C."""
+    plugins = plugins if isinstance(plugins, list) else [plugins]
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with open(log_path, "w") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            code = pytest.main(args, plugins=plugins)
+            sys.stdout.flush()
+            sys.stderr.flush()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+    if interrupted:
+        raise Interrupted()
+    return code
+
+
+def collect(log_path):
+    """The cases as pytest collects them (no test runs): a Collector whose `cases` maps
+    each case id to (title, reference)."""
+    collector = Collector()
+    code = run_pytest(["--collect-only", "-q", "-p", "no:cacheprovider", "--ignore",
+                       os.path.join(cases_dir(), "controls"), cases_dir()], collector, log_path)
+    if code not in (0, 5):
+        raise exit_codes.cannot_run("list", f"collecting the cases failed (see {log_path}, or run pytest on "
+                                            f"{cases_dir()} to see why)")
+    return collector
+
+
+def case_ids():
+    folder = scratch.make("collect")
+    try:
+        return set(collect(os.path.join(folder, "collect.log")).cases)
+    finally:
+        scratch.remove(folder)
 
 
 def family_of(nodeid):

@@ -7,9 +7,11 @@ every reason for a deviation or an n/a, said once with the kernels it holds for,
 failure's first line. ci/kernel_matrix.sh makes the README's matrix with it.
 """
 
+import argparse
 import json
 import re
 
+from . import exit_codes
 from .case_runs import NOT_APPLICABLE, case_sort_key
 
 # The README's matrix sits between these two lines (--readme FILE replaces what is between).
@@ -131,7 +133,7 @@ def command(options):
             with open(options.readme, "w") as f:
                 f.write(updated)
     except (MatrixError, OSError) as e:
-        raise SystemExit(f"tcpfault kernel-matrix: {e}") from None
+        raise exit_codes.usage("kernel-matrix", str(e)) from None
     if options.markdown:
         with open(options.markdown, "w") as f:
             f.write(text)
@@ -146,7 +148,8 @@ def add_parser(commands):
         usage="tcpfault kernel-matrix REPORT.json... [--markdown FILE] [--readme FILE]",
         description="Read the JSON reports of tcpfault conformance --json FILE, one per kernel (this machine's or "
                     "one booted with tcpfault vm), and print a case x kernel matrix as Markdown, with every reason "
-                    "for a deviation or an n/a and every failure's first line.")
+                    "for a deviation or an n/a and every failure's first line.",
+        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     matrix.add_argument("reports", nargs="+", metavar="REPORT.json", help="conformance reports, one per kernel")
     matrix.add_argument("--markdown", metavar="FILE", help="write the matrix to FILE instead of printing it")
     matrix.add_argument("--readme", metavar="FILE",

@@ -78,7 +78,7 @@ def pytest_configure(config):
     wire_check.configure(config, config.getoption("tcpfault_wire_states"))  # a no-op without the option
     config.addinivalue_line(
         "markers",
-        "case(id, title, ref, target_side='server'): a conformance case of shared/CASES.md: its id "
+        "case(id, title, ref, target_side='server'): a conformance case of docs/cases.md: its id "
         "(CL2), one-line title, the RFC section or kernel behaviour it checks, and the side whose "
         "behaviour it is about (where an agent target runs it)",
     )

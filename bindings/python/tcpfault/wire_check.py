@@ -16,6 +16,8 @@ import re
 
 import pytest
 
+from tcpfault import exit_codes
+
 RECORD_VERSION = 1
 # Right after a test's last call a segment may still be on its way to the middlebox, or
 # a kernel step not read yet: an unexplained disagreement waits this long to settle.
@@ -164,7 +166,7 @@ def read_records(path):
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError as error:
-                raise SystemExit(f"{path}:{number}: not a JSON record ({error})") from None
+                raise exit_codes.usage("wire-states-report", f"{path}:{number}: not a JSON record ({error})") from None
     return records
 
 

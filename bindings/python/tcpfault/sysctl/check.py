@@ -19,31 +19,31 @@
    (as --fail-on selects), 2 invalid input.
 """
 
+import argparse
 import datetime
 import json
 import os
 import platform
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
 import tcpfault
 
-from .. import case_runs
+from .. import case_runs, exit_codes, preflight, scratch
+from ..progress import Progress
 from . import cases as sysctl_cases, input as sysctl_input, report as sysctl_report
 from .diff import BASELINE, PROPOSAL, Run, compare, failure_location, failure_summary
 
 FAIL_ON = ("any", "verdict", "none")
-# Exit statuses: no behavioural change, changes found, invalid input (also bad arguments),
-# and the check itself could not run (pytest failed to start, not root).
-NO_CHANGE, CHANGES, INVALID, BROKEN = 0, 1, 2, 3
+# Exit statuses (tcpfault.exit_codes): no behavioural change, changes found, invalid input
+# (also bad arguments), and the check itself could not run (pytest failed to start, not root).
+NO_CHANGE, CHANGES, INVALID, BROKEN = exit_codes.OK, exit_codes.FAILED, exit_codes.USAGE, exit_codes.CANNOT_RUN
 
 
 def stop(status, message):
-    sys.stderr.write(f"tcpfault sysctl-check: {message}\n")
-    raise SystemExit(status)
+    raise exit_codes.Stop(status, f"tcpfault sysctl-check: {message}")
 
 
 @dataclass
@@ -79,31 +79,14 @@ def read_baseline(spec, proposal_keys):
 
 # ---- running the cases ----
 
-class CaseCollector:
-    """pytest plugin: case id -> title and its tests (function node ids -> slow?)."""
-
-    def __init__(self):
-        self.cases = {}
-
-    def pytest_collection_modifyitems(self, items):
-        for item in items:
-            marker = item.get_closest_marker("case")
-            if marker is None:
-                continue
-            args = list(marker.args) + [None, None]
-            case = self.cases.setdefault(marker.kwargs.get("id", args[0]),
-                                         {"title": marker.kwargs.get("title", args[1]) or "", "tests": {}})
-            case["tests"][item.nodeid.split("[")[0]] = item.get_closest_marker("slow") is not None
-
-
 def collect_cases(log_dir):
-    collector = CaseCollector()
-    code = case_runs.run_pytest(["--collect-only", "-q", "-p", "no:cacheprovider", "--ignore",
-                           os.path.join(case_runs.cases_dir(), "controls"), case_runs.cases_dir()],
-                          collector, os.path.join(log_dir, "collect.log"))
-    if code not in (0, 5):
-        stop(BROKEN, f"collecting the cases failed (see {log_dir}/collect.log)")
-    return collector.cases
+    """case id -> {"title", "tests": {function node id: slow?}}."""
+    collector = case_runs.collect(os.path.join(log_dir, "collect.log"))
+    cases = {}
+    for case_id, tests in collector.tests.items():
+        cases[case_id] = {"title": collector.cases[case_id][0],
+                          "tests": {f"{t['file']}::{name}": t["slow"] for name, t in tests.items()}}
+    return cases
 
 
 def run_cases(nodeids, items, overlay_path, options, log_dir, name):
@@ -112,13 +95,16 @@ def run_cases(nodeids, items, overlay_path, options, log_dir, name):
     args = [os.path.join(case_runs.cases_dir(), n) for n in nodeids] + [
         "-p", "no:cacheprovider", "-q", "--tb=short", "--tcpfault-family", options.family,
         "--tcpfault-sysctl-overlay", overlay_path,
-        "--tcpfault-artifacts", os.path.join(options.artifacts or log_dir, name)]
+        "--tcpfault-artifacts", os.path.join(options.artifacts or log_dir, name),
+        # pytest's own temporary folders under the run's, never shared with another run
+        "--basetemp", os.path.join(log_dir, f"{name}-pytest-tmp")]
     if options.jobs > 1:
         args += ["-n", str(min(options.jobs, items)), "--dist", "loadgroup"]
-    collector = case_runs.Collector()
+    progress = Progress(describe_run)
+    collector = case_runs.Collector(on_finished=progress.finished)
     log_path = os.path.join(log_dir, f"{name}.log")
     started = time.monotonic()
-    code = case_runs.run_pytest(args, collector, log_path)
+    code = case_runs.run_pytest(args, [collector, progress], log_path)
     wall = time.monotonic() - started
     if code in (3, 4):
         sys.stderr.write(open(log_path).read())
@@ -141,6 +127,16 @@ def run_cases(nodeids, items, overlay_path, options, log_dir, name):
             overridden=json.loads(props.get("tcpfault_overridden", "{}")), duration_s=record["duration"],
             nodeid=record["nodeid"]))
     return runs, wall
+
+
+def describe_run(record):
+    """A progress line of one run: its case and family, verdict, duration, and the key's
+    value it ran under."""
+    props = record["props"]
+    side = props.get("tcpfault_sysctl_setting", "").rpartition("_")[2]
+    return (props.get("tcpfault_case", "?"), case_runs.family_of(record["nodeid"]), case_runs.verdict_of(record),
+            record["duration"], f"{props.get('tcpfault_sysctl_group', '')} {side}: {props.get('tcpfault_title', '')}",
+            record["text"].strip())
 
 
 # ---- the command ----
@@ -171,6 +167,19 @@ def parse_fail_on(text):
         stop(INVALID, "--fail-on takes any, verdict, none, or a comma list of case ids and keys "
                       "(TW5,net.ipv4.tcp_tw_reuse)")
     return items
+
+
+def check_names(fail_on, cases, known_cases, proposed_keys):
+    """--fail-on's case ids and keys, and --cases' ids, are ones this run can meet."""
+    if cases:
+        unknown = sorted(set(cases) - known_cases, key=case_runs.case_sort_key)
+        if unknown:
+            stop(INVALID, f"--cases: no case {', '.join(unknown)} (tcpfault list shows them)")
+    if isinstance(fail_on, list):
+        unknown = [item for item in fail_on if item not in known_cases and item not in proposed_keys]
+        if unknown:
+            stop(INVALID, f"--fail-on: {', '.join(unknown)} is neither a case id (tcpfault list shows them) nor a "
+                          "key the proposal sets; use any, verdict, none, or such names (TW5,net.ipv4.tcp_tw_reuse)")
 
 
 def exit_status(invalid, differences, keys, fail_on):
@@ -210,11 +219,23 @@ def command_sysctl_check(options):
     fail_on = parse_fail_on(options.fail_on)
     if options.jobs < 1:
         stop(INVALID, "--jobs must be 1 or more")
+    preflight.output_file("sysctl-check", "--json", options.json)
+    preflight.output_folder("sysctl-check", "--artifacts", options.artifacts)
     tcpfault_root_check()
 
     proposal = sysctl_input.read_settings(options.proposed)
     proposed = sysctl_input.effective(proposal)
     baseline = read_baseline(options.baseline, proposed)
+    bad_baseline = [s for s in baseline.settings if s.invalid]
+    if bad_baseline:
+        stop(INVALID, f"--baseline {options.baseline}: " + "; ".join(
+            (f"{s.where}: " if s.line else "") + (s.message or s.status).removeprefix(f"{s.source}: ")
+            for s in bad_baseline[:5]) +
+            (f" (and {len(bad_baseline) - 5} more)" if len(bad_baseline) > 5 else "") +
+            ": the baseline must be a block the kernel accepts (fix it, or use --baseline defaults or host)")
+    if isinstance(fail_on, list) or options.cases:
+        known_cases = case_runs.case_ids()
+        check_names(fail_on, options.cases, known_cases, set(proposed))
 
     defaults = {s.key: s.default for s in proposal if s.status == "ok"}
     keys = {}
@@ -230,14 +251,28 @@ def command_sysctl_check(options):
         log_dir = options.artifacts
         os.makedirs(log_dir, exist_ok=True)
     else:
-        log_dir = tempfile.mkdtemp(prefix="tcpfault-sysctl-check-")
+        log_dir = scratch.make("sysctl-check")
+    try:
+        report = check_and_report(options, started, started_at, proposal, baseline, keys, changed, fail_on, log_dir)
+    except case_runs.Interrupted:
+        print("tcpfault sysctl-check: interrupted: the runs were stopped before any difference was confirmed "
+              "(the lines above are the runs that had finished); exit status 130")
+        if not options.artifacts:
+            scratch.remove(log_dir)
+        return exit_codes.INTERRUPTED
+    except BaseException:
+        if not options.artifacts:
+            scratch.remove(log_dir)
+        raise
+    if not options.artifacts and report["exit_status"] == NO_CHANGE:
+        scratch.remove(log_dir)  # nothing to look into
+    return report["exit_status"]
+
+
+def check_and_report(options, started, started_at, proposal, baseline, keys, changed, fail_on, log_dir):
     results, not_run, timings = [], {}, {}
     if changed:
         known = collect_cases(log_dir)
-        if options.cases:
-            unknown = sorted(set(options.cases) - set(known), key=case_runs.case_sort_key)
-            if unknown:
-                stop(INVALID, f"--cases: no case {', '.join(unknown)} (tcpfault list shows them)")
         to_run, not_run = select_cases(changed, known, options)
         tests_of_key = {k: [t for case in keys[k]["cases"] if case in to_run for t in to_run[case]] for k in changed}
         tests_of_key = {k: tests for k, tests in tests_of_key.items() if tests}
@@ -272,7 +307,7 @@ def command_sysctl_check(options):
     if options.json:
         with open(options.json, "w") as out:
             json.dump(report, out, indent=2)
-    return report["exit_status"]
+    return report
 
 
 def tcpfault_root_check():
@@ -294,7 +329,8 @@ def add_parser(commands):
                     "differently. Exit status: 0 no behavioural change, 1 changes found (see "
                     "--fail-on), 2 invalid input (a malformed line, an unknown or removed key, a value the "
                     "kernel refuses; a line beginning with '-' is reported but not counted; also a bad "
-                    "argument), 3 the check could not run.")
+                    "argument), 3 the check could not run.",
+        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("proposed", nargs="+", metavar="PROPOSED",
                        help="sysctl.conf files or directories (their *.conf files), applied in this order")
     check.add_argument("--baseline", default="defaults", metavar="defaults|host|FILE",

@@ -9,9 +9,9 @@ import sys
 import tempfile
 import time
 
-from .. import guest_clock
+from .. import exit_codes, guest_clock
 from . import config_check, image, initramfs, kernel, qemu, workdir
-from .errors import VmError
+from .errors import VmError, VmUsage
 
 USAGE = ("tcpfault vm --kernel VERSION|PACKAGE|PATH [--modules DIR] [--virtual-time] [--timeout S]\n"
          "                   [--memory MIB] [--share DIR ...] [--boot-log] -- COMMAND [ARGS...]")
@@ -36,8 +36,9 @@ def add_parser(commands):
                     "(6.1: the newest Debian linux-image-6.1.0-N-amd64 apt knows; 6.12), a package name or "
                     ".deb (downloaded and unpacked into /var/cache/tcpfault/kernels, never installed), an "
                     "unpacked package's folder, or a vmlinuz/vmlinux with --modules DIR. Exit status: the "
-                    "command's, or 3 when the guest did not give one (it failed to boot, died, or ran out of "
-                    "time); 1 for a kernel that cannot run the suite (the missing options are named).")
+                    "command's; 3 when the guest did not give one (it failed to boot, died, or ran out of "
+                    "time) or the kernel cannot run the suite (the missing options are named); 2 for bad usage.",
+        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     vm.add_argument("--kernel", required=True, metavar="VERSION|PACKAGE|PATH", help="the kernel to boot")
     vm.add_argument("--modules", metavar="DIR", help="the modules of a kernel image (lib/modules/RELEASE)")
     vm.add_argument("--virtual-time", action="store_true",
@@ -65,10 +66,10 @@ def guest_command(words):
     if words and os.path.basename(words[0]) == "tcpfault":
         words = words[1:]
     if not words:
-        raise VmError("nothing to run: give a tcpfault command after --, e.g. "
+        raise VmUsage("nothing to run: give a tcpfault command after --, e.g. "
                       "tcpfault vm --kernel 6.1 -- conformance -k cl2")
     if words[0] == "vm":
-        raise VmError("tcpfault vm inside tcpfault vm: give the command to run in the guest after --")
+        raise VmUsage("tcpfault vm inside tcpfault vm: give the command to run in the guest after --")
     return words
 
 
@@ -89,7 +90,7 @@ def output_folders(words, cwd, extra=()):
     for folder in extra:
         path = os.path.abspath(folder)
         if not os.path.isdir(path):
-            raise VmError(f"--share {folder}: no such folder")
+            raise VmUsage(f"--share {folder}: no such folder")
         wanted.append(path)
     for i, word in enumerate(words):
         option, eq, value = word.partition("=")
@@ -104,10 +105,10 @@ def output_folders(words, cwd, extra=()):
         while folder != "/" and not os.path.isdir(folder) and option.endswith("artifacts"):
             folder = os.path.dirname(folder)  # made by the command, inside a shared folder
         if not os.path.isdir(folder):
-            raise VmError(f"{option} {value}: the folder {folder} does not exist on the host")
+            raise VmUsage(f"{option} {value}: the folder {folder} does not exist on the host")
         wanted.append(folder)
     if "/" in wanted:
-        raise VmError("the guest cannot write / itself: give outputs in a folder below it")
+        raise VmUsage("the guest cannot write / itself: give outputs in a folder below it")
     shares = []
     for path in sorted(set(wanted), key=len):
         if not any(path.startswith(parent.rstrip("/") + "/") for parent in shares):
@@ -211,7 +212,7 @@ def run(options):
             raise VmError("needs root (QEMU's 9p shares write as the host's users; the suite in the guest is root)")
         words = guest_command(options.command)
         if options.timeout <= 0:
-            raise VmError("--timeout must be more than 0 seconds")
+            raise VmUsage("--timeout must be more than 0 seconds")
         cwd = os.getcwd()
         output_folders(words, cwd, options.share)  # bad input, said before any work
         kern = kernel.resolve(options.kernel, options.modules, say=say)  # its input checked first
@@ -247,7 +248,7 @@ def run(options):
                     "rerun with --boot-log to see the kernel's messages" + ("".join("\n  " + x for x in log)))
             return VM_FAILED
     except VmError as e:
-        raise SystemExit(f"tcpfault vm: {e}") from None
+        raise exit_codes.Stop(e.status, f"tcpfault vm: {e}") from None
     except qemu.Stopped as e:
         say("stopped by a signal: the VM was stopped")
         return 128 + e.signum

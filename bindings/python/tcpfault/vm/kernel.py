@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import tempfile
 
-from .errors import VmError
+from .errors import VmError, VmUsage
 
 
 
@@ -106,7 +106,7 @@ def resolve_version(version):
               if os.path.exists(os.path.join(kernels, name, ".complete"))]
     if cached:
         return cached[0]
-    raise VmError(f"no Debian kernel package for version {version!r}: apt knows no linux-image-{version}*{FLAVOUR} "
+    raise VmUsage(f"no Debian kernel package for version {version!r}: apt knows no linux-image-{version}*{FLAVOUR} "
                   "(try 6.1 or 6.12, a package name, or a path; `apt-get update` if the lists are old)")
 
 
@@ -187,12 +187,12 @@ def from_tree(tree, name, cache_dir=None):
 def from_image(image, modules):
     """A vmlinuz or vmlinux and its modules: DIR is lib/modules/RELEASE itself, or holds one RELEASE."""
     if modules is None:
-        raise VmError(f"{image} is a kernel image: give its modules with --modules DIR "
+        raise VmUsage(f"{image} is a kernel image: give its modules with --modules DIR "
                       "(lib/modules/RELEASE of the same build)")
     if not os.path.exists(os.path.join(modules, "modules.order")):
         inner = [d for d in os.listdir(modules) if os.path.isfile(os.path.join(modules, d, "modules.order"))]
         if len(inner) != 1:
-            raise VmError(f"--modules {modules}: not a lib/modules/RELEASE directory (no modules.order)")
+            raise VmUsage(f"--modules {modules}: not a lib/modules/RELEASE directory (no modules.order)")
         modules = os.path.join(modules, inner[0])
     if not os.path.exists(os.path.join(modules, "modules.dep")):
         raise VmError(f"--modules {modules}: no modules.dep (run depmod -b on its tree first)")
@@ -206,7 +206,7 @@ def check_spec(spec):
     """Bad input, found before any work: what kind of spec this is, or VmError."""
     if os.sep in spec or spec.startswith("."):
         if not os.path.exists(spec):
-            raise VmError(f"--kernel {spec}: no such file or directory")
+            raise VmUsage(f"--kernel {spec}: no such file or directory")
         if spec.endswith(".deb"):
             return "deb"
         return "tree" if os.path.isdir(spec) else "image"
@@ -214,17 +214,17 @@ def check_spec(spec):
         return "package"
     if VERSION.match(spec):
         return "version"
-    raise VmError(f"--kernel {spec!r}: not a version (6.1, 6.12), a package (linux-image-6.1.0-57-amd64), "
+    raise VmUsage(f"--kernel {spec!r}: not a version (6.1, 6.12), a package (linux-image-6.1.0-57-amd64), "
                   "a .deb, or a path to an extracted package or a kernel image")
 
 
 def resolve(spec, modules=None, say=print):
     kind = check_spec(spec)
     if modules and not os.path.isdir(modules):
-        raise VmError(f"--modules {modules}: no such directory")
+        raise VmUsage(f"--modules {modules}: no such directory")
     if kind == "tree":
         if modules:
-            raise VmError("--modules is for a kernel image; an extracted package has its own lib/modules")
+            raise VmUsage("--modules is for a kernel image; an extracted package has its own lib/modules")
         return from_tree(os.path.abspath(spec), spec)
     if kind == "image":
         return from_image(os.path.abspath(spec), modules and os.path.abspath(modules))
@@ -234,6 +234,6 @@ def resolve(spec, modules=None, say=print):
         return from_tree(tree, package, tree)
     package = resolve_version(spec) if kind == "version" else spec
     if kind == "package" and not available_packages([package]):
-        raise VmError(f"--kernel {package}: apt has no such package (apt-cache policy {package})")
+        raise VmUsage(f"--kernel {package}: apt has no such package (apt-cache policy {package})")
     tree = fetch_package(package, say=say)
     return from_tree(tree, package, tree)
