@@ -11,7 +11,7 @@ tests' ladders drawn as SVG, their reasons, failures and artifact links.
 import argparse
 import os
 
-from .gather import gather
+from .gather import page_model
 from .page import render
 
 
@@ -30,6 +30,6 @@ def destination(path):
 def write(path, report):
     """Writes the page for a conformance report (the document --json writes) to `path`;
     artifact paths in it are read relative to the current folder, as the run wrote them."""
-    page = render(gather(report, path))
+    page = render(page_model(report, path))
     with open(path, "w", encoding="utf-8") as out:
         out.write(page)

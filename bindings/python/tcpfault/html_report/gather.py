@@ -91,7 +91,7 @@ def _test_of(row, number, report_dir):
     }
 
 
-def gather(report, report_path):
+def page_model(report, report_path):
     """The page's model: run facts, columns, cases with their cells and tests, filters."""
     results = list(report.get("results", []))
     report_dir = os.path.dirname(os.path.abspath(report_path))

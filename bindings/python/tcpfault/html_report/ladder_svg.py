@@ -17,7 +17,8 @@ X_CLIENT = 340
 X_MIDDLEBOX = 600
 X_SERVER = 860
 HEADER = 40
-SEGMENT_ROW = 36     # label, arrow, fate
+SEGMENT_ROW = 30     # label, arrow
+FATE_ROW = 42        # label, arrow, fate
 LINE_ROW = 18        # a state step, a call, a note
 CUT_ROW = 26
 WIRE_CHARS = 78      # what fits between the hosts' columns in the 11 px monospace font
@@ -28,6 +29,7 @@ MAX_ROWS = 1000
 
 _SEQ = re.compile(r", seq (\d+)")
 _ACK = re.compile(r", ack (\d+)")
+_REWRITTEN_TO = re.compile(r"(to: )\S+ > \S+: ")
 
 
 def _cut(text, width):
@@ -149,11 +151,15 @@ def _segment_row(s, top, numbers, several, release=False):
     time = s["released_ms"] if release else s["t_ms"]
     parts.append(_text(X_TIME, top + 23, f"{time:.3f}", "time", "end"))
     parts.append(_text(X_MIDDLEBOX, top + 12, label, "label", "middle"))
+    height = SEGMENT_ROW
     if kind != "passed" or release:
-        parts.append(_text(X_MIDDLEBOX, top + 35, s.get("fate", ""), "fate", "middle"))
+        # A rewrite's fate names the packet as delivered: its addresses are the original's.
+        fate = _REWRITTEN_TO.sub(r"\1", s.get("fate", ""))
+        parts.append(_text(X_MIDDLEBOX, top + 35, fate, "fate", "middle"))
+        height = FATE_ROW
     extra = f"let go {s['released_ms'] - s['t_ms']:.3f} ms after it was seen" if release else ""
     return (f'<g class="seg k-{kind}"><title>{_segment_tip(s, extra)}</title>' + "".join(parts) + "</g>",
-            SEGMENT_ROW)
+            height)
 
 
 def _side_row(host, time, text, cls, top):
