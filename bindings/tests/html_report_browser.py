@@ -91,7 +91,7 @@ def test_the_report_opens_in_chromium_without_errors_and_shows_the_run(run, tmp_
     tests_of = {case: sum(1 for r in report["results"] if r["case"] == case) for case in SELECTION}
     ladders_of = {case: sum(1 for r in report["results"] if r["case"] == case and "json" in r["artifacts"])
                   for case in SELECTION}
-    with Chromium(width=1400, height=1000) as browser:
+    with Chromium(width=1400, height=1300) as browser:
         browser.open(page.as_uri() + "#case=CL2")
         assert browser.errors() == []
         assert browser.requests() == [page.as_uri()]  # nothing fetched but the page itself

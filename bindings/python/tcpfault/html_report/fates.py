@@ -32,8 +32,3 @@ def kind_of(fate):
         return "passed"
     return "other"
 
-
-def reaches_receiver(segment):
-    """Whether the segment went on past the middlebox when the middlebox first saw it
-    (a held one goes on later, at its release time)."""
-    return kind_of(segment.get("fate")) not in ("dropped", "held")
