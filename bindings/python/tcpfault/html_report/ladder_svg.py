@@ -18,7 +18,7 @@ X_MIDDLEBOX = 600
 X_SERVER = 860
 HEADER = 40
 SEGMENT_ROW = 30     # label, arrow
-FATE_ROW = 46        # label, arrow, fate (set apart from the next label)
+FATE_ROW = 48        # label, arrow, fate (set apart from the next label)
 LINE_ROW = 18        # a state step, a call, a note
 CUT_ROW = 26
 WIRE_CHARS = 78      # what fits between the hosts' columns in the 11 px monospace font
@@ -155,7 +155,7 @@ def _segment_row(s, top, numbers, several, release=False):
     if kind != "passed" or release:
         # A rewrite's fate names the packet as delivered: its addresses are the original's.
         fate = _REWRITTEN_TO.sub(r"\1", s.get("fate", ""))
-        parts.append(_text(X_MIDDLEBOX, top + 34, fate, "fate", "middle"))
+        parts.append(_text(X_MIDDLEBOX, top + 37, fate, "fate", "middle"))
         height = FATE_ROW
     extra = f"let go {s['released_ms'] - s['t_ms']:.3f} ms after it was seen" if release else ""
     return (f'<g class="seg k-{kind}"><title>{_segment_tip(s, extra)}</title>' + "".join(parts) + "</g>",
