@@ -22,13 +22,14 @@ def group_of(case_id):
 
 def artifact_link(path, report_dir):
     """(href, where) for an artifact: a relative link when it is in the report's folder or
-    below (the two move together); else an absolute file:// link, valid on the machine that
-    ran the suite; (None, why) when the file is not there."""
+    below ("beside": the two move together); else an absolute file:// link, valid on the
+    machine that ran the suite ("elsewhere"); no link when the test wrote none ("not
+    written", as a case that cannot apply) or the file has gone since ("gone")."""
     if not path:
         return None, "not written"
     absolute = os.path.abspath(path)
     if not os.path.isfile(absolute):
-        return None, "gone (its folder was removed)"
+        return None, "gone"
     relative = os.path.relpath(absolute, report_dir)
     if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
         return urllib.parse.quote(relative.replace(os.sep, "/")), "beside"
@@ -123,8 +124,7 @@ def page_model(report, report_path):
         "cases": cases,
         "counts": {v: n for v, n in counts.items() if n},
         "filters": filters_of(cases, columns),
-        "links": {where: links.count(where) for where in ("beside", "elsewhere") if where in links}
-                 | {"missing": sum(1 for where in links if where not in ("beside", "elsewhere"))},
+        "links": {where: links.count(where) for where in ("beside", "elsewhere", "gone") if where in links},
     }
 
 

@@ -54,12 +54,15 @@ def links_note(links):
         notes.append("Links to a test's pcapng and JSON timeline are relative to this file: keep the artifacts "
                      "folder beside it.")
     if links.get("elsewhere"):
-        notes.append(f"{links['elsewhere']} artifact links point outside this file's folder: they are absolute "
-                     "file:// links, valid only on the machine that ran the suite (a run without --artifacts keeps "
-                     "them in a temporary folder). To keep a report and its artifacts together, give --artifacts a "
-                     "folder beside the report (e.g. --html out/report.html --artifacts out/run).")
-    if links.get("missing"):
-        notes.append(f"{links['missing']} artifacts were not there when the report was written, and have no link.")
+        many = links["elsewhere"] > 1
+        notes.append(f"{links['elsewhere']} artifact link{'s point' if many else ' points'} outside this file's "
+                     "folder: absolute file:// links, valid only on the machine that ran the suite (a run without "
+                     "--artifacts keeps them in a temporary folder). To keep a report and its artifacts together, "
+                     "give --artifacts a folder beside the report (e.g. --html out/report.html --artifacts out/run).")
+    if links.get("gone"):
+        gone = f"{links['gone']} artifact{'s' if links['gone'] > 1 else ''}"
+        notes.append(f"{gone} a test wrote had gone when the report was written: no link, and no ladder from a "
+                     "gone timeline.")
     return " ".join(escape(n) for n in notes)
 
 
@@ -88,7 +91,7 @@ def _cell(cell, column):
 def _link(label, link):
     if link["href"]:
         return f'{label} <a href="{escape(link["href"])}">{escape(link["href"].rsplit("/", 1)[-1])}</a>'
-    return f'{label} <i>{escape(link["where"])}</i>'
+    return f'{label} <i>{"gone" if link["where"] == "gone" else "not written"}</i>'
 
 
 # What a test's message is, by verdict.
