@@ -37,10 +37,11 @@ def _as_fds_3_and_4(reading, writing):
 class Chromium:
     """with Chromium() as browser: browser.open(url); browser.evaluate(...); browser.screenshot(path)"""
 
-    def __init__(self, width=1400, height=900, timeout_s=30.0):
+    def __init__(self, width=1400, height=900, timeout_s=30.0, session_s=180.0):
         if not os.access(CHROMIUM, os.X_OK):
             raise BrowserError(f"{CHROMIUM} is missing: apt-get install chromium (ci/setup.sh lists it)")
         self.timeout_s = timeout_s
+        self.session_end = time.monotonic() + session_s  # no wait goes past it, however many there are
         self.width, self.height = width, height
         self.profile = tempfile.mkdtemp(prefix="tcpfault-chromium-")
         self.log_path = os.path.join(self.profile, "chromium.log")
@@ -75,9 +76,10 @@ class Chromium:
     def _read(self, deadline):
         """The next message, or BrowserError once the deadline passes or the browser is gone."""
         while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
+            left = min(deadline, self.session_end) - time.monotonic()
             if left <= 0:
-                raise BrowserError(f"no answer from Chromium within {self.timeout_s} s{self._log_tail()}")
+                raise BrowserError(f"no answer from Chromium in time (at most {self.timeout_s} s a wait and "
+                                   f"the session's deadline){self._log_tail()}")
             ready, _, _ = select.select([self._from_browser], [], [], left)
             if ready:
                 chunk = os.read(self._from_browser, 1 << 20)

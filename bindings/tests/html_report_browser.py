@@ -4,8 +4,8 @@ opened in headless Chromium (headless_chromium.py). The page must raise no conso
 and fetch nothing, its table must show the run's cases and verdicts, #case=CL2 must open
 CL2 with its ladders drawn, other cases only when opened, and the filters must hide what
 they leave out. The screenshot goes to <build>/html_report/html-report.png (the README's
-docs/images/html-report.png is one). Needs root (the cases run in namespaces) and Debian's
-chromium; ctest runs it as html_report."""
+docs/images/html-report.png is one). A broken page shows that the check does see errors.
+Needs root (the cases run in namespaces) and Debian's chromium; ctest runs it as html_report."""
 
 import json
 import os
@@ -88,7 +88,6 @@ def set_text(value):
 def test_the_report_opens_in_chromium_without_errors_and_shows_the_run(run, tmp_path):
     out, report = run
     page = out / "report.html"
-    tests_of = {case: sum(1 for r in report["results"] if r["case"] == case) for case in SELECTION}
     ladders_of = {case: sum(1 for r in report["results"] if r["case"] == case and "json" in r["artifacts"])
                   for case in SELECTION}
     with Chromium(width=1400, height=1300) as browser:
@@ -105,7 +104,7 @@ def test_the_report_opens_in_chromium_without_errors_and_shows_the_run(run, tmp_
         # #case=CL2 opened CL2 and drew a ladder per test, the dropped final ACK in it;
         # the other cases' ladders are still waiting to be drawn.
         assert rows["CL2"]["open"] and not rows["CL2"]["detailHidden"]
-        assert len(rows["CL2"]["ladders"]) == tests_of["CL2"] and all(rows["CL2"]["ladders"])
+        assert len(rows["CL2"]["ladders"]) == ladders_of["CL2"] and all(rows["CL2"]["ladders"])
         assert any("seg k-dropped" in g for ladder in rows["CL2"]["ladders"] for g in ladder)
         for case in SELECTION.keys() - {"CL2"}:
             assert rows[case]["detailHidden"] and rows[case]["ladders"] == [], case
@@ -141,3 +140,17 @@ def test_the_report_opens_in_chromium_without_errors_and_shows_the_run(run, tmp_
         browser.screenshot(shot)
         assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert browser.errors() == []
+
+
+def test_the_browser_check_sees_console_errors_exceptions_and_fetches(tmp_path):
+    """What the report's test relies on: a page that logs an error, throws, and asks for a
+    file is caught at each (a file:// image, so nothing leaves the machine)."""
+    page = tmp_path / "broken.html"
+    page.write_text('<!DOCTYPE html><html><body><img src="missing.png">'
+                    '<script>console.error("on purpose"); no_such_function();</script></body></html>')
+    with Chromium(width=800, height=600) as browser:
+        browser.open(page.as_uri())
+        errors = browser.errors()
+        assert any(e.startswith("console: on purpose") for e in errors), errors
+        assert any(e.startswith("exception: ReferenceError: no_such_function") for e in errors), errors
+        assert (tmp_path / "missing.png").as_uri() in browser.requests()
