@@ -3,8 +3,8 @@ synthetic timeline with every fate, the table and the filters' data, artifact li
 page, and --html's check of its file. html_report_browser.py opens a real run's page in
 Chromium."""
 
-import argparse
 import json
+import pathlib
 import os
 import subprocess
 import sys
@@ -16,6 +16,7 @@ from tcpfault import html_report
 from tcpfault.html_report import fates, gather, ladder_svg, page
 
 SVG = "{http://www.w3.org/2000/svg}"
+CASES = pathlib.Path(__file__).resolve().parents[2] / "cases"
 CLIENT_ISN, SERVER_ISN = 1000, 5000
 
 
@@ -245,13 +246,22 @@ def test_the_page_holds_everything_and_keeps_each_ladder_inert_until_opened(tmp_
     assert 'class="cell v-target-failure"' in text and 'class="cell v-n-a"' in text
 
 
+def test_without_artifacts_the_passed_tests_keep_their_ladders_but_lose_their_links(tmp_path):
+    """A run without --artifacts removes what passed after the reports: the page is written
+    first, draws every ladder, and links only the failures' files."""
+    model = gather.page_model(a_report(tmp_path), str(tmp_path / "out" / "report.html"), artifacts_kept=False)
+    tests = {(t["test"], t["target"]): t for c in model["cases"] for t in c["tests"]}
+    passed = tests[("t.py::test_cl2[IPv4]", "kernel")]
+    assert passed["ladder"] and passed["links"]["json"] == {"href": None, "where": "removed"}
+    assert model["links"]["removed"] == 4
+    assert "Give --artifacts DIR to keep them all" in page.links_note(model["links"])
+
+
 def test_an_unwritable_html_destination_is_refused_before_anything_runs(tmp_path):
-    with pytest.raises(argparse.ArgumentTypeError, match="does not exist: create"):
-        html_report.destination(str(tmp_path / "missing" / "r.html"))
-    with pytest.raises(argparse.ArgumentTypeError, match="is a folder"):
-        html_report.destination(str(tmp_path))
-    assert html_report.destination(str(tmp_path / "r.html")) == str(tmp_path / "r.html")
-    # The command says it at once, as a usage error, before any case runs.
-    out = subprocess.run([sys.executable, "-m", "tcpfault.cli", "conformance", "--html",
-                          str(tmp_path / "missing" / "r.html")], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2 and "argument --html: the folder of" in out.stderr and out.stdout == ""
+    """The command's checks before a run (tcpfault.preflight) cover --html: a usage error, at once."""
+    for path, message in ((tmp_path / "missing" / "r.html", "no folder"), (tmp_path, "is a folder")):
+        out = subprocess.run([sys.executable, "-m", "tcpfault.cli", "conformance", "--html", str(path)],
+                             env=dict(os.environ, TCPFAULT_CASES=str(CASES)), capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 2 and f"--html {path}: {message}" in out.stderr, out.stderr
+        assert out.stdout == ""

@@ -8,7 +8,7 @@ import pathlib
 import re
 import urllib.parse
 
-from ..case_runs import SEVERITY, VERDICTS, case_sort_key
+from ..case_runs import SEVERITY, VERDICTS, VERDICTS_OK, case_sort_key
 from .ladder_svg import render as render_ladder
 
 FAMILIES = ("IPv4", "IPv6")
@@ -24,7 +24,8 @@ def artifact_link(path, report_dir):
     """(href, where) for an artifact: a relative link when it is in the report's folder or
     below ("beside": the two move together); else an absolute file:// link, valid on the
     machine that ran the suite ("elsewhere"); no link when the test wrote none ("not
-    written", as a case that cannot apply) or the file has gone since ("gone")."""
+    written", as a case that cannot apply) or the file has gone since ("gone"). ("removed":
+    what a run without --artifacts removes after the reports, see _test_of.)"""
     if not path:
         return None, "not written"
     absolute = os.path.abspath(path)
@@ -65,10 +66,13 @@ def cell_of(tests):
     return {"verdict": verdict, "tests": len(tests), "duration_s": round(sum(t["duration_s"] for t in tests), 3)}
 
 
-def _test_of(row, number, report_dir):
+def _test_of(row, number, report_dir, artifacts_kept):
     links = {}
+    # A run without --artifacts removes what passed once the reports are written.
+    removed = not artifacts_kept and row.get("verdict") in VERDICTS_OK
     for kind in ("pcapng", "json"):
-        href, where = artifact_link(row.get("artifacts", {}).get(kind), report_dir)
+        path = row.get("artifacts", {}).get(kind)
+        href, where = (None, "removed") if removed and path else artifact_link(path, report_dir)
         links[kind] = {"href": href, "where": where}
     # Drawn now and kept as text: a full run's timelines together would not fit in memory.
     timeline, missing = load_timeline(row.get("artifacts", {}).get("json"))
@@ -92,7 +96,7 @@ def _test_of(row, number, report_dir):
     }
 
 
-def page_model(report, report_path):
+def page_model(report, report_path, artifacts_kept=True):
     """The page's model: run facts, columns, cases with their cells and tests, filters."""
     results = list(report.get("results", []))
     report_dir = os.path.dirname(os.path.abspath(report_path))
@@ -107,7 +111,7 @@ def page_model(report, report_path):
                                                        columns.index((r["target"], r["family"]))))
         tests = []
         for row in rows:
-            tests.append(_test_of(row, number, report_dir))
+            tests.append(_test_of(row, number, report_dir, artifacts_kept))
             number += 1
         main = rows[0]
         cells = [cell_of([t for t in tests if (t["target"], t["family"]) == column]) for column in columns]
@@ -119,12 +123,14 @@ def page_model(report, report_path):
     counts = {v: sum(1 for r in results if r.get("verdict") == v) for v in VERDICTS}
     links = [t["links"][k]["where"] for c in cases for t in c["tests"] for k in t["links"]]
     return {
-        "run": {key: report.get(key) for key in ("targets", "kernel", "started", "duration_s", "clock")},
+        "run": {key: report.get(key) for key in ("targets", "kernel", "started", "duration_s", "clock",
+                                                 "interrupted", "shard")},
         "columns": columns,
         "cases": cases,
         "counts": {v: n for v, n in counts.items() if n},
         "filters": filters_of(cases, columns),
-        "links": {where: links.count(where) for where in ("beside", "elsewhere", "gone") if where in links},
+        "links": {where: links.count(where) for where in ("beside", "elsewhere", "removed", "gone")
+                  if where in links},
     }
 
 

@@ -36,10 +36,14 @@ def _header(model):
     facts = [f"target{'s' if len(run.get('targets') or []) > 1 else ''} <b>{escape(targets)}</b>",
              f"Linux <b>{escape(str(run.get('kernel') or '?'))}</b>",
              f"started {escape(str(run.get('started') or '?'))}"]
+    if run.get("shard"):
+        facts.append(f"shard {escape(str(run['shard']))}")
     if run.get("duration_s") is not None:
         clock = f" ({escape(str(run['clock']))} clock)" if run.get("clock") and run["clock"] != "real" else ""
         facts.append(f"{run['duration_s']:.1f} s{clock}")
     counts = " ".join(badge(v, f"{n} {v}") for v, n in model["counts"].items())
+    if run.get("interrupted"):
+        counts += ' <b class="interrupted">interrupted: only the tests that finished are here</b>'
     return ("<header><h1>tcpfault conformance</h1>"
             f'<p class="run">{" · ".join(facts)}</p>'
             f'<p class="counts">{counts}</p>'
@@ -59,6 +63,9 @@ def links_note(links):
                      "folder: absolute file:// links, valid only on the machine that ran the suite (a run without "
                      "--artifacts keeps them in a temporary folder). To keep a report and its artifacts together, "
                      "give --artifacts a folder beside the report (e.g. --html out/report.html --artifacts out/run).")
+    if links.get("removed"):
+        notes.append("The run had no --artifacts: it kept only the failures' pcapng and JSON timelines, so the "
+                     "tests that passed have no links (their ladders are here). Give --artifacts DIR to keep them all.")
     if links.get("gone"):
         gone = f"{links['gone']} artifact{'s' if links['gone'] > 1 else ''}"
         notes.append(f"{gone} a test wrote had gone when the report was written: no link, and no ladder from a "
@@ -91,7 +98,8 @@ def _cell(cell, column):
 def _link(label, link):
     if link["href"]:
         return f'{label} <a href="{escape(link["href"])}">{escape(link["href"].rsplit("/", 1)[-1])}</a>'
-    return f'{label} <i>{"gone" if link["where"] == "gone" else "not written"}</i>'
+    why = {"gone": "gone", "removed": "not kept (no --artifacts)"}.get(link["where"], "not written")
+    return f'{label} <i>{why}</i>'
 
 
 # What a test's message is, by verdict.
