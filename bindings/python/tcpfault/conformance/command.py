@@ -109,10 +109,10 @@ def finish(options, rows, logs, started, base, kept, interrupted):
     several = len(options.target) > 1
     out = sys.stderr if options.ktap else sys.stdout  # stdout stays KTAP
     bad = [r for r in rows if r["verdict"] not in VERDICTS_OK]
+    extra = {"interrupted": interrupted, "shard": options.shard}
     if options.html and rows:  # before what passed is removed: the page draws every test's ladder
-        html_report.write(options.html, summary.report_of(options.target, platform.release(), started, elapsed, rows,
-                                                          {"interrupted": interrupted, "shard": options.shard}),
-                          artifacts_kept=kept)
+        report = summary.report_of(options.target, platform.release(), started, elapsed, rows, extra)
+        html_report.write(options.html, report, artifacts_kept=kept)
     if not kept:
         keep_failures_only(rows, base)
     if not rows and not interrupted:
@@ -140,8 +140,7 @@ def finish(options, rows, logs, started, base, kept, interrupted):
         with open(options.markdown, "w") as f:
             f.write(summary.markdown_table(rows, columns, column_of))
     if options.json:
-        summary.write_json(options.json, options.target, platform.release(), started, elapsed, rows,
-                           {"interrupted": interrupted, "shard": options.shard})
+        summary.write_json(options.json, options.target, platform.release(), started, elapsed, rows, extra)
     where = ("; ".join(f"{t} {s:.1f} s" for t, s, _ in logs) if several else "")
     if kept:
         where += ("; " if where else "") + f"pytest log and artifacts in {base}"
