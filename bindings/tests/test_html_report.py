@@ -201,6 +201,9 @@ def test_the_table_has_a_cell_per_case_target_and_family_with_the_worst_verdict(
     cl2 = next(c for c in model["cases"] if c["id"] == "CL2")
     assert cl2["cells"][0] == {"verdict": "fail", "tests": 2, "duration_s": 0.75}
     assert [t["test"] for t in cl2["tests"]][0] == "t.py::test_cl2[IPv4]"  # the main test first
+    hs1 = next(c for c in model["cases"] if c["id"] == "HS1")
+    assert [(t["target"], t["family"]) for t in hs1["tests"]] == [("kernel", "IPv4"), ("kernel", "IPv6"),
+                                                                   ("lwip", "IPv4")]  # the columns' order
     assert model["counts"] == {"pass": 3, "deviation": 1, "n/a": 1, "fail": 1, "target failure": 1}
 
 

@@ -107,8 +107,9 @@ def page_model(report, report_path, artifacts_kept=True):
     cases = []
     number = 0
     for case_id in sorted(by_case, key=case_sort_key):
-        rows = sorted(by_case[case_id], key=lambda r: (not r.get("main", False), r.get("test", ""),
-                                                       columns.index((r["target"], r["family"]))))
+        # The main test first; a test's runs side by side in the table's column order.
+        rows = sorted(by_case[case_id], key=lambda r: (not r.get("main", False), r.get("test", "").split("[")[0],
+                                                       columns.index((r["target"], r["family"])), r.get("test", "")))
         tests = []
         for row in rows:
             tests.append(_test_of(row, number, report_dir, artifacts_kept))
