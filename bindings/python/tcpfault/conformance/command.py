@@ -86,7 +86,7 @@ def command(options):
             before = len(rows)
             target_started = time.time()
             code, log_path = run.run_target(options, target, folder, junit, progress, rows)
-            if code in (3, 4):  # pytest's internal or usage error: nothing ran
+            if code in (2, 3, 4):  # collection errors, pytest's internal or usage error: nothing ran
                 sys.stderr.write(open(log_path).read()[-4000:])
                 whole = f"; all of it: {log_path}" if kept else ""
                 raise exit_codes.cannot_run(COMMAND, f"pytest could not run the cases against {target} "
