@@ -1,9 +1,7 @@
 #include "harness/intercept/queue_rules.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,33 +52,18 @@ Restore start_restore(const netns::Namespace& ns, const std::string& program, co
   if (::pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
   UniqueFd err_read(err[0]), err_write(err[1]);
 
-  // vfork, not fork: the child borrows our memory until it execs, so a large process
-  // (a Python interpreter with the engine loaded) pays no page-table copy and no
-  // copy-on-write faults for it, twice per scenario. (posix_spawn would do the same
-  // but cannot enter the namespace first.) Every signal stays blocked until exec, so
-  // no handler of ours runs in the child on our memory.
-  const int ns_fd = ns.fd(), stdin_fd = in_read.get(), out_fd = err_write.get();
-  const char* argv[] = {program.c_str(), "--noflush", nullptr};
-  const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
-  sigset_t all, before;
-  ::sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &before);
-  pid_t pid = ::vfork();
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork " + program);
   if (pid == 0) {
-    // Child: system calls only, then exec (or _exit).
-    if (::setns(ns_fd, CLONE_NEWNET) != 0) ::_exit(126);
-    ::dup2(stdin_fd, 0);
-    ::dup2(out_fd, 2);
-    ::dup2(out_fd, 1);
-    ::sigprocmask(SIG_SETMASK, &before, nullptr);
-    ::execve(argv[0], const_cast<char**>(argv), const_cast<char**>(envp));
+    // Child: only async-signal-safe calls until exec.
+    if (::setns(ns.fd(), CLONE_NEWNET) != 0) ::_exit(126);
+    ::dup2(in_read.get(), 0);
+    ::dup2(err_write.get(), 2);
+    ::dup2(err_write.get(), 1);
+    const char* argv[] = {program.c_str(), "--noflush", nullptr};
+    const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+    ::execve(program.c_str(), const_cast<char**>(argv), const_cast<char**>(envp));
     ::_exit(127);
-  }
-  const int spawn_errno = errno;
-  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-  if (pid < 0) {
-    errno = spawn_errno;
-    throw_errno("vfork " + program);
   }
   in_read.reset();
   err_write.reset();
