@@ -30,13 +30,13 @@ int line_of(const fs::path& source, const std::string& marker) {
   return 0;
 }
 
-struct Run {
+struct ChildRun {
   int status = -1;
   std::string output;  // stdout and stderr
 };
 
-Run run(const std::string& command) {
-  Run r;
+ChildRun run_child(const std::string& command) {
+  ChildRun r;
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) throw_errno("popen " + command);
   char buf[4096];
@@ -77,7 +77,7 @@ TEST(FailureReport, NamesTheCaseFileAndLine) {
   ScratchDir scratch;
   const fs::path xml = scratch.path() / "report.xml";
   // Bounded: the two scenarios take about a second; a hang ends at 120 s.
-  const Run r = run("TCPFAULT_ARTIFACTS='" + scratch.path().string() + "' timeout 120 '" TCPFAULT_FAILING_CASE "'" +
+  const ChildRun r = run_child("TCPFAULT_ARTIFACTS='" + scratch.path().string() + "' timeout 120 '" TCPFAULT_FAILING_CASE "'" +
                     " --gtest_output=xml:'" + xml.string() + "'");
 
   EXPECT_EQ(r.status, 1) << r.output;  // GoogleTest's exit status for a failed test
