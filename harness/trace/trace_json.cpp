@@ -10,7 +10,8 @@
 namespace tcpfault {
 
 std::string render_json(const Trace& trace) {
-  using nlohmann::json;
+  // Keys in the order written: "schema" first, an event's "type" and "t_ms" first.
+  using json = nlohmann::ordered_json;
   const std::int64_t start = trace.start_ns();
   auto ms = [start](std::int64_t t) { return double(t - start) / 1e6; };
   auto segment_json = [&ms](const SegmentEvent* s) {
