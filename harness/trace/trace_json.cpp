@@ -34,7 +34,7 @@ std::string render_json(const Trace& trace) {
     if (s->released_ns) j["released_ms"] = ms(s->released_ns);
     const auto got_at = delivered_at(*s);
     j["delivered_ms"] = got_at ? json(ms(*got_at)) : json(nullptr);  // null: its receiver never got it
-    if (s->delivered) {  // what its receiver got instead, after a rewrite
+    if (s->delivered && got_at) {  // what its receiver got instead, after a rewrite
       const Packet& d = *s->delivered;
       j["delivered"] = {{"flags", flags_string(d.flags)}, {"seq", d.seq},         {"ack", d.ack},
                         {"window", d.window},             {"payload_len", d.payload_len},
