@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 
 #include "harness/trace/pcapng_writer.h"
 #include "harness/trace/trace_origin.h"
@@ -41,12 +42,15 @@ const std::vector<PcapngInterface>& capture_interfaces() {
 
 enum CaptureInterface : std::uint32_t { kDelivered = 0, kDropped = 1, kBeforeRewrite = 2, kHeld = 3 };
 
+// One block to write. `packet` points into the events being written, or at `made`
+// for a rewritten segment put back together: a long timeline is not copied again.
 struct Placed {
   std::int64_t t_ns;  // CLOCK_MONOTONIC
   std::uint32_t interface;
   PacketDirection direction;
-  Packet packet;
+  const Packet* packet;
   std::string comment;
+  std::unique_ptr<const Packet> made;
 };
 
 // The rules by id, with what each was (its label, else its description).
@@ -76,22 +80,23 @@ void place(const Trace& trace, const RuleLabels& rules, const SegmentEvent& s, c
   const auto got_at = delivered_at(s);
   if (!got_at) {
     const bool held = s.fate.rfind("dropped", 0) != 0;  // "held ..." or "delayed ...", not yet let go
-    out.push_back({s.arrived_ns(), held ? kHeld : kDropped, PacketDirection::Inbound, s.packet,
-                   comment + cut_note(s.packet)});
+    out.push_back({s.arrived_ns(), held ? kHeld : kDropped, PacketDirection::Inbound, &s.packet,
+                   comment + cut_note(s.packet), nullptr});
     return;
   }
   std::string delivered_comment = comment;
   if (s.released_ns) delivered_comment += "; it reached the middlebox at " + trace.offset(s.arrived_ns());
   if (s.delivered) {
-    out.push_back({s.arrived_ns(), kBeforeRewrite, PacketDirection::Inbound, s.packet,
-                   "before rewrite: " + comment + cut_note(s.packet)});
+    out.push_back({s.arrived_ns(), kBeforeRewrite, PacketDirection::Inbound, &s.packet,
+                   "before rewrite: " + comment + cut_note(s.packet), nullptr});
     delivered_comment = "after rewrite: " + delivered_comment;
   }
   // A segment let go later is dated when it went; the others when they reached the
   // middlebox (the kernel's stamp), as near the wire as the harness knows.
-  const Packet got = delivered_packet(s);
+  auto made = s.delivered ? std::make_unique<const Packet>(delivered_packet(s)) : nullptr;
+  const Packet* got = made ? made.get() : &s.packet;
   out.push_back({s.released_ns ? *got_at : s.arrived_ns(), kDelivered, PacketDirection::Outbound, got,
-                 delivered_comment + cut_note(got)});
+                 delivered_comment + cut_note(*got), std::move(made)});
 }
 
 std::string section_comment(const Trace& trace, const KernelName& kernel) {
@@ -123,15 +128,17 @@ void write_pcapng(const Trace& trace, const std::string& path) {
   // The timeline's segments and the bulk ones (a flood's), in the order of their times.
   RuleLabels rules;
   for (const auto& r : trace.rules()) rules[r.id] = r.label;
+  const auto events = trace.events();
+  const auto bulk = trace.bulk_segments();
   std::vector<Placed> placed;
-  for (const Event& e : trace.events())
+  for (const Event& e : events)
     if (auto* s = std::get_if<SegmentEvent>(&e))
       place(trace, rules, *s, "segment #" + std::to_string(s->id), placed);
-  for (const auto& s : trace.bulk_segments()) place(trace, rules, s, "bulk segment #" + std::to_string(s.id), placed);
+  for (const auto& s : bulk) place(trace, rules, s, "bulk segment #" + std::to_string(s.id), placed);
   std::stable_sort(placed.begin(), placed.end(), [](const Placed& a, const Placed& b) { return a.t_ns < b.t_ns; });
   for (const Placed& p : placed)
-    writer.write({p.interface, p.packet.bytes, static_cast<std::uint64_t>(trace.unix_ns(p.t_ns)), p.direction,
-                  p.comment, p.packet.ip_header_len + p.packet.tcp_header_len + p.packet.payload_len});
+    writer.write({p.interface, p.packet->bytes, static_cast<std::uint64_t>(trace.unix_ns(p.t_ns)), p.direction,
+                  p.comment, p.packet->ip_header_len + p.packet->tcp_header_len + p.packet->payload_len});
   writer.flush();
 }
 
