@@ -331,9 +331,13 @@ std::optional<TcpInfo> Scenario::tcp_info(const SocketRef& s) const {
   return info ? info->tcp : std::nullopt;
 }
 
+std::string Scenario::artifacts_or_failure_dir() const {
+  if (options_.artifacts_dir) return *options_.artifacts_dir;
+  return options_.failure_artifacts_dir.value_or((std::filesystem::temp_directory_path() / "tcpfault").string());
+}
+
 ArtifactPaths Scenario::write_artifacts(std::optional<std::string> dir) const {
-  std::string where = dir ? *dir : options_.artifacts_dir.value_or(
-                                       (std::filesystem::temp_directory_path() / "tcpfault").string());
+  std::string where = dir ? *dir : artifacts_or_failure_dir();
   return tcpfault::write_artifacts(*trace_, where, artifact_stem(options_.name));
 }
 

@@ -45,8 +45,12 @@ struct ScenarioOptions {
   Family family = Family::V4;
   std::string name = "scenario";
   // Where the pcapng/JSON/ladder go; default: $TCPFAULT_ARTIFACTS, else nowhere
-  // (on failure they then go to the system's temporary directory).
+  // (on failure they then go to failure_artifacts_dir).
   std::optional<std::string> artifacts_dir;
+  // Where a failure writes them without artifacts_dir (and an agent's log goes); default:
+  // the system's temporary directory's tcpfault/. The pytest plugin gives pytest's own
+  // temporary folder, so runs never share one.
+  std::optional<std::string> failure_artifacts_dir;
   std::uint16_t queue_number = 0;
   netns::TopologyOptions topology;
   // Packets the middlebox's kernel queue holds waiting for a verdict (held ones count);
@@ -177,6 +181,9 @@ class Scenario {
   std::string ladder() const { return render_ladder(*trace_); }
   // Writes the artifacts to `dir` (default: the scenario's artifacts directory).
   ArtifactPaths write_artifacts(std::optional<std::string> dir = std::nullopt) const;
+  // Where the files go when no directory is asked for: the artifacts directory, else the
+  // failures' one.
+  std::string artifacts_or_failure_dir() const;
 
  private:
   std::string failure_note(const std::string& summary) const;
