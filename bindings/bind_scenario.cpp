@@ -109,11 +109,13 @@ void bind_scenario(py::module_& m) {
                              "or call close(); the pytest plugin's `net` fixture does it for you.")
       .def(py::init([](const py::object& family, const std::string& name, const py::object& artifacts,
                        std::uint16_t queue, bool pin, bool intercept, const py::object& queue_max_len,
-                       const py::object& trace_payload_cap, const std::string& target, const py::object& target_side) {
+                       const py::object& trace_payload_cap, const std::string& target, const py::object& target_side,
+                       const py::object& failure_artifacts) {
              ScenarioOptions o;
              o.family = family_arg(family);
              o.name = name;
              if (!artifacts.is_none()) o.artifacts_dir = py::str(artifacts).cast<std::string>();
+             if (!failure_artifacts.is_none()) o.failure_artifacts_dir = py::str(failure_artifacts).cast<std::string>();
              o.queue_number = queue;
              o.topology.pin = pin;
              o.intercept = intercept;
@@ -131,7 +133,7 @@ void bind_scenario(py::module_& m) {
            py::arg("family") = 4, py::arg("name") = "scenario", py::arg("artifacts") = py::none(),
            py::arg("queue") = 0, py::arg("pin") = false, py::kw_only(), py::arg("intercept") = true,
            py::arg("queue_max_len") = NfQueue::kDefaultMaxLen, py::arg("trace_payload_cap") = py::none(),
-           py::arg("target") = "kernel", py::arg("target_side") = "server",
+           py::arg("target") = "kernel", py::arg("target_side") = "server", py::arg("failure_artifacts") = py::none(),
            "target: what runs the target side - 'kernel' (both sides, the default), 'lwip' (the agent built in\n"
            "agents/lwip) or 'agent:COMMAND' (any agent, docs/agent-protocol.md) on `target_side` ('server' or\n"
            "'client'); the other side stays the kernel's. What that side cannot do raises NotApplicable; a broken\n"
@@ -139,7 +141,9 @@ void bind_scenario(py::module_& m) {
            "intercept=False: the middlebox forwards without NFQUEUE (no faults, no segments seen).\n"
            "queue_max_len: packets the middlebox's queue holds waiting for a verdict; more are dropped by the\n"
            "kernel, counted (faults.stats) and reported. trace_payload_cap: payload bytes the trace keeps\n"
-           "(default $TCPFAULT_TRACE_PAYLOAD_CAP or 16 MiB); later segments keep their headers only.")
+           "(default $TCPFAULT_TRACE_PAYLOAD_CAP or 16 MiB); later segments keep their headers only.\n"
+           "failure_artifacts: where a failure writes the pcapng, JSON and ladder when `artifacts` is not given\n"
+           "(default: the system's temporary directory's tcpfault/).")
       .def_property_readonly("name", [](const ScenarioHandle& h) { return h.name; })
       .def_property_readonly("target", [](const ScenarioHandle& h) { return h.get()->target().label(); },
                              "What runs the target side: 'kernel', 'lwip', 'agent'.")

@@ -28,6 +28,7 @@ packages=(
   # modprobe, the host's, loads them).
   qemu-system-x86 busybox-static kmod
   zstd                                           # tcpfault vm: the vmlinux inside 6.12's zstd vmlinuz (it boots faster)
+  chromium                                       # the HTML report's test opens the page headless and screenshots it
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -38,7 +38,11 @@ def test_conformance_reports_as_junit_and_json(tmp_path):
     lines = out.stdout.splitlines()
     table = lines[next(i for i, line in enumerate(lines) if line.startswith("CASE ")):]
     assert table[0].split() == ["CASE", "IPv4", "IPv6", "TITLE"]
-    assert any(line.startswith("CL2 ") and line.count("pass") == 2 for line in table)
+    # A row per test, each with its own durations and its case's whole title (73 characters).
+    cl2 = [line for line in table if line.startswith("CL2 ")]
+    assert len(cl2) == 2 and all(line.count("pass") == 2 for line in cl2), table
+    assert all("the final ACK is lost: LAST_ACK retransmits its FIN, TIME_WAIT re-ACKs it" in line for line in cl2)
+    assert "(test_cl2_without_time_wait_the_second_fin_gets_rst)" in cl2[1]
 
     testcases = ElementTree.parse(junit).getroot().iter("testcase")
     names = sorted(case.get("name") for case in testcases)

@@ -161,6 +161,17 @@ def test_no_artifacts_section_without_the_option(pytester, run):
     result.stdout.no_fnmatch_line("*tcpfault artifacts*")
 
 
+def test_without_the_option_a_failure_writes_under_pytests_own_temporary_folder(pytester, run):
+    """Never a fixed folder every run shares: this run's --basetemp (or pytest-of-USER/pytest-N)."""
+    pytester.makepyfile(test_artifacts=ARTIFACT_TESTS)
+    basetemp = pytester.path / "basetemp"
+    result = run("--tcpfault-family", "4", "-k", "fails", "--basetemp", str(basetemp))
+    result.assert_outcomes(failed=1)
+    stem = basetemp / "tcpfault" / "test_artifacts.test_fails-IPv4"
+    result.stdout.fnmatch_lines([f"*trace: ladder: {stem}.ladder.txt, pcapng: {stem}.pcapng, json: {stem}.json*"])
+    assert (basetemp / "tcpfault" / (stem.name + ".pcapng")).is_file()
+
+
 def test_failed_expectation_is_a_failure_with_the_ladder(pytester, run):
     pytester.makepyfile(test_expectation="""
         import pytest

@@ -8,7 +8,7 @@ import signal
 import tempfile
 import time
 
-from cli_helpers import cases_dir, tcpfault, tcpfault_process
+from cli_helpers import CASES, cases_dir, tcpfault, tcpfault_process
 from tcpfault import exit_codes
 
 
@@ -70,3 +70,15 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_130(tmp_path):
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, out + err
     left = {p for p in set(os.listdir(tempfile.gettempdir())) - before if p.startswith("tcpfault-conformance.")}
     assert not left, left
+
+
+def test_ktap_nests_a_subtest_per_target():
+    """Two targets: each is a subtest of its own, indented, whose result line closes it."""
+    agent = CASES.parent / "harness" / "testing" / "agents" / "kernel_agent.py"
+    out = tcpfault("conformance", "--case", "HS5", "--family", "4", "--jobs", "1", "--ktap",
+                   "--target", "kernel", "--target", f"agent:{agent} --state-events")
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[:5] == ["KTAP version 1", "1..2", "    KTAP version 1", "    # Subtest: kernel", "    1..1"], lines
+    assert re.match(r"    ok 1 HS5 IPv4 test_hs5_connect_to_closed_port\[IPv4\]$", lines[6]), lines
+    assert lines[7] == "ok 1 kernel" and lines[-2].startswith("ok 2 agent:"), lines

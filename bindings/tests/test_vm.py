@@ -250,7 +250,7 @@ def test_kvm_only_with_vmx_or_svm(tmp_path):
     cpuinfo.write_text("processor : 0\nflags : fpu sse2 hypervisor\n")
     assert not qemu.use_kvm(str(cpuinfo))
     argv = qemu.command_line("k", "i", "a", [("hostroot", "/", False)], kvm=False)
-    assert argv[argv.index("-accel") + 1] == "tcg,thread=multi" and argv[argv.index("-cpu") + 1] == "max"
+    assert argv[argv.index("-accel") + 1] == "tcg,thread=multi" and argv[argv.index("-cpu") + 1] == "qemu64"
     assert "readonly=on" in argv[argv.index("-virtfs") + 1] and ["-nic", "none"] == argv[argv.index("-nic"):][:2]
 
 
@@ -259,7 +259,7 @@ def test_kvm_only_with_vmx_or_svm(tmp_path):
 def test_virtual_time_is_tcg_with_icount_on_one_vcpu_even_where_kvm_would_run():
     for kvm in (False, True):
         argv = qemu.command_line("k", "i", "a", [("hostroot", "/", False)], kvm=kvm, virtual_time=True)
-        assert argv[argv.index("-accel") + 1] == "tcg,thread=single" and argv[argv.index("-cpu") + 1] == "max"
+        assert argv[argv.index("-accel") + 1] == "tcg,thread=single" and argv[argv.index("-cpu") + 1] == "qemu64"
         assert argv[argv.index("-icount") + 1] == "shift=0,sleep=off"
         assert argv[argv.index("-smp") + 1] == "1"
     real = qemu.command_line("k", "i", "a", [("hostroot", "/", False)], kvm=False)

@@ -25,14 +25,6 @@ std::string ms_string(std::int64_t ns) {
   return buf;
 }
 
-// A packet's headers only (its payload length stays known): what the trace keeps of a
-// segment as delivered, beside the segment as sent.
-Packet headers_of(Packet p) {
-  p.bytes.resize(std::min(p.bytes.size(), p.ip_header_len + p.tcp_header_len));
-  p.bytes.shrink_to_fit();
-  return p;
-}
-
 std::optional<RelativeTo> relative_for(const RoleTracker& tracker, const Packet& p) {
   const auto* c = tracker.find(p.source(), p.destination());
   if (!c) return std::nullopt;
@@ -132,20 +124,20 @@ int FaultEngine::add(FaultRule rule) {
   std::lock_guard lock(mu_);
   std::string label = rule.label.empty() ? rule.describe() : rule.label;
   int id = rules_.add(std::move(rule));
-  trace_.note("rule #" + std::to_string(id) + " added: " + label);
+  trace_.rule_added(id, label);
   return id;
 }
 
 void FaultEngine::remove(int id) {
   std::lock_guard lock(mu_);
   rules_.remove(id);
-  trace_.note("rule #" + std::to_string(id) + " removed");
+  trace_.rule_removed(id);
 }
 
 void FaultEngine::clear() {
   std::lock_guard lock(mu_);
   rules_.clear();
-  trace_.note("all rules removed");
+  trace_.rules_cleared();
 }
 
 RuleBook::Counts FaultEngine::counts(int id) const {
@@ -299,7 +291,7 @@ void FaultEngine::handle(const NfQueue::Message& m) {
     return;
   }
   Outgoing out = outgoing(p, real, ev.classified);
-  if (out.rewritten) ev.delivered = headers_of(out.wire);
+  if (out.rewritten) ev.delivered = out.wire;  // the trace keeps its payload only if changed
   std::string shifted;
   if (out.seq_delta) shifted = " (seq +" + std::to_string(out.seq_delta) + ")";
   if (unshift) shifted += " (ack -" + std::to_string(unshift) + ")";
@@ -380,7 +372,7 @@ void FaultEngine::apply(const RuleBook::Entry& acting, const NfQueue::Message& m
     if (mod->payload) changed.write_payload(mod->payload->offset, mod->payload->bytes, mod->payload->xor_bytes);
     Outgoing rewritten = outgoing(out.wire, changed, ev.classified);
     rewritten.rewritten = true;
-    ev.delivered = headers_of(rewritten.wire);
+    ev.delivered = rewritten.wire;
     auto as_sent = relative_for(tracker_, out.real);
     if (as_sent) as_sent->src_isn += rewritten.seq_delta;
     record("rewritten by " + who + " to: " + format_packet(rewritten.wire, as_sent));

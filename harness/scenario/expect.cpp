@@ -58,9 +58,6 @@ std::vector<TcpState> to_states(const std::vector<TransitionEvent>& ts) {
 
 }  // namespace
 
-ExpectationFailed::ExpectationFailed(std::string summary, std::string detail)
-    : Error(summary + "\n" + detail), summary_(std::move(summary)) {}
-
 std::string Since::describe(const Trace& trace) const {
   char buf[48];
   if (segment) {
@@ -80,7 +77,9 @@ void Expectations::fail(const std::string& summary, const std::string& expected,
   trace_->note("expectation failed: " + summary);
   std::string detail = "  expected: " + expected + "\n  seen:     " + seen + "\n";
   if (on_failure_) detail += on_failure_(summary);
-  throw ExpectationFailed("expectation failed: " + summary, detail);
+  ExpectationFailed failure("expectation failed: " + summary, detail, ExpectationSite::current());
+  ReportExpectationFailures::report(failure);
+  throw failure;
 }
 
 std::optional<SocketInfo> Expectations::socket_now(const SocketRef& s) const {

@@ -12,6 +12,7 @@
 #include "harness/agent/agent_states.h"
 #include "harness/endpoints/endpoint.h"
 #include "harness/roles/segment_match.h"
+#include "harness/scenario/expectation_failure.h"
 #include "harness/scenario/socket_end.h"
 #include "harness/observe/state_observer.h"
 #include "harness/tcp_state.h"
@@ -22,15 +23,6 @@
 namespace tcpfault {
 
 using std::chrono::milliseconds;
-
-class ExpectationFailed : public Error {
- public:
-  ExpectationFailed(std::string summary, std::string detail);
-  const std::string& summary() const { return summary_; }  // first line: what failed
-
- private:
-  std::string summary_;
-};
 
 // Where an expectation starts looking: only segments after this point count.
 struct Since {
@@ -77,6 +69,8 @@ class Expectations {
   // The side an agent runs: its states come from `agent` instead of the kernel.
   void set_agent_states(const AgentStates* agent) { agent_ = agent; }
 
+  // Throws ExpectationFailed naming the test's line (ExpectationSite::current()),
+  // after this thread's reporter, if any, has had it (ReportExpectationFailures).
   [[noreturn]] void fail(const std::string& summary, const std::string& expected,
                          const std::string& seen) const;
 

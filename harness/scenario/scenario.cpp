@@ -239,28 +239,40 @@ std::int64_t Scenario::counter_delta(Host h, const std::string& key) const {
   return it->second - (before == start.end() ? 0 : before->second);
 }
 
-void Scenario::expect_state(const SocketRef& s, TcpState want, milliseconds within) const {
+void Scenario::expect_state(const SocketRef& s, TcpState want, milliseconds within, std::source_location where) const {
+  const ExpectationSite site(where);
   expect_->state(s, want, within);
 }
-void Scenario::expect_transitions(const SocketRef& s, const std::vector<TcpState>& seq,
-                                  milliseconds within) const {
+void Scenario::expect_transitions(const SocketRef& s, const std::vector<TcpState>& seq, milliseconds within,
+                                  std::source_location where) const {
+  const ExpectationSite site(where);
   expect_->transitions(s, seq, within);
 }
-void Scenario::expect_segments(const Match& m, int count, milliseconds within) const {
+void Scenario::expect_segments(const Match& m, int count, milliseconds within, std::source_location where) const {
+  const ExpectationSite site(where);
   expect_->segments(m, count, within);
 }
-void Scenario::expect_no_segment(const Match& m, milliseconds during, const Since& since) const {
+void Scenario::expect_no_segment(const Match& m, milliseconds during, const Since& since, std::source_location where) const {
+  const ExpectationSite site(where);
   expect_->no_segment(m, during, since);
 }
-void Scenario::expect_stays_until(const SocketRef& s, TcpState held, const Match& m,
-                                  milliseconds within) const {
+void Scenario::expect_stays_until(const SocketRef& s, TcpState held, const Match& m, milliseconds within,
+                                  std::source_location where) const {
+  const ExpectationSite site(where);
   expect_->stays_until(s, held, m, within);
 }
-void Scenario::expect_error(const CallResult& r, int err) const { expect_->error(r, err); }
-void Scenario::expect_ok(const CallResult& r) const { expect_->ok(r); }
+void Scenario::expect_error(const CallResult& r, int err, std::source_location where) const {
+  const ExpectationSite site(where);
+  expect_->error(r, err);
+}
+void Scenario::expect_ok(const CallResult& r, std::source_location where) const {
+  const ExpectationSite site(where);
+  expect_->ok(r);
+}
 
 void Scenario::expect_counter(Host h, const std::string& key, std::int64_t at_least,
-                              std::optional<std::int64_t> at_most) const {
+                              std::optional<std::int64_t> at_most, std::source_location where) const {
+  const ExpectationSite site(where);
   auto delta = counter_delta(h, key);
   if (delta >= at_least && (!at_most || delta <= *at_most)) return;
   std::string want = at_most ? (at_least == *at_most ? std::to_string(at_least)
@@ -270,13 +282,15 @@ void Scenario::expect_counter(Host h, const std::string& key, std::int64_t at_le
                 std::to_string(delta));
 }
 
-CallResult Scenario::close_after_acking_fin(Connection& end, milliseconds within) const {
+CallResult Scenario::close_after_acking_fin(Connection& end, milliseconds within, std::source_location where) const {
+  const ExpectationSite site(where);
   expect_segments(Match().role(ACK_OF_FIN | PURE_ACK).sent_by(end.host()).of_connection(end.tuple()).nth(1), 1,
                   within);
   return end.close();
 }
 
-void Scenario::expect_no_undecided_drops() const {
+void Scenario::expect_no_undecided_drops(std::source_location where) const {
+  const ExpectationSite site(where);
   auto st = faults_->stats();
   if (st.undecided_drops() == 0) return;
   expect_->fail("the middlebox loses no packet that no rule asked for", "0 packets dropped by the kernel's queue",
@@ -285,7 +299,8 @@ void Scenario::expect_no_undecided_drops() const {
                     " not handed to the harness (socket buffer full)");
 }
 
-SegmentEvent Scenario::expect_released(int rule, milliseconds within, int nth) const {
+SegmentEvent Scenario::expect_released(int rule, milliseconds within, int nth, std::source_location where) const {
+  const ExpectationSite site(where);
   // A removed rule's held segments still go when their time comes: only a rule still
   // there can be checked for holding anything at all.
   std::string label = "removed";
@@ -298,11 +313,14 @@ SegmentEvent Scenario::expect_released(int rule, milliseconds within, int nth) c
   return tcpfault::expect_released(*expect_, *trace_, rule, label, nth, within);
 }
 
-void Scenario::expect_schedule(const Match& m, const Schedule& schedule, const ScheduleExpectation& o) const {
+void Scenario::expect_schedule(const Match& m, const Schedule& schedule, const ScheduleExpectation& o,
+                               std::source_location where) const {
+  const ExpectationSite site(where);
   tcpfault::expect_schedule(*expect_, *trace_, *states_, m, schedule, o);
 }
 
-void Scenario::destroy_silently(const SocketRef& s) {
+void Scenario::destroy_silently(const SocketRef& s, std::source_location where) {
+  const ExpectationSite site(where);
   require_kernel(s.host, "has no sock_diag to destroy its socket with (destroy_silently)");
   tcpfault::destroy_silently(*faults_, states_->diag(s.host), *trace_, *expect_, s);
 }
@@ -313,9 +331,13 @@ std::optional<TcpInfo> Scenario::tcp_info(const SocketRef& s) const {
   return info ? info->tcp : std::nullopt;
 }
 
+std::string Scenario::artifacts_or_failure_dir() const {
+  if (options_.artifacts_dir) return *options_.artifacts_dir;
+  return options_.failure_artifacts_dir.value_or((std::filesystem::temp_directory_path() / "tcpfault").string());
+}
+
 ArtifactPaths Scenario::write_artifacts(std::optional<std::string> dir) const {
-  std::string where = dir ? *dir : options_.artifacts_dir.value_or(
-                                       (std::filesystem::temp_directory_path() / "tcpfault").string());
+  std::string where = dir ? *dir : artifacts_or_failure_dir();
   return tcpfault::write_artifacts(*trace_, where, artifact_stem(options_.name));
 }
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,12 @@ struct ScenarioOptions {
   Family family = Family::V4;
   std::string name = "scenario";
   // Where the pcapng/JSON/ladder go; default: $TCPFAULT_ARTIFACTS, else nowhere
-  // (on failure they then go to the system's temporary directory).
+  // (on failure they then go to failure_artifacts_dir).
   std::optional<std::string> artifacts_dir;
+  // Where a failure writes them without artifacts_dir (and an agent's log goes); default:
+  // the system's temporary directory's tcpfault/. The pytest plugin gives pytest's own
+  // temporary folder, so runs never share one.
+  std::optional<std::string> failure_artifacts_dir;
   std::uint16_t queue_number = 0;
   netns::TopologyOptions topology;
   // Packets the middlebox's kernel queue holds waiting for a verdict (held ones count);
@@ -111,43 +116,51 @@ class Scenario {
   Counters counters(Host h) const;
   std::int64_t counter_delta(Host h, const std::string& key) const;
 
-  // ---- expectations: each throws ExpectationFailed with the ladder ----
-  void expect_state(const SocketRef& s, TcpState want, milliseconds within = 3000ms) const;
-  void expect_state(const Connection& c, TcpState want, milliseconds within = 3000ms) const {
-    expect_state(c.ref(), want, within);
+  // ---- expectations: each throws ExpectationFailed with the ladder, naming the line of
+  // the caller (`where`, a default argument: leave it out) ----
+  void expect_state(const SocketRef& s, TcpState want, milliseconds within = 3000ms,
+                    std::source_location where = std::source_location::current()) const;
+  void expect_state(const Connection& c, TcpState want, milliseconds within = 3000ms,
+                    std::source_location where = std::source_location::current()) const {
+    expect_state(c.ref(), want, within, where);
   }
-  void expect_transitions(const SocketRef& s, const std::vector<TcpState>& seq,
-                          milliseconds within = 3000ms) const;
-  void expect_transitions(const Connection& c, const std::vector<TcpState>& seq,
-                          milliseconds within = 3000ms) const {
-    expect_transitions(c.ref(), seq, within);
+  void expect_transitions(const SocketRef& s, const std::vector<TcpState>& seq, milliseconds within = 3000ms,
+                          std::source_location where = std::source_location::current()) const;
+  void expect_transitions(const Connection& c, const std::vector<TcpState>& seq, milliseconds within = 3000ms,
+                          std::source_location where = std::source_location::current()) const {
+    expect_transitions(c.ref(), seq, within, where);
   }
-  void expect_segments(const Match& m, int count, milliseconds within = 3000ms) const;
-  void expect_no_segment(const Match& m, milliseconds during = 0ms, const Since& since = {}) const;
-  void expect_stays_until(const SocketRef& s, TcpState held, const Match& m,
-                          milliseconds within = 3000ms) const;
-  void expect_error(const CallResult& r, int err) const;
-  void expect_ok(const CallResult& r) const;
+  void expect_segments(const Match& m, int count, milliseconds within = 3000ms,
+                       std::source_location where = std::source_location::current()) const;
+  void expect_no_segment(const Match& m, milliseconds during = 0ms, const Since& since = {},
+                         std::source_location where = std::source_location::current()) const;
+  void expect_stays_until(const SocketRef& s, TcpState held, const Match& m, milliseconds within = 3000ms,
+                          std::source_location where = std::source_location::current()) const;
+  void expect_error(const CallResult& r, int err, std::source_location where = std::source_location::current()) const;
+  void expect_ok(const CallResult& r, std::source_location where = std::source_location::current()) const;
   void expect_counter(Host h, const std::string& key, std::int64_t at_least,
-                      std::optional<std::int64_t> at_most = std::nullopt) const;
+                      std::optional<std::int64_t> at_most = std::nullopt,
+                      std::source_location where = std::source_location::current()) const;
   // Closes `end`, whose peer closed first, once end's bare ACK of that FIN has crossed the
   // middlebox. Closed at once, end's FIN (sent from the test's CPU) can overtake that ACK
   // (built in softirq on the other CPU); the stale ACK then reaches the peer in TIME_WAIT,
   // whose answer meets a closed socket, and the RST ends TIME_WAIT. A scenario about
   // something else than that race closes the second end this way.
-  CallResult close_after_acking_fin(Connection& end, milliseconds within = 3000ms) const;
+  CallResult close_after_acking_fin(Connection& end, milliseconds within = 3000ms,
+                                    std::source_location where = std::source_location::current()) const;
   // The middlebox lost no packet that no rule asked for (its queue never overflowed).
-  void expect_no_undecided_drops() const;
+  void expect_no_undecided_drops(std::source_location where = std::source_location::current()) const;
   // The `nth` segment (from 1) that rule `rule` kept back (a hold, a delay, a random rule's
   // reorder or delay) has been let go; returns it. Error for a rule that never holds.
-  SegmentEvent expect_released(int rule, milliseconds within = 3000ms, int nth = 1) const;
+  SegmentEvent expect_released(int rule, milliseconds within = 3000ms, int nth = 1,
+                               std::source_location where = std::source_location::current()) const;
 
   // ---- bulk transfers, checked byte by byte (harness/transfer/transfer.h, scenario_transfer.cpp);
   // a transfer still running when the scenario ends is stopped ----
   std::shared_ptr<Transfer> start_transfer(const Connection& sender, const Connection& receiver,
                                            TransferOptions options = {});
   TransferReport transfer(const Connection& sender, const Connection& receiver, TransferOptions options = {});
-  void expect_intact(const TransferReport& report) const;
+  void expect_intact(const TransferReport& report, std::source_location where = std::source_location::current()) const;
 
   // ---- SYN floods from the middlebox (harness/intercept/syn_flood.h) ----
   // Starts a flood toward the server; throws Error for a spec out of bounds. The flood
@@ -158,15 +171,19 @@ class Scenario {
   // ---- timers and silent ends (harness/scenario/timer_settings.h makes schedules from this
   // scenario's settings; harness/timing/backoff.h explains them) ----
   // The segments matching `m` follow `schedule`, each interval within max(5 ms, 12.5 %).
-  void expect_schedule(const Match& m, const Schedule& schedule, const ScheduleExpectation& o = {}) const;
+  void expect_schedule(const Match& m, const Schedule& schedule, const ScheduleExpectation& o = {},
+                       std::source_location where = std::source_location::current()) const;
   // Destroys one end's socket and loses its RST in the middlebox: the peer is not told.
-  void destroy_silently(const SocketRef& s);
+  void destroy_silently(const SocketRef& s, std::source_location where = std::source_location::current());
   // The kernel's TCP_INFO for a socket now (nullopt: no full socket).
   std::optional<TcpInfo> tcp_info(const SocketRef& s) const;
 
   std::string ladder() const { return render_ladder(*trace_); }
   // Writes the artifacts to `dir` (default: the scenario's artifacts directory).
   ArtifactPaths write_artifacts(std::optional<std::string> dir = std::nullopt) const;
+  // Where the files go when no directory is asked for: the artifacts directory, else the
+  // failures' one.
+  std::string artifacts_or_failure_dir() const;
 
  private:
   std::string failure_note(const std::string& summary) const;

@@ -8,7 +8,7 @@ namespace tcpfault {
 
 void Scenario::start_agent() {
   // Its stderr is kept with the artifacts (in the temporary directory without them).
-  const std::string dir = options_.artifacts_dir.value_or((std::filesystem::temp_directory_path() / "tcpfault").string());
+  const std::string dir = artifacts_or_failure_dir();
   const std::string log = (std::filesystem::path(dir) / (artifact_stem(options_.name) + ".agent.log")).string();
   agent_ = std::make_unique<AgentTarget>(options_.target, *topology_, trace_, log);
   expect_->set_agent_states(&agent_->states());

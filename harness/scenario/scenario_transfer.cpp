@@ -12,7 +12,8 @@ TransferReport Scenario::transfer(const Connection& sender, const Connection& re
   return start_transfer(sender, receiver, options)->wait();
 }
 
-void Scenario::expect_intact(const TransferReport& r) const {
+void Scenario::expect_intact(const TransferReport& r, std::source_location where) const {
+  const ExpectationSite site(where);
   if (r.intact()) return;
   std::string expected = std::to_string(r.bytes_expected) + " bytes of the pattern (seed " + std::to_string(r.seed) +
                          ") in order" + (r.expect_eof ? ", then EOF" : "");

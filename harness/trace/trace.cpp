@@ -3,13 +3,52 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <string_view>
 
 namespace tcpfault {
 
-std::int64_t mono_now_ns() {
+namespace {
+
+std::int64_t clock_ns(clockid_t clock) {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::size_t header_length(const Packet& p) { return p.ip_header_len + p.tcp_header_len; }
+
+void keep_headers_only(Packet& p) {
+  p.bytes.resize(std::min(p.bytes.size(), header_length(p)));
+  p.bytes.shrink_to_fit();
+}
+
+}  // namespace
+
+std::int64_t mono_now_ns() { return clock_ns(CLOCK_MONOTONIC); }
+
+std::optional<std::int64_t> delivered_at(const SegmentEvent& s) {
+  const std::string_view f = s.fate;
+  auto starts = [&](std::string_view p) { return f.substr(0, p.size()) == p; };
+  if (starts("dropped")) return std::nullopt;
+  if (starts("held") || starts("delayed")) {
+    if (s.released_ns) return s.released_ns;
+    return std::nullopt;
+  }
+  // "passed ...", "ISN rewritten ...", "rewritten by ...", "injected: ...", "flood #1:
+  // sent", an empty fate (a segment recorded before its verdict is being passed).
+  return s.t_ns;
+}
+
+Packet delivered_packet(const SegmentEvent& s) {
+  if (!s.delivered) return s.packet;
+  Packet got = *s.delivered;
+  // Headers only: the payload went on as sent (or past the payload cap, as the
+  // packet's own, is not kept either).
+  if (got.bytes.size() == header_length(got) && got.payload_len == s.packet.payload_len) {
+    const auto payload = s.packet.payload();
+    got.bytes.insert(got.bytes.end(), payload.begin(), payload.end());
+  }
+  return got;
 }
 
 std::int64_t event_time(const Event& e) {
@@ -23,7 +62,10 @@ std::string Trace::offset(std::int64_t t_ns) const {
 }
 
 Trace::Trace(std::string name, std::size_t payload_cap)
-    : name_(std::move(name)), start_ns_(mono_now_ns()), payload_cap_(payload_cap) {}
+    : name_(std::move(name)),
+      start_ns_(mono_now_ns()),
+      start_unix_ns_(clock_ns(CLOCK_REALTIME)),
+      payload_cap_(payload_cap) {}
 
 bool Trace::apply_name(TransitionEvent& t, const PendingName& n) const {
   if (t.host != n.host || t.local.port != 0 || t.to != TcpState::SYN_SENT || t.t_ns < n.since_ns ||
@@ -73,21 +115,36 @@ void Trace::add(Event e) {
 
 void Trace::note(std::string text) { add(NoteEvent{mono_now_ns(), std::move(text)}); }
 
+void Trace::keep_payload(Packet& p, std::int64_t t_ns) {
+  const std::size_t payload = p.payload().size();
+  if (payload_kept_ + payload <= payload_cap_) {
+    payload_kept_ += payload;
+    return;
+  }
+  // Past the cap a segment keeps its headers; its length stays known (wire_length).
+  keep_headers_only(p);
+  if (!cap_noted_) {
+    cap_noted_ = true;
+    insert_other(NoteEvent{t_ns, "trace payload cap of " + std::to_string(payload_cap_) +
+                                     " bytes reached: from here on segments keep their headers only"});
+  }
+}
+
 std::uint64_t Trace::add_segment(SegmentEvent e) {
   std::uint64_t id;
   {
     std::lock_guard lock(mu_);
-    std::size_t payload = e.packet.payload().size();
-    if (payload_kept_ + payload <= payload_cap_) {
-      payload_kept_ += payload;
-    } else {
-      // Past the cap a segment keeps its headers; its length stays known (wire_length).
-      e.packet.bytes.resize(std::min(e.packet.bytes.size(), e.packet.ip_header_len + e.packet.tcp_header_len));
-      e.packet.bytes.shrink_to_fit();
-      if (!cap_noted_) {
-        cap_noted_ = true;
-        insert_other(NoteEvent{e.t_ns, "trace payload cap of " + std::to_string(payload_cap_) +
-                                           " bytes reached: from here on segments keep their headers only"});
+    keep_payload(e.packet, e.t_ns);
+    if (e.delivered) {
+      // A rewrite that left the payload as it was (most do) keeps no second copy of it.
+      const auto sent = e.packet.payload(), got = e.delivered->payload();
+      if (std::equal(sent.begin(), sent.end(), got.begin(), got.end())) {
+        keep_headers_only(*e.delivered);
+      } else {
+        keep_payload(*e.delivered, e.t_ns);
+        // Past the cap both keep their headers: delivered_packet must not pair the new
+        // headers with the old payload.
+        if (e.delivered->payload().size() < e.delivered->payload_len) keep_headers_only(e.packet);
       }
     }
     id = segments_.size() + 1;
@@ -109,6 +166,32 @@ void Trace::set_fate(std::uint64_t id, std::string fate, std::int64_t released_n
     ++version_;
   }
   changed_.notify_all();
+}
+
+void Trace::rule_added(int id, std::string label) {
+  note("rule #" + std::to_string(id) + " added: " + label);
+  std::lock_guard lock(mu_);
+  rules_.push_back({id, std::move(label), mono_now_ns(), 0});
+}
+
+void Trace::rule_removed(int id) {
+  note("rule #" + std::to_string(id) + " removed");
+  std::lock_guard lock(mu_);
+  for (auto& r : rules_)
+    if (r.id == id && !r.removed_ns) r.removed_ns = mono_now_ns();
+}
+
+void Trace::rules_cleared() {
+  note("all rules removed");
+  std::lock_guard lock(mu_);
+  const std::int64_t now = mono_now_ns();
+  for (auto& r : rules_)
+    if (!r.removed_ns) r.removed_ns = now;
+}
+
+std::vector<RuleRecord> Trace::rules() const {
+  std::lock_guard lock(mu_);
+  return rules_;
 }
 
 void Trace::log_fault(FaultDecision d) {

@@ -48,8 +48,10 @@ struct SegmentEvent {
   std::string rule;             // the rule that acted, empty if none
   int rule_id = 0;              // ... and its id (0: none)
   std::int64_t released_ns = 0; // for held segments: when they were let go
-  // Its headers as the receiver got them, when the middlebox changed them (a modify
-  // rule, an ISN shift); unset when it went on as sent. `packet` stays as sent.
+  // The segment as the receiver got it, when the middlebox changed it (a modify rule,
+  // an ISN shift); unset when it went on as sent. `packet` stays as sent. The trace
+  // keeps its payload only when the rewrite changed the payload: otherwise it holds
+  // the headers, and the payload is packet's (delivered_packet puts them together).
   std::optional<Packet> delivered;
 
   // Its length on the wire; more than packet.bytes.size() when the trace kept only
@@ -61,6 +63,13 @@ struct SegmentEvent {
   // kernel's retransmissions.
   std::int64_t arrived_ns() const { return queued_ns ? queued_ns : t_ns; }
 };
+
+// When the receiver got it: when it was seen, or for a held segment when it was let
+// go; nullopt when nobody got it (dropped, or still held).
+std::optional<std::int64_t> delivered_at(const SegmentEvent& s);
+// The bytes its receiver got: `delivered` with its payload (packet's, unless the
+// rewrite changed it), or the packet itself when it went on as sent.
+Packet delivered_packet(const SegmentEvent& s);
 
 struct TransitionEvent {
   std::int64_t t_ns = 0;
@@ -100,6 +109,15 @@ struct FaultDecision {
 };
 std::int64_t event_time(const Event& e);
 
+// A fault rule of the scenario as the timeline knows it: what it was and how long it
+// stood (the outputs name the rules a scenario ran with).
+struct RuleRecord {
+  int id = 0;
+  std::string label;          // the rule's label, else its description
+  std::int64_t added_ns = 0;
+  std::int64_t removed_ns = 0;  // 0: still in place
+};
+
 // Payload bytes a trace keeps by default (TCPFAULT_TRACE_PAYLOAD_CAP overrides it).
 inline constexpr std::size_t kDefaultPayloadCap = 16u << 20;
 
@@ -108,7 +126,12 @@ class Trace {
   explicit Trace(std::string name, std::size_t payload_cap = kDefaultPayloadCap);
 
   const std::string& name() const { return name_; }
+  // When the timeline began: CLOCK_MONOTONIC (what every event's time counts from)
+  // and CLOCK_REALTIME read at the same moment (ns since the epoch, UTC).
   std::int64_t start_ns() const { return start_ns_; }
+  std::int64_t start_unix_ns() const { return start_unix_ns_; }
+  // A CLOCK_MONOTONIC time as ns since the epoch, by the pair above.
+  std::int64_t unix_ns(std::int64_t t_ns) const { return start_unix_ns_ + (t_ns - start_ns_); }
   // A time as failure messages give it: "+45.3 ms" after the timeline began.
   std::string offset(std::int64_t t_ns) const;
   std::size_t payload_cap() const { return payload_cap_; }
@@ -119,6 +142,12 @@ class Trace {
   // Segments are recorded on arrival; a later verdict updates the fate in place.
   std::uint64_t add_segment(SegmentEvent e);  // returns its id, for set_fate
   void set_fate(std::uint64_t id, std::string fate, std::int64_t released_ns = 0);
+
+  // The fault rules, each with a note in the timeline ("rule #2 added: ...").
+  void rule_added(int id, std::string label);
+  void rule_removed(int id);
+  void rules_cleared();
+  std::vector<RuleRecord> rules() const;  // in the order added, removed ones too
 
   // The fault log of random rules, in the order of their decisions.
   void log_fault(FaultDecision d);
@@ -168,15 +197,18 @@ class Trace {
  private:
   std::string name_;
   std::int64_t start_ns_;
+  std::int64_t start_unix_ns_;
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   std::vector<Event> others_;            // everything but segments, in time order
   std::deque<SegmentEvent> segments_;   // in arrival order: id n is segments_[n - 1]
   std::vector<FaultDecision> fault_log_;
+  std::vector<RuleRecord> rules_;
   std::vector<SegmentEvent> bulk_;      // a flood's segments, kept out of the timeline
   std::size_t payload_cap_;
   std::size_t payload_kept_ = 0;
   bool cap_noted_ = false;
+  void keep_payload(Packet& p, std::int64_t t_ns);  // with mu_ held: counts it, or cuts it past the cap
   std::uint64_t version_ = 0;
   void insert_other(Event e);  // with mu_ held
   std::vector<Event> merged() const;  // with mu_ held

@@ -1,12 +1,17 @@
-// The timeline as JSON: one object per event, times in ms from the scenario's start.
+// The timeline as JSON: one object per event, times in ms from the scenario's start,
+// under a header that says which format it is and where the timeline came from
+// (docs/artifacts.md describes every field).
 #include <nlohmann/json.hpp>
 
+#include "harness/trace/trace_origin.h"
 #include "harness/trace/trace_output.h"
+#include "harness/version.h"
 
 namespace tcpfault {
 
 std::string render_json(const Trace& trace) {
-  using nlohmann::json;
+  // Keys in the order written: "schema" first, an event's "type" and "t_ms" first.
+  using json = nlohmann::ordered_json;
   const std::int64_t start = trace.start_ns();
   auto ms = [start](std::int64_t t) { return double(t - start) / 1e6; };
   auto segment_json = [&ms](const SegmentEvent* s) {
@@ -27,6 +32,14 @@ std::string render_json(const Trace& trace) {
               {"summary", format_packet(s->packet, s->relative)}};
     if (s->queued_ns) j["queued_ms"] = ms(s->queued_ns);  // the kernel's receive time, before t_ms
     if (s->released_ns) j["released_ms"] = ms(s->released_ns);
+    const auto got_at = delivered_at(*s);
+    j["delivered_ms"] = got_at ? json(ms(*got_at)) : json(nullptr);  // null: its receiver never got it
+    if (s->delivered && got_at) {  // what its receiver got instead, after a rewrite
+      const Packet& d = *s->delivered;
+      j["delivered"] = {{"flags", flags_string(d.flags)}, {"seq", d.seq},         {"ack", d.ack},
+                        {"window", d.window},             {"payload_len", d.payload_len},
+                        {"summary", format_packet(d, s->relative)}};
+    }
     if (!s->payload_kept()) j["payload_kept"] = false;  // past the trace's payload cap
     return j;
   };
@@ -57,7 +70,22 @@ std::string render_json(const Trace& trace) {
   // Segments kept out of the timeline (a flood's), each in full, in time order.
   json bulk = json::array();
   for (const auto& s : trace.bulk_segments()) bulk.push_back(segment_json(&s));
-  json doc = {{"scenario", trace.name()},
+  json rules = json::array();
+  for (const auto& r : trace.rules()) {
+    json j = {{"id", r.id}, {"label", r.label}, {"added_ms", ms(r.added_ns)}};
+    j["removed_ms"] = r.removed_ns ? json(ms(r.removed_ns)) : json(nullptr);
+    rules.push_back(std::move(j));
+  }
+  const KernelName kernel = running_kernel();
+  json doc = {{"schema", kTimelineSchema},
+              {"scenario", trace.name()},
+              {"tcpfault_version", kVersion},
+              {"kernel", {{"sysname", kernel.sysname}, {"release", kernel.release}, {"machine", kernel.machine}}},
+              // Every *_ms counts from this moment: the wall clock then, and CLOCK_MONOTONIC
+              // then (the clock of the kernel's own timestamps).
+              {"started_at", utc_iso8601(trace.start_unix_ns())},
+              {"monotonic_origin_ns", trace.start_ns()},
+              {"rules", std::move(rules)},
               {"events", std::move(events)},
               {"fault_log", std::move(faults)},
               {"bulk_segments", std::move(bulk)}};

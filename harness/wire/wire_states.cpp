@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <map>
 #include <optional>
-#include <string_view>
 #include <utility>
 
 namespace tcpfault {
@@ -26,23 +25,6 @@ bool after(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(
 // counts for its receiver as rewritten and for its sender as sent.
 const Packet& as_delivered(const SegmentEvent& s) { return s.delivered ? *s.delivered : s.packet; }
 bool before_eq(std::uint32_t a, std::uint32_t b) { return !after(a, b); }
-
-}  // namespace
-
-std::optional<std::int64_t> delivered_at(const SegmentEvent& s) {
-  const std::string_view f = s.fate;
-  auto starts = [&](std::string_view p) { return f.substr(0, p.size()) == p; };
-  if (starts("dropped")) return std::nullopt;
-  if (starts("held") || starts("delayed")) {
-    if (s.released_ns) return s.released_ns;
-    return std::nullopt;
-  }
-  // "passed ...", "ISN rewritten ...", "rewritten by ...", "injected: ...", an empty fate
-  // (a segment recorded before its verdict is being passed).
-  return s.t_ns;
-}
-
-namespace {
 
 // One end's machine and what it has shown of its sequence space.
 struct Machine {

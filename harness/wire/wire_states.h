@@ -86,9 +86,7 @@ struct InferredConnection {
   const InferredEnd& end(WireEnd e) const { return e == WireEnd::Opener ? opener : acceptor; }
 };
 
-// When the segment reached its receiver: when it was passed (or injected), or let go
-// after a hold; nullopt if it never did (dropped, or still held).
-std::optional<std::int64_t> delivered_at(const SegmentEvent& s);
+// delivered_at (when a segment reached its receiver) is the trace's: harness/trace/trace.h.
 
 // Infers from segments in the order the middlebox saw them (trace arrival order).
 // Segments with no connection (Classified::connection == 0) are left out.

@@ -939,6 +939,7 @@ class Scenario:
         trace_payload_cap: int | None = None,
         target: str = "kernel",
         target_side: _HostLike = "server",
+        failure_artifacts: str | None = None,
     ) -> None:
         """target: what runs the target side - 'kernel' (both sides, the default), 'lwip' (the agent built in
         agents/lwip) or 'agent:COMMAND' (any agent, docs/agent-protocol.md) on `target_side` ('server' or
@@ -947,7 +948,9 @@ class Scenario:
         intercept=False: the middlebox forwards without NFQUEUE (no faults, no segments seen).
         queue_max_len: packets the middlebox's queue holds waiting for a verdict; more are dropped by the
         kernel, counted (faults.stats) and reported. trace_payload_cap: payload bytes the trace keeps
-        (default $TCPFAULT_TRACE_PAYLOAD_CAP or 16 MiB); later segments keep their headers only."""
+        (default $TCPFAULT_TRACE_PAYLOAD_CAP or 16 MiB); later segments keep their headers only.
+        failure_artifacts: where a failure writes the pcapng, JSON and ladder when `artifacts` is not given
+        (default: the system's temporary directory's tcpfault/)."""
     def __enter__(self) -> Scenario: ...
     def __exit__(self, *args: object) -> None: ...
     @property

@@ -180,15 +180,17 @@ def _sysctls_set(net):
 
 
 @pytest.fixture
-def net(request, tcpfault_family, tcpfault_sysctl_setting):
+def net(request, tmp_path_factory, tcpfault_family, tcpfault_sysctl_setting):
     """A fresh tcpfault.Scenario for this test, torn down afterwards whatever happens."""
     # With an artifacts directory the scenario writes its pcapng, JSON and ladder there
     # when it ends (and at once when an expectation fails); without one, a failure
-    # writes them to the temporary directory and names them in the message.
+    # writes them under pytest's own temporary folder (--basetemp, or pytest-of-USER/
+    # pytest-N: this run's, never shared) and names them in the message.
     scenario = tcpfault.Scenario(
         family=tcpfault_family,
         name=_stem(request.node.nodeid),
         artifacts=request.config.getoption("tcpfault_artifacts"),
+        failure_artifacts=str(tmp_path_factory.getbasetemp() / "tcpfault"),
         **request.config.pluginmanager.get_plugin("tcpfault.pytest_targets").scenario_target(request),
     )
     request.node._tcpfault_net = scenario

@@ -9,7 +9,7 @@ import platform
 import sys
 import time
 
-from .. import case_runs, exit_codes, guest_clock, preflight, scratch, shards
+from .. import case_runs, exit_codes, guest_clock, html_report, preflight, scratch, shards
 from ..case_runs import VERDICTS_OK, cases_dir
 from ..exit_codes import usage
 from ..progress import Progress
@@ -19,7 +19,7 @@ COMMAND = "conformance"
 USAGE = ("tcpfault conformance [--target kernel|lwip|agent:COMMAND ...] [--family 4|6|both]\n"
          "                            [--case ID ...] [-k EXPR] [--shard K/N [--durations FILE]] [--jobs N]\n"
          "                            [--slow] [--ktap] [--junit FILE] [--json FILE] [--markdown FILE]\n"
-         "                            [--artifacts DIR]")
+         "                            [--html FILE] [--artifacts DIR]")
 
 
 def check_target(target):
@@ -51,7 +51,7 @@ def check(options):
             raise usage(COMMAND, f"--durations {options.durations}: not a conformance JSON report ({e})") from None
     elif options.durations:
         raise usage(COMMAND, "--durations balances --shard: give --shard K/N too")
-    for option in ("junit", "json", "markdown"):
+    for option in ("junit", "json", "markdown", "html"):
         preflight.output_file(COMMAND, f"--{option}", getattr(options, option))
     preflight.output_folder(COMMAND, "--artifacts", options.artifacts)
     if options.case:
@@ -86,7 +86,7 @@ def command(options):
             before = len(rows)
             target_started = time.time()
             code, log_path = run.run_target(options, target, folder, junit, progress, rows)
-            if code in (3, 4):  # pytest's internal or usage error: nothing ran
+            if code in (2, 3, 4):  # collection errors, pytest's internal or usage error: nothing ran
                 sys.stderr.write(open(log_path).read()[-4000:])
                 whole = f"; all of it: {log_path}" if kept else ""
                 raise exit_codes.cannot_run(COMMAND, f"pytest could not run the cases against {target} "
@@ -109,6 +109,10 @@ def finish(options, rows, logs, started, base, kept, interrupted):
     several = len(options.target) > 1
     out = sys.stderr if options.ktap else sys.stdout  # stdout stays KTAP
     bad = [r for r in rows if r["verdict"] not in VERDICTS_OK]
+    extra = {"interrupted": interrupted, "shard": options.shard}
+    if options.html and rows:  # before what passed is removed: the page draws every test's ladder
+        report = summary.report_of(options.target, platform.release(), started, elapsed, rows, extra)
+        html_report.write(options.html, report, artifacts_kept=kept)
     if not kept:
         keep_failures_only(rows, base)
     if not rows and not interrupted:
@@ -136,8 +140,7 @@ def finish(options, rows, logs, started, base, kept, interrupted):
         with open(options.markdown, "w") as f:
             f.write(summary.markdown_table(rows, columns, column_of))
     if options.json:
-        summary.write_json(options.json, options.target, platform.release(), started, elapsed, rows,
-                           {"interrupted": interrupted, "shard": options.shard})
+        summary.write_json(options.json, options.target, platform.release(), started, elapsed, rows, extra)
     where = ("; ".join(f"{t} {s:.1f} s" for t, s, _ in logs) if several else "")
     if kept:
         where += ("; " if where else "") + f"pytest log and artifacts in {base}"
@@ -204,6 +207,10 @@ def add_parser(commands):
     run_parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     run_parser.add_argument("--markdown", metavar="FILE",
                             help="write the summary table as Markdown (test x family, or test x target)")
+    run_parser.add_argument("--html", metavar="FILE",
+                            help="write a self-contained HTML report: the table with filters, each case opening to "
+                                 "its tests' ladders (links to the artifacts are relative when DIR of --artifacts "
+                                 "is beside FILE)")
     run_parser.add_argument("--artifacts", metavar="DIR",
                             help="keep the pytest log and every test's pcapng, JSON timeline and ladder in DIR "
                                  "(without it they go to a temporary folder, removed at the end but for the "

@@ -106,10 +106,14 @@ def sorted_rows(rows):
     return sorted(rows, key=lambda r: (case_sort_key(r["case"]), r["target"], r["test"]))
 
 
+def report_of(targets, kernel, started, elapsed, rows, extra=None):
+    """The run as the JSON report has it (the HTML report reads the same)."""
+    return {"schema": JSON_SCHEMA, "targets": targets, "kernel": kernel,
+            "started": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(),
+            "duration_s": round(elapsed, 3), "clock": guest_clock.name(), **(extra or {}),
+            "results": sorted_rows(rows)}
+
+
 def write_json(path, targets, kernel, started, elapsed, rows, extra=None):
-    report = {"schema": JSON_SCHEMA, "targets": targets, "kernel": kernel,
-              "started": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(),
-              "duration_s": round(elapsed, 3), "clock": guest_clock.name(), **(extra or {}),
-              "results": sorted_rows(rows)}
     with open(path, "w") as out:
-        json.dump(report, out, indent=2)
+        json.dump(report_of(targets, kernel, started, elapsed, rows, extra), out, indent=2)

@@ -106,7 +106,7 @@ def run_cases(nodeids, items, overlay_path, options, log_dir, name):
     started = time.monotonic()
     code = case_runs.run_pytest(args, [collector, progress], log_path)
     wall = time.monotonic() - started
-    if code in (3, 4):
+    if code in (2, 3, 4):  # collection errors, pytest's internal or usage error
         sys.stderr.write(open(log_path).read())
         stop(BROKEN, f"pytest could not run the cases (see {log_path})")
     runs = []
