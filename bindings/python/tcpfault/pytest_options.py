@@ -7,9 +7,9 @@ setting; the command line wins. The plugin's modules declare their options with
 then on ``config.getoption(dest)`` gives the value in force, whichever module asks.
 """
 
-import pytest
-
 import os
+
+import pytest
 
 _DECLARED = {}  # dest -> (flag, default, choices, is_path)
 
