@@ -23,6 +23,7 @@ from tcpfault import (
     TIME_WAIT,
     wire_check,
 )
+from tcpfault import exit_codes
 from tcpfault.casekit import close_after_acking_fin
 
 pytest_plugins = ["pytester"]
@@ -150,14 +151,17 @@ def test_report_fails_on_an_unexplained_disagreement_and_shows_it(tmp_path):
 def test_report_of_bad_files(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    assert report_of(empty)[0] == 1 and "no records" in report_of(empty)[1]
+    with pytest.raises(exit_codes.Stop, match=r"empty.jsonl: no records") as stop:
+        report_of(empty)
+    assert stop.value.status == exit_codes.USAGE
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")
-    with pytest.raises(SystemExit, match=r"broken.jsonl:1: not a JSON record"):
+    with pytest.raises(exit_codes.Stop, match=r"broken.jsonl:1: not a JSON record") as stop:
         report_of(broken)
+    assert stop.value.status == exit_codes.USAGE
     cli = subprocess.run([sys.executable, "-m", "tcpfault.cli", "wire-states-report", str(tmp_path / "none")],
                          capture_output=True, text=True, timeout=60)
-    assert cli.returncode != 0 and "no such file" in cli.stderr and "--tcpfault-wire-states" in cli.stderr
+    assert cli.returncode == exit_codes.USAGE and "no such file" in cli.stderr and "--tcpfault-wire-states" in cli.stderr
 
 
 # ---- the pytest option, under xdist ----

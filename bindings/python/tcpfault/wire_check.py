@@ -238,8 +238,8 @@ def report(path, out=None):
     out = out or sys.stdout
     records = read_records(path)
     if not records:
-        print(f"{path}: no records (was the run made with --tcpfault-wire-states on the kernel target?)", file=out)
-        return 1
+        raise exit_codes.usage("wire-states-report", f"{path}: no records (was the run made with "
+                                                     "--tcpfault-wire-states on the kernel target?)")
     s = summarise(records)
     width = max(len(k) for k in s["cases"]) + 2
     print(f"{'CASE':<{width}}{'TESTS':>6}{'CONNS':>7}{'AGREE':>7}{'DISAGREE':>10}  CAUSES", file=out)
