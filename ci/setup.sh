@@ -7,6 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
   build-essential cmake pkg-config               # the build
   dpkg-dev file                                  # the Debian package (cpack: dpkg-shlibdeps; packaging/)
+  mmdebstrap                                     # ctest package_fresh_debian: the package on a fresh Debian 12 tree
   libnetfilter-queue-dev libmnl-dev              # NFQUEUE
   libnl-3-dev libnl-route-3-dev                  # links, addresses, routes
   nlohmann-json3-dev                             # JSON traces and reports
