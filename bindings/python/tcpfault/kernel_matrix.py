@@ -74,7 +74,10 @@ def totals(report):
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
     order = ("pass", "deviation", "n/a", "skip", "fail", "target failure", "error")
     said = ", ".join(f"{counts[v]} {v}" for v in order if v in counts)
-    return f"{said} in {report.get('duration_s', 0):.0f} s"
+    # On a virtual clock a run's duration is guest time: one scenario after another, every
+    # wait in full, at no wall-time cost (README, "Virtual time").
+    clock = " of virtual guest time" if report.get("clock") == "virtual" else ""
+    return f"{said} in {report.get('duration_s', 0):.0f} s{clock}"
 
 
 def markdown(reports):
