@@ -1,10 +1,9 @@
-// tcpfault's version, as the outputs name it (the pcapng section, the JSON timeline).
-// It is the project() version of the top CMakeLists.txt; harness/trace/tests checks
-// that the two agree.
+// tcpfault's version, as the outputs name it (the pcapng section, the JSON timeline): the
+// project() version of the top CMakeLists.txt, which the build gives version.cpp.
 #pragma once
 
 namespace tcpfault {
 
-inline constexpr const char* kVersion = "0.1.0";
+const char* version();
 
 }  // namespace tcpfault

@@ -30,10 +30,8 @@ class QuietPoll {
     if (moved || !grows_)
       interval_ = kFirst;
     else
-      interval_ = std::min(interval_ * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kLongest));
+      interval_ = std::min(interval_ * 2, kLongest);
   }
-
-  std::chrono::milliseconds interval() const { return interval_; }
 
  private:
   bool grows_;

@@ -79,7 +79,7 @@ std::string render_json(const Trace& trace) {
   const KernelName kernel = running_kernel();
   json doc = {{"schema", kTimelineSchema},
               {"scenario", trace.name()},
-              {"tcpfault_version", kVersion},
+              {"tcpfault_version", version()},
               {"kernel", {{"sysname", kernel.sysname}, {"release", kernel.release}, {"machine", kernel.machine}}},
               // Every *_ms counts from this moment: the wall clock then, and CLOCK_MONOTONIC
               // then (the clock of the kernel's own timestamps).

@@ -100,7 +100,7 @@ void place(const Trace& trace, const RuleLabels& rules, const SegmentEvent& s, c
 }
 
 std::string section_comment(const Trace& trace, const KernelName& kernel) {
-  std::string text = "tcpfault " + std::string(kVersion) + ", scenario " + trace.name() + "\n";
+  std::string text = "tcpfault " + std::string(version()) + ", scenario " + trace.name() + "\n";
   text += "kernel: " + kernel.sysname + " " + kernel.release + " " + kernel.machine +
           " (every host of the scenario runs on it)\n";
   text += "timeline began " + utc_iso8601(trace.start_unix_ns()) + "\n";
@@ -123,7 +123,7 @@ void write_text(const std::string& path, const std::string& text) {
 void write_pcapng(const Trace& trace, const std::string& path) {
   const KernelName kernel = running_kernel();
   const PcapngSection section{section_comment(trace, kernel), kernel.machine, kernel.sysname + " " + kernel.release,
-                              "tcpfault " + std::string(kVersion)};
+                              "tcpfault " + std::string(version())};
   PcapngWriter writer(path, section, capture_interfaces());
   // The timeline's segments and the bulk ones (a flood's), in the order of their times.
   RuleLabels rules;

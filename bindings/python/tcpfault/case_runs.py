@@ -152,12 +152,22 @@ def collect(log_path):
     return collector
 
 
-def case_ids():
+def collect_in_scratch():
+    """collect(), its log in a temporary folder removed afterwards."""
     folder = scratch.make("collect")
     try:
-        return set(collect(os.path.join(folder, "collect.log")).cases)
+        return collect(os.path.join(folder, "collect.log"))
     finally:
         scratch.remove(folder)
+
+
+def case_ids():
+    return set(collect_in_scratch().cases)
+
+
+def said_lines(text):
+    """What a pytest failure report says (its "E" lines), each stripped, blank ones left out."""
+    return [line[1:].strip() for line in text.splitlines() if line.startswith("E ") and line[1:].strip()]
 
 
 def family_of(nodeid):

@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-from . import case_runs, catalogue, exit_codes, kernel_matrix, merge, scratch, version
+from . import case_runs, catalogue, exit_codes, kernel_matrix, merge, version
 from .case_runs import case_sort_key
 from .conformance import command as conformance_command
 from .exit_codes import Stop
@@ -30,11 +30,7 @@ COMMANDS = "{list,conformance,merge,sysctl-check,wire-states-report,vm,kernel-ma
 # ---- tcpfault list ----
 
 def command_list(options):
-    folder = scratch.make("list")
-    try:
-        collector = case_runs.collect(os.path.join(folder, "pytest.log"))
-    finally:
-        scratch.remove(folder)
+    collector = case_runs.collect_in_scratch()
     if options.markdown:
         sys.stdout.write(catalogue.markdown(collector))
         return exit_codes.OK
@@ -53,7 +49,7 @@ def add_list(commands):
         "list", help="every case with its id, title and RFC reference", usage="tcpfault list [--markdown]",
         description="List every conformance case: id, one-line title, RFC or kernel reference; with --markdown, "
                     "the whole catalogue (docs/cases.md is made this way).",
-        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        **exit_codes.PARSER)
     listing.add_argument("--markdown", action="store_true",
                          help="the catalogue as Markdown: every case with its tests and what each checks")
     listing.set_defaults(run=command_list)
@@ -77,7 +73,7 @@ def add_wire_states_report(commands):
         description="Read the records pytest --tcpfault-wire-states FILE wrote and print, per case, the steps "
                     "where the wire-inferred states agree with the kernel's and the disagreements by cause, "
                     "then every unexplained one in full. Exit status 0 only when every disagreement is explained.",
-        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        **exit_codes.PARSER)
     report.add_argument("file", metavar="FILE", help="the records (one JSON line per test)")
     report.set_defaults(run=command_wire_states_report)
 
@@ -87,7 +83,7 @@ def parser():
         prog="tcpfault", usage=f"tcpfault [-h] [--version] {COMMANDS} ...",
         description="TCP fault injection and conformance: two real TCP stacks across a middlebox that "
                     "drops, delays, reorders, duplicates, rewrites or injects specific segments.",
-        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        **exit_codes.PARSER)
     top.add_argument("--version", action="version", version=version.text())
     commands = top.add_subparsers(dest="command", metavar=COMMANDS)
     commands.required = True

@@ -3,6 +3,8 @@
 A command raises Stop with one of these statuses and one line that says what is wrong and
 how to fix it; tcpfault.cli prints it once and exits with the status."""
 
+import argparse
+
 OK = 0           # every selected case passed, is a known deviation or cannot apply; nothing changed
 FAILED = 1       # a case failed, or a behaviour changed (sysctl-check)
 USAGE = 2        # bad usage or input: nothing ran
@@ -16,6 +18,19 @@ HELP = """exit status (the same for every command):
   2    bad usage or input (an option, a file, a -k expression, a case id): nothing ran
   3    could not run: not root, a missing program, pytest or the VM could not start
   130  interrupted (Ctrl-C): what had finished is summed up first"""
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own, but the exit status table keeps its lines."""
+
+    def _fill_text(self, text, width, indent):
+        if text == HELP:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+# What every command's parser is given: the table below its options.
+PARSER = {"epilog": HELP, "formatter_class": _Formatter}
 
 
 class Stop(Exception):

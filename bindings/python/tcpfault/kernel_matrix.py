@@ -7,7 +7,6 @@ every reason for a deviation or an n/a, said once with the kernels it holds for,
 failure's first line. ci/kernel_matrix.sh makes the README's matrix with it.
 """
 
-import argparse
 import json
 import re
 
@@ -152,7 +151,7 @@ def add_parser(commands):
         description="Read the JSON reports of tcpfault conformance --json FILE, one per kernel (this machine's or "
                     "one booted with tcpfault vm), and print a case x kernel matrix as Markdown, with every reason "
                     "for a deviation or an n/a and every failure's first line.",
-        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        **exit_codes.PARSER)
     matrix.add_argument("reports", nargs="+", metavar="REPORT.json", help="conformance reports, one per kernel")
     matrix.add_argument("--markdown", metavar="FILE", help="write the matrix to FILE instead of printing it")
     matrix.add_argument("--readme", metavar="FILE",

@@ -4,7 +4,6 @@ file. The exit status is the joined run's (tcpfault.exit_codes): 1 when any test
 and 2 when the reports cannot be joined (a test in two of them, another kernel, not a
 report)."""
 
-import argparse
 import json
 import os
 import xml.etree.ElementTree as ElementTree
@@ -100,7 +99,7 @@ def add_parser(commands):
         usage="tcpfault merge REPORT.json... [--json OUT] [--junit-in FILE ... --junit OUT]",
         description="Join the JSON reports (and JUnit files) of `tcpfault conformance --shard K/N` runs into one "
                     "report and print its table, as one run would have.",
-        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        **exit_codes.PARSER)
     merge.add_argument("reports", nargs="*", metavar="REPORT.json", help="conformance --json reports")
     merge.add_argument("--json", metavar="OUT", help="write the joined JSON report")
     merge.add_argument("--junit-in", action="append", default=[], metavar="FILE", help="a JUnit file to join")

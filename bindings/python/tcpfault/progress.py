@@ -9,7 +9,7 @@ It writes to a copy of the terminal made before pytest's output is sent to its l
 import os
 import sys
 
-from .case_runs import VERDICTS_OK
+from .case_runs import VERDICTS_OK, said_lines
 
 INDENT = "    "  # a subtest's KTAP, as KUnit nests it
 
@@ -25,31 +25,28 @@ class Progress:
     """A pytest plugin: pass it to run_pytest with a Collector whose on_finished is
     `finished`. `describe(record)` -> (case, family, verdict, duration_s, title, detail)."""
 
-    def __init__(self, describe, ktap=False, target=None, out=None):
+    def __init__(self, describe, ktap=False, targets=1, out=None):
         self.describe = describe
         self.ktap = ktap
-        self.target = target
+        self.several = targets > 1  # a line names its target; KTAP nests a subtest per target
+        self.target = None
         self.out = out or terminal()
         self.total = None
         self.done = 0
-        self.indent = ""
+        self.indent = INDENT if self.several else ""
+        if ktap:
+            self.out.write("KTAP version 1\n" + (f"1..{targets}\n" if self.several else ""))
 
-    # ---- KTAP framing ----
+    # ---- one target's run ----
 
-    def begin_ktap(self, targets):
-        """The top of a KTAP stream: one plan line per target when there are several."""
-        self.out.write("KTAP version 1\n")
-        if targets > 1:
-            self.out.write(f"1..{targets}\n")
-
-    def begin_target(self, several):
-        self.indent = INDENT if several else ""
+    def begin_target(self, target):
+        self.target = target if self.several else None
         self.total, self.done = None, 0
-        if self.ktap and several:
-            self.out.write(f"{INDENT}KTAP version 1\n{INDENT}# Subtest: {self.target}\n")
+        if self.ktap and self.several:
+            self.out.write(f"{INDENT}KTAP version 1\n{INDENT}# Subtest: {target}\n")
 
-    def end_target(self, number, ok, several):
-        if self.ktap and several:
+    def end_target(self, number, ok):
+        if self.ktap and self.several:
             self.out.write(f"{'ok' if ok else 'not ok'} {number} {self.target}\n")
 
     # ---- pytest hooks: how many tests ----
@@ -98,8 +95,7 @@ class Progress:
 def failure_lines(text, limit=12):
     """What a failure says (pytest's "E" lines: the expectation, what was expected and
     seen), else its last lines."""
-    said = [line[1:].strip() for line in text.splitlines() if line.startswith("E ") and line[1:].strip()]
-    return (said or [line for line in text.splitlines() if line.strip()][-5:])[:limit]
+    return (said_lines(text) or [line for line in text.splitlines() if line.strip()][-5:])[:limit]
 
 
 def one_line(text):

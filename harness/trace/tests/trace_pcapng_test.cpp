@@ -144,7 +144,7 @@ TEST_F(TracePcapng, TheSectionNamesScenarioKernelRulesAndVersion) {
   const CommandResult r = run("capinfos '" + path + "'");
   ASSERT_EQ(r.status, 0) << r.out;
   const KernelName kernel = running_kernel();
-  const std::string version = kVersion;
+  const std::string version = tcpfault::version();
   for (const std::string& want : std::vector<std::string>{
            "Capture comment:     tcpfault " + version + ", scenario sample/IPv4",
         "kernel: Linux " + kernel.release + " " + kernel.machine,

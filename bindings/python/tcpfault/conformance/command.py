@@ -3,7 +3,6 @@ against each target with a line (or KTAP) per finished test, then prints the tab
 reasons and the failures, writes the reports, and exits with tcpfault.exit_codes' status.
 A Ctrl-C stops the run, sums up what finished, and exits 130."""
 
-import argparse
 import os
 import platform
 import sys
@@ -69,20 +68,17 @@ def command(options):
     several = len(options.target) > 1
     base = options.artifacts or scratch.make(COMMAND)
     kept = bool(options.artifacts)
-    rows, logs, verdicts_ok = [], [], True
+    rows, logs = [], []
     started = time.time()
-    progress = None
+    progress = Progress(run.describe, ktap=options.ktap, targets=len(options.target))
     try:
-        if options.ktap:
-            Progress(run.describe, ktap=True).begin_ktap(len(options.target))
         for number, target in enumerate(options.target, 1):
             folder = os.path.join(base, run.target_slug(target)) if several else base
             junit = options.junit
             if junit and several:
                 stem, ext = os.path.splitext(junit)
                 junit = f"{stem}.{run.target_slug(target)}{ext or '.xml'}"
-            progress = Progress(run.describe, ktap=options.ktap, target=target if several else None)
-            progress.begin_target(several)
+            progress.begin_target(target)
             before = len(rows)
             target_started = time.time()
             code, log_path = run.run_target(options, target, folder, junit, progress, rows)
@@ -92,7 +88,7 @@ def command(options):
                 raise exit_codes.cannot_run(COMMAND, f"pytest could not run the cases against {target} "
                                                      f"(the end of its log is above{whole})")
             mine = rows[before:]
-            progress.end_target(number, all(r["verdict"] in VERDICTS_OK for r in mine), several)
+            progress.end_target(number, all(r["verdict"] in VERDICTS_OK for r in mine))
             logs.append((target, time.time() - target_started, log_path))
     except case_runs.Interrupted:
         finish(options, rows, logs, started, base, kept, interrupted=True)
@@ -109,20 +105,20 @@ def finish(options, rows, logs, started, base, kept, interrupted):
     several = len(options.target) > 1
     out = sys.stderr if options.ktap else sys.stdout  # stdout stays KTAP
     bad = [r for r in rows if r["verdict"] not in VERDICTS_OK]
-    extra = {"interrupted": interrupted, "shard": options.shard}
+    if not rows and not interrupted:
+        if not kept:
+            scratch.remove(base)
+        if options.shard:
+            print(f"shard {options.shard} has no test: there are fewer selected tests than shards", file=out)
+            return exit_codes.OK
+        raise usage(COMMAND, "no test matches the selection (--case, -k, --family, --slow); tcpfault list shows "
+                             "the cases")
+    report = summary.report_of(options.target, platform.release(), started, elapsed, rows,
+                               {"interrupted": interrupted, "shard": options.shard})
     if options.html and rows:  # before what passed is removed: the page draws every test's ladder
-        report = summary.report_of(options.target, platform.release(), started, elapsed, rows, extra)
         html_report.write(options.html, report, artifacts_kept=kept)
     if not kept:
         keep_failures_only(rows, base)
-    if not rows and not interrupted:
-        if options.shard:
-            print(f"shard {options.shard} has no test: there are fewer selected tests than shards", file=out)
-            scratch.remove(base) if not kept else None
-            return exit_codes.OK
-        scratch.remove(base) if not kept else None
-        raise usage(COMMAND, "no test matches the selection (--case, -k, --family, --slow); tcpfault list shows "
-                             "the cases")
     if several:
         columns, column_of = options.target, (lambda r: r["target"])
     else:
@@ -140,7 +136,7 @@ def finish(options, rows, logs, started, base, kept, interrupted):
         with open(options.markdown, "w") as f:
             f.write(summary.markdown_table(rows, columns, column_of))
     if options.json:
-        summary.write_json(options.json, options.target, platform.release(), started, elapsed, rows, extra)
+        summary.write_json(options.json, report)
     where = ("; ".join(f"{t} {s:.1f} s" for t, s, _ in logs) if several else "")
     if kept:
         where += ("; " if where else "") + f"pytest log and artifacts in {base}"
@@ -182,7 +178,7 @@ def add_parser(commands):
                     "print a table of the tests x family (or, with several targets, x target) -> pass / known "
                     "deviation / n/a / fail / target failure with durations, the reasons for deviations and "
                     "not-applicable cases, and each failure with its ladder.",
-        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        **exit_codes.PARSER)
     run_parser.add_argument("--target", action="append", metavar="TARGET",
                             help="the stack under test: kernel (default), lwip (the agent in agents/lwip), or "
                                  "agent:COMMAND (any program speaking docs/agent-protocol.md); give it several "

@@ -114,6 +114,6 @@ def report_of(targets, kernel, started, elapsed, rows, extra=None):
             "results": sorted_rows(rows)}
 
 
-def write_json(path, targets, kernel, started, elapsed, rows, extra=None):
+def write_json(path, report):
     with open(path, "w") as out:
-        json.dump(report_of(targets, kernel, started, elapsed, rows, extra), out, indent=2)
+        json.dump(report, out, indent=2)

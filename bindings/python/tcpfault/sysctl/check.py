@@ -19,7 +19,6 @@
    (as --fail-on selects), 2 invalid input.
 """
 
-import argparse
 import datetime
 import json
 import os
@@ -79,9 +78,11 @@ def read_baseline(spec, proposal_keys):
 
 # ---- running the cases ----
 
-def collect_cases(log_dir):
-    """case id -> {"title", "tests": {function node id: slow?}}."""
-    collector = case_runs.collect(os.path.join(log_dir, "collect.log"))
+def collect_cases(log_dir=None):
+    """case id -> {"title", "tests": {function node id: slow?}}; the collection's log in
+    log_dir, or in a temporary folder without one."""
+    collector = (case_runs.collect(os.path.join(log_dir, "collect.log")) if log_dir
+                 else case_runs.collect_in_scratch())
     cases = {}
     for case_id, tests in collector.tests.items():
         cases[case_id] = {"title": collector.cases[case_id][0],
@@ -233,9 +234,10 @@ def command_sysctl_check(options):
             for s in bad_baseline[:5]) +
             (f" (and {len(bad_baseline) - 5} more)" if len(bad_baseline) > 5 else "") +
             ": the baseline must be a block the kernel accepts (fix it, or use --baseline defaults or host)")
+    known = None  # the cases, collected once: here when names must be checked, else when keys changed
     if isinstance(fail_on, list) or options.cases:
-        known_cases = case_runs.case_ids()
-        check_names(fail_on, options.cases, known_cases, set(proposed))
+        known = collect_cases()
+        check_names(fail_on, options.cases, set(known), set(proposed))
 
     defaults = {s.key: s.default for s in proposal if s.status == "ok"}
     keys = {}
@@ -253,7 +255,8 @@ def command_sysctl_check(options):
     else:
         log_dir = scratch.make("sysctl-check")
     try:
-        report = check_and_report(options, started, started_at, proposal, baseline, keys, changed, fail_on, log_dir)
+        report = check_and_report(options, started, started_at, proposal, baseline, keys, changed, fail_on, log_dir,
+                                  known)
     except case_runs.Interrupted:
         print("tcpfault sysctl-check: interrupted: the runs were stopped before any difference was confirmed "
               "(the lines above are the runs that had finished); exit status 130")
@@ -269,10 +272,10 @@ def command_sysctl_check(options):
     return report["exit_status"]
 
 
-def check_and_report(options, started, started_at, proposal, baseline, keys, changed, fail_on, log_dir):
+def check_and_report(options, started, started_at, proposal, baseline, keys, changed, fail_on, log_dir, known):
     results, not_run, timings = [], {}, {}
     if changed:
-        known = collect_cases(log_dir)
+        known = known or collect_cases(log_dir)
         to_run, not_run = select_cases(changed, known, options)
         tests_of_key = {k: [t for case in keys[k]["cases"] if case in to_run for t in to_run[case]] for k in changed}
         tests_of_key = {k: tests for k, tests in tests_of_key.items() if tests}
@@ -330,7 +333,7 @@ def add_parser(commands):
                     "--fail-on), 2 invalid input (a malformed line, an unknown or removed key, a value the "
                     "kernel refuses; a line beginning with '-' is reported but not counted; also a bad "
                     "argument), 3 the check could not run.",
-        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        **exit_codes.PARSER)
     check.add_argument("proposed", nargs="+", metavar="PROPOSED",
                        help="sysctl.conf files or directories (their *.conf files), applied in this order")
     check.add_argument("--baseline", default="defaults", metavar="defaults|host|FILE",

@@ -12,6 +12,7 @@ is noise, and is reported as such.
 import re
 from dataclasses import dataclass, field
 
+from ..case_runs import said_lines
 from ..casekit import tolerance
 
 BASELINE, PROPOSAL = "baseline", "proposal"
@@ -87,7 +88,7 @@ def failure_location(text):
 
 def failure_summary(text, limit=400):
     """'expectation failed: ...; expected: ...; seen: ...' from a pytest failure report."""
-    lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    lines = said_lines(text)
     if not lines:
         rest = [line.strip() for line in text.splitlines() if line.strip()]
         return (rest[-1] if rest else "")[:limit]

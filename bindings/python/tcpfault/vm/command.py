@@ -38,7 +38,7 @@ def add_parser(commands):
                     "unpacked package's folder, or a vmlinuz/vmlinux with --modules DIR. Exit status: the "
                     "command's; 3 when the guest did not give one (it failed to boot, died, or ran out of "
                     "time) or the kernel cannot run the suite (the missing options are named); 2 for bad usage.",
-        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        **exit_codes.PARSER)
     vm.add_argument("--kernel", required=True, metavar="VERSION|PACKAGE|PATH", help="the kernel to boot")
     vm.add_argument("--modules", metavar="DIR", help="the modules of a kernel image (lib/modules/RELEASE)")
     vm.add_argument("--virtual-time", action="store_true",
