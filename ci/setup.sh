@@ -18,6 +18,7 @@ packages=(
   tcpdump tshark                                 # reading captures back in tests
   iproute2 util-linux procps                     # the host-unchanged check (ip, lsns, sysctl)
   liblwip-dev                                    # lwIP 2.1, the stack the reference agent (agents/lwip) drives
+  golang-go golang-gvisor-gvisor-dev             # gVisor's netstack and Go to build its agent (agents/gvisor), offline
   # The BPF state observer (harness/observe/bpf): libbpf loads it and reads its ring buffer
   # (instead of hand-written bpf() calls), clang compiles it for the kernel's BTF, llvm
   # strips it, bpftool writes vmlinux.h and the skeleton at build time.

@@ -29,7 +29,7 @@ TARGETS = {
 def target_spec(name):
     if name == "lwip":
         try:
-            targets.lwip_agent()
+            targets.agent("lwip")
         except tcpfault.Error as e:
             pytest.skip(f"the lwip agent is not built: {e}")
     return TARGETS[name]

@@ -55,7 +55,7 @@ grep -q conformance "$scratch/help.txt" || fail "tcpfault --help names no confor
 
 step "tcpfault conformance --case CL2 (from the unpacked tree, the lwIP agent found there)"
 python3_found=$(env -u PYTHONPATH -u TCPFAULT_LWIP_AGENT PYTHONPATH="$root/usr/lib/python3/dist-packages" \
-                /usr/bin/python3 -c 'from tcpfault import targets; print(targets.lwip_agent())')
+                /usr/bin/python3 -c 'from tcpfault import targets; print(targets.agent("lwip"))')
 [ "$python3_found" = "$root/usr/libexec/tcpfault/tcpfault-lwip-agent" ] ||
   fail "the package's tcpfault.targets finds the lwIP agent at $python3_found, not in its own /usr/libexec/tcpfault"
 env -u PYTHONPATH -u TCPFAULT_CASES "$root/usr/bin/tcpfault" conformance --case CL2 \

@@ -18,7 +18,7 @@ cases/ does through its pytest.ini). Every ``--tcpfault-X`` option is also an in
 * ``--tcpfault-artifacts DIR``: every test's pcapng, JSON timeline and ladder are saved
   in DIR; a failing test's report names them;
 * pytest-xdist: every worker builds its own namespaces, so ``-n 8`` runs eight at once;
-* targets (tcpfault.pytest_targets): ``--tcpfault-target kernel|lwip|agent:COMMAND``,
+* targets (tcpfault.pytest_targets): ``--tcpfault-target kernel|lwip|gvisor|agent:COMMAND``,
   NotApplicable -> skip ("not applicable: ..."), TargetFailure -> failure ("target failure: ...");
 * ``--tcpfault-wire-states FILE``: at each kernel-target test's teardown, the states the
   wire shows are compared with the kernel's record and one JSON line per test is

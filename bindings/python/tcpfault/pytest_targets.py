@@ -3,9 +3,10 @@ side of every ``net``, and how a case ends when the target cannot do what it ask
 
 (Each option is also an ini option: ``tcpfault_target = lwip``; the command line wins.)
 
-* ``--tcpfault-target kernel|lwip|agent:COMMAND`` (default kernel): the stack the cases
-  test on the target side; ``lwip`` is the agent built in agents/lwip
-  (tcpfault.targets), ``agent:COMMAND`` any agent (docs/agent-protocol.md);
+* ``--tcpfault-target kernel|lwip|gvisor|agent:COMMAND`` (default kernel): the stack the
+  cases test on the target side; ``lwip`` and ``gvisor`` are the agents built in
+  agents/lwip and agents/gvisor (tcpfault.targets), ``agent:COMMAND`` any agent
+  (docs/agent-protocol.md);
   ``--tcpfault-target-side case|server|client`` is the side it runs: by default the
   side the case's marker names (``@pytest.mark.case(..., target_side="client")``, the
   side whose behaviour the case is about; server when it names none);
@@ -15,8 +16,8 @@ side of every ``net``, and how a case ends when the target cannot do what it ask
   a listed test that fails with the listed message is reported as an expected failure
   with the reason; one that passes fails ("no longer seen"), one that fails otherwise
   stays a failure;
-* a :class:`tcpfault.NotApplicable` raised by a test (a Linux sysctl asked of the lwIP
-  side) skips it, with a reason that starts with ``not applicable:``;
+* a :class:`tcpfault.NotApplicable` raised by a test (a Linux sysctl an agent's stack has
+  no counterpart of) skips it, with a reason that starts with ``not applicable:``;
 * a :class:`tcpfault.TargetFailure` (the agent crashed, hung or spoke garbage) fails it
   with a message that starts with ``target failure:`` (an error when the agent broke
   while the ``net`` fixture started it);
@@ -39,10 +40,10 @@ def pytest_addoption(parser):
     group = parser.getgroup("tcpfault", "TCP fault injection")
     pytest_options.add(
         parser, group, "--tcpfault-target",
-        metavar="kernel|lwip|agent:COMMAND",
+        metavar="kernel|lwip|gvisor|agent:COMMAND",
         default="kernel",
-        help="what runs the target side of `net`: the kernel (default), the lwIP agent (lwip) or any "
-        "agent (agent:COMMAND, docs/agent-protocol.md)",
+        help="what runs the target side of `net`: the kernel (default), the lwIP agent (lwip), the gVisor "
+        "netstack agent (gvisor) or any agent (agent:COMMAND, docs/agent-protocol.md)",
     )
     pytest_options.add(
         parser, group, "--tcpfault-target-side",
@@ -64,15 +65,16 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     pytest_options.resolve(config)  # the ini file's settings (tcpfault.pytest_options)
     target = config.getoption("tcpfault_target", default="kernel")
-    if target not in ("kernel", "lwip") and not target.startswith("agent:"):
-        raise pytest.UsageError(f"--tcpfault-target: unknown target {target!r} (use kernel, lwip or agent:COMMAND)")
+    if target != "kernel" and target not in targets.AGENTS and not target.startswith("agent:"):
+        raise pytest.UsageError(f"--tcpfault-target: unknown target {target!r} (use kernel, "
+                                f"{', '.join(targets.AGENTS)} or agent:COMMAND)")
     if target.startswith("agent:") and not target[len("agent:"):].strip():
         raise pytest.UsageError("--tcpfault-target agent:COMMAND needs a command after 'agent:'")
-    if target == "lwip":
+    if target in targets.AGENTS:
         try:
-            targets.lwip_agent()
+            targets.agent(target)
         except tcpfault.Error as e:
-            raise pytest.UsageError(f"--tcpfault-target lwip: {e}") from None
+            raise pytest.UsageError(f"--tcpfault-target {target}: {e}") from None
     listed = config.getoption("tcpfault_target_deviations", default=None)
     try:
         if listed:

@@ -8,23 +8,25 @@ import platform
 import sys
 import time
 
-from .. import case_runs, exit_codes, guest_clock, html_report, preflight, scratch, shards
+import tcpfault
+
+from .. import case_runs, exit_codes, guest_clock, html_report, preflight, scratch, shards, targets
 from ..case_runs import VERDICTS_OK, cases_dir
 from ..exit_codes import usage
 from ..progress import Progress
 from . import run, summary
 
 COMMAND = "conformance"
-USAGE = ("tcpfault conformance [--target kernel|lwip|agent:COMMAND ...] [--family 4|6|both]\n"
+USAGE = ("tcpfault conformance [--target kernel|lwip|gvisor|agent:COMMAND ...] [--family 4|6|both]\n"
          "                            [--case ID ...] [-k EXPR] [--shard K/N [--durations FILE]] [--jobs N]\n"
          "                            [--slow] [--ktap] [--junit FILE] [--json FILE] [--markdown FILE]\n"
          "                            [--html FILE] [--artifacts DIR]")
 
 
 def check_target(target):
-    if target in ("kernel", "lwip") or (target.startswith("agent:") and target[len("agent:"):].strip()):
+    if target == "kernel" or target in targets.AGENTS or (target.startswith("agent:") and target[len("agent:"):].strip()):
         return target
-    raise usage(COMMAND, f"unknown target {target!r}: use kernel, lwip, or agent:COMMAND "
+    raise usage(COMMAND, f"unknown target {target!r}: use kernel, {', '.join(targets.AGENTS)}, or agent:COMMAND "
                          "(a program that speaks docs/agent-protocol.md, e.g. agent:/opt/mystack/agent --verbose)")
 
 
@@ -38,6 +40,12 @@ def check(options):
     options.target = [check_target(t) for t in (options.target or ["kernel"])]
     if len(set(options.target)) != len(options.target):
         raise usage(COMMAND, "a target is given twice")
+    for target in options.target:
+        if target in targets.AGENTS:
+            try:
+                targets.agent(target)
+            except tcpfault.Error as e:
+                raise exit_codes.cannot_run(COMMAND, f"--target {target}: {e}") from None
     if options.jobs < 1:
         raise usage(COMMAND, "--jobs must be 1 or more")
     preflight.keyword_expression(COMMAND, options.k)
@@ -180,7 +188,8 @@ def add_parser(commands):
                     "not-applicable cases, and each failure with its ladder.",
         **exit_codes.PARSER)
     run_parser.add_argument("--target", action="append", metavar="TARGET",
-                            help="the stack under test: kernel (default), lwip (the agent in agents/lwip), or "
+                            help="the stack under test: kernel (default), lwip (the agent in agents/lwip), gvisor (the agent "
+                                 "in agents/gvisor: gVisor's netstack), or "
                                  "agent:COMMAND (any program speaking docs/agent-protocol.md); give it several "
                                  "times for a case x target matrix")
     run_parser.add_argument("--family", choices=("4", "6", "both"), default="both",
