@@ -33,10 +33,11 @@ func (g *agent) table() map[string]admit {
 			return func() (map[string]any, error) { return map[string]any{"sockets": g.states.sockets()}, nil }
 		},
 		"get_sysctl": g.sysctls.getSysctl, "set_sysctl": g.sysctls.setSysctl,
+		"counters": func(args) job { return countersJob(g.commands.stack) },
 	}
 }
 
-var commandNames = []string{"accept", "close", "connect", "get_sysctl", "getsockopt", "listen", "recv", "send",
+var commandNames = []string{"accept", "close", "connect", "counters", "get_sysctl", "getsockopt", "listen", "recv", "send",
 	"set_sysctl", "setsockopt", "shutdown", "sockets"}
 
 func knownCommands() string { return "hello, bye, " + strings.Join(commandNames, ", ") }
@@ -175,14 +176,15 @@ func (g *agent) hello(id any, a args) {
 	g.sysctls = newSysctls(s, handles)
 	g.commands = &commands{stack: s, handles: handles, sysctls: g.sysctls}
 	g.states = newStateEvents(g.out.send)
-	features := append([]string{"state_events", "sysctls"}, socketOptions...)
-	sort.Strings(features[2:])
+	features := append([]string{"state_events", "sysctls", "counters"}, socketOptions...)
+	sort.Strings(features[3:])
 	g.helloed.Store(true)
 	g.reply(id, map[string]any{
 		"version":         protocolVersion,
 		"agent":           "tcpfault-gvisor-agent, gVisor netstack " + gvisorVersion + " (Debian golang-gvisor-gvisor-dev)",
 		"features":        features,
 		"sysctls":         g.sysctls.declared(),
+		"counters":        declaredCounters(),
 		"mac":             agentMAC.String(),
 		"ipv6_link_local": linkLocal().String(),
 	}, nil)

@@ -94,15 +94,24 @@ func (c *commands) listen(a args) job {
 		s.ep.SocketOptions().SetReuseAddress(reuse)
 		if err := s.ep.Bind(tcpip.FullAddress{Addr: tcpip.Address(ipBytes(ip)), Port: port}); err != nil {
 			s.ep.Close()
-			return nil, failure(err, "bind")
+			return nil, failure(bindError(err), "bind")
 		}
-		if err := s.ep.Listen(backlog); err != nil {
+		if err := s.ep.Listen(sandboxBacklog(backlog)); err != nil {
 			s.ep.Close()
 			return nil, failure(err, "listen")
 		}
 		local, _ := s.ep.GetLocalAddress()
 		return map[string]any{"listener": c.handles.add(s), "local": fullAddress(local)}, nil
 	}
+}
+
+// sandboxBacklog is what gVisor's listen(2) passes netstack (syscalls/linux/sys_socket.go):
+// at most 1024, plus one, for Linux's accept queue holds one more than the backlog.
+func sandboxBacklog(backlog int) int {
+	if backlog > 1024 {
+		backlog = 1024
+	}
+	return backlog + 1
 }
 
 func (c *commands) accept(a args) job {
@@ -153,7 +162,7 @@ func (c *commands) connect(a args) job {
 		if localPort != 0 {
 			if err := s.ep.Bind(tcpip.FullAddress{Port: localPort}); err != nil {
 				s.ep.Close()
-				return nil, failure(err, "bind")
+				return nil, failure(bindError(err), "bind")
 			}
 		}
 		remote := fullAddress(to)
@@ -165,22 +174,19 @@ func (c *commands) connect(a args) job {
 		if local, lerr := s.ep.GetLocalAddress(); lerr == nil && local.Port != 0 {
 			tuple["local"] = fullAddress(local)
 		}
-		if _, started := err.(*tcpip.ErrConnectStarted); started {
-			err = nil
-			timer := time.NewTimer(time.Until(deadline))
-			defer timer.Stop()
-			for connecting(s.ep) {
-				select {
-				case <-ch:
-					continue
-				case <-timer.C:
-				}
-				if connecting(s.ep) { // still connecting: the socket goes on, as a kernel's would
-					tuple["conn"] = c.handles.add(s)
-					return nil, &socketError{"EINPROGRESS", "the connection is still being made at the timeout", tuple}
-				}
+		switch err.(type) {
+		case *tcpip.ErrConnectStarted:
+			if !waitConnected(s, ch, deadline) { // still connecting: the socket goes on, as a kernel's would
+				tuple["conn"] = c.handles.add(s)
+				return nil, &socketError{"EINPROGRESS", "the connection is still being made at the timeout", tuple}
 			}
-			err = s.ep.LastError()
+			err = s.ep.Connect(to) // the outcome, as gVisor's connect(2) asks for it
+		case *tcpip.ErrNoPortAvailable:
+			// gVisor's connect(2): no ephemeral port left is EADDRNOTAVAIL for TCP.
+			f := failErrno("EADDRNOTAVAIL", "no ephemeral port left (connect)")
+			f.extra = tuple
+			s.ep.Close()
+			return nil, f
 		}
 		if err != nil {
 			s.ep.Close()
@@ -191,6 +197,29 @@ func (c *commands) connect(a args) job {
 		local, _ := s.ep.GetLocalAddress()
 		return map[string]any{"conn": c.handles.add(s), "local": fullAddress(local), "remote": remote}, nil
 	}
+}
+
+// waitConnected waits for the handshake's end (a writable event, as gVisor's blocking
+// connect(2) does), or the deadline.
+func waitConnected(s *socket, ch chan struct{}, deadline time.Time) bool {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for connecting(s.ep) {
+		select {
+		case <-ch:
+		case <-timer.C:
+			return !connecting(s.ep)
+		}
+	}
+	return true
+}
+
+// bindError is gVisor's bind(2): an ephemeral port search that found none is EADDRINUSE.
+func bindError(err tcpip.Error) tcpip.Error {
+	if _, ok := err.(*tcpip.ErrNoPortAvailable); ok {
+		return &tcpip.ErrPortInUse{}
+	}
+	return err
 }
 
 // connecting: the handshake is under way (netstack's internal connecting state too).
@@ -305,37 +334,25 @@ func (c *commands) close(a args) job {
 	s := c.handles.detach(a.integer(kind, 1, math.MaxInt64), kind)
 	return func() (map[string]any, error) {
 		s.markClosed()
-		linger := s.ep.SocketOptions().GetLinger()
+		entry, ch := waiter.NewChannelEntry(waiter.EventHUp | waiter.EventErr)
+		s.wq.EventRegister(&entry)
+		defer s.wq.EventUnregister(&entry)
 		s.ep.Close()
-		if linger.Enabled && linger.Timeout > 0 {
-			lingerClose(s, time.Now().Add(linger.Timeout))
+		if linger := s.ep.SocketOptions().GetLinger(); linger.Enabled && linger.Timeout > 0 {
+			lingerClose(s, ch, time.Now().Add(linger.Timeout))
 		}
 		return map[string]any{}, nil
 	}
 }
 
-// lingerClose waits, as Linux's close with SO_LINGER does, until the FIN is
-// acknowledged (the socket has left FIN_WAIT1, CLOSING and LAST_ACK) or the time is up.
-func lingerClose(s *socket, deadline time.Time) {
-	entry, ch := waiter.NewChannelEntry(waiter.EventHUp | waiter.WritableEvents | waiter.EventErr)
-	s.wq.EventRegister(&entry)
-	defer s.wq.EventUnregister(&entry)
+// lingerClose is gVisor's close(2) with SO_LINGER (sentry/socket/netstack: Release): it
+// blocks until the endpoint signals its end (hang-up or error) or the linger time is up.
+func lingerClose(s *socket, ch chan struct{}, deadline time.Time) {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	tick := time.NewTicker(5 * time.Millisecond) // state changes past close notify no waiter
-	defer tick.Stop()
-	for {
-		switch tcp.EndpointState(s.ep.State()) {
-		case tcp.StateFinWait1, tcp.StateClosing, tcp.StateLastAck, tcp.StateEstablished, tcp.StateCloseWait:
-		default:
-			return
-		}
-		select {
-		case <-ch:
-		case <-tick.C:
-		case <-timer.C:
-			return
-		}
+	select {
+	case <-ch:
+	case <-timer.C:
 	}
 }
 

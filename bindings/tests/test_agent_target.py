@@ -3,8 +3,8 @@ faults and expectations as on the kernel, answered by the agent's stack.
 
 Targets: `kernel-agent` (harness/testing/agents/kernel_agent.py: the Linux kernel of the
 agent's own namespace, behind a TAP of its own; states inferred from the wire),
-`kernel-agent-events` (the same, reporting state events) and `lwip` (the agent built in
-agents/lwip; skipped, saying why, only when it is not built)."""
+`kernel-agent-events` (the same, reporting state events), `lwip` and `gvisor` (the agents
+built in agents/lwip and agents/gvisor; skipped, saying why, only when not built)."""
 
 import pathlib
 import time
@@ -23,15 +23,16 @@ TARGETS = {
     "kernel-agent": f"agent:{KERNEL_AGENT}",
     "kernel-agent-events": f"agent:{KERNEL_AGENT} --state-events",
     "lwip": "lwip",
+    "gvisor": "gvisor",
 }
 
 
 def target_spec(name):
-    if name == "lwip":
+    if name in targets.AGENTS:
         try:
-            targets.agent("lwip")
+            targets.agent(name)
         except tcpfault.Error as e:
-            pytest.skip(f"the lwip agent is not built: {e}")
+            pytest.skip(f"the {name} agent is not built: {e}")
     return TARGETS[name]
 
 
@@ -61,6 +62,10 @@ def state_becomes(conn, state, within=2.0):
 @pytest.mark.parametrize("side", ["server", "client"])
 def test_handshake_data_and_a_close_whose_final_ack_is_lost(request, target, family, side):
     """CL2's flow: the side that closes second retransmits its FIN and ends CLOSED."""
+    if target == "gvisor" and side == "server":
+        # Strict: the day netstack keeps LAST_ACK, this fails and the deviation list is stale.
+        request.applymarker(pytest.mark.xfail(strict=True, raises=tcpfault.ExpectationFailed, reason=(
+            "netstack's retransmitted FIN moves LAST_ACK to FIN_WAIT1 (cases/targets/gvisor.toml, CL2)")))
     with scenario(request, target, family, side) as net:
         listener = net.server.listen(8080)
         client = net.client.connect(listener)

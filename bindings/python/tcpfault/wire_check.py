@@ -1,9 +1,11 @@
-"""The wire-inferred states against the kernel's, over a whole pytest run.
+"""The wire-inferred states against the stacks' own, over a whole pytest run.
 
 With ``--tcpfault-wire-states FILE`` the pytest plugin compares, at the teardown of every
-test on the kernel target that used ``net``, the states the wire shows with those the
-kernel recorded (``net.compare_wire_states()``), and appends one JSON line per test to
-FILE. xdist workers append to the same file under a lock. ``tcpfault wire-states-report
+test that used ``net``, the states the wire shows with those each stack recorded
+(``net.compare_wire_states()``): the kernel's observer on a kernel side, the state events
+on an agent's side (an agent without them has only the wire's states: nothing to
+compare), and appends one JSON line per test to FILE. xdist workers append to the same
+file under a lock. ``tcpfault wire-states-report
 FILE`` (or :func:`report`) sums them up: per case, the steps that agree, the
 disagreements by cause, and the unexplained ones in full.
 """
@@ -125,6 +127,7 @@ class Recorder:
         if net is not None and not net.closed:
             record = {
                 "version": RECORD_VERSION,
+                "target": item.config.getoption("tcpfault_target", default="kernel"),
                 "test": item.nodeid,
                 "case": _case_of(item),
                 "family": _family_of(item.nodeid),
@@ -143,9 +146,6 @@ def configure(config, path):
     """Called by the plugin's pytest_configure with the option's value."""
     if path is None:
         return
-    target = getattr(config.option, "tcpfault_target", None) or "kernel"
-    if target != "kernel":
-        return  # only the kernel has a record of its own to compare with
     path = os.path.abspath(path)
     if not hasattr(config, "workerinput"):
         # The controller (or a run without xdist) starts the file; workers append.
