@@ -49,6 +49,32 @@ def test_matrix_and_reasons_side_by_side(tmp_path):
     assert "- SEC2 fail (6.1): tcpfault.ExpectationFailed: expectation failed: ISN" in lines
 
 
+def test_a_report_of_several_targets_gives_a_column_per_target(tmp_path):
+    rows = [dict(row("HS1", "pass"), target="kernel"), dict(row("HS1", "deviation", deviation="3 s RTO"), target="lwip"),
+            dict(row("CL2", "deviation", deviation="FIN_WAIT1"), target="gvisor"), dict(row("CL2", "pass"), target="kernel")]
+    path = tmp_path / "targets.json"
+    path.write_text(json.dumps({"kernel": "6.18.0", "targets": ["kernel", "lwip", "gvisor"], "duration_s": 9,
+                                "results": rows}))
+    lines = kernel_matrix.markdown([kernel_matrix.load(str(path))]).splitlines()
+    assert lines[0] == "| case | title | 6.18 (6.18.0) | lwip | gvisor |"
+    assert "| HS1 | the HS1 case | pass | deviation | - |" in lines
+    assert "| CL2 | the CL2 case | pass | - | deviation |" in lines
+    assert "| lwip | 1 deviation in 9 s |" in lines
+    assert "- CL2 deviation (gvisor): FIN_WAIT1" in lines
+
+
+def test_the_target_section_is_its_own(tmp_path):
+    one = report(tmp_path, "6.12.1", [row("HS1", "pass")], "one.json")
+    begin, end = kernel_matrix.markers("target-matrix")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{kernel_matrix.BEGIN}\nkernels\n{kernel_matrix.END}\n{begin}\nold\n{end}\n")
+    out = subprocess.run([sys.executable, "-m", "tcpfault.cli", "kernel-matrix", one, "--readme", str(readme),
+                          "--section", "target-matrix"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = readme.read_text()
+    assert "kernels" in text and "old" not in text and "| HS1 | the HS1 case | pass |" in text
+
+
 def test_the_readme_section_is_replaced_and_nothing_else(tmp_path):
     one = report(tmp_path, "6.12.1", [row("HS1", "pass")], "one.json")
     readme = tmp_path / "README.md"

@@ -1,10 +1,12 @@
-"""tcpfault kernel-matrix: the conformance reports of several kernels side by side.
+"""tcpfault kernel-matrix: the conformance reports of several stacks side by side.
 
 Each report is the JSON `tcpfault conformance --json FILE` wrote on one kernel (this
-machine's, or one booted by `tcpfault vm`). The matrix has a row per case and a column per
-kernel; each cell sums up the case's tests there (both families, every variant). Below it,
-every reason for a deviation or an n/a, said once with the kernels it holds for, and every
-failure's first line. ci/kernel_matrix.sh makes the README's matrix with it.
+machine's, or one booted by `tcpfault vm`), against one target or several. The matrix has a
+row per case and a column per stack: each kernel a report ran on, and each agent target
+(lwip, gvisor) of a report; each cell sums up the case's tests there (both families, every
+variant). Below it, every reason for a deviation or an n/a, said once with the stacks it
+holds for, and every failure's first line. ci/kernel_matrix.sh makes the README's kernel
+matrix with it, ci/target_matrix.sh its target matrix.
 """
 
 import json
@@ -13,8 +15,15 @@ import re
 from . import exit_codes
 from .case_runs import NOT_APPLICABLE, case_sort_key
 
-# The README's matrix sits between these two lines (--readme FILE replaces what is between).
-BEGIN, END = "<!-- kernel-matrix: made by ci/kernel_matrix.sh -->", "<!-- /kernel-matrix -->"
+# The README's matrices sit between two such lines (--readme FILE replaces what is between).
+SECTIONS = {"kernel-matrix": "ci/kernel_matrix.sh", "target-matrix": "ci/target_matrix.sh"}
+
+
+def markers(section):
+    return f"<!-- {section}: made by {SECTIONS[section]} -->", f"<!-- /{section} -->"
+
+
+BEGIN, END = markers("kernel-matrix")
 
 
 class MatrixError(ValueError):
@@ -79,9 +88,26 @@ def totals(report):
     return f"{said} in {report.get('duration_s', 0):.0f} s{clock}"
 
 
+def columns(reports):
+    """(label, report of that stack alone) for every kernel and agent target of the reports:
+    a report against several targets gives a column per target."""
+    out = []
+    for report in reports:
+        named = report.get("targets") or "kernel"
+        targets = [named] if isinstance(named, str) else list(named)
+        for target in targets:
+            rows = [r for r in report["results"] if r.get("target", "kernel") == target]
+            label = kernel_label(report["kernel"]) if target == "kernel" else target
+            out.append((label, {**report, "results": rows}))
+    labels = [label for label, _ in out]
+    # The same agent on several kernels: say which kernel each column ran on.
+    return [(f"{label} on {kernel_label(r['kernel']).split(' ')[0]}" if labels.count(label) > 1 and
+             not label[0].isdigit() else label, r) for label, r in out]
+
+
 def markdown(reports):
     """The matrix and the reasons, as Markdown."""
-    kernels = [kernel_label(r["kernel"]) for r in reports]
+    kernels, reports = zip(*columns(reports)) if reports else ((), ())
     by_case = {}
     titles, main_titled = {}, set()
     for column, report in enumerate(reports):
@@ -97,7 +123,7 @@ def markdown(reports):
     for case in sorted(by_case, key=case_sort_key):
         cells = [cell(rows) if rows else "-" for rows in by_case[case]]
         lines.append(f"| {case} | {titles[case]} | " + " | ".join(cells) + " |")
-    lines += ["", "| kernel | tests |", "|---|---|"]
+    lines += ["", "| stack | tests |", "|---|---|"]
     lines += [f"| {label} | {totals(report)} |" for label, report in zip(kernels, reports)]
 
     reasons = {}  # (case, verdict, reason) -> kernels, in column order
@@ -108,20 +134,21 @@ def markdown(reports):
                 if label not in kernels_of:
                     kernels_of.append(label)
     if reasons:
-        lines += ["", "Why a case is not a plain pass (on the kernels named; \"every kernel\" when on all):", ""]
+        lines += ["", "Why a case is not a plain pass (on the stacks named; \"every stack\" when on all):", ""]
         for (case, verdict, reason), where in sorted(reasons.items(), key=lambda i: (case_sort_key(i[0][0]), i[0][1:])):
-            on = "every kernel" if len(where) == len(kernels) else ", ".join(k.split(" ")[0] for k in where)
+            on = "every stack" if len(where) == len(kernels) else ", ".join(k.split(" ")[0] for k in where)
             lines.append(f"- {case} {verdict} ({on}): {reason}")
     return "\n".join(lines) + "\n"
 
 
-def replace_section(text, section, path="README"):
-    """`text` with what lies between BEGIN and END replaced by `section`."""
+def replace_section(text, section, path="README", name="kernel-matrix"):
+    """`text` with what lies between the named section's two lines replaced by `section`."""
+    begin, end = markers(name)
     try:
-        start = text.index(BEGIN) + len(BEGIN)
-        stop = text.index(END, start)
+        start = text.index(begin) + len(begin)
+        stop = text.index(end, start)
     except ValueError:
-        raise MatrixError(f"{path}: no matrix section: it needs the two lines {BEGIN} and {END}") from None
+        raise MatrixError(f"{path}: no matrix section: it needs the two lines {begin} and {end}") from None
     return text[:start] + "\n" + section + text[stop:]
 
 
@@ -131,7 +158,7 @@ def command(options):
         text = markdown(reports)
         if options.readme:
             with open(options.readme) as f:
-                updated = replace_section(f.read(), text, options.readme)
+                updated = replace_section(f.read(), text, options.readme, options.section)
             with open(options.readme, "w") as f:
                 f.write(updated)
     except (MatrixError, OSError) as e:
@@ -146,14 +173,17 @@ def command(options):
 
 def add_parser(commands):
     matrix = commands.add_parser(
-        "kernel-matrix", help="the conformance reports of several kernels side by side",
-        usage="tcpfault kernel-matrix REPORT.json... [--markdown FILE] [--readme FILE]",
+        "kernel-matrix", help="the conformance reports of several kernels or targets side by side",
+        usage="tcpfault kernel-matrix REPORT.json... [--markdown FILE] [--readme FILE [--section NAME]]",
         description="Read the JSON reports of tcpfault conformance --json FILE, one per kernel (this machine's or "
-                    "one booted with tcpfault vm), and print a case x kernel matrix as Markdown, with every reason "
-                    "for a deviation or an n/a and every failure's first line.",
+                    "one booted with tcpfault vm), each against one target or several, and print a case x stack "
+                    "matrix as Markdown (a column per kernel and per agent target), with every reason for a "
+                    "deviation or an n/a and every failure's first line.",
         **exit_codes.PARSER)
     matrix.add_argument("reports", nargs="+", metavar="REPORT.json", help="conformance reports, one per kernel")
+    matrix.add_argument("--section", choices=sorted(SECTIONS), default="kernel-matrix",
+                        help="the README section --readme replaces (default: kernel-matrix)")
     matrix.add_argument("--markdown", metavar="FILE", help="write the matrix to FILE instead of printing it")
     matrix.add_argument("--readme", metavar="FILE",
-                        help=f"replace the matrix section of FILE (between {BEGIN} and {END})")
+                        help=f"replace the matrix section of FILE (for kernel-matrix: between {BEGIN} and {END})")
     matrix.set_defaults(run=command)
