@@ -45,6 +45,10 @@ for path in usr/bin/tcpfault usr/libexec/tcpfault/tcpfault-lwip-agent \
             usr/include/tcpfault/harness/scenario/scenario.h; do
   [ -e "$root/$path" ] || fail "the package has no /$path"
 done
+# The gVisor agent is in the package when the build made it (Go and gVisor's source there).
+if [ -x "$build/agents/gvisor/tcpfault-gvisor-agent" ]; then
+  [ -x "$root/usr/libexec/tcpfault/tcpfault-gvisor-agent" ] || fail "the build made the gVisor agent, the package lacks it"
+fi
 entry_points=$(echo "$root"/usr/lib/python3/dist-packages/tcpfault-*.dist-info/entry_points.txt)
 grep -qx "tcpfault.pytest_plugin = tcpfault.pytest_plugin" "$entry_points" ||
   fail "no pytest11 entry point in $entry_points"
