@@ -18,7 +18,7 @@ namespace tcpfault {
 // (CONFIG_NFT_QUEUE) is missing from some kernels tcpfault runs on; the xtables NFQUEUE
 // target is there, reached from nf_tables through nft_compat as iptables-nft does. The
 // legacy interface (IPT_SO_SET_REPLACE from this process) works too and costs the same
-// (0.06 ms against 0.07 ms for both families, p90 0.27 against 0.08:
+// (medians of 0.06-0.08 ms each for both families, p90 0.25-0.27 ms against 0.08-0.11:
 // harness/intercept/bench/queue_rules_bench), but the kernel does not load ip_tables on
 // demand (nf_tables and its expressions it does), distributions are dropping the legacy
 // tables, and the system's iptables (nft) would not see its rules. One batch carries both
