@@ -14,7 +14,7 @@ packages=(
   libgtest-dev                                   # C++ tests and cases
   python3-dev pybind11-dev                       # the Python module, for /usr/bin/python3
   python3-pytest python3-pytest-xdist            # scenario authoring in pytest
-  iptables                                       # iptables-restore in the middlebox
+  iptables                                       # iptables-save reads the queue rules back in tests; the setup bench's shell reference
   tcpdump tshark                                 # reading captures back in tests
   iproute2 util-linux procps                     # the host-unchanged check (ip, lsns, sysctl)
   liblwip-dev                                    # lwIP 2.1, the stack the reference agent (agents/lwip) drives

@@ -9,8 +9,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -61,6 +64,55 @@ bool is_link_local(nl_addr* nl) {
 
 bool usable(rtnl_addr* a) { return !(rtnl_addr_get_flags(a) & (IFA_F_TENTATIVE | IFA_F_DADFAILED)); }
 
+// The IPv6 multicast groups the links of one namespace have joined (/proc/net/igmp6,
+// opened inside it, read afresh each time). An IPv6 address answers neighbour
+// solicitations only once its link has joined the address's solicited-node group, and
+// the kernel does that from a worker after the address is added, even without DAD: a
+// neighbour asking before then gets no answer and asks again a second later (the first
+// SYN of a connection would wait that second). The RTM_NEWADDR the worker sends when it
+// is done wakes the waiter.
+class Ipv6Groups {
+ public:
+  explicit Ipv6Groups(const Namespace& ns)
+      : fd_(ns.run([] { return ::open("/proc/thread-self/net/igmp6", O_RDONLY | O_CLOEXEC); })) {
+    if (!fd_.valid()) throw_errno("open /proc/net/igmp6 in namespace " + ns.name(), "is IPv6 enabled?");
+  }
+
+  // Whether `ifindex` has joined the solicited-node group of `a` (ff02::1:ffXX:XXXX).
+  bool joined_solicited_node(int ifindex, const Address& a) const {
+    char group[33];
+    std::snprintf(group, sizeof group, "ff0200000000000000000001ff%02x%02x%02x", a.bytes[13], a.bytes[14],
+                  a.bytes[15]);
+    const std::string text = read();
+    for (std::size_t at = 0; at < text.size();) {
+      std::size_t end = text.find('\n', at);
+      if (end == std::string::npos) end = text.size();
+      int index = 0;
+      char name[64], address[40];
+      if (std::sscanf(text.c_str() + at, "%d %63s %39s", &index, name, address) == 3 && index == ifindex &&
+          std::strcmp(address, group) == 0)
+        return true;
+      at = end + 1;
+    }
+    return false;
+  }
+
+ private:
+  std::string read() const {
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    off_t off = 0;
+    while ((n = ::pread(fd_.get(), buf, sizeof buf, off)) > 0) {
+      text.append(buf, static_cast<std::size_t>(n));
+      off += n;
+    }
+    return text;
+  }
+
+  UniqueFd fd_;
+};
+
 // The addresses of one link as the kernel lists them now.
 struct LinkAddresses {
   NlCachePtr cache;
@@ -82,7 +134,7 @@ LinkAddresses addresses_of(const RouteSocket& sock, int ifindex) {
 }
 
 // Empty when the expectation holds, otherwise what is still missing.
-std::string missing(const RouteSocket& sock, const LinkExpectation& e) {
+std::string missing(const RouteSocket& sock, const Ipv6Groups& groups, const LinkExpectation& e) {
   rtnl_link* raw = nullptr;
   if (rtnl_link_get_kernel(sock.get(), 0, e.link.c_str(), &raw) < 0)
     return e.link + " does not exist in namespace " + sock.ns_name();
@@ -101,10 +153,18 @@ std::string missing(const RouteSocket& sock, const LinkExpectation& e) {
     });
     if (!seen) return want.str() + " is not on " + e.link;
     if (!ok) return want.str() + " on " + e.link + " is still tentative";
+    if (want.family == Family::V6 && !groups.joined_solicited_node(on_link.ifindex, want))
+      return want.str() + " on " + e.link + " does not answer neighbour solicitations yet";
   }
   if (e.link_local) {
     bool ok = false;
-    on_link.each([&](rtnl_addr* a) { ok = ok || (is_link_local(rtnl_addr_get_local(a)) && usable(a)); });
+    on_link.each([&](rtnl_addr* a) {
+      nl_addr* local = rtnl_addr_get_local(a);
+      if (ok || !is_link_local(local) || !usable(a)) return;
+      Address addr{Family::V6, {}};
+      std::memcpy(addr.bytes.data(), nl_addr_get_binary_addr(local), 16);
+      ok = groups.joined_solicited_node(on_link.ifindex, addr);
+    });
     if (!ok) return e.link + " has no usable IPv6 link-local address yet";
   }
   return "";
@@ -115,18 +175,25 @@ std::string missing(const RouteSocket& sock, const LinkExpectation& e) {
 void wait_until_usable(const std::vector<LinkExpectation>& expected,
                        std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  // One listener and one query socket per namespace, subscribed before the first check
-  // so that no change between check and poll can be missed.
-  std::map<const Namespace*, std::pair<UniqueFd, std::unique_ptr<RouteSocket>>> per_ns;
+  // One listener, one query socket and one view of the IPv6 groups per namespace, the
+  // listener subscribed before the first check so that no change between check and poll
+  // can be missed.
+  struct Watch {
+    UniqueFd listener;
+    std::unique_ptr<RouteSocket> sock;
+    std::unique_ptr<Ipv6Groups> groups;
+  };
+  std::map<const Namespace*, Watch> per_ns;
   for (const auto& e : expected)
     if (!per_ns.count(e.ns))
-      per_ns.emplace(e.ns, std::make_pair(open_change_listener(*e.ns),
-                                          std::make_unique<RouteSocket>(*e.ns)));
+      per_ns.emplace(e.ns, Watch{open_change_listener(*e.ns), std::make_unique<RouteSocket>(*e.ns),
+                                 std::make_unique<Ipv6Groups>(*e.ns)});
 
   for (;;) {
     std::string why;
     for (const auto& e : expected) {
-      why = missing(*per_ns.at(e.ns).second, e);
+      const Watch& w = per_ns.at(e.ns);
+      why = missing(*w.sock, *w.groups, e);
       if (!why.empty()) break;
     }
     if (why.empty()) return;
@@ -136,7 +203,7 @@ void wait_until_usable(const std::vector<LinkExpectation>& expected,
       throw Error("topology links not usable after " + std::to_string(timeout.count()) +
                   " ms: " + why + " (is the machine overloaded? see `dmesg` for veth errors)");
     std::vector<pollfd> fds;
-    for (auto& [ns, pair] : per_ns) fds.push_back({pair.first.get(), POLLIN, 0});
+    for (auto& [ns, w] : per_ns) fds.push_back({w.listener.get(), POLLIN, 0});
     const int n = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
     if (n < 0 && errno != EINTR) throw_errno("poll rtnetlink listeners");
     for (auto& p : fds)

@@ -2,7 +2,9 @@
 //
 // The kernel finishes bringing a veth up asynchronously (carrier and operstate are set
 // by the link-watch worker), so a freshly built topology is only handed out once every
-// link reports IFF_RUNNING and every address is present and not tentative.
+// link reports IFF_RUNNING and every address is present and not tentative, and, for
+// IPv6, its link has joined the address's solicited-node group (also done by a worker,
+// after the address appears): only then does the address answer neighbour solicitations.
 #pragma once
 
 #include <chrono>

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <initializer_list>
+#include <map>
 #include <stdexcept>
 #include <utility>
 
@@ -45,26 +45,22 @@ constexpr Family kFamilies[] = {Family::V4, Family::V6};
 // Generous: a veth normally has carrier within a millisecond; this only bounds a wedged kernel.
 constexpr std::chrono::milliseconds kReadyTimeout{5000};
 
-void write_all(const Namespace& ns,
-               std::initializer_list<std::pair<std::string, std::string>> settings) {
-  for (const auto& [key, value] : settings) write_sysctl(ns, key, value);
-}
+using Settings = std::vector<std::pair<std::string, std::string>>;
 
 // Set before any veth exists so that new interfaces inherit them from "default".
-void configure_namespace(const Namespace& ns) {
-  write_all(ns, {{"net.ipv6.conf.all.accept_dad", "0"},
-                 {"net.ipv6.conf.default.accept_dad", "0"},
-                 {"net.ipv4.conf.all.rp_filter", "0"},
-                 {"net.ipv4.conf.default.rp_filter", "0"}});
+Settings namespace_settings() {
+  return {{"net.ipv6.conf.all.accept_dad", "0"},
+          {"net.ipv6.conf.default.accept_dad", "0"},
+          {"net.ipv4.conf.all.rp_filter", "0"},
+          {"net.ipv4.conf.default.rp_filter", "0"}};
 }
 
 // Also per interface, so that nothing depends on what "default" handed down (that
 // varies with net.core.devconf_inherit_init_net). The kernel uses the larger of "all"
 // and the interface for rp_filter, which is why "all" is zeroed too.
-void configure_interface(const Namespace& ns, const std::string& ifname) {
-  write_all(ns, {{"net.ipv6.conf." + ifname + ".accept_dad", "0"},
-                 {"net.ipv4.conf." + ifname + ".rp_filter", "0"}});
-  disable_segmentation_offloads(ns, ifname);
+void add_interface_settings(Settings& to, const std::string& ifname) {
+  to.emplace_back("net.ipv6.conf." + ifname + ".accept_dad", "0");
+  to.emplace_back("net.ipv4.conf." + ifname + ".rp_filter", "0");
 }
 
 }  // namespace
@@ -103,9 +99,13 @@ class TopologyBuilder {
     const Namespace& client = t.client();
     const Namespace& middlebox = t.middlebox();
     const Namespace& server = t.server();
-    for (const Namespace* ns : {&client, &middlebox, &server}) configure_namespace(*ns);
-    write_all(middlebox,
-              {{"net.ipv4.ip_forward", "1"}, {"net.ipv6.conf.all.forwarding", "1"}});
+    // Each namespace is entered once for its sysctls.
+    write_sysctls(client, namespace_settings());
+    write_sysctls(server, namespace_settings());
+    Settings forwarding = namespace_settings();
+    forwarding.emplace_back("net.ipv4.ip_forward", "1");
+    forwarding.emplace_back("net.ipv6.conf.all.forwarding", "1");
+    write_sysctls(middlebox, forwarding);
 
     RouteSocket rc(client), rm(middlebox), rs(server);
     for (const RouteSocket* sock : {&rc, &rm, &rs}) set_link_up(*sock, "lo");
@@ -127,9 +127,13 @@ class TopologyBuilder {
       links.push_back({middlebox, rm, middlebox_end, subnet, kMiddleboxHost});
     }
 
+    std::map<const Namespace*, Settings> interface_settings;
+    for (const LinkPlan& link : links) add_interface_settings(interface_settings[&link.ns], link.name);
+    for (const auto& [ns, settings] : interface_settings) write_sysctls(*ns, settings);
+
     std::vector<LinkExpectation> expected;
     for (const LinkPlan& link : links) {
-      configure_interface(link.ns, link.name);
+      disable_segmentation_offloads(link.ns, link.name);
       const int index = link.sock.link_index(link.name);
       LinkExpectation ready{&link.ns, link.name, {}};
       for (Family f : kFamilies) {

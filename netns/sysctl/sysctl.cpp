@@ -188,23 +188,41 @@ std::string read_sysctl(const Namespace& ns, std::string_view key_text) {
 }
 
 void write_sysctl(const Namespace& ns, std::string_view key_text, std::string_view value_text) {
-  const SysctlKey key = parse_sysctl_key(key_text);
-  require_net(key, "write");
-  const std::string value(value_text);
-  if (value.find('\n') != std::string::npos)
-    throw Error("sysctl " + key.dotted() + ": the value contains a newline; give one line");
-  if (is_host_global(key)) throw Error(global_error(key, ns));
+  write_sysctls(ns, {{std::string(key_text), std::string(value_text)}});
+}
 
-  const std::string path = key.path();
-  const int err = ns.run([&] { return write_proc_file(path, value); });
+void write_sysctls(const Namespace& ns, const std::vector<std::pair<std::string, std::string>>& settings) {
+  // Every setting is checked before the first is written.
+  std::vector<SysctlKey> keys;
+  keys.reserve(settings.size());
+  for (const auto& [key_text, value] : settings) {
+    const SysctlKey& key = keys.emplace_back(parse_sysctl_key(key_text));
+    require_net(key, "write");
+    if (value.find('\n') != std::string::npos)
+      throw Error("sysctl " + key.dotted() + ": the value contains a newline; give one line");
+    if (is_host_global(key)) throw Error(global_error(key, ns));
+  }
+
+  // One visit to the namespace for all of them; the first refusal stops it.
+  std::size_t failed = settings.size();
+  const int err = ns.run([&] {
+    for (std::size_t i = 0; i < settings.size(); ++i)
+      if (const int e = write_proc_file(keys[i].path(), settings[i].second); e != 0) {
+        failed = i;
+        return e;
+      }
+    return 0;
+  });
   if (err == 0) return;
+  const SysctlKey& key = keys[failed];
+  const std::string path = key.path();
   if (err == ENOENT && !exists_in(ns, path)) throw missing_error(ns, key);
   if ((err == EACCES || err == EPERM) && !writable_in(ns, path)) {
     // Read-only here but writable on the host: the namespace only sees the host's value.
     if (writable_in(Namespace::initial(), path)) throw Error(global_error(key, ns));
     throw Error("sysctl " + key.dotted() + " is read-only");
   }
-  throw refused_error(ns, key, value, err);
+  throw refused_error(ns, key, settings[failed].second, err);
 }
 
 void apply_sysctl_conf(const Namespace& ns, std::string_view text) {

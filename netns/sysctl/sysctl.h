@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "netns/namespace.h"
@@ -30,6 +31,11 @@ bool has_sysctl(const Namespace& ns, std::string_view key);
 // reason (EINVAL = out of range or malformed, with the current value as a hint) when
 // the kernel refuses it, and refuses keys outside net. or global to the host.
 void write_sysctl(const Namespace& ns, std::string_view key, std::string_view value);
+
+// Writes several (key, value) settings inside `ns` in order, entering it once rather than
+// once per key (a topology's setup writes a dozen). Every setting is checked before the
+// first is written; the first refusal stops it with write_sysctl's error.
+void write_sysctls(const Namespace& ns, const std::vector<std::pair<std::string, std::string>>& settings);
 
 struct SysctlSetting {
   std::string key;    // dotted form

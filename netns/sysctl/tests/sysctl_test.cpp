@@ -104,6 +104,32 @@ TEST_F(SysctlTest, KeysOutsideNetAreRefused) {
   EXPECT_EQ(read_host_file("/proc/sys/kernel/hostname"), host_before);
 }
 
+TEST_F(SysctlTest, SeveralAreWrittenInOrderInOneCall) {
+  write_sysctls(ns(), {{"net.ipv4.tcp_syn_retries", "3"}, {"net.ipv4.tcp_fin_timeout", "21"},
+                       {"net.ipv4.tcp_syn_retries", "4"}});
+  EXPECT_EQ(read_sysctl(ns(), "net.ipv4.tcp_syn_retries"), "4");
+  EXPECT_EQ(read_sysctl(ns(), "net.ipv4.tcp_fin_timeout"), "21");
+}
+
+TEST_F(SysctlTest, SeveralAreAllCheckedBeforeTheFirstIsWritten) {
+  const std::string before = read_sysctl(ns(), "net.ipv4.tcp_syn_retries");
+  const std::string wanted = before == "3" ? "4" : "3";
+  const std::string msg = error_of(
+      [&] { write_sysctls(ns(), {{"net.ipv4.tcp_syn_retries", wanted}, {"net.core.rmem_max", "12345"}}); });
+  EXPECT_EQ(msg.rfind("sysctl net.core.rmem_max is global to the host", 0), 0u) << msg;
+  EXPECT_EQ(read_sysctl(ns(), "net.ipv4.tcp_syn_retries"), before);
+}
+
+TEST_F(SysctlTest, SeveralStopAtTheFirstRefusalAndNameIt) {
+  const std::string msg = error_of([&] {
+    write_sysctls(ns(), {{"net.ipv4.tcp_fin_timeout", "22"}, {"net.ipv4.tcp_syn_retries", "300"},
+                         {"net.ipv4.tcp_keepalive_probes", "7"}});
+  });
+  EXPECT_EQ(msg.rfind("sysctl net.ipv4.tcp_syn_retries = '300' refused by the kernel", 0), 0u) << msg;
+  EXPECT_EQ(read_sysctl(ns(), "net.ipv4.tcp_fin_timeout"), "22");
+  EXPECT_NE(read_sysctl(ns(), "net.ipv4.tcp_keepalive_probes"), "7");
+}
+
 TEST_F(SysctlTest, KernelRefusalNamesKeyValueAndCurrentValue) {
   const std::string current = read_sysctl(ns(), "net.ipv4.tcp_fin_timeout");
   EXPECT_EQ(error_of([&] { write_sysctl(ns(), "net.ipv4.tcp_fin_timeout", "abc"); }),
