@@ -2,8 +2,8 @@
 # has one description): tcpfault_<version>_<arch>.deb, installed under /usr.
 # dpkg-shlibdeps finds the shared libraries the extension module and the lwIP agent link;
 # Depends adds what the code runs or imports: the interpreter the extension was built for,
-# pytest and pytest-xdist (conformance runs the cases in parallel), iptables-restore (the
-# middlebox's NFQUEUE rule). Recommends: what an outside C++ project needs to build on the
+# pytest and pytest-xdist (conformance runs the cases in parallel); the middlebox's rule
+# goes in over netlink, so no firewall program. Recommends: what an outside C++ project needs to build on the
 # installed API (headers and pkg-config files of the libraries the engine links).
 # Suggests: what only some subcommands use (tcpfault vm; reading captures).
 set(CPACK_GENERATOR DEB)
@@ -28,7 +28,7 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(python_now ${Python_VERSION_MAJOR}.${Python_VERSION_MINOR})
 math(EXPR python_next "${Python_VERSION_MINOR} + 1")
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "python3 (>= ${python_now}), python3 (<< ${Python_VERSION_MAJOR}.${python_next}), python3-pytest, python3-pytest-xdist, iptables")
+    "python3 (>= ${python_now}), python3 (<< ${Python_VERSION_MAJOR}.${python_next}), python3-pytest, python3-pytest-xdist")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
     "g++, cmake, pkg-config, libnetfilter-queue-dev, libmnl-dev, libnl-3-dev, libnl-route-3-dev, libbpf-dev, nlohmann-json3-dev")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "tcpdump, tshark, qemu-system-x86, busybox-static, kmod, zstd")

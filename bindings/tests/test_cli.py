@@ -100,7 +100,7 @@ def test_several_targets_give_a_case_by_target_matrix(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--target", "bogus"], "unknown target 'bogus': use kernel, lwip, or agent:COMMAND"),
+    (["--target", "bogus"], "unknown target 'bogus': use kernel, lwip, gvisor, or agent:COMMAND"),
     (["--target", "agent:"], "unknown target 'agent:'"),
     (["--target", "kernel", "--target", "kernel"], "a target is given twice"),
     (["--jobs", "0"], "--jobs must be 1 or more"),

@@ -49,13 +49,6 @@ def test_not_root_is_3_said_once(tmp_path):
     assert out.stdout == ""
 
 
-def test_a_missing_program_is_3_and_names_its_package():
-    with pytest.raises(exit_codes.Stop) as stop:
-        preflight.need_programs("conformance", {"tcpfault-no-such-program": "tcpfault-no-such-package"})
-    assert stop.value.status == exit_codes.CANNOT_RUN
-    assert "tcpfault-no-such-program not found: install it (apt-get install tcpfault-no-such-package)" in stop.value.message
-
-
 def test_a_failing_case_is_1_and_a_passing_run_0(tmp_path):
     (tmp_path / "a").mkdir()
     cases = cases_dir(tmp_path / "a", "pass", "fail")

@@ -77,7 +77,7 @@ def test_ini_target_is_checked_as_the_option_is(pytester, run):
     pytester.makepyfile(test_one=ONE_CONNECTION)
     result = run()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--tcpfault-target: unknown target 'bogus' (use kernel, lwip or agent:COMMAND)*"])
+    result.stderr.fnmatch_lines(["*--tcpfault-target: unknown target 'bogus' (use kernel, lwip, gvisor or agent:COMMAND)*"])
 
 
 def test_ini_artifacts_directory_is_relative_to_the_ini_file(pytester, run, monkeypatch):

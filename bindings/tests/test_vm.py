@@ -22,7 +22,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 RELEASE = "9.9.9-test-amd64"
 ROOT_MODULES = {"virtio_pci": ["virtio", "virtio_ring"], "9pnet_virtio": ["9pnet", "virtio_ring"],
                 "9p": ["9pnet", "netfs"], "overlay": []}
-GOOD_CONFIG = "\n".join(f"{key}=m" for key, _ in config_check.required("nft") + config_check.required("legacy"))
+GOOD_CONFIG = "\n".join(f"{key}=m" for key, _ in config_check.required())
 
 
 def fake_tree(root, config=GOOD_CONFIG):
@@ -137,10 +137,10 @@ def test_the_config_check_names_what_is_missing(tmp_path):
     assert "CONFIG_NET_NS" not in text
 
 
-def test_the_firewall_options_follow_the_hosts_iptables():
-    nft = {key for key, _ in config_check.required("nft")}
-    legacy = {key for key, _ in config_check.required("legacy")}
-    assert "CONFIG_NFT_COMPAT" in nft - legacy and "CONFIG_IP_NF_FILTER" in legacy - nft
+def test_the_middlebox_rule_needs_nf_tables_and_its_xtables_bridge():
+    keys = {key for key, _ in config_check.required()}
+    assert {"CONFIG_NF_TABLES", "CONFIG_NFT_COMPAT", "CONFIG_NETFILTER_XT_TARGET_NFQUEUE"} <= keys
+    assert "CONFIG_IP_NF_FILTER" not in keys
 
 
 def test_a_missing_option_stops_the_run_before_booting(tmp_path):

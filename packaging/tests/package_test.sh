@@ -32,7 +32,7 @@ field() { dpkg-deb -f "$deb" "$1"; }
 [ "$(basename "$deb")" = "tcpfault_${version}_${arch}.deb" ] || fail "file name $(basename "$deb")"
 depends=$(field Depends)
 # What the code runs or imports, and (from dpkg-shlibdeps) the libraries it links.
-for needed in python3 python3-pytest python3-pytest-xdist iptables libnl-3-200 libnl-route-3-200 \
+for needed in python3 python3-pytest python3-pytest-xdist libnl-3-200 libnl-route-3-200 \
               libnetfilter-queue1 libmnl0 libbpf1 liblwip; do
   grep -Eq "(^|, )$needed[0-9]*( |,|$)" <<<"$depends" || fail "Depends lacks $needed: $depends"
 done

@@ -1,29 +1,15 @@
-"""What a command checks before anything runs: root, the programs the middlebox needs,
-that every output path can be written, and that a -k expression parses. Each problem is
+"""What a command checks before anything runs: root, that every output path can be
+written, and that a -k expression parses. Each problem is
 said once, with what to do about it (tcpfault.exit_codes)."""
 
 import os
-import shutil
 
 from .exit_codes import cannot_run, usage
-
-SYSTEM_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
-# The middlebox's queue rules are loaded with these (harness/intercept/queue_rules.cpp).
-MIDDLEBOX_PROGRAMS = {"iptables-restore": "iptables", "ip6tables-restore": "iptables"}
 
 
 def need_root(command, why):
     if os.geteuid() != 0:
         raise cannot_run(command, f"needs root ({why}): run it with sudo")
-
-
-def need_programs(command, programs=MIDDLEBOX_PROGRAMS):
-    """programs: name -> the Debian package that has it."""
-    search = os.environ.get("PATH", "") + ":" + SYSTEM_PATH
-    missing = {name: package for name, package in programs.items() if not shutil.which(name, path=search)}
-    if missing:
-        packages = " ".join(sorted(set(missing.values())))
-        raise cannot_run(command, f"{', '.join(sorted(missing))} not found: install it (apt-get install {packages})")
 
 
 def output_file(command, option, path):

@@ -68,7 +68,6 @@ def check(options):
             raise usage(COMMAND, f"--case {', '.join(unknown)}: no such case (tcpfault list shows them; ids are "
                                  "exact: CL1 is not CL10)")
     preflight.need_root(COMMAND, "every scenario runs in network namespaces of its own, behind NFQUEUE")
-    preflight.need_programs(COMMAND)
 
 
 def command(options):

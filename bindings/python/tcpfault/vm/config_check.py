@@ -1,8 +1,6 @@
 """What the suite needs of a kernel's build configuration, checked before booting it: one
 error that names every missing option and what it is for."""
 
-import os
-
 from .errors import VmError
 
 # (option, what needs it). y or m both do: the guest loads modules from the kernel's own tree.
@@ -33,34 +31,18 @@ SUITE = [
     ("CONFIG_DEBUG_INFO_BTF", "the observer's tp_btf programs (compiled against the kernel's BTF)"),
     ("CONFIG_TRACEPOINTS", "the state tracepoints (inet_sock_set_state)"),
 ]
-# The middlebox rule goes in with the host's iptables-restore (the guest runs the host's
-# programs): iptables-nft needs nf_tables and its xtables bridge, iptables-legacy ip(6)_tables.
-IPTABLES_NFT = [
-    ("CONFIG_NF_TABLES", "iptables-nft (the host's iptables) speaks nf_tables"),
-    ("CONFIG_NF_TABLES_IPV4", "iptables-nft on IPv4"),
-    ("CONFIG_NF_TABLES_IPV6", "iptables-nft on IPv6"),
-    ("CONFIG_NFT_COMPAT", "iptables-nft's xtables targets (NFQUEUE)"),
-]
-IPTABLES_LEGACY = [
-    ("CONFIG_IP_NF_IPTABLES", "iptables-legacy (the host's iptables)"),
-    ("CONFIG_IP_NF_FILTER", "the filter table's FORWARD chain"),
-    ("CONFIG_IP6_NF_IPTABLES", "ip6tables-legacy"),
-    ("CONFIG_IP6_NF_FILTER", "the IPv6 filter table's FORWARD chain"),
+# The middlebox's rule goes in as one nf_tables batch (harness/intercept/nft_batch.*): an
+# nf_tables chain whose rule calls the xtables NFQUEUE target through nft_compat.
+FIREWALL = [
+    ("CONFIG_NF_TABLES", "the middlebox's rule (an nf_tables batch)"),
+    ("CONFIG_NF_TABLES_IPV4", "the rule's ip table"),
+    ("CONFIG_NF_TABLES_IPV6", "the rule's ip6 table"),
+    ("CONFIG_NFT_COMPAT", "the xtables NFQUEUE target in an nf_tables rule"),
 ]
 
 
-def iptables_flavour():
-    """'nft' or 'legacy': what the host's iptables-restore is (the guest runs the same)."""
-    for directory in ("/usr/sbin", "/sbin", "/usr/bin"):
-        path = os.path.join(directory, "iptables-restore")
-        if os.path.exists(path):
-            return "legacy" if "legacy" in os.path.realpath(path) else "nft"
-    return "nft"
-
-
-def required(flavour=None):
-    firewall = IPTABLES_LEGACY if (flavour or iptables_flavour()) == "legacy" else IPTABLES_NFT
-    return BOOT + SUITE + firewall
+def required():
+    return BOOT + SUITE + FIREWALL
 
 
 def parse(text):
@@ -74,17 +56,17 @@ def parse(text):
     return found
 
 
-def missing(config_text, flavour=None):
+def missing(config_text):
     options = parse(config_text)
-    return [(key, why) for key, why in required(flavour) if options.get(key) not in ("y", "m")]
+    return [(key, why) for key, why in required() if options.get(key) not in ("y", "m")]
 
 
-def check(kernel, flavour=None):
+def check(kernel):
     """Raises VmError naming every missing option; a kernel without a config is taken on trust."""
     if kernel.config is None:
         return ["no config file beside the kernel: its options were not checked"]
     with open(kernel.config) as f:
-        absent = missing(f.read(), flavour)
+        absent = missing(f.read())
     if absent:
         lines = "\n".join(f"  {key} ({why})" for key, why in absent)
         raise VmError(f"kernel {kernel.release} lacks what the suite needs ({kernel.config}):\n{lines}")
