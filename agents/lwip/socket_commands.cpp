@@ -111,6 +111,7 @@ SocketCommands::Job SocketCommands::connect(const Json& req) {
       router_.wait(std::min(deadline, Clock::now() + std::chrono::seconds(2)));
 
     FdGuard fd{open_socket(to.addr.family)};
+    sysctls_.apply_keepalive_defaults(fd.fd);
     if (reuse) set_reuse_addr(fd.fd);
     // Bound first, so the local port is known before the SYN leaves: an RST can make lwIP
     // forget the connection before connect() has even returned.

@@ -11,6 +11,7 @@
 #include "agents/lwip/handle_table.h"
 #include "agents/lwip/ipv6_router.h"
 #include "agents/lwip/json_lines.h"
+#include "agents/lwip/stack_sysctls.h"
 #include "agents/lwip/state_events.h"
 
 namespace tcpfault::lwip_agent {
@@ -20,7 +21,9 @@ inline constexpr std::size_t kMaxRecv = 256 * 1024;
 
 class SocketCommands {
  public:
-  SocketCommands(StateScanner& scanner, Ipv6RouterWatch& router) : scanner_(scanner), router_(router) {}
+  // `sysctls` gives every connect's socket its keepalive defaults.
+  SocketCommands(StateScanner& scanner, Ipv6RouterWatch& router, const StackSysctls& sysctls)
+      : scanner_(scanner), router_(router), sysctls_(sysctls) {}
 
   using Job = std::function<Json()>;
   Job listen(const Json& req);
@@ -41,6 +44,7 @@ class SocketCommands {
  private:
   StateScanner& scanner_;
   Ipv6RouterWatch& router_;
+  const StackSysctls& sysctls_;
   HandleTable table_;
   std::optional<Address> own_address(Family f) const;
   std::optional<Address> ipv4_;

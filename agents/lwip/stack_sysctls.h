@@ -1,0 +1,40 @@
+// The Linux sysctls lwIP 2.1 has a knob for (docs/agent-protocol.md, "Linux sysctls";
+// docs/lwip-target.md says why each one and why the others are left out).
+//
+// Settable: the keepalive defaults (tcp_keepalive_time, _intvl, _probes), which every
+// new connection's pcb takes, as a Linux socket with SO_KEEPALIVE and no TCP_KEEPIDLE of
+// its own uses the sysctls. Fixed: what lwIP's build options make it do as Linux does
+// with one value (no SACK, no timestamps, window scaling, 6 SYN retransmissions ...).
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "agents/lwip/json_lines.h"
+
+struct tcp_pcb;
+
+namespace tcpfault::lwip_agent {
+
+class StackSysctls {
+ public:
+  StackSysctls();
+
+  // hello's "sysctls": key -> {"value", "fixed", "means"}.
+  Json declarations() const;
+  // set_sysctl: ProtocolError "unsupported" for a key that is not declared or is fixed,
+  // SocketFailure EINVAL for a value the knob cannot take (as /proc/sys refuses it).
+  void set(const std::string& key, const std::string& value);
+  // get_sysctl: the value as /proc/sys would show it; ProtocolError for an undeclared key.
+  std::string get(const std::string& key) const;
+
+  // The keepalive defaults onto a new connection: an lwIP socket before it connects,
+  // or (core lock held) a passive pcb as its handshake completes, before it is accepted.
+  void apply_keepalive_defaults(int fd) const;
+  void apply_keepalive_defaults_locked(tcp_pcb& pcb) const;
+
+ private:
+  std::atomic<int> keepalive_time_s_, keepalive_intvl_s_, keepalive_probes_;
+};
+
+}  // namespace tcpfault::lwip_agent
