@@ -170,6 +170,7 @@ Json Agent::sysctl_request(const Json& id, const std::string& cmd, const Json& r
       return r;
     }
     sysctls_.set(key, a.string("value"));
+    if (StackSysctls::is_keepalive_default(key)) commands_.keepalive_defaults_changed();
     return ok_reply(id);
   } catch (const SocketFailure& e) {
     return errno_reply(id, e);

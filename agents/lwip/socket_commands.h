@@ -37,6 +37,10 @@ class SocketCommands {
   Job getsockopt(const Json& req);
   Job sockets(const Json& req);
 
+  // A keepalive default changed: every connection with a handle takes it where it set
+  // nothing of its own (a connection still waiting to be accepted takes it at accept).
+  void keepalive_defaults_changed();
+
   // hello's addresses: the local end of a connect, and (IPv6) the subnet outside which
   // a connect needs the router.
   void set_addresses(std::optional<Address> ipv4, std::optional<std::pair<Address, int>> ipv6);

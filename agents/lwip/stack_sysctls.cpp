@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <charconv>
 #include <map>
+#include <mutex>
 #include <optional>
 
 #include "agents/lwip/lwip_headers.h"
@@ -106,12 +107,34 @@ std::string StackSysctls::get(const std::string& key) const {
   unsupported("get_sysctl", key, "lwIP 2.1 has no such knob");
 }
 
+namespace {
+
+void set_keepalive_fields(int fd, unsigned skip, int idle_s, int intvl_s, int probes) {
+  const struct {
+    unsigned own;
+    int name, value;
+  } fields[] = {{AgentSocket::kOwnIdle, TCP_KEEPIDLE, idle_s},
+                {AgentSocket::kOwnInterval, TCP_KEEPINTVL, intvl_s},
+                {AgentSocket::kOwnCount, TCP_KEEPCNT, probes}};
+  for (const auto& f : fields)
+    if ((skip & f.own) == 0 && lwip_setsockopt(fd, IPPROTO_TCP, f.name, &f.value, sizeof f.value) != 0)
+      fail_errno(errno, "keepalive defaults");
+}
+
+}  // namespace
+
+bool StackSysctls::is_keepalive_default(const std::string& key) {
+  return key == kKeepaliveTime || key == kKeepaliveIntvl || key == kKeepaliveProbes;
+}
+
 void StackSysctls::apply_keepalive_defaults(int fd) const {
-  const int settings[][2] = {{TCP_KEEPIDLE, keepalive_time_s_.load()},
-                             {TCP_KEEPINTVL, keepalive_intvl_s_.load()},
-                             {TCP_KEEPCNT, keepalive_probes_.load()}};
-  for (const auto& [name, v] : settings)
-    if (lwip_setsockopt(fd, IPPROTO_TCP, name, &v, sizeof v) != 0) fail_errno(errno, "keepalive defaults");
+  set_keepalive_fields(fd, 0, keepalive_time_s_.load(), keepalive_intvl_s_.load(), keepalive_probes_.load());
+}
+
+void StackSysctls::apply_keepalive_defaults(AgentSocket& s) const {
+  std::lock_guard call(s.call);
+  set_keepalive_fields(s.fd, s.own_keepalive.load(), keepalive_time_s_.load(), keepalive_intvl_s_.load(),
+                       keepalive_probes_.load());
 }
 
 void StackSysctls::apply_keepalive_defaults_locked(tcp_pcb& pcb) const {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <string>
 
+#include "agents/lwip/handle_table.h"
 #include "agents/lwip/json_lines.h"
 
 struct tcp_pcb;
@@ -28,10 +29,15 @@ class StackSysctls {
   // get_sysctl: the value as /proc/sys would show it; ProtocolError for an undeclared key.
   std::string get(const std::string& key) const;
 
-  // The keepalive defaults onto a new connection: an lwIP socket before it connects,
-  // or (core lock held) a passive pcb as its handshake completes, before it is accepted.
+  // The keepalive defaults onto a connection, as Linux applies the sysctls to every socket
+  // without settings of its own: an lwIP socket before it connects or as it is accepted;
+  // a socket with a handle, in the fields it did not set itself (after each change); and
+  // (core lock held) a passive pcb as its handshake completes, before it is accepted.
   void apply_keepalive_defaults(int fd) const;
+  void apply_keepalive_defaults(AgentSocket& s) const;
   void apply_keepalive_defaults_locked(tcp_pcb& pcb) const;
+  // Whether `key` is one of the keepalive defaults (a change to apply to open sockets).
+  static bool is_keepalive_default(const std::string& key);
 
  private:
   std::atomic<int> keepalive_time_s_, keepalive_intvl_s_, keepalive_probes_;

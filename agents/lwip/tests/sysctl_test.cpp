@@ -127,25 +127,47 @@ TEST_F(LwipSysctls, FixedAndUndeclaredKeysAreUnsupportedAndBadArgumentsBadReques
   EXPECT_EQ(r["error"], "bad_request") << r.dump();
 }
 
-TEST_F(LwipSysctls, NewConnectionsBothWaysTakeTheDefaultsOlderOnesKeepTheirs) {
+// As on Linux, the defaults hold for every connection in each setting it did not make
+// itself: new ones both ways, and open ones when the defaults change.
+TEST_F(LwipSysctls, EveryConnectionFollowsTheDefaultsWhereItSetNothingOfItsOwn) {
   start();
   const auto [old_active, old_passive] = open_both(9100);
+  const Json before{{"on", false}, {"idle_s", 7200}, {"interval_s", 75}, {"count", 9}};
+  EXPECT_EQ(keepalive_of(old_active), before);
+  EXPECT_EQ(keepalive_of(old_passive), before);
+  // A socket's own settings: idle and count on one, the interval on the other.
+  ASSERT_TRUE(agent()
+                  .call({{"cmd", "setsockopt"}, {"conn", old_active}, {"option", "keepalive"},
+                         {"value", {{"idle_s", 3}, {"count", 1}}}})
+                  .value("ok", false));
+  ASSERT_TRUE(agent()
+                  .call({{"cmd", "setsockopt"}, {"conn", old_passive}, {"option", "keepalive"},
+                         {"value", {{"interval_s", 2}}}})
+                  .value("ok", false));
+
   ASSERT_TRUE(set("net.ipv4.tcp_keepalive_time", "11").value("ok", false));
   ASSERT_TRUE(set("net.ipv4.tcp_keepalive_intvl", "5").value("ok", false));
   ASSERT_TRUE(set("net.ipv4.tcp_keepalive_probes", "4").value("ok", false));
   const auto [active, passive] = open_both(9101);
-  const Json want{{"on", false}, {"idle_s", 11}, {"interval_s", 5}, {"count", 4}};
-  EXPECT_EQ(keepalive_of(active), want);
-  EXPECT_EQ(keepalive_of(passive), want);
-  const Json before{{"on", false}, {"idle_s", 7200}, {"interval_s", 75}, {"count", 9}};
-  EXPECT_EQ(keepalive_of(old_active), before);
-  EXPECT_EQ(keepalive_of(old_passive), before);
-  // A socket's own setting still wins over the defaults.
-  ASSERT_TRUE(agent()
-                  .call({{"cmd", "setsockopt"}, {"conn", active}, {"option", "keepalive"},
-                         {"value", {{"idle_s", 3}, {"interval_s", 2}, {"count", 1}}}})
-                  .value("ok", false));
-  EXPECT_EQ(keepalive_of(active), (Json{{"on", true}, {"idle_s", 3}, {"interval_s", 2}, {"count", 1}}));
+  const Json now{{"on", false}, {"idle_s", 11}, {"interval_s", 5}, {"count", 4}};
+  EXPECT_EQ(keepalive_of(active), now);
+  EXPECT_EQ(keepalive_of(passive), now);
+  EXPECT_EQ(keepalive_of(old_active), (Json{{"on", true}, {"idle_s", 3}, {"interval_s", 5}, {"count", 1}}));
+  EXPECT_EQ(keepalive_of(old_passive), (Json{{"on", true}, {"idle_s", 11}, {"interval_s", 2}, {"count", 4}}));
+}
+
+// A connection that completed its handshake before the change but is accepted after it
+// takes the defaults of when it is accepted.
+TEST_F(LwipSysctls, AConnectionAcceptedAfterAChangeTakesTheNewDefaults) {
+  start();
+  const Json l = agent().call({{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"port", 9102}, {"backlog", 4}});
+  ASSERT_TRUE(l.value("ok", false)) << l.dump();
+  UniqueFd k = peer::connect(lab_->peer(), {Lab::client_addr(Family::V4), 0}, {Lab::agent_addr(Family::V4), 9102});
+  agent().wait_state("198.18.2.1:9102", peer::local_of(k.get()).str(), "ESTABLISHED");
+  ASSERT_TRUE(set("net.ipv4.tcp_keepalive_time", "12").value("ok", false));
+  const Json a = agent().call({{"cmd", "accept"}, {"listener", l["listener"]}, {"timeout_ms", 3000}});
+  ASSERT_TRUE(a.value("ok", false)) << a.dump();
+  EXPECT_EQ(keepalive_of(a["conn"])["idle_s"], 12);
 }
 
 // Through tcpfault itself: the case's set_sysctl reaches lwIP, and a connection with
