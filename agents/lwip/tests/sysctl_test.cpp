@@ -9,6 +9,7 @@
 #include "agent_lab.h"
 #include "harness/scenario/scenario.h"
 #include "harness/trace/trace_queries.h"
+#include "netns/sysctl/sysctl.h"
 
 namespace tcpfault::lwip_agent::testing {
 namespace {
@@ -79,6 +80,34 @@ TEST_F(LwipSysctls, HelloDeclaresWhatLwipHas) {
   for (const char* key : {"net.ipv4.tcp_retries2", "net.ipv4.tcp_synack_retries", "net.ipv4.tcp_syn_linear_timeouts",
                           "net.ipv4.tcp_rto_min_us", "net.ipv4.tcp_orphan_retries", "net.ipv4.tcp_tw_reuse"})
     EXPECT_FALSE(d.contains(key)) << key;
+}
+
+// The fixed values the kernel can see: with a peer kernel that offers and accepts SACK,
+// timestamps, window scaling and ECN, what its TCP_INFO says was negotiated, both ways,
+// is what lwIP declares (tcp_sack 0, tcp_timestamps 0, tcp_window_scaling 1, tcp_ecn 0),
+// and an active open's port is in the declared ip_local_port_range.
+TEST_F(LwipSysctls, TheFixedValuesAreWhatAKernelPeerNegotiates) {
+  start();
+  for (const auto& [key, value] : std::map<std::string, std::string>{{"net.ipv4.tcp_sack", "1"},
+                                                                      {"net.ipv4.tcp_timestamps", "1"},
+                                                                      {"net.ipv4.tcp_window_scaling", "1"},
+                                                                      {"net.ipv4.tcp_ecn", "1"}})
+    netns::write_sysctl(lab_->peer(), key, value);
+  open_both(9103);
+  ASSERT_EQ(kernel_conns_.size(), 2u);
+  for (const auto& k : kernel_conns_) {  // the peer of lwIP's connect, then of its accept
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    ASSERT_EQ(::getsockopt(k.get(), IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+    EXPECT_EQ(info.tcpi_options & TCPI_OPT_SACK, 0) << "SACK negotiated";
+    EXPECT_EQ(info.tcpi_options & TCPI_OPT_TIMESTAMPS, 0) << "timestamps negotiated";
+    EXPECT_NE(info.tcpi_options & TCPI_OPT_WSCALE, 0) << "no window scaling";
+    EXPECT_EQ(info.tcpi_options & TCPI_OPT_ECN, 0) << "ECN negotiated";
+  }
+  sockaddr_storage lwip_end{};
+  socklen_t len = sizeof lwip_end;
+  ASSERT_EQ(::getpeername(kernel_conns_[0].get(), reinterpret_cast<sockaddr*>(&lwip_end), &len), 0);
+  EXPECT_GE(ntohs(reinterpret_cast<const sockaddr_in&>(lwip_end).sin_port), 49152);  // and at most 65535
 }
 
 TEST_F(LwipSysctls, SetAndGetTheKeepaliveDefaults) {
