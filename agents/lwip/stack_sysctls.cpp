@@ -32,8 +32,9 @@ const std::map<std::string, Fixed, std::less<>>& fixed_keys() {
       {"net.ipv4.tcp_fin_timeout",
        {"20", "TCP_FIN_WAIT_TIMEOUT 20 s: an orphan's FIN_WAIT2 is dropped after 20 s without a segment"}},
       {"net.ipv4.tcp_abort_on_overflow",
-       {"1", "a connection whose handshake completes while the accept mailbox is full is aborted with an RST "
-             "(tcp_process when accept_function fails); listen()'s backlog is not enforced, the mailbox holds 127"}},
+       {"1",
+        "a connection whose handshake completes while the accept mailbox is full is aborted with an RST "
+        "(tcp_process when accept_function fails); listen()'s backlog is not enforced, the mailbox holds 127"}},
       {"net.ipv4.ip_local_port_range",
        {"49152\t65535", "TCP_LOCAL_PORT_RANGE_START/END: ephemeral ports 0xc000-0xffff"}},
   };
@@ -77,15 +78,15 @@ Json StackSysctls::declarations() const {
   d[kKeepaliveIntvl] = {{"value", get(kKeepaliveIntvl)},
                         {"fixed", false},
                         {"means", "keep_intvl of every new pcb (TCP_KEEPINTVL_DEFAULT), in seconds"}};
-  d[kKeepaliveProbes] = {{"value", get(kKeepaliveProbes)},
-                         {"fixed", false},
-                         {"means", "keep_cnt of every new pcb (TCP_KEEPCNT_DEFAULT)"}};
+  d[kKeepaliveProbes] = {
+      {"value", get(kKeepaliveProbes)}, {"fixed", false}, {"means", "keep_cnt of every new pcb (TCP_KEEPCNT_DEFAULT)"}};
   return d;
 }
 
 void StackSysctls::set(const std::string& key, const std::string& value) {
-  if (fixed_keys().contains(key)) unsupported("set_sysctl", key, "fixed in lwIP 2.1 (" + std::string(fixed_keys().find(key)->second.means) + ")");
-  std::atomic<int>* knob = key == kKeepaliveTime    ? &keepalive_time_s_
+  if (fixed_keys().contains(key))
+    unsupported("set_sysctl", key, "fixed in lwIP 2.1 (" + std::string(fixed_keys().find(key)->second.means) + ")");
+  std::atomic<int>* knob = key == kKeepaliveTime     ? &keepalive_time_s_
                            : key == kKeepaliveIntvl  ? &keepalive_intvl_s_
                            : key == kKeepaliveProbes ? &keepalive_probes_
                                                      : nullptr;
@@ -94,8 +95,8 @@ void StackSysctls::set(const std::string& key, const std::string& value) {
   const long long max = knob == &keepalive_probes_ ? 255 : 2147483;
   const auto v = one_integer(value);
   if (!v || *v < 1 || *v > max)
-    throw SocketFailure(EINVAL, key + " takes one whole number from 1 to " + std::to_string(max) + ", not \"" +
-                                    value + "\"");
+    throw SocketFailure(EINVAL,
+                        key + " takes one whole number from 1 to " + std::to_string(max) + ", not \"" + value + "\"");
   knob->store(static_cast<int>(*v));
 }
 

@@ -35,7 +35,7 @@ const SocketInfo& full_socket(const std::optional<SocketInfo>& info, const Socke
 
 // These schedules need the socket's TCP_INFO as Linux reports it: not for a side an agent runs.
 void require_linux(const Scenario& s, Host h, const char* schedule) {
-  s.require_kernel(h, std::string("has no Linux timer settings (") + schedule + " schedule)");
+  s.require_kernel(h, std::string("has no TCP_INFO to time its ") + schedule + " schedule from");
 }
 
 }  // namespace

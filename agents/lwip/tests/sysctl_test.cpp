@@ -2,6 +2,8 @@
 // them, set_sysctl and get_sysctl work on the keepalive defaults and refuse what lwIP
 // cannot do, every new connection takes the defaults, and a default really times the
 // keepalive probes on the wire.
+#include "netns/sysctl/sysctl.h"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,7 +11,6 @@
 #include "agent_lab.h"
 #include "harness/scenario/scenario.h"
 #include "harness/trace/trace_queries.h"
-#include "netns/sysctl/sysctl.h"
 
 namespace tcpfault::lwip_agent::testing {
 namespace {
@@ -34,12 +35,15 @@ class LwipSysctls : public ::testing::Test {
   std::pair<Json, Json> open_both(int port) {
     const SockAddr kernel_at{Lab::client_addr(Family::V4), static_cast<std::uint16_t>(port)};
     UniqueFd kl = peer::listen(lab_->peer(), kernel_at);
-    const Json c = agent().call({{"cmd", "connect"}, {"address", kernel_at.addr.str()}, {"port", port}, {"timeout_ms", 3000}});
+    const Json c =
+        agent().call({{"cmd", "connect"}, {"address", kernel_at.addr.str()}, {"port", port}, {"timeout_ms", 3000}});
     EXPECT_TRUE(c.value("ok", false)) << c.dump();
     kernel_conns_.push_back(peer::accept(kl.get()));
-    const Json l = agent().call({{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"port", port}, {"backlog", 4}});
+    const Json l = agent().call(
+        {{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"port", port}, {"backlog", 4}});
     EXPECT_TRUE(l.value("ok", false)) << l.dump();
-    kernel_conns_.push_back(peer::connect(lab_->peer(), {Lab::client_addr(Family::V4), 0}, {Lab::agent_addr(Family::V4), static_cast<std::uint16_t>(port)}));
+    kernel_conns_.push_back(peer::connect(lab_->peer(), {Lab::client_addr(Family::V4), 0},
+                                          {Lab::agent_addr(Family::V4), static_cast<std::uint16_t>(port)}));
     const Json a = agent().call({{"cmd", "accept"}, {"listener", l["listener"]}, {"timeout_ms", 3000}});
     EXPECT_TRUE(a.value("ok", false)) << a.dump();
     return {c["conn"], a["conn"]};
@@ -53,25 +57,26 @@ TEST_F(LwipSysctls, HelloDeclaresWhatLwipHas) {
   const Json r = agent().call(Lab::hello_request(), 5s);
   ASSERT_TRUE(r.value("ok", false)) << r.dump();
   const Json& d = r["sysctls"];
-  for (const auto& [key, value] : std::map<std::string, std::string>{{"net.ipv4.tcp_sack", "0"},
-                                                                      {"net.ipv4.tcp_dsack", "0"},
-                                                                      {"net.ipv4.tcp_timestamps", "0"},
-                                                                      {"net.ipv4.tcp_window_scaling", "1"},
-                                                                      {"net.ipv4.tcp_syncookies", "0"},
-                                                                      {"net.ipv4.tcp_ecn", "0"},
-                                                                      {"net.ipv4.tcp_early_retrans", "0"},
-                                                                      {"net.ipv4.tcp_syn_retries", "6"},
-                                                                      {"net.ipv4.tcp_fin_timeout", "20"},
-                                                                      {"net.ipv4.tcp_abort_on_overflow", "1"},
-                                                                      {"net.ipv4.ip_local_port_range", "49152\t65535"}}) {
+  for (const auto& [key, value] :
+       std::map<std::string, std::string>{{"net.ipv4.tcp_sack", "0"},
+                                          {"net.ipv4.tcp_dsack", "0"},
+                                          {"net.ipv4.tcp_timestamps", "0"},
+                                          {"net.ipv4.tcp_window_scaling", "1"},
+                                          {"net.ipv4.tcp_syncookies", "0"},
+                                          {"net.ipv4.tcp_ecn", "0"},
+                                          {"net.ipv4.tcp_early_retrans", "0"},
+                                          {"net.ipv4.tcp_syn_retries", "6"},
+                                          {"net.ipv4.tcp_fin_timeout", "20"},
+                                          {"net.ipv4.tcp_abort_on_overflow", "1"},
+                                          {"net.ipv4.ip_local_port_range", "49152\t65535"}}) {
     ASSERT_TRUE(d.contains(key)) << key << " missing from " << d.dump();
     EXPECT_EQ(d[key]["value"], value) << key;
     EXPECT_EQ(d[key]["fixed"], true) << key;
     EXPECT_FALSE(d[key].value("means", "").empty()) << key;
   }
   for (const auto& [key, value] : std::map<std::string, std::string>{{"net.ipv4.tcp_keepalive_time", "7200"},
-                                                                      {"net.ipv4.tcp_keepalive_intvl", "75"},
-                                                                      {"net.ipv4.tcp_keepalive_probes", "9"}}) {
+                                                                     {"net.ipv4.tcp_keepalive_intvl", "75"},
+                                                                     {"net.ipv4.tcp_keepalive_probes", "9"}}) {
     ASSERT_TRUE(d.contains(key)) << key;
     EXPECT_EQ(d[key]["value"], value) << key;
     EXPECT_EQ(d[key]["fixed"], false) << key;
@@ -89,9 +94,9 @@ TEST_F(LwipSysctls, HelloDeclaresWhatLwipHas) {
 TEST_F(LwipSysctls, TheFixedValuesAreWhatAKernelPeerNegotiates) {
   start();
   for (const auto& [key, value] : std::map<std::string, std::string>{{"net.ipv4.tcp_sack", "1"},
-                                                                      {"net.ipv4.tcp_timestamps", "1"},
-                                                                      {"net.ipv4.tcp_window_scaling", "1"},
-                                                                      {"net.ipv4.tcp_ecn", "1"}})
+                                                                     {"net.ipv4.tcp_timestamps", "1"},
+                                                                     {"net.ipv4.tcp_window_scaling", "1"},
+                                                                     {"net.ipv4.tcp_ecn", "1"}})
     netns::write_sysctl(lab_->peer(), key, value);
   open_both(9103);
   ASSERT_EQ(kernel_conns_.size(), 2u);
@@ -124,14 +129,14 @@ TEST_F(LwipSysctls, SetAndGetTheKeepaliveDefaults) {
 
 TEST_F(LwipSysctls, ValuesLwipCannotTakeAreEinvalAndTheOldValueStays) {
   start();
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"net.ipv4.tcp_keepalive_time", "0"},
-           {"net.ipv4.tcp_keepalive_time", "2147484"},
-           {"net.ipv4.tcp_keepalive_time", "soon"},
-           {"net.ipv4.tcp_keepalive_time", "1 2"},
-           {"net.ipv4.tcp_keepalive_time", ""},
-           {"net.ipv4.tcp_keepalive_probes", "256"},
-           {"net.ipv4.tcp_keepalive_intvl", "-5"}}) {
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"net.ipv4.tcp_keepalive_time", "0"},
+                                                        {"net.ipv4.tcp_keepalive_time", "2147484"},
+                                                        {"net.ipv4.tcp_keepalive_time", "soon"},
+                                                        {"net.ipv4.tcp_keepalive_time", "1 2"},
+                                                        {"net.ipv4.tcp_keepalive_time", ""},
+                                                        {"net.ipv4.tcp_keepalive_probes", "256"},
+                                                        {"net.ipv4.tcp_keepalive_intvl", "-5"}}) {
     const Json r = set(key, value);
     EXPECT_EQ(r.value("ok", true), false) << r.dump();
     EXPECT_EQ(r["errno"], "EINVAL") << r.dump();
@@ -166,13 +171,15 @@ TEST_F(LwipSysctls, EveryConnectionFollowsTheDefaultsWhereItSetNothingOfItsOwn) 
   EXPECT_EQ(keepalive_of(old_passive), before);
   // A socket's own settings: idle and count on one, the interval on the other.
   ASSERT_TRUE(agent()
-                  .call({{"cmd", "setsockopt"}, {"conn", old_active}, {"option", "keepalive"},
+                  .call({{"cmd", "setsockopt"},
+                         {"conn", old_active},
+                         {"option", "keepalive"},
                          {"value", {{"idle_s", 3}, {"count", 1}}}})
                   .value("ok", false));
-  ASSERT_TRUE(agent()
-                  .call({{"cmd", "setsockopt"}, {"conn", old_passive}, {"option", "keepalive"},
-                         {"value", {{"interval_s", 2}}}})
-                  .value("ok", false));
+  ASSERT_TRUE(
+      agent()
+          .call({{"cmd", "setsockopt"}, {"conn", old_passive}, {"option", "keepalive"}, {"value", {{"interval_s", 2}}}})
+          .value("ok", false));
 
   ASSERT_TRUE(set("net.ipv4.tcp_keepalive_time", "11").value("ok", false));
   ASSERT_TRUE(set("net.ipv4.tcp_keepalive_intvl", "5").value("ok", false));
@@ -189,7 +196,8 @@ TEST_F(LwipSysctls, EveryConnectionFollowsTheDefaultsWhereItSetNothingOfItsOwn) 
 // takes the defaults of when it is accepted.
 TEST_F(LwipSysctls, AConnectionAcceptedAfterAChangeTakesTheNewDefaults) {
   start();
-  const Json l = agent().call({{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"port", 9102}, {"backlog", 4}});
+  const Json l =
+      agent().call({{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"port", 9102}, {"backlog", 4}});
   ASSERT_TRUE(l.value("ok", false)) << l.dump();
   UniqueFd k = peer::connect(lab_->peer(), {Lab::client_addr(Family::V4), 0}, {Lab::agent_addr(Family::V4), 9102});
   agent().wait_state("198.18.2.1:9102", peer::local_of(k.get()).str(), "ESTABLISHED");

@@ -67,8 +67,9 @@ TEST(AgentSysctls, HelloDeclarationsAreNotedInTheTrace) {
   Scenario s(with_sysctls(kDeclared));
   bool found = false;
   for (const auto& n : notes(s))
-    found |= n.find("; Linux sysctls: net.ipv4.tcp_keepalive_time, net.ipv4.tcp_rto_max_ms (fixed 120000), "
-                    "net.ipv4.tcp_sack (fixed 0), net.ipv4.tcp_syn_retries") != std::string::npos;
+    found |= n.find(
+                 "; Linux sysctls: net.ipv4.tcp_keepalive_time, net.ipv4.tcp_rto_max_ms (fixed 120000), "
+                 "net.ipv4.tcp_sack (fixed 0), net.ipv4.tcp_syn_retries") != std::string::npos;
   EXPECT_TRUE(found);
 }
 
@@ -90,16 +91,18 @@ TEST(AgentSysctls, ADeclaredSettableKeyIsSetAndReadThroughTheAgent) {
 TEST(AgentSysctls, AValueTheStackRefusesIsAnErrorQuotingTheAgent) {
   Scenario s(with_sysctls(kDeclared));
   std::string m = message_of<Error>([&] { s.set_sysctl(Host::Server, "net.ipv4.tcp_keepalive_time", "soon"); });
-  EXPECT_EQ(m, "sysctl net.ipv4.tcp_keepalive_time = 'soon' refused by the fake target on the server: EINVAL: "
-               "net.ipv4.tcp_keepalive_time takes whole numbers, not 'soon'");
+  EXPECT_EQ(m,
+            "sysctl net.ipv4.tcp_keepalive_time = 'soon' refused by the fake target on the server: EINVAL: "
+            "net.ipv4.tcp_keepalive_time takes whole numbers, not 'soon'");
   EXPECT_EQ(s.sysctl(Host::Server, "net.ipv4.tcp_keepalive_time"), "7200");
 }
 
 TEST(AgentSysctls, AFixedKeyAtItsOwnValueIsFineAndNoted) {
   Scenario s(with_sysctls(kDeclared));
   s.set_sysctl(Host::Server, "net.ipv4.tcp_sack", " 0");  // the same fields
-  EXPECT_TRUE(noted(s, "sysctl server net.ipv4.tcp_sack =  0 (the fake target behaves so and cannot change it: "
-                       "no SACK in this stack)"));
+  EXPECT_TRUE(noted(s,
+                    "sysctl server net.ipv4.tcp_sack =  0 (the fake target behaves so and cannot change it: "
+                    "no SACK in this stack)"));
   EXPECT_EQ(s.sysctl(Host::Server, "net.ipv4.tcp_sack"), "0");
   EXPECT_TRUE(s.has_sysctl(Host::Server, "net.ipv4.tcp_sack"));
 }
@@ -110,8 +113,7 @@ TEST(AgentSysctls, AFixedKeyAtAnotherValueIsNotApplicable) {
             "server: the fake target cannot change net.ipv4.tcp_sack: it behaves as 0 (no SACK in this stack)");
   EXPECT_EQ(message_of<NotApplicable>([&] { s.set_sysctl(Host::Server, "net.ipv4.tcp_rto_max_ms", "60000"); }),
             "server: the fake target cannot change net.ipv4.tcp_rto_max_ms: it behaves as 120000");
-  EXPECT_EQ(message_of<NotApplicable>(
-                [&] { s.hold_sysctl(Host::Server, "net.ipv4.tcp_sack", "1", "sysctl-check"); }),
+  EXPECT_EQ(message_of<NotApplicable>([&] { s.hold_sysctl(Host::Server, "net.ipv4.tcp_sack", "1", "sysctl-check"); }),
             "server: the fake target cannot change net.ipv4.tcp_sack: it behaves as 0 (no SACK in this stack)");
 }
 
@@ -137,18 +139,21 @@ TEST(AgentSysctls, SysctlConfLinesGoThroughTheDeclaredKeys) {
                       "-net.ipv4.tcp_retries2 = 3\n"
                       "-net.ipv4.tcp_sack = 1\n");
   EXPECT_EQ(s.sysctl(Host::Server, "net.ipv4.tcp_keepalive_time"), "60");
-  EXPECT_TRUE(noted(s, "sysctl server net.ipv4.tcp_retries2 ignored ('-' line): server: the fake target has no "
-                       "Linux sysctl net.ipv4.tcp_retries2 (its agent declares no knob of the stack for it)"));
-  EXPECT_TRUE(noted(s, "sysctl server net.ipv4.tcp_sack ignored ('-' line): server: the fake target cannot change "
-                       "net.ipv4.tcp_sack: it behaves as 0 (no SACK in this stack)"));
+  EXPECT_TRUE(noted(s,
+                    "sysctl server net.ipv4.tcp_retries2 ignored ('-' line): server: the fake target has no "
+                    "Linux sysctl net.ipv4.tcp_retries2 (its agent declares no knob of the stack for it)"));
+  EXPECT_TRUE(noted(s,
+                    "sysctl server net.ipv4.tcp_sack ignored ('-' line): server: the fake target cannot change "
+                    "net.ipv4.tcp_sack: it behaves as 0 (no SACK in this stack)"));
   EXPECT_EQ(message_of<NotApplicable>([&] { s.apply_sysctl_conf(Host::Server, "\nnet.ipv4.tcp_retries2 = 3\n"); }),
             "server: the fake target has no Linux sysctl net.ipv4.tcp_retries2 (its agent declares no knob of the "
             "stack for it) (sysctl.conf line 2)");
   // A refused value of a '-' line is ignored as the kernel's are; without '-' it is an error.
   s.apply_sysctl_conf(Host::Server, "-net.ipv4.tcp_keepalive_time = later\n");
   EXPECT_EQ(s.sysctl(Host::Server, "net.ipv4.tcp_keepalive_time"), "60");
-  EXPECT_NE(message_of<Error>([&] { s.apply_sysctl_conf(Host::Server, "net.ipv4.tcp_keepalive_time = later\n"); })
-                .find("line 1: sysctl net.ipv4.tcp_keepalive_time = 'later' refused by the fake target"),
+  EXPECT_NE(message_of<Error>([&] {
+              s.apply_sysctl_conf(Host::Server, "net.ipv4.tcp_keepalive_time = later\n");
+            }).find("line 1: sysctl net.ipv4.tcp_keepalive_time = 'later' refused by the fake target"),
             std::string::npos);
 }
 
@@ -158,8 +163,7 @@ TEST(AgentSysctls, AHeldKeyIsWrittenThroughTheAgentInsteadOfTheCasesValue) {
   s.set_sysctl(Host::Server, "net.ipv4.tcp_keepalive_time", "7200");
   EXPECT_EQ(s.sysctl(Host::Server, "net.ipv4.tcp_keepalive_time"), "15");
   EXPECT_TRUE(noted(s, "sysctl server net.ipv4.tcp_keepalive_time = 15 (held by sysctl-check)"));
-  EXPECT_TRUE(
-      noted(s, "sysctl server net.ipv4.tcp_keepalive_time = 15 (sysctl-check: the case asked for 7200)"));
+  EXPECT_TRUE(noted(s, "sysctl server net.ipv4.tcp_keepalive_time = 15 (sysctl-check: the case asked for 7200)"));
 }
 
 TEST(AgentSysctls, TheSynScheduleReadsTheDeclaredKnobsAndNamesAMissingOne) {
