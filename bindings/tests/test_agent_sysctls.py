@@ -4,7 +4,10 @@ net.has_sysctl and the schedules go to the knobs the agent declared in hello
 harness/testing/agents/fake_agent.py with --sysctls (no TCP stack: IPv4 only)."""
 
 import json
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -94,3 +97,45 @@ def test_garbage_sysctls_in_hello_are_a_target_failure():
     with pytest.raises(tcpfault.TargetFailure, match=r"sent garbage: hello \"sysctls\" entry net.ipv4.tcp_sack "
                                                      r"needs a string \"value\""):
         scenario({"net.ipv4.tcp_sack": {"value": 0}})
+
+
+# ---- the whole path: cases whose schedules come from sysctls, on an agent that declares them ----
+
+KERNEL_AGENT = pathlib.Path(__file__).resolve().parents[2] / "harness" / "testing" / "agents" / "kernel_agent.py"
+CASES = pathlib.Path(__file__).resolve().parents[2] / "cases"
+SCHEDULE_KEYS = ("net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts", "net.ipv4.tcp_rto_max_ms",
+                 "net.ipv4.tcp_synack_retries")
+
+
+def conformance(tmp_path, target, *cases):
+    report = tmp_path / "r.json"
+    args = [sys.executable, "-m", "tcpfault.cli", "conformance", "--family", "4", "--jobs", "4",
+            "--target", target, "--json", str(report)]
+    for case in cases:
+        args += ["--case", case]
+    out = subprocess.run(args, env=dict(os.environ, TCPFAULT_CASES=str(CASES)), capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode in (0, 1), out.stdout + out.stderr
+    return {r["test"]: r for r in json.loads(report.read_text())["results"]}
+
+
+def test_cases_timed_by_sysctls_run_on_an_agent_that_declares_them(tmp_path):
+    """The kernel agent (the Linux kernel of its own namespace behind the protocol, with its
+    state events) with
+    the schedules' keys declared: HS7's SYN-ACK schedule and HS3's SYN schedule (with the
+    case's tcp_syn_retries 2 and both tcp_syn_linear_timeouts variants) are met on the
+    wire, as on the kernel. HS3 then stops at the MIB counter an agent has not; without
+    the keys, both stop at the first sysctl."""
+    agent = f"agent:{KERNEL_AGENT} --state-events"
+    declared = conformance(tmp_path, f"{agent} --sysctls {','.join(SCHEDULE_KEYS)}", "HS3", "HS7")
+    assert declared["test_handshake.py::test_hs7_rst_in_syn_recv[IPv4]"]["verdict"] == "pass"
+    hs3 = [r for test, r in declared.items() if test.startswith("test_handshake.py::test_hs3_server_unreachable")]
+    assert len(hs3) == 2
+    for r in hs3:
+        assert r["verdict"] == "n/a" and "has no Linux MIB counters (TcpExt.TCPSynRetrans)" in r["message"], r
+        assert r["sysctls"]["client net.ipv4.tcp_syn_retries"] == "2"
+
+    undeclared = conformance(tmp_path, agent, "HS3", "HS7")
+    assert {r["verdict"] for r in undeclared.values()} == {"n/a"}
+    assert "has no Linux sysctl net.ipv4.tcp_synack_retries" in \
+        undeclared["test_handshake.py::test_hs7_rst_in_syn_recv[IPv4]"]["message"]
