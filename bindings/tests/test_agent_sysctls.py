@@ -17,7 +17,8 @@ from tcpfault import pytest_plugin
 FAKE = pathlib.Path(__file__).resolve().parents[2] / "harness" / "testing" / "agents" / "fake_agent.py"
 
 DECLARED = {
-    "net.ipv4.tcp_keepalive_time": {"value": "7200", "fixed": False, "means": "keep_idle of new connections"},
+    "net.ipv4.tcp_keepalive_time": {"value": "7200", "fixed": False, "means": "keep_idle of new connections",
+                                    "lacks": ["0"]},
     "net.ipv4.tcp_syn_retries": {"value": "6"},
     "net.ipv4.tcp_syn_linear_timeouts": {"value": "0", "fixed": True},
     "net.ipv4.tcp_rto_max_ms": {"value": "120000", "fixed": True},
@@ -54,6 +55,13 @@ def test_a_value_the_stack_refuses_is_an_error_quoting_the_agent(net):
                                              r"target on the client: EINVAL: .*takes whole numbers") as refused:
         net.set_sysctl("client", "net.ipv4.tcp_keepalive_time", "soon")
     assert not isinstance(refused.value, tcpfault.NotApplicable)
+    assert net.sysctl("client", "net.ipv4.tcp_keepalive_time") == "7200"
+
+
+def test_a_value_the_stack_lacks_is_not_applicable(net):
+    with pytest.raises(tcpfault.NotApplicable, match=r"^client: the agent target cannot set "
+                                                     r"net.ipv4.tcp_keepalive_time to '0' \(the agent says: "):
+        net.set_sysctl("client", "net.ipv4.tcp_keepalive_time", 0)
     assert net.sysctl("client", "net.ipv4.tcp_keepalive_time") == "7200"
 
 

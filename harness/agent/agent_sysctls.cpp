@@ -64,12 +64,10 @@ std::string AgentSysctls::summary() const {
 }
 
 std::optional<std::string> AgentSysctls::set(const std::string& key, const std::string& value) {
-  Json reply;
-  try {
-    reply = client_->request("set_sysctl", Json{{"key", key}, {"value", value}}, kAgentGrace);
-  } catch (const NotApplicable& e) {
-    client_->fail("declared " + key + " settable in hello, then refused to set it: " + e.what());
-  }
+  Json reply = client_->request("set_sysctl", Json{{"key", key}, {"value", value}}, kAgentGrace, true);
+  if (reply.contains("error"))  // the stack lacks the behaviour Linux has with this value
+    throw NotApplicable(client_->side_label() + " cannot set " + key + " to '" + value + "' (the agent says: " +
+                        reply.value("message", std::string()) + ")");
   if (reply["ok"].get<bool>()) {
     std::lock_guard lock(mu_);
     declared_[key].value = value;

@@ -34,8 +34,9 @@ class AgentSysctls {
   bool empty() const { return declared_.empty(); }
 
   // set_sysctl of a declared, settable key: nullopt when the stack took the value, else
-  // the agent's refusal ("EINVAL: ...") as a write to /proc/sys would fail. A protocol
-  // error or a malformed reply is the agent's failure (TargetFailure).
+  // the agent's refusal ("EINVAL: ...") as a write to /proc/sys would fail. A value the
+  // stack cannot take although Linux would ("unsupported") throws NotApplicable with the
+  // agent's reason; another protocol error or a malformed reply is the agent's failure.
   std::optional<std::string> set(const std::string& key, const std::string& value);
   // The current value of a declared key: the declared one for a fixed key, else the
   // agent's get_sysctl answer.

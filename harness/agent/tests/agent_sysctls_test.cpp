@@ -15,7 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* kDeclared =
-    R"({"net.ipv4.tcp_keepalive_time": {"value": "7200", "fixed": false, "means": "keep_idle"},)"
+    R"({"net.ipv4.tcp_keepalive_time": {"value": "7200", "fixed": false, "means": "keep_idle", "lacks": ["0"]},)"
     R"( "net.ipv4.tcp_syn_retries": {"value": "6", "means": "syn retries"},)"
     R"( "net.ipv4.tcp_rto_max_ms": {"value": "120000", "fixed": true},)"
     R"( "net.ipv4.tcp_sack": {"value": "0", "fixed": true, "means": "no SACK in this stack"}})";
@@ -95,6 +95,14 @@ TEST(AgentSysctls, AValueTheStackRefusesIsAnErrorQuotingTheAgent) {
             "sysctl net.ipv4.tcp_keepalive_time = 'soon' refused by the fake target on the server: EINVAL: "
             "net.ipv4.tcp_keepalive_time takes whole numbers, not 'soon'");
   EXPECT_EQ(s.sysctl(Host::Server, "net.ipv4.tcp_keepalive_time"), "7200");
+}
+
+TEST(AgentSysctls, AValueTheStackLacksIsNotApplicableWithTheAgentsReason) {
+  Scenario s(with_sysctls(kDeclared));
+  EXPECT_EQ(message_of<NotApplicable>([&] { s.set_sysctl(Host::Server, "net.ipv4.tcp_keepalive_time", "0"); }),
+            "server: the fake target cannot set net.ipv4.tcp_keepalive_time to '0' (the agent says: this stack cannot "
+            "behave as net.ipv4.tcp_keepalive_time = 0)");
+  EXPECT_EQ(s.sysctl(Host::Server, "net.ipv4.tcp_keepalive_time"), "7200");  // the agent is fine and unchanged
 }
 
 TEST(AgentSysctls, AFixedKeyAtItsOwnValueIsFineAndNoted) {

@@ -10,7 +10,9 @@ unknown-id (answers COMMAND with an id nobody asked for), no-ok (answers COMMAND
 neither ok nor error), version (speaks only version 2), no-bye (does not exit on bye).
 --sysctls is hello's "sysctls" as given (garbage too); set_sysctl of a declared settable
 key takes a value of decimal fields and refuses anything else with EINVAL, as /proc/sys
-does; get_sysctl answers the value; an undeclared or fixed key is "unsupported".
+does, but answers "unsupported" for a value its entry lists under "lacks" (a behaviour
+the stack has not); get_sysctl answers the value; an undeclared or fixed key is
+"unsupported".
 --token is ignored: it marks the process so that a test can look for it afterwards.
 """
 
@@ -112,6 +114,9 @@ class Agent:
             return
         value = request.get("value")
         log(f"set_sysctl {key} = {value!r}")
+        if value in declared.get("lacks", []):
+            self.send({"id": rid, "error": "unsupported", "message": f"this stack cannot behave as {key} = {value}"})
+            return
         if not isinstance(value, str) or not value.split() or not all(f.isdigit() for f in value.split()):
             self.send({"id": rid, "ok": False, "errno": "EINVAL", "message": f"{key} takes whole numbers, not {value!r}"})
             return
