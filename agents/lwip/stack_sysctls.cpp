@@ -42,6 +42,7 @@ const std::map<std::string, Fixed, std::less<>>& fixed_keys() {
 }
 
 constexpr const char* kKeepaliveTime = "net.ipv4.tcp_keepalive_time";
+constexpr long long kMaxKeepaliveSeconds = 4294967;  // u32 milliseconds
 constexpr const char* kKeepaliveIntvl = "net.ipv4.tcp_keepalive_intvl";
 constexpr const char* kKeepaliveProbes = "net.ipv4.tcp_keepalive_probes";
 
@@ -91,12 +92,18 @@ void StackSysctls::set(const std::string& key, const std::string& value) {
                            : key == kKeepaliveProbes ? &keepalive_probes_
                                                      : nullptr;
   if (knob == nullptr) unsupported("set_sysctl", key, "lwIP 2.1 has no such knob");
-  // pcb->keep_idle and keep_intvl are u32 milliseconds; Linux counts probes in a u8.
-  const long long max = knob == &keepalive_probes_ ? 255 : 2147483;
+  const bool probes = knob == &keepalive_probes_;
   const auto v = one_integer(value);
-  if (!v || *v < 1 || *v > max)
+  // What Linux itself refuses: anything but a number; a probe count outside its u8.
+  if (!v || (probes && (*v < 0 || *v > 255)))
     throw SocketFailure(EINVAL,
-                        key + " takes one whole number from 1 to " + std::to_string(max) + ", not \"" + value + "\"");
+                        key + " takes one whole number" + (probes ? " from 0 to 255" : "") + ", not \"" + value + "\"");
+  // What Linux takes but lwIP cannot behave as: no probe at all, a time of 0 or less, or
+  // one past pcb->keep_idle / keep_intvl (a u32 of milliseconds).
+  const long long max = probes ? 255 : kMaxKeepaliveSeconds;
+  if (*v < 1 || *v > max)
+    unsupported("set_sysctl", key,
+                "lwIP cannot behave as " + std::to_string(*v) + ": it takes 1 to " + std::to_string(max));
   knob->store(static_cast<int>(*v));
 }
 

@@ -23,8 +23,9 @@ class StackSysctls {
 
   // hello's "sysctls": key -> {"value", "fixed", "means"}.
   Json declarations() const;
-  // set_sysctl: ProtocolError "unsupported" for a key that is not declared or is fixed,
-  // SocketFailure EINVAL for a value the knob cannot take (as /proc/sys refuses it).
+  // set_sysctl: SocketFailure EINVAL for a value Linux refuses too (as /proc/sys does);
+  // ProtocolError "unsupported" for one Linux takes but lwIP cannot behave as, and for a
+  // key that is not declared or is fixed.
   void set(const std::string& key, const std::string& value);
   // get_sysctl: the value as /proc/sys would show it; ProtocolError for an undeclared key.
   std::string get(const std::string& key) const;
