@@ -33,7 +33,7 @@ const std::map<std::string, CommandSpec, std::less<>>& commands() {
 }
 
 std::string known_commands() {
-  std::string s = "hello, bye";
+  std::string s = "hello, bye, set_sysctl, get_sysctl";
   for (const auto& [name, spec] : commands()) s += ", " + name;
   return s;
 }
@@ -77,7 +77,9 @@ Agent::Agent(LineWriter& out, int tap_fd)
       router_([this](const std::string& router) {
         log("learned the IPv6 default router " + router + " from a router advertisement");
       }),
-      commands_(scanner_, router_) {
+      commands_(scanner_, router_, sysctls_) {
+  // A passive open takes the keepalive defaults as its handshake completes, before it is accepted.
+  scanner_.set_passive_open_hook([this](tcp_pcb& pcb) { sysctls_.apply_keepalive_defaults_locked(pcb); });
   g_scanner = &scanner_;
   g_router = &router_;
   set_core_observer(&Agent::on_core_unlock);
@@ -115,13 +117,18 @@ void Agent::handle_line(const std::string& line) {
       throw ProtocolError("bad_request", "a request needs a \"cmd\" string (one of: " + known_commands() + ")");
     const std::string cmd = req.at("cmd").get<std::string>();
     const auto it = commands().find(cmd);
-    if (cmd != "hello" && cmd != "bye" && it == commands().end())
+    const bool sysctl_cmd = cmd == "set_sysctl" || cmd == "get_sysctl";
+    if (cmd != "hello" && cmd != "bye" && !sysctl_cmd && it == commands().end())
       throw ProtocolError("unknown_command", "no command \"" + cmd + "\"; the commands are: " + known_commands());
     if (cmd == "hello") {
       out_.send(hello(id, req));
       return;
     }
     if (!hello_done_) throw ProtocolError("bad_request", cmd + " before hello: the first request must be hello");
+    if (sysctl_cmd) {
+      out_.send(sysctl_request(id, cmd, req));
+      return;
+    }
     if (cmd == "bye") {
       out_.send(ok_reply(id));
       out_.flush();
@@ -150,6 +157,23 @@ void Agent::run_job(const SocketCommands::Job& job, const Json& id) {
     out_.send(errno_reply(id, e));
   } catch (const std::exception& e) {
     out_.send(protocol_error_reply(id, ProtocolError("unsupported", std::string("agent failure: ") + e.what())));
+  }
+}
+
+Json Agent::sysctl_request(const Json& id, const std::string& cmd, const Json& req) {
+  const Args a(req, cmd);
+  const std::string key = a.string("key");
+  try {
+    if (cmd == "get_sysctl") {
+      Json r = ok_reply(id);
+      r["value"] = sysctls_.get(key);
+      return r;
+    }
+    sysctls_.set(key, a.string("value"));
+    if (StackSysctls::is_keepalive_default(key)) commands_.keepalive_defaults_changed();
+    return ok_reply(id);
+  } catch (const SocketFailure& e) {
+    return errno_reply(id, e);
   }
 }
 
@@ -189,6 +213,7 @@ Json Agent::hello(const Json& id, const Json& req) {
     r["version"] = kProtocolVersion;
     r["agent"] = std::string("tcpfault-lwip-agent, lwIP ") + LWIP_VERSION_STRING + " (Debian liblwip)";
     r["features"] = features;
+    r["sysctls"] = sysctls_.declarations();
     r["mac"] = mac_string(kAgentMac);
     r["ipv6_link_local"] = link_local;
     return r;

@@ -50,6 +50,17 @@ std::shared_ptr<AgentSocket> HandleTable::detach(std::int64_t handle, const Sock
   return s;
 }
 
+std::vector<HandleTable::Use> HandleTable::use_all(SocketKind kind) {
+  std::lock_guard lock(mu_);
+  std::vector<Use> all;
+  for (auto& [handle, s] : sockets_) {
+    if (s->kind != kind) continue;
+    ++s->uses;
+    all.emplace_back(*this, s);
+  }
+  return all;
+}
+
 void HandleTable::wait_unused(const AgentSocket& s) {
   std::unique_lock lock(mu_);
   released_.wait(lock, [&] { return s.uses == 0; });

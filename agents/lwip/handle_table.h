@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace tcpfault::lwip_agent {
 
@@ -32,6 +33,10 @@ struct AgentSocket {
   std::timed_mutex send_turn;       // one send at a time
   std::atomic<bool> closing{false};
   int uses = 0;                     // guarded by the table's mutex
+  // The keepalive settings the socket set itself (kOwnIdle | kOwnInterval | kOwnCount):
+  // those no longer follow the tcp_keepalive_* defaults, as on Linux.
+  std::atomic<unsigned> own_keepalive{0};
+  static constexpr unsigned kOwnIdle = 1, kOwnInterval = 2, kOwnCount = 4;
 };
 
 class HandleTable {
@@ -61,6 +66,8 @@ class HandleTable {
   std::shared_ptr<AgentSocket> detach(std::int64_t handle, const SocketKind* kind, const char* arg);
   // Returns once no request uses the socket any more.
   void wait_unused(const AgentSocket& s);
+  // A use of every socket of `kind` that has a handle now.
+  std::vector<Use> use_all(SocketKind kind);
 
  private:
   std::mutex mu_;

@@ -93,6 +93,7 @@ SocketCommands::Job SocketCommands::accept(const Json& req) {
   return [this, l, deadline] {
     SockAddr remote;
     FdGuard fd{accept_until(**l, deadline, remote)};
+    sysctls_.apply_keepalive_defaults(fd.fd);  // those of now, should they have changed since the handshake
     const SockAddr local = local_of(fd.fd);
     return Json{{"conn", table_.add(fd.release(), SocketKind::Conn)}, {"local", local.str()}, {"remote", remote.str()}};
   };
@@ -111,6 +112,7 @@ SocketCommands::Job SocketCommands::connect(const Json& req) {
       router_.wait(std::min(deadline, Clock::now() + std::chrono::seconds(2)));
 
     FdGuard fd{open_socket(to.addr.family)};
+    sysctls_.apply_keepalive_defaults(fd.fd);
     if (reuse) set_reuse_addr(fd.fd);
     // Bound first, so the local port is known before the SYN leaves: an RST can make lwIP
     // forget the connection before connect() has even returned.
@@ -129,6 +131,16 @@ SocketCommands::Job SocketCommands::connect(const Json& req) {
     const SockAddr local = local_of(fd.fd);
     return Json{{"conn", table_.add(fd.release(), SocketKind::Conn)}, {"local", local.str()}, {"remote", to.str()}};
   };
+}
+
+void SocketCommands::keepalive_defaults_changed() {
+  for (auto& use : table_.use_all(SocketKind::Conn)) {
+    try {
+      sysctls_.apply_keepalive_defaults(*use);
+    } catch (const SocketFailure&) {
+      // A connection lwIP has already given up on keeps no settings: nothing to update.
+    }
+  }
 }
 
 SocketCommands::Job SocketCommands::send(const Json& req) {

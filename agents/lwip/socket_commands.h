@@ -11,6 +11,7 @@
 #include "agents/lwip/handle_table.h"
 #include "agents/lwip/ipv6_router.h"
 #include "agents/lwip/json_lines.h"
+#include "agents/lwip/stack_sysctls.h"
 #include "agents/lwip/state_events.h"
 
 namespace tcpfault::lwip_agent {
@@ -20,7 +21,9 @@ inline constexpr std::size_t kMaxRecv = 256 * 1024;
 
 class SocketCommands {
  public:
-  SocketCommands(StateScanner& scanner, Ipv6RouterWatch& router) : scanner_(scanner), router_(router) {}
+  // `sysctls` gives every connect's socket its keepalive defaults.
+  SocketCommands(StateScanner& scanner, Ipv6RouterWatch& router, const StackSysctls& sysctls)
+      : scanner_(scanner), router_(router), sysctls_(sysctls) {}
 
   using Job = std::function<Json()>;
   Job listen(const Json& req);
@@ -34,6 +37,10 @@ class SocketCommands {
   Job getsockopt(const Json& req);
   Job sockets(const Json& req);
 
+  // A keepalive default changed: every connection with a handle takes it where it set
+  // nothing of its own (a connection still waiting to be accepted takes it at accept).
+  void keepalive_defaults_changed();
+
   // hello's addresses: the local end of a connect, and (IPv6) the subnet outside which
   // a connect needs the router.
   void set_addresses(std::optional<Address> ipv4, std::optional<std::pair<Address, int>> ipv6);
@@ -41,6 +48,7 @@ class SocketCommands {
  private:
   StateScanner& scanner_;
   Ipv6RouterWatch& router_;
+  const StackSysctls& sysctls_;
   HandleTable table_;
   std::optional<Address> own_address(Family f) const;
   std::optional<Address> ipv4_;

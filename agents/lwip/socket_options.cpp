@@ -68,6 +68,10 @@ void set_option(AgentSocket& s, const std::string& option, const Json& value) {
     }
     if (!value.is_object()) bad_value(option, "{\"idle_s\", \"interval_s\", \"count\"} or false", value);
     set(s, SOL_SOCKET, SO_KEEPALIVE, int{1}, "SO_KEEPALIVE");
+    // Marked before they are set: the defaults (stack_sysctls.h) never overwrite them after.
+    s.own_keepalive |= (value.contains("idle_s") ? AgentSocket::kOwnIdle : 0) |
+                       (value.contains("interval_s") ? AgentSocket::kOwnInterval : 0) |
+                       (value.contains("count") ? AgentSocket::kOwnCount : 0);
     if (value.contains("idle_s")) set(s, IPPROTO_TCP, TCP_KEEPIDLE, field(value, "idle_s", option, 1, 2147483), "TCP_KEEPIDLE");
     if (value.contains("interval_s"))
       set(s, IPPROTO_TCP, TCP_KEEPINTVL, field(value, "interval_s", option, 1, 2147483), "TCP_KEEPINTVL");

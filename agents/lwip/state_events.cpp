@@ -31,7 +31,10 @@ StateScanner* g_accept_scanner = nullptr;
 
 err_t accept_and_scan(void* arg, tcp_pcb* newpcb, err_t err) {
   // tcp_process() has just set newpcb ESTABLISHED; the same segment may carry a FIN.
-  if (g_accept_scanner != nullptr) g_accept_scanner->scan_locked();
+  if (g_accept_scanner != nullptr) {
+    if (newpcb != nullptr && err == ERR_OK) g_accept_scanner->passive_open_locked(*newpcb);
+    g_accept_scanner->scan_locked();
+  }
   return g_netconn_accept(arg, newpcb, err);
 }
 

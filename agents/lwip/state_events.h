@@ -30,6 +30,8 @@
 
 #include "netns/address.h"
 
+struct tcp_pcb;
+
 namespace tcpfault::lwip_agent {
 
 // lwIP's state names in Linux's spelling (SYN_RCVD -> "SYN_RECV", FIN_WAIT_1 -> "FIN_WAIT1").
@@ -58,9 +60,16 @@ class StateScanner {
   // Core lock held. Makes every listening pcb scan when it hands over a connection that
   // just reached ESTABLISHED; call after each listen().
   void watch_listeners_locked();
+  // Before lwIP starts: `prepare` runs (core lock held) on each passively opened pcb the
+  // moment its handshake completes, before its listener's accept callback hands it over.
+  void set_passive_open_hook(std::function<void(tcp_pcb&)> prepare) { prepare_ = std::move(prepare); }
+  void passive_open_locked(tcp_pcb& pcb) const {
+    if (prepare_) prepare_(pcb);
+  }
 
  private:
   Sink sink_;
+  std::function<void(tcp_pcb&)> prepare_;
   std::map<FourTuple, int> known_;  // lwIP enum tcp_state by 4-tuple
 };
 

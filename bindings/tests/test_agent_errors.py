@@ -34,13 +34,14 @@ def test_the_scenario_and_its_endpoints_name_their_targets(agent_net):
 
 
 @pytest.mark.parametrize("call, what", [
-    (lambda net: net.set_sysctl("client", "net.ipv4.tcp_fin_timeout", 3), "has no Linux sysctls (net.ipv4.tcp_fin_timeout)"),
-    (lambda net: net.sysctl("client", "net.ipv4.tcp_syn_retries"), "has no Linux sysctls (net.ipv4.tcp_syn_retries)"),
-    (lambda net: net.apply_sysctl_conf("client", "net.ipv4.tcp_fin_timeout = 3"), "has no Linux sysctls (sysctl.conf)"),
+    (lambda net: net.set_sysctl("client", "net.ipv4.tcp_fin_timeout", 3), "has no Linux sysctl net.ipv4.tcp_fin_timeout"),
+    (lambda net: net.sysctl("client", "net.ipv4.tcp_syn_retries"), "has no Linux sysctl net.ipv4.tcp_syn_retries"),
+    (lambda net: net.apply_sysctl_conf("client", "net.ipv4.tcp_fin_timeout = 3"),
+     "has no Linux sysctl net.ipv4.tcp_fin_timeout (its agent declares no knob of the stack for it) (sysctl.conf line 1)"),
     (lambda net: net.counters("client"), "has no Linux MIB counters"),
     (lambda net: net.counter_delta("client", "Tcp.RetransSegs"), "has no Linux MIB counters (Tcp.RetransSegs)"),
     (lambda net: net.expect_counter("client", "Tcp.RetransSegs", at_least=1), "has no Linux MIB counters (Tcp.RetransSegs)"),
-    (lambda net: net.syn_schedule("client"), "has no Linux timer settings (SYN schedule)"),
+    (lambda net: net.syn_schedule("client"), "has no Linux sysctl net.ipv4.tcp_syn_retries"),
 ], ids=["set_sysctl", "sysctl", "apply_sysctl_conf", "counters", "counter_delta", "expect_counter", "syn_schedule"])
 def test_what_needs_linux_on_the_agents_side_is_not_applicable(agent_net, call, what):
     with pytest.raises(tcpfault.NotApplicable, match=r"^client: the agent target ") as failure:
@@ -135,8 +136,8 @@ def test_plugin_skips_what_is_not_applicable_with_the_reason(pytester, run):
     result = run("-rs", "--tcpfault-target", fake("ok"))
     result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines([
-        "SKIPPED * not applicable: server: the agent target has no Linux sysctls (net.ipv4.tcp_fin_timeout)",
-        "SKIPPED * not applicable: server: the agent target has no Linux sysctls (net.ipv4.tcp_fin_timeout)",
+        "SKIPPED * not applicable: server: the agent target has no Linux sysctl net.ipv4.tcp_fin_timeout *",
+        "SKIPPED * not applicable: server: the agent target has no Linux sysctl net.ipv4.tcp_fin_timeout *",
     ])
 
 

@@ -123,7 +123,7 @@ AgentClient::Write AgentClient::write_line(const std::string& line, SteadyClock:
   return Write::Sent;
 }
 
-Json AgentClient::request(const std::string& cmd, Json args, milliseconds deadline) {
+Json AgentClient::request(const std::string& cmd, Json args, milliseconds deadline, bool unsupported_is_reply) {
   Json message = args.is_object() ? std::move(args) : Json::object();
   std::int64_t id;
   {
@@ -178,6 +178,7 @@ Json AgentClient::request(const std::string& cmd, Json args, milliseconds deadli
   if (reply.contains("error")) {
     std::string kind = reply["error"].is_string() ? reply["error"].get<std::string>() : reply["error"].dump();
     std::string text = reply.contains("message") && reply["message"].is_string() ? reply["message"].get<std::string>() : "";
+    if (kind == "unsupported" && unsupported_is_reply) return reply;
     if (kind == "unsupported")
       throw NotApplicable(side_label_ + " cannot do `" + cmd + "` (the agent says: " + text + ")");
     std::string versions = reply.contains("versions") ? " (it speaks versions " + reply["versions"].dump() + ")" : "";

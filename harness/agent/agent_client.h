@@ -54,8 +54,9 @@ class AgentClient {
   // Returns the reply, "ok" true or false (a socket call's errno). Throws NotApplicable
   // for an "unsupported" protocol error, TargetFailure for any failure of the agent
   // (another protocol error included: the harness asked for something the protocol
-  // has), Error once the session was ended.
-  Json request(const std::string& cmd, Json args, milliseconds deadline);
+  // has), Error once the session was ended. With `unsupported_is_reply`, an "unsupported"
+  // protocol error is returned as the reply instead (the caller says what it means).
+  Json request(const std::string& cmd, Json args, milliseconds deadline, bool unsupported_is_reply = false);
   // The deadline of a blocking call with this timeout_ms.
   static milliseconds deadline_for(milliseconds timeout) { return timeout + kAgentGrace; }
 

@@ -219,10 +219,13 @@ class AgentConnection : public ConnectionImpl, public std::enable_shared_from_th
 
   CallResult set_option(int level, int name, int value, const std::string& label) override {
     const OptionName* o = option_of(level, name);
-    if (!o || o->field)
+    // One field of the keepalive settings cannot be set alone; SO_KEEPALIVE (field "") can:
+    // on or off with the stack's defaults (its agent's tcp_keepalive_* sysctls).
+    if (!o || (o->field && *o->field))
       throw NotApplicable(ctx_.label() + " has no socket option " + label + " (level " + std::to_string(level) +
                           ", option " + std::to_string(name) + "): an agent sets only " + kProtocolOptions);
-    Json v = std::string(o->option) == "nodelay" ? Json(value != 0) : Json(value);
+    const bool boolean = std::string(o->option) == "nodelay" || o->field;
+    Json v = boolean ? Json(value != 0) : Json(value);
     return setsockopt(o->option, v, "setsockopt(" + label + "=" + std::to_string(value) + ")");
   }
 

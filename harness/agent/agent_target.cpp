@@ -95,10 +95,20 @@ void AgentTarget::hello(const netns::Topology& topology) {
       features_.insert(f.get<std::string>());
     }
   }
+  std::map<std::string, AgentSysctl> declared;
+  if (reply.contains("sysctls")) {
+    try {
+      declared = parse_agent_sysctls(reply["sysctls"]);
+    } catch (const std::invalid_argument& e) {
+      client_->fail(std::string("sent garbage: ") + e.what());
+    }
+  }
+  sysctls_ = std::make_unique<AgentSysctls>(std::move(declared), client_);
   std::string listed;
   for (const auto& f : features_) listed += (listed.empty() ? "" : ", ") + f;
   trace_->note(netns::to_string(target_.side) + " agent: " + (agent_name_.empty() ? "(unnamed)" : agent_name_) +
-               "; features: " + (listed.empty() ? "none" : listed));
+               "; features: " + (listed.empty() ? "none" : listed) +
+               "; Linux sysctls: " + (sysctls_->empty() ? "none" : sysctls_->summary()));
   states_->use_events(features_.count("state_events") > 0);
   if (features_.count("state_events") == 0) states_->set_stack_view([this](const SocketRef& s) { return stack_state(s); });
   // For stacks that learn their IPv6 router only from an advertisement.

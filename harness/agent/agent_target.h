@@ -12,6 +12,7 @@
 #include "harness/agent/agent_client.h"
 #include "harness/agent/agent_endpoint.h"
 #include "harness/agent/agent_states.h"
+#include "harness/agent/agent_sysctls.h"
 #include "harness/endpoints/target.h"
 #include "harness/trace/trace.h"
 #include "netns/topology.h"
@@ -35,6 +36,9 @@ class AgentTarget {
   AgentClient& client() { return *client_; }
   const std::string& agent_name() const { return agent_name_; }  // the hello reply's "agent"
   const std::set<std::string>& features() const { return features_; }
+  // The Linux sysctls the stack has a knob for (hello's "sysctls"; none when it said nothing).
+  AgentSysctls& sysctls() { return *sysctls_; }
+  const AgentSysctls& sysctls() const { return *sysctls_; }
 
   // The scenario ends: the inferred states go into the trace, then goodbye.
   void stop(const std::string& why);
@@ -52,6 +56,7 @@ class AgentTarget {
   std::shared_ptr<AgentClient> client_;  // after states_: its reader feeds them
   std::string agent_name_;
   std::set<std::string> features_;
+  std::unique_ptr<AgentSysctls> sysctls_;
   std::atomic<bool> no_sockets_request_{false};
 };
 

@@ -149,10 +149,15 @@ Host Scenario::host_of(const Address& a) const {
 }
 
 void Scenario::apply_sysctl_conf(Host h, const std::string& text) {
-  require_kernel(h, "has no Linux sysctls (sysctl.conf)");
   for (const auto& setting : netns::parse_sysctl_conf(text)) {
     try {
       set_sysctl(h, setting.key, setting.value);
+    } catch (const TargetFailure&) {
+      throw;  // a broken agent is never a setting to skip
+    } catch (const NotApplicable& e) {
+      if (!setting.ignore_errors)
+        throw NotApplicable(std::string(e.what()) + " (sysctl.conf line " + std::to_string(setting.line) + ")");
+      trace_->note("sysctl " + netns::to_string(h) + " " + setting.key + " ignored ('-' line): " + e.what());
     } catch (const Error& e) {
       if (!setting.ignore_errors) throw Error("line " + std::to_string(setting.line) + ": " + e.what());
       trace_->note("sysctl " + netns::to_string(h) + " " + setting.key + " ignored ('-' line): " + e.what());
@@ -169,43 +174,55 @@ std::string dotted_key(std::string key) {
 
 }  // namespace
 
+std::string Scenario::write_sysctl_of(Host h, const std::string& key, const std::string& value) {
+  if (on_agent(h)) return write_agent_sysctl(h, dotted_key(key), value);
+  netns::write_sysctl(ns(h), key, value);
+  return "";
+}
+
 void Scenario::set_sysctl(Host h, const std::string& key, const std::string& value) {
-  require_kernel(h, "has no Linux sysctls (" + key + ")");
   auto held = held_sysctls_.find({h, dotted_key(key)});
   if (held != held_sysctls_.end() && netns::value_fields(held->second.value) != netns::value_fields(value)) {
-    netns::write_sysctl(ns(h), key, held->second.value);
+    write_sysctl_of(h, key, held->second.value);
     trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + held->second.value + " (" +
                  held->second.holder + ": the case asked for " + value + ")");
     return;
   }
-  if (!netns::has_sysctl(ns(h), key)) {
+  if (!on_agent(h) && !netns::has_sysctl(ns(h), key)) {
     if (auto stand_in = stand_in_for_absent_sysctl(*topology_, h, key, value)) {
       stood_in_[{h, dotted_key(key)}] = netns::value_fields(value);
       trace_->note(*stand_in);
       return;
     }
   }
-  netns::write_sysctl(ns(h), key, value);
-  trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + value);
+  const std::string how = write_sysctl_of(h, key, value);
+  trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + value + how);
 }
 
 void Scenario::hold_sysctl(Host h, const std::string& key, const std::string& value, const std::string& holder) {
-  netns::write_sysctl(ns(h), key, value);  // refused values fail here, before anything is held
+  write_sysctl_of(h, key, value);  // refused values fail here, before anything is held
   held_sysctls_[{h, dotted_key(key)}] = HeldSysctl{value, holder};
   trace_->note("sysctl " + netns::to_string(h) + " " + key + " = " + value + " (held by " + holder + ")");
 }
 
 std::string Scenario::sysctl(Host h, const std::string& key) const {
-  require_kernel(h, "has no Linux sysctls (" + key + ")");
+  if (on_agent(h)) {
+    declared_sysctl(h, dotted_key(key));
+    return agent_->sysctls().get(dotted_key(key));
+  }
   return netns::read_sysctl(ns(h), key);
 }
 
 bool Scenario::has_sysctl(Host h, const std::string& key) const {
-  require_kernel(h, "has no Linux sysctls (" + key + ")");
+  if (on_agent(h)) {
+    declared_sysctl(h, dotted_key(key));  // NotApplicable when the stack has no such knob
+    return true;
+  }
   return netns::has_sysctl(ns(h), key);
 }
 
 std::string Scenario::sysctl_or_built_in(Host h, const std::string& key) const {
+  if (on_agent(h)) return sysctl(h, key);  // a stack's knob has no older kernel to stand in for
   if (has_sysctl(h, key)) return sysctl(h, key);
   if (auto stood_in = stood_in_.find({h, dotted_key(key)}); stood_in != stood_in_.end()) return stood_in->second;
   if (const netns::AddedKey* added = netns::added_later(netns::parse_sysctl_key(key)))

@@ -98,6 +98,9 @@ class Scenario {
   // Sysctls of one host's namespace (the host machine is never touched). A key this kernel
   // lacks is set by what stands in for it (harness/scenario/absent_sysctl.h): nothing when
   // its built-in behaviour is the value asked for, an older knob, or NotApplicable.
+  // On an agent's side they go to the stack's own knobs its agent declared in hello
+  // (docs/agent-protocol.md, "Linux sysctls"): a key it did not declare, or a fixed one
+  // asked for another value than the stack's, is NotApplicable.
   void set_sysctl(Host h, const std::string& key, const std::string& value);
   // Writes `value` and holds it for the rest of the scenario: a later set_sysctl of the
   // key (or a sysctl.conf line) writes `value` instead, and the trace says what was asked
@@ -189,6 +192,17 @@ class Scenario {
   std::string failure_note(const std::string& summary) const;
   void stop_floods();  // joins every flood's sender and notes what each did in all
   void start_agent();  // scenario_agent.cpp
+  // The agent's side's sysctls (scenario_agent.cpp): whether `h` is that side, and the
+  // calls of the public sysctl API there. `key` is dotted.
+  bool on_agent(Host h) const;
+  // The agent's declaration of `key`; NotApplicable when it declared none.
+  AgentSysctl declared_sysctl(Host h, const std::string& key) const;
+  // Writes the stack's knob (NotApplicable for a fixed key asked for another value, Error
+  // when the stack refuses the value); returns what the trace note adds after the value
+  // (" (...)" for a fixed key asked for its own value, else "").
+  std::string write_agent_sysctl(Host h, const std::string& key, const std::string& value);
+  // A kernel's write_sysctl or an agent's write_agent_sysctl, whichever runs `h`.
+  std::string write_sysctl_of(Host h, const std::string& key, const std::string& value);
   const netns::Namespace& ns(Host h) const;
 
   ScenarioOptions options_;

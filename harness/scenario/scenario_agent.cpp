@@ -1,8 +1,10 @@
-// A scenario whose target is an agent (docs/agent-protocol.md): it runs one side, and
-// what needs the Linux kernel on that side is not applicable.
+// A scenario whose target is an agent (docs/agent-protocol.md): it runs one side; a
+// Linux sysctl there goes to the stack's own knob its agent declared, and what needs the
+// Linux kernel itself on that side is not applicable.
 #include <filesystem>
 
 #include "harness/scenario/scenario.h"
+#include "netns/sysctl/sysctl.h"
 
 namespace tcpfault {
 
@@ -18,6 +20,29 @@ void Scenario::start_agent() {
 void Scenario::require_kernel(Host h, const std::string& what) const {
   if (!options_.target.is_agent() || h != options_.target.side) return;
   throw NotApplicable(netns::to_string(h) + ": the " + options_.target.label() + " target " + what);
+}
+
+bool Scenario::on_agent(Host h) const { return agent_ && h == agent_->side(); }
+
+AgentSysctl Scenario::declared_sysctl(Host h, const std::string& key) const {
+  if (auto declared = agent_->sysctls().find(key)) return *declared;
+  throw NotApplicable(netns::to_string(h) + ": the " + options_.target.label() + " target has no Linux sysctl " + key +
+                      " (its agent declares no knob of the stack for it)");
+}
+
+std::string Scenario::write_agent_sysctl(Host h, const std::string& key, const std::string& value) {
+  const AgentSysctl declared = declared_sysctl(h, key);
+  const std::string side = netns::to_string(h), target = "the " + options_.target.label() + " target";
+  const std::string means = declared.means.empty() ? "" : " (" + declared.means + ")";
+  if (declared.fixed) {
+    if (netns::value_fields(declared.value) != netns::value_fields(value))
+      throw NotApplicable(side + ": " + target + " cannot change " + key + ": it behaves as " + declared.value + means);
+    return " (" + target + " behaves so and cannot change it" + (declared.means.empty() ? "" : ": " + declared.means) +
+           ")";
+  }
+  if (auto refused = agent_->sysctls().set(key, value))
+    throw Error("sysctl " + key + " = '" + value + "' refused by " + target + " on the " + side + ": " + *refused);
+  return "";
 }
 
 }  // namespace tcpfault

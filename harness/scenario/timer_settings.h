@@ -2,7 +2,9 @@
 // namespace's sysctls and, for a connection, the RTO and RTT the kernel reports for
 // it (sock_diag's TCP_INFO) or the socket's own keepalive options. Kernels drift
 // (tcp_syn_linear_timeouts is recent, tcp_rto_max_ms more so): a sysctl this kernel
-// does not have counts as the behaviour of the kernels before it.
+// does not have counts as the behaviour of the kernels before it. On an agent's side the
+// SYN and SYN-ACK schedules read the knobs its agent declares (NotApplicable naming a key
+// it does not); the others need TCP_INFO and are not applicable there.
 #pragma once
 
 #include <optional>

@@ -2,12 +2,17 @@
 """A fake agent for the harness's own tests: it speaks the agent protocol
 (docs/agent-protocol.md) without a TCP stack, and breaks on purpose in one way.
 
-    fake_agent.py MODE [COMMAND] [--features a,b] [--token T]
+    fake_agent.py MODE [COMMAND] [--features a,b] [--sysctls JSON] [--token T]
 
 MODE: ok (behaves), crash (exits 3 on COMMAND), hang (never answers COMMAND), silent
 (never answers hello), garbage (answers COMMAND with a line that is not JSON),
 unknown-id (answers COMMAND with an id nobody asked for), no-ok (answers COMMAND with
 neither ok nor error), version (speaks only version 2), no-bye (does not exit on bye).
+--sysctls is hello's "sysctls" as given (garbage too); set_sysctl of a declared settable
+key takes a value of decimal fields and refuses anything else with EINVAL, as /proc/sys
+does, but answers "unsupported" for a value its entry lists under "lacks" (a behaviour
+the stack has not); get_sysctl answers the value; an undeclared or fixed key is
+"unsupported".
 --token is ignored: it marks the process so that a test can look for it afterwards.
 """
 
@@ -23,8 +28,8 @@ def log(text):
 
 
 class Agent:
-    def __init__(self, mode, command, features):
-        self.mode, self.command, self.features = mode, command, features
+    def __init__(self, mode, command, features, sysctls):
+        self.mode, self.command, self.features, self.sysctls = mode, command, features, sysctls
         self.control = os.fdopen(int(os.environ["TCPFAULT_AGENT_FD"]), "r+b", buffering=0)
         self.handles = 0
 
@@ -63,8 +68,13 @@ class Agent:
             if self.mode == "version":
                 self.send({"id": rid, "error": "version", "message": "only version 2", "versions": [2]})
                 return
-            self.send({"id": rid, "ok": True, "version": 1, "agent": f"fake agent ({self.mode})",
-                       "features": self.features})
+            reply = {"id": rid, "ok": True, "version": 1, "agent": f"fake agent ({self.mode})",
+                     "features": self.features}
+            if self.sysctls is not None:
+                reply["sysctls"] = self.sysctls
+            self.send(reply)
+        elif cmd in ("set_sysctl", "get_sysctl"):
+            self.answer_sysctl(rid, cmd, request)
         elif cmd in ("listen",):
             self.handles += 1
             self.send({"id": rid, "ok": True, "listener": self.handles})
@@ -93,14 +103,36 @@ class Agent:
             self.send({"id": rid, "ok": True})
 
 
+    def answer_sysctl(self, rid, cmd, request):
+        key = request.get("key")
+        declared = self.sysctls.get(key) if isinstance(self.sysctls, dict) else None
+        if not isinstance(declared, dict) or (cmd == "set_sysctl" and declared.get("fixed")):
+            self.send({"id": rid, "error": "unsupported", "message": f"{cmd}: no settable knob for {key}"})
+            return
+        if cmd == "get_sysctl":
+            self.send({"id": rid, "ok": True, "value": declared["value"]})
+            return
+        value = request.get("value")
+        log(f"set_sysctl {key} = {value!r}")
+        if value in declared.get("lacks", []):
+            self.send({"id": rid, "error": "unsupported", "message": f"this stack cannot behave as {key} = {value}"})
+            return
+        if not isinstance(value, str) or not value.split() or not all(f.isdigit() for f in value.split()):
+            self.send({"id": rid, "ok": False, "errno": "EINVAL", "message": f"{key} takes whole numbers, not {value!r}"})
+            return
+        declared["value"] = value
+        self.send({"id": rid, "ok": True})
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("mode")
     parser.add_argument("command", nargs="?")
     parser.add_argument("--features", default="")
+    parser.add_argument("--sysctls", type=json.loads, default=None)
     parser.add_argument("--token", default="")
     args = parser.parse_args()
-    Agent(args.mode, args.command, [f for f in args.features.split(",") if f]).run()
+    Agent(args.mode, args.command, [f for f in args.features.split(",") if f], args.sysctls).run()
     log("control socket closed: exiting")
 
 

@@ -2,7 +2,7 @@
 """An agent whose stack is the Linux kernel of its own namespace: the harness's test of
 the whole agent path (docs/agent-protocol.md) while no other stack is at hand.
 
-    kernel_agent.py [--state-events]
+    kernel_agent.py [--state-events] [--sysctls KEY,KEY...]
 
 It makes a TAP device of its own (named like the veth end it replaces: s0 or c0) in the
 empty namespace it is started in, gives it the addresses hello names, and relays
@@ -10,6 +10,9 @@ Ethernet frames between that TAP and the harness's (fd 4). Requests are served b
 sockets, one thread per request. With --state-events it reports state changes, read
 from /proc/net/tcp{,6} every few milliseconds (a state held for less than that is missed,
 so its events can skip one); without, the harness infers the states from the wire.
+With --sysctls it declares those Linux sysctls in hello, settable: set_sysctl and
+get_sysctl write and read them in its own namespace's /proc/sys, so a case's sysctls
+reach this kernel the way they reach any stack's knobs (docs/agent-protocol.md).
 """
 
 import argparse
@@ -44,6 +47,11 @@ def write_sysctl(key, value):
         f.write(str(value))
 
 
+def read_sysctl(key):
+    with open("/proc/sys/" + key.replace(".", "/")) as f:
+        return f.read().rstrip("\n")
+
+
 def addr_text(host, port):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -71,7 +79,8 @@ def kernel_sockets():
 
 
 class Agent:
-    def __init__(self, state_events):
+    def __init__(self, state_events, sysctls):
+        self.sysctls = sysctls
         self.control = socket.socket(fileno=int(os.environ["TCPFAULT_AGENT_FD"]))
         self.harness_tap = int(os.environ["TCPFAULT_TAP_FD"])
         self.state_events = state_events
@@ -160,8 +169,23 @@ class Agent:
     def cmd_hello(self, r):
         self.bring_up(r)
         features = ["linger", "keepalive", "nodelay", "sndbuf", "rcvbuf"]
-        return {"version": 1, "agent": f"kernel agent ({os.uname().release})",
-                "features": features + (["state_events"] if self.state_events else [])}
+        reply = {"version": 1, "agent": f"kernel agent ({os.uname().release})",
+                 "features": features + (["state_events"] if self.state_events else [])}
+        if self.sysctls:
+            reply["sysctls"] = {key: {"value": read_sysctl(key), "fixed": False,
+                                      "means": "/proc/sys of the agent's own namespace"} for key in self.sysctls}
+        return reply
+
+    def cmd_set_sysctl(self, r):
+        if r["key"] not in self.sysctls:
+            return {"error": "unsupported", "message": f"set_sysctl: {r['key']} is not declared"}
+        write_sysctl(r["key"], r["value"])  # a refused value is the kernel's OSError: its errno
+        return {}
+
+    def cmd_get_sysctl(self, r):
+        if r["key"] not in self.sysctls:
+            return {"error": "unsupported", "message": f"get_sysctl: {r['key']} is not declared"}
+        return {"value": read_sysctl(r["key"])}
 
     def cmd_listen(self, r):
         family = socket.AF_INET6 if ":" in r["address"] else socket.AF_INET
@@ -229,10 +253,12 @@ class Agent:
         if option == "linger":
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", int(v["on"]), v["seconds"]))
         elif option == "keepalive":
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, v["idle_s"])
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, v["interval_s"])
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, v["count"])
+            # true/false: on or off alone (the sysctls then time it); an object: on, with its settings.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0 if v is False or v is None else 1)
+            for field, name in (("idle_s", socket.TCP_KEEPIDLE), ("interval_s", socket.TCP_KEEPINTVL),
+                                ("count", socket.TCP_KEEPCNT)):
+                if isinstance(v, dict) and field in v:
+                    s.setsockopt(socket.IPPROTO_TCP, name, v[field])
         elif option == "nodelay":
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(v))
         elif option in ("sndbuf", "rcvbuf"):
@@ -280,4 +306,6 @@ def errno_name(number):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--state-events", action="store_true")
-    Agent(parser.parse_args().state_events).run()
+    parser.add_argument("--sysctls", default="", help="comma-separated dotted keys to declare, settable")
+    args = parser.parse_args()
+    Agent(args.state_events, [k for k in args.sysctls.split(",") if k]).run()
