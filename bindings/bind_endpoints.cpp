@@ -107,6 +107,8 @@ void bind_endpoints(py::module_& m) {
            "SO_SNDBUF and SO_RCVBUF in bytes; None leaves one as it is.")
       .def("set_option", &Connection::set_option, py::arg("level"), py::arg("name"), py::arg("value"),
            py::arg("label"), "setsockopt with an int value; `label` names it in the trace (\"TCP_NODELAY\").")
+      .def("get_option", &Connection::get_option, py::arg("level"), py::arg("name"), py::arg("label"), release(),
+           "getsockopt of an int option: the result's value is the option's (on an agent, one the protocol names).")
       .def("tcp_info", &Connection::tcp_info, release(),
            "The kernel's TCP_INFO for this socket now (RTO, cwnd, losses); needs the open socket.")
       .def("__repr__", [](const Connection& c) {

@@ -163,7 +163,7 @@ def test_plugin_fails_a_test_whose_agent_broke_with_the_report(pytester, run):
 def test_plugin_rejects_an_unknown_target_and_an_unbuilt_lwip(pytester, run, monkeypatch, tmp_path):
     result = run("--tcpfault-target", "bsd")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--tcpfault-target: unknown target 'bsd' (use kernel, lwip or agent:COMMAND)*"])
+    result.stderr.fnmatch_lines(["*--tcpfault-target: unknown target 'bsd' (use kernel, lwip, gvisor or agent:COMMAND)*"])
     monkeypatch.setenv("TCPFAULT_LWIP_AGENT", str(tmp_path / "missing"))
     result = run("--tcpfault-target", "lwip")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -36,8 +36,13 @@ constexpr OptionName kOptions[] = {
     {IPPROTO_TCP, TCP_NODELAY, "nodelay", nullptr},     {SOL_SOCKET, SO_KEEPALIVE, "keepalive", ""},
     {IPPROTO_TCP, TCP_KEEPIDLE, "keepalive", "idle_s"}, {IPPROTO_TCP, TCP_KEEPINTVL, "keepalive", "interval_s"},
     {IPPROTO_TCP, TCP_KEEPCNT, "keepalive", "count"},
+    // Integers an agent may offer beyond the protocol's five (its hello features say which).
+    {IPPROTO_TCP, TCP_USER_TIMEOUT, "user_timeout_ms", nullptr}, {IPPROTO_TCP, TCP_MAXSEG, "maxseg", nullptr},
+    {IPPROTO_TCP, TCP_SYNCNT, "syncnt", nullptr},               {IPPROTO_TCP, TCP_LINGER2, "linger2_s", nullptr},
 };
-constexpr const char* kProtocolOptions = "linger, keepalive, nodelay, sndbuf and rcvbuf";
+constexpr const char* kProtocolOptions =
+    "linger, keepalive, nodelay, sndbuf, rcvbuf and, where the agent offers them, user_timeout_ms, maxseg, syncnt "
+    "and linger2_s";
 
 const OptionName* option_of(int level, int name) {
   for (const auto& o : kOptions)

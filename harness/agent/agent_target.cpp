@@ -104,11 +104,21 @@ void AgentTarget::hello(const netns::Topology& topology) {
     }
   }
   sysctls_ = std::make_unique<AgentSysctls>(std::move(declared), client_);
+  std::map<std::string, std::string> counted;
+  if (reply.contains("counters")) {
+    try {
+      counted = parse_agent_counters(reply["counters"]);
+    } catch (const std::invalid_argument& e) {
+      client_->fail(std::string("sent garbage: ") + e.what());
+    }
+  }
+  counters_ = std::make_unique<AgentCounters>(std::move(counted), client_);
   std::string listed;
   for (const auto& f : features_) listed += (listed.empty() ? "" : ", ") + f;
   trace_->note(netns::to_string(target_.side) + " agent: " + (agent_name_.empty() ? "(unnamed)" : agent_name_) +
                "; features: " + (listed.empty() ? "none" : listed) +
-               "; Linux sysctls: " + (sysctls_->empty() ? "none" : sysctls_->summary()));
+               "; Linux sysctls: " + (sysctls_->empty() ? "none" : sysctls_->summary()) +
+               "; Linux counters: " + (counters_->empty() ? "none" : counters_->names()));
   states_->use_events(features_.count("state_events") > 0);
   if (features_.count("state_events") == 0) states_->set_stack_view([this](const SocketRef& s) { return stack_state(s); });
   // For stacks that learn their IPv6 router only from an advertisement.

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "harness/agent/agent_client.h"
+#include "harness/agent/agent_counters.h"
 #include "harness/agent/agent_endpoint.h"
 #include "harness/agent/agent_states.h"
 #include "harness/agent/agent_sysctls.h"
@@ -39,6 +40,8 @@ class AgentTarget {
   // The Linux sysctls the stack has a knob for (hello's "sysctls"; none when it said nothing).
   AgentSysctls& sysctls() { return *sysctls_; }
   const AgentSysctls& sysctls() const { return *sysctls_; }
+  // The Linux counters the stack counts too (hello's "counters"; none when it said nothing).
+  const AgentCounters& counters() const { return *counters_; }
 
   // The scenario ends: the inferred states go into the trace, then goodbye.
   void stop(const std::string& why);
@@ -57,6 +60,7 @@ class AgentTarget {
   std::string agent_name_;
   std::set<std::string> features_;
   std::unique_ptr<AgentSysctls> sysctls_;
+  std::unique_ptr<AgentCounters> counters_;
   std::atomic<bool> no_sockets_request_{false};
 };
 

@@ -240,13 +240,12 @@ int Scenario::sysctl_int(Host h, const std::string& key) const {
 }
 
 Counters Scenario::counters(Host h) const {
-  require_kernel(h, "has no Linux MIB counters");
+  if (on_agent(h)) return agent_counters(h, "");
   return read_counters(ns(h));
 }
 
 std::int64_t Scenario::counter_delta(Host h, const std::string& key) const {
-  require_kernel(h, "has no Linux MIB counters (" + key + ")");
-  auto now = counters(h);
+  auto now = on_agent(h) ? agent_counters(h, key) : counters(h);
   auto it = now.find(key);
   if (it == now.end())
     throw Error("no MIB counter " + key + " in the " + netns::to_string(h) +

@@ -201,6 +201,9 @@ class Scenario {
   // when the stack refuses the value); returns what the trace note adds after the value
   // (" (...)" for a fixed key asked for its own value, else "").
   std::string write_agent_sysctl(Host h, const std::string& key, const std::string& value);
+  // The agent's Linux counters now; not applicable when it counts none, or not `key`
+  // (empty: any).
+  Counters agent_counters(Host h, const std::string& key) const;
   // A kernel's write_sysctl or an agent's write_agent_sysctl, whichever runs `h`.
   std::string write_sysctl_of(Host h, const std::string& key, const std::string& value);
   const netns::Namespace& ns(Host h) const;

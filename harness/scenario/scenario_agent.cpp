@@ -1,6 +1,7 @@
 // A scenario whose target is an agent (docs/agent-protocol.md): it runs one side; a
-// Linux sysctl there goes to the stack's own knob its agent declared, and what needs the
-// Linux kernel itself on that side is not applicable.
+// Linux sysctl there goes to the stack's own knob its agent declared, a Linux counter to
+// the statistic it declared for it, and what needs the Linux kernel itself on that side
+// is not applicable.
 #include <filesystem>
 
 #include "harness/scenario/scenario.h"
@@ -15,11 +16,23 @@ void Scenario::start_agent() {
   agent_ = std::make_unique<AgentTarget>(options_.target, *topology_, trace_, log);
   expect_->set_agent_states(&agent_->states());
   (agent_->side() == Host::Client ? client_ : server_) = agent_->make_endpoint(options_.family);
+  if (!agent_->counters().empty()) counters_at_start_[agent_->side()] = agent_->counters().read();
 }
 
 void Scenario::require_kernel(Host h, const std::string& what) const {
   if (!options_.target.is_agent() || h != options_.target.side) return;
   throw NotApplicable(netns::to_string(h) + ": the " + options_.target.label() + " target " + what);
+}
+
+Counters Scenario::agent_counters(Host h, const std::string& key) const {
+  const AgentCounters& counted = agent_->counters();
+  const std::string side = netns::to_string(h), target = "the " + options_.target.label() + " target";
+  if (counted.empty())
+    throw NotApplicable(side + ": " + target + " has no Linux MIB counters" + (key.empty() ? "" : " (" + key + ")"));
+  if (!key.empty() && !counted.declares(key))
+    throw NotApplicable(side + ": " + target + " has no Linux MIB counter " + key + " (its agent counts only " +
+                        counted.names() + ")");
+  return counted.read();
 }
 
 bool Scenario::on_agent(Host h) const { return agent_ && h == agent_->side(); }

@@ -368,6 +368,8 @@ class Connection:
         """SO_SNDBUF and SO_RCVBUF in bytes; None leaves one as it is."""
     def set_option(self, level: int, name: int, value: int, label: str) -> CallResult:
         """setsockopt with an int value; `label` names it in the trace ("TCP_NODELAY")."""
+    def get_option(self, level: int, name: int, label: str) -> CallResult:
+        """getsockopt of an int option: the result's value is the option's (on an agent, one the protocol names)."""
     def tcp_info(self) -> TcpInfo:
         """The kernel's TCP_INFO for this socket now (RTO, cwnd, losses); needs the open socket."""
 

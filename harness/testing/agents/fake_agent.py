@@ -2,7 +2,7 @@
 """A fake agent for the harness's own tests: it speaks the agent protocol
 (docs/agent-protocol.md) without a TCP stack, and breaks on purpose in one way.
 
-    fake_agent.py MODE [COMMAND] [--features a,b] [--sysctls JSON] [--token T]
+    fake_agent.py MODE [COMMAND] [--features a,b] [--sysctls JSON] [--counters JSON] [--token T]
 
 MODE: ok (behaves), crash (exits 3 on COMMAND), hang (never answers COMMAND), silent
 (never answers hello), garbage (answers COMMAND with a line that is not JSON),
@@ -13,6 +13,9 @@ key takes a value of decimal fields and refuses anything else with EINVAL, as /p
 does, but answers "unsupported" for a value its entry lists under "lacks" (a behaviour
 the stack has not); get_sysctl answers the value; an undeclared or fixed key is
 "unsupported".
+--counters maps each Linux counter name to the values successive `counters` requests
+return (the last one repeats); hello declares those names. Anything but such an object
+goes into hello's "counters" as given (garbage).
 --token is ignored: it marks the process so that a test can look for it afterwards.
 """
 
@@ -28,8 +31,9 @@ def log(text):
 
 
 class Agent:
-    def __init__(self, mode, command, features, sysctls):
+    def __init__(self, mode, command, features, sysctls, counters=None):
         self.mode, self.command, self.features, self.sysctls = mode, command, features, sysctls
+        self.counters, self.counter_reads = counters, 0
         self.control = os.fdopen(int(os.environ["TCPFAULT_AGENT_FD"]), "r+b", buffering=0)
         self.handles = 0
 
@@ -72,7 +76,15 @@ class Agent:
                      "features": self.features}
             if self.sysctls is not None:
                 reply["sysctls"] = self.sysctls
+            if self.counters is not None:
+                reply["counters"] = ({name: "a made-up count" for name in self.counters}
+                                     if self.counts_given() else self.counters)
             self.send(reply)
+        elif cmd == "counters" and self.counts_given():
+            n = self.counter_reads
+            self.counter_reads += 1
+            self.send({"id": rid, "ok": True,
+                       "counters": {name: values[min(n, len(values) - 1)] for name, values in self.counters.items()}})
         elif cmd in ("set_sysctl", "get_sysctl"):
             self.answer_sysctl(rid, cmd, request)
         elif cmd in ("listen",):
@@ -103,6 +115,9 @@ class Agent:
             self.send({"id": rid, "ok": True})
 
 
+    def counts_given(self):
+        return isinstance(self.counters, dict) and all(isinstance(v, list) and v for v in self.counters.values())
+
     def answer_sysctl(self, rid, cmd, request):
         key = request.get("key")
         declared = self.sysctls.get(key) if isinstance(self.sysctls, dict) else None
@@ -130,9 +145,10 @@ def main():
     parser.add_argument("command", nargs="?")
     parser.add_argument("--features", default="")
     parser.add_argument("--sysctls", type=json.loads, default=None)
+    parser.add_argument("--counters", type=json.loads, default=None)
     parser.add_argument("--token", default="")
     args = parser.parse_args()
-    Agent(args.mode, args.command, [f for f in args.features.split(",") if f], args.sysctls).run()
+    Agent(args.mode, args.command, [f for f in args.features.split(",") if f], args.sysctls, args.counters).run()
     log("control socket closed: exiting")
 
 
