@@ -89,7 +89,8 @@ void bind_wire_states(py::module_& m) {
   py::class_<StepComparison>(m, "StepComparison",
                              "One step of an end: recorded by the kernel, shown by the wire, or both.")
       .def_property_readonly("agreement", [](const StepComparison& s) { return to_string(s.value.agreement); },
-                             "'agree', 'kernel-only' or 'wire-only'.")
+                             "'agree', 'kernel-only' (only the compared stack recorded it: the kernel, or an\n"
+                             "agent's events) or 'wire-only'.")
       .def_property_readonly("agrees", [](const StepComparison& s) { return s.value.agrees(); })
       .def_property_readonly("old", [](const StepComparison& s) { return s.value.from; })
       .def_property_readonly("new", [](const StepComparison& s) { return s.value.to; })
@@ -164,7 +165,14 @@ void bind_wire_states(py::module_& m) {
         // The agent's side has only its state events: the target says which side it is
         // before any event (an agent that reported nothing yet is still not the kernel).
         std::map<Host, std::string> agents;
-        if (s->target().is_agent()) agents[s->target().side] = s->target().label();
+        if (s->target().is_agent()) {
+          agents[s->target().side] = s->target().label();
+          // Without state events the agent's states are the wire's own: nothing to compare.
+          if (s->agent() && !s->agent()->states().from_events())
+            throw Error("the " + s->target().label() + " agent reports no state events (its hello lists no "
+                        "`state_events`): its states are inferred from the wire, so there is nothing to compare "
+                        "the wire with on its side");
+        }
         py::gil_scoped_release unlocked;
         return ComparisonRecord{compare_wire_states(s->states(), s->trace(), wait, agents), s->trace().start_ns()};
       },

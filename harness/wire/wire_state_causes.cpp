@@ -195,9 +195,10 @@ class Explainer {
       if (c.host != e_->host || c.call.rfind("connect(", 0) != 0 || !contains(c.call, e_->remote.str())) continue;
       if (s.kernel_t_ns < c.t_ns - c.duration_ns - kCallSlack_ns || s.kernel_t_ns > c.t_ns + kCallSlack_ns) continue;
       return Verdict{Cause::TimeWaitTakenOver,
-                     c.call + " at " + at(c.t_ns) + " took over the 4-tuple of " + held + ": the stack ended "
-                     "it at " + at(s.kernel_t_ns) + " without a segment; on the wire the old connection just stops "
-                     "and the next SYN starts a new one"};
+                     c.call + " at " + at(c.t_ns) + " took over the 4-tuple of " + held + ": the " +
+                         (e_->agent() ? "stack" : "kernel") + " ended it at " + at(s.kernel_t_ns) +
+                         " without a segment; on the wire the old connection just stops and the next SYN starts a "
+                         "new one"};
     }
     return std::nullopt;
   }

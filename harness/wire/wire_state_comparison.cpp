@@ -62,6 +62,9 @@ Host other(Host h) { return h == Host::Client ? Host::Server : Host::Client; }
 // How far apart two SYN_SENT sockets' connect() and the other end's SYN may be for
 // them to be one simultaneous open.
 constexpr std::int64_t kSimultaneousOpen_ns = 1'000'000'000;
+// An agent's state event is dated when the agent saw the change, which may be after the
+// segment it caused left (lwIP reports SYN_SENT once tcp_connect() has sent the SYN).
+constexpr std::int64_t kAgentEventLag_ns = 50'000'000;
 
 // One kernel socket's life, from a start to wherever it was last seen.
 struct KernelSocket {
@@ -259,7 +262,16 @@ WireStateComparison compare_wire_states(const ComparisonInput& input) {
     }
     const std::int64_t t0 = k.steps.front().t_ns;
     const Candidate* pick = nullptr;
-    if (!candidates.empty() && k.steps.front().to == TcpState::SYN_SENT) {
+    if (!candidates.empty() && k.steps.front().to == TcpState::SYN_SENT && agents.count(k.host)) {
+      // An agent's SYN_SENT may be dated just after its SYN: the connection it opened
+      // that starts nearest to it, within that lag.
+      for (const auto& c : candidates)
+        if (c.end == WireEnd::Opener && c.start >= t0 - kAgentEventLag_ns && !closed_before(k, c.start) &&
+            (!pick || std::llabs(c.start - t0) < std::llabs(pick->start - t0)))
+          pick = &c;
+      for (const auto& c : candidates)
+        if (!pick && c.end == WireEnd::Acceptor && std::llabs(c.start - t0) < kSimultaneousOpen_ns) pick = &c;
+    } else if (!candidates.empty() && k.steps.front().to == TcpState::SYN_SENT) {
       // Its SYN follows its connect(): the first connection it opened that starts after
       // it, else (a simultaneous open) the one the other end opened nearest to it. A
       // connect() that failed before sending anything opened none.

@@ -504,6 +504,18 @@ TEST(WireStateComparisonAgent, TheAgentsSideIsNeverCompletedFromTheKernel) {
   EXPECT_TRUE(r.connections[0].acceptor.agent());
 }
 
+TEST(WireStateComparisonAgent, AnAgentsSynSentDatedAfterItsSynIsStillItsConnections) {
+  // lwIP reports SYN_SENT once tcp_connect() has sent the SYN: the event comes after it.
+  AgentSide k(Host::Client);
+  k.w.handshake();
+  k.client(St::CLOSED, St::SYN_SENT, 1200, kAgentStateEvent, 0);
+  k.client(St::SYN_SENT, St::ESTABLISHED, 2100, kAgentStateEvent, 0);
+  k.open_server();
+  const auto r = k.compare();
+  EXPECT_TRUE(r.kernel_only_sockets.empty()) << r.describe();
+  EXPECT_EQ(disagreements(r), Lines{}) << r.describe();
+}
+
 TEST(WireStateComparisonAgent, AnAgentsEventsMakeItsHostAnAgentsUnlisted) {
   // Without the target (a trace alone), an "agent state event" step says whose side it is.
   AgentSide k;
