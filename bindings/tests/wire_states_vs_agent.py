@@ -1,9 +1,10 @@
 """The wire-inferred states against an agent's own (its state events), on a subset of the
 cases that covers what the comparison over the whole suite found on gVisor and lwIP: a
-child reset in SYN_RECV, a SYN-cookie child, timers giving up, TIME_WAIT running out or
-taken over by a new SYN, and the stacks' own departures from RFC 9293's machine (a FIN
-retransmitted from LAST_ACK, FIN_WAIT1 -> TIME_WAIT in one step, an in-window RST that
-resets). Runs them on TARGET with --tcpfault-wire-states and fails when
+child reset in SYN_RECV, a SYN-cookie child, a keepalive timer giving up, TIME_WAIT taken
+over by a new SYN, and the stacks' own departures from RFC 9293's machine (a FIN
+retransmitted from LAST_ACK, FIN_WAIT1 -> TIME_WAIT and SYN_SENT -> ESTABLISHED in one
+step, an in-window RST that resets). TIME_WAIT running out (TW1) takes a minute and is left
+to the unit tests and the whole-suite run. Runs them on TARGET with --tcpfault-wire-states and fails when
 
 - a case fails (pytest's exit status: a known deviation of the target, matching its
   cases/targets/TARGET.toml entry, is not a failure there), or a comparison errs, or
@@ -30,17 +31,18 @@ from tcpfault import target_deviations, targets, wire_check
 SUBSET = " or ".join([
     "test_hs1_three_way_handshake",                          # the open and close every case has
     "test_hs7_rst_in_syn_recv",                              # a child reset in SYN_RECV
-    "test_ld2_abort_on_overflow",                            # a SYN-cookie child (gVisor)
+    "test_hs6_simultaneous_open",                            # SYN_SENT -> ESTABLISHED in one step (lwIP)
+    "test_ld2_syn_to_a_full_accept_queue_is_dropped",        # a SYN-cookie child (gVisor)
     "test_cl2_final_ack_lost",                               # a FIN retransmitted from LAST_ACK
     "test_cl4_fin_wait1_to_time_wait",                       # FIN_WAIT1 -> TIME_WAIT in one step
-    "test_cl10_orphan_retries",                              # a timer giving up
     "test_tw7_server_time_wait_accepts_new_syn",             # TIME_WAIT taken over by a SYN
     "test_sec1_rst_injection",                               # an in-window RST that resets (gVisor)
-    "test_tm3_keepalive",                                    # keepalive giving up
+    "test_tm3_keepalive",                                    # keepalive giving up (gVisor)
     "test_dt5_integrity_under_random_faults",                # drops, delays, duplicates, reordering
 ])
-# Each selected function on both families (a few have a variant or two).
-MIN_RECORDS = 18
+# Each selected function on both families (TM3 and TW7 have a variant; on gVisor and lwIP
+# alike, a case that cannot apply to the target is skipped before it has a record).
+MIN_RECORDS = 22
 NOT_BUILT = 77
 
 
