@@ -177,7 +177,8 @@ class Explainer {
   // An agent's step is its own event, made when it happened, like the BPF observer's.
   std::optional<Verdict> taken_over(const AlignedStep& s) const {
     if (s.from != St::TIME_WAIT || s.to != St::CLOSED || !(exact(s) || e_->agent())) return std::nullopt;
-    const std::string held = e_->agent() ? "the " + e_->stack + " stack's TIME_WAIT connection" : "the TIME_WAIT minisocket";
+    const std::string held =
+        e_->agent() ? "the " + e_->stack + " stack's TIME_WAIT connection" : "the TIME_WAIT minisocket";
     // A new connection's SYN for the 4-tuple: what ended the minisocket (the SYN itself,
     // or an RST from the peer in that new connection's exchange) is that connection's.
     for (const auto& g : in_.segments) {

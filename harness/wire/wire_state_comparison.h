@@ -51,9 +51,11 @@ enum class DisagreementCause {
   // nobody acknowledged. The wire shows a close only when the FIN leaves.
   FinNotSent,
   // A timer gave up (SYN, SYN-ACK, retransmission, keepalive or zero-window probe
-  // budget spent): the kernel closes the socket without sending anything.
+  // budget spent): the kernel (or an agent's stack) closes the socket without sending
+  // anything.
   TimerGaveUp,
-  // tcp_fin_timeout ended an orphan's FIN_WAIT2 minisocket: no segment shows it.
+  // tcp_fin_timeout ended an orphan's FIN_WAIT2 minisocket (an agent's stack: its
+  // FIN_WAIT2 timer, the wire's machine waiting in FIN_WAIT2 too): no segment shows it.
   OrphanFinWait2Timeout,
   // The kernel closed the socket where it would have entered TIME_WAIT, because no
   // timewait minisocket could be made (tcp_max_tw_buckets reached): the wire shows a
@@ -70,7 +72,8 @@ enum class DisagreementCause {
   // A new connection took over a TIME_WAIT minisocket's 4-tuple: a connect() (tcp_tw_reuse,
   // a bound port with timestamps) ended it without a segment, or a new SYN to the listener
   // (and what that exchange brought) ended it; the wire shows the new connection, and the
-  // old one just stops. Seen only with the BPF observer, which records the end.
+  // old one just stops. Seen only with the BPF observer, which records the end, and in an
+  // agent's events.
   TimeWaitTakenOver,
   // The kernel's socket was gone already when the wire shows this step: segments that
   // reached the host afterwards met no socket (the host answers with an RST of its
