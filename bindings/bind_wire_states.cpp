@@ -2,7 +2,7 @@
 //
 //   for c in net.wire_states():             # one per connection the middlebox saw
 //       print(c.opener.states, c.acceptor.states)
-//   result = net.compare_wire_states()      # against the tracepoint / sock_diag steps
+//   result = net.compare_wire_states()      # against the kernel's steps, or an agent's events
 //   assert result.unexplained == 0, str(result)
 #include <pybind11/stl.h>
 
@@ -89,7 +89,8 @@ void bind_wire_states(py::module_& m) {
   py::class_<StepComparison>(m, "StepComparison",
                              "One step of an end: recorded by the kernel, shown by the wire, or both.")
       .def_property_readonly("agreement", [](const StepComparison& s) { return to_string(s.value.agreement); },
-                             "'agree', 'kernel-only' or 'wire-only'.")
+                             "'agree', 'kernel-only' (only the compared stack recorded it: the kernel, or an\n"
+                             "agent's events) or 'wire-only'.")
       .def_property_readonly("agrees", [](const StepComparison& s) { return s.value.agrees(); })
       .def_property_readonly("old", [](const StepComparison& s) { return s.value.from; })
       .def_property_readonly("new", [](const StepComparison& s) { return s.value.to; })
@@ -115,6 +116,9 @@ void bind_wire_states(py::module_& m) {
       .def_property_readonly("host", [](const EndComparisonRecord& e) { return e.value.host; })
       .def_property_readonly("local", [](const EndComparisonRecord& e) { return e.value.local; })
       .def_property_readonly("remote", [](const EndComparisonRecord& e) { return e.value.remote; })
+      .def_property_readonly("stack", [](const EndComparisonRecord& e) { return e.value.stack; },
+                             "Whose record the wire is compared with: 'kernel', or the agent target's name\n"
+                             "('gvisor'), whose state events are then its only record ('kernel-only' steps are its).")
       .def_property_readonly("on_wire", [](const EndComparisonRecord& e) { return e.value.on_wire; },
                              "False for a kernel socket that no connection on the wire matches.")
       .def_property_readonly("kernel_sockets", [](const EndComparisonRecord& e) { return e.value.kernel_sockets; },
@@ -158,11 +162,23 @@ void bind_wire_states(py::module_& m) {
       [](const py::object& net, const py::object& settle) {
         auto s = scenario_of(net);
         const auto wait = seconds_arg(settle, "settle");
+        // The agent's side has only its state events: the target says which side it is
+        // before any event (an agent that reported nothing yet is still not the kernel).
+        std::map<Host, std::string> agents;
+        if (s->target().is_agent()) {
+          agents[s->target().side] = s->target().label();
+          // Without state events the agent's states are the wire's own: nothing to compare.
+          if (s->agent() && !s->agent()->states().from_events())
+            throw Error("the " + s->target().label() + " agent reports no state events (its hello lists no "
+                        "`state_events`): its states are inferred from the wire, so there is nothing to compare "
+                        "the wire with on its side");
+        }
         py::gil_scoped_release unlocked;
-        return ComparisonRecord{compare_wire_states(s->states(), s->trace(), wait), s->trace().start_ns()};
+        return ComparisonRecord{compare_wire_states(s->states(), s->trace(), wait, agents), s->trace().start_ns()};
       },
-      "The wire-inferred states against the kernel's transitions so far (tracepoint, and sock_diag for\n"
-      "a step the tracepoint missed or a timewait minisocket),\n"
+      "The wire-inferred states against each stack's record so far: a kernel side's transitions\n"
+      "(tracepoint, and sock_diag for a step the tracepoint missed or a timewait minisocket), an agent's\n"
+      "side's state events (never the kernel's observer: its sockets are not the kernel's),\n"
       "per connection and end: each step agreeing or not, each disagreement with its cause. While a\n"
       "disagreement is unexplained, waits up to `settle` seconds for a segment or kernel step still\n"
       "on its way (right after a test's last call) and compares again.",

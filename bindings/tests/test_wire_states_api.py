@@ -148,6 +148,33 @@ def test_report_fails_on_an_unexplained_disagreement_and_shows_it(tmp_path):
     assert "the comparison of a.py::test_x[IPv4]" in text
 
 
+def test_report_of_an_agents_records_names_its_stack(tmp_path):
+    path = tmp_path / "records.jsonl"
+    agent = record("a.py::test_x[IPv4]", "CL2", ["stack-deviation", "unexplained"])
+    agent["target"] = "gvisor"
+    write_records(path, [agent])
+    status, text = report_of(path)
+    assert status == 1
+    assert "against the gvisor stack's own" in text
+    assert "stack-deviation: 1  e.g. a.py::test_x[IPv4]: FIN_WAIT2 -> CLOSED (gvisor-only)" in text
+    assert "UNEXPLAINED a.py::test_x[IPv4]: connection 1 opener client 198.18.1.1:40000: FIN_WAIT2 -> CLOSED " \
+           "(gvisor-only)" in text
+    assert "kernel-only" not in text
+
+
+def test_report_tolerates_unexplained_steps_only_where_told(tmp_path):
+    path = tmp_path / "records.jsonl"
+    listed, other = (record(f"a.py::test_{n}[IPv4]", n.upper(), ["unexplained"]) for n in ("sec1", "dt1"))
+    write_records(path, [listed, other])
+    known = {"a.py::test_sec1[IPv4]": "an in-window RST resets it"}
+    out = io.StringIO()
+    assert wire_check.report(str(path), out, tolerated=lambda r: known.get(r["test"])) == 1
+    assert "KNOWN DEVIATION (an in-window RST resets it) a.py::test_sec1[IPv4]" in out.getvalue()
+    assert "UNEXPLAINED a.py::test_dt1[IPv4]" in out.getvalue()
+    known["a.py::test_dt1[IPv4]"] = "listed too"
+    assert wire_check.report(str(path), io.StringIO(), tolerated=lambda r: known.get(r["test"])) == 0
+
+
 def test_report_of_bad_files(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")

@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <map>
 #include <optional>
+#include <set>
 #include <string_view>
+#include <utility>
 
 #include "netns/error.h"
 
@@ -23,6 +25,10 @@ std::string to_string(DisagreementCause c) {
     case DisagreementCause::TimeWaitTakenOver: return "time-wait-taken-over";
     case DisagreementCause::SocketGone: return "socket-gone";
     case DisagreementCause::ForeignSocket: return "foreign-socket";
+    case DisagreementCause::TimeWaitExpired: return "time-wait-expired";
+    case DisagreementCause::SynRecvChildClosed: return "syn-recv-child-closed";
+    case DisagreementCause::SynCookieChild: return "syn-cookie-child";
+    case DisagreementCause::StackDeviation: return "stack-deviation";
     case DisagreementCause::Unexplained: return "unexplained";
   }
   return "?";
@@ -48,6 +54,25 @@ bool exact(const AlignedStep& s) { return s.kernel_source.rfind("bpf:", 0) == 0;
 bool kernel_only(const AlignedStep& s) { return s.agreement == StepAgreement::KernelOnly; }
 bool wire_only(const AlignedStep& s) { return s.agreement == StepAgreement::WireOnly; }
 
+// RFC 9293's state diagram (3.3.2) and its event processing (3.10): every step a
+// conforming stack may take. SYN_RECV -> CLOSED is a child's reset or abort (the listener
+// stays); X -> CLOSED from a synchronized state a reset, an abort or a timer.
+bool rfc9293_step(St from, St to) {
+  static const std::set<std::pair<St, St>> steps = {
+      {St::CLOSED, St::LISTEN},          {St::CLOSED, St::SYN_SENT},         {St::LISTEN, St::SYN_RECV},
+      {St::LISTEN, St::SYN_SENT},        {St::LISTEN, St::CLOSED},           {St::SYN_SENT, St::SYN_RECV},
+      {St::SYN_SENT, St::ESTABLISHED},   {St::SYN_SENT, St::CLOSED},         {St::SYN_RECV, St::ESTABLISHED},
+      {St::SYN_RECV, St::FIN_WAIT1},     {St::SYN_RECV, St::CLOSE_WAIT},     {St::SYN_RECV, St::LISTEN},
+      {St::SYN_RECV, St::CLOSED},        {St::ESTABLISHED, St::FIN_WAIT1},   {St::ESTABLISHED, St::CLOSE_WAIT},
+      {St::ESTABLISHED, St::CLOSED},     {St::FIN_WAIT1, St::FIN_WAIT2},     {St::FIN_WAIT1, St::CLOSING},
+      {St::FIN_WAIT1, St::TIME_WAIT},    {St::FIN_WAIT1, St::CLOSED},        {St::FIN_WAIT2, St::TIME_WAIT},
+      {St::FIN_WAIT2, St::CLOSED},       {St::CLOSE_WAIT, St::LAST_ACK},     {St::CLOSE_WAIT, St::CLOSED},
+      {St::CLOSING, St::TIME_WAIT},      {St::CLOSING, St::CLOSED},          {St::LAST_ACK, St::CLOSED},
+      {St::TIME_WAIT, St::CLOSED},
+  };
+  return steps.count({from, to}) > 0;
+}
+
 class Explainer {
  public:
   explicit Explainer(const ComparisonInput& in) : in_(in) {
@@ -58,12 +83,14 @@ class Explainer {
   void explain(EndComparison& e, std::uint64_t connection) {
     e_ = &e;
     connection_ = connection;
+    paired_.clear();
     segments_ = connection ? &of_connection_[connection] : &none_;
     // Kernel-only steps first: some wire-only steps are explained by them.
     for (auto& s : e.steps)
-      if (kernel_only(s)) set(s, kernel_step(s));
+      if (kernel_only(s)) set(s, e.agent() ? agent_step(s) : kernel_step(s));
     for (auto& s : e.steps)
-      if (wire_only(s)) set(s, wire_step(s));
+      if (wire_only(s)) set(s, e.agent() ? agent_wire_step(s) : wire_step(s));
+    if (e.agent()) deviation_consequences();
   }
 
  private:
@@ -147,8 +174,11 @@ class Explainer {
 
   // A TIME_WAIT minisocket the BPF observer saw end with no segment for its 4-tuple,
   // inside a connect() of its host toward the same peer: that connect() took it over.
+  // An agent's step is its own event, made when it happened, like the BPF observer's.
   std::optional<Verdict> taken_over(const AlignedStep& s) const {
-    if (s.from != St::TIME_WAIT || s.to != St::CLOSED || !exact(s)) return std::nullopt;
+    if (s.from != St::TIME_WAIT || s.to != St::CLOSED || !(exact(s) || e_->agent())) return std::nullopt;
+    const std::string held =
+        e_->agent() ? "the " + e_->stack + " stack's TIME_WAIT connection" : "the TIME_WAIT minisocket";
     // A new connection's SYN for the 4-tuple: what ended the minisocket (the SYN itself,
     // or an RST from the peer in that new connection's exchange) is that connection's.
     for (const auto& g : in_.segments) {
@@ -156,19 +186,20 @@ class Explainer {
       if (!toward_end(g) || g.packet.source() != e_->remote || !p.has(tcp_flag::SYN) || p.has(tcp_flag::ACK)) continue;
       if (g.classified.connection == connection_ || g.t_ns > s.kernel_t_ns + kSameEvent_ns) continue;
       return Verdict{Cause::TimeWaitTakenOver,
-                     "a new connection's SYN for its 4-tuple (" + seg(g) + " at " + at(g.t_ns) +
-                         ") met the TIME_WAIT minisocket, which ended at " + at(s.kernel_t_ns) + " (" +
+                     "a new connection's SYN for its 4-tuple (" + seg(g) + " at " + at(g.t_ns) + ") met " + held +
+                         ", which ended at " + at(s.kernel_t_ns) + " (" +
                          s.kernel_source + "); on the wire that is the new connection's exchange, and the old one "
                          "just stops"};
     }
-    if (!contains(s.kernel_source, "no segment")) return std::nullopt;
+    if (!contains(s.kernel_source, "no segment") && !e_->agent()) return std::nullopt;
     for (const auto& c : in_.calls) {
       if (c.host != e_->host || c.call.rfind("connect(", 0) != 0 || !contains(c.call, e_->remote.str())) continue;
       if (s.kernel_t_ns < c.t_ns - c.duration_ns - kCallSlack_ns || s.kernel_t_ns > c.t_ns + kCallSlack_ns) continue;
       return Verdict{Cause::TimeWaitTakenOver,
-                     c.call + " at " + at(c.t_ns) + " took over the TIME_WAIT minisocket's 4-tuple: the kernel ended "
-                     "it at " + at(s.kernel_t_ns) + " without a segment; on the wire the old connection just stops "
-                     "and the next SYN starts a new one"};
+                     c.call + " at " + at(c.t_ns) + " took over the 4-tuple of " + held + ": the " +
+                         (e_->agent() ? "stack" : "kernel") + " ended it at " + at(s.kernel_t_ns) +
+                         " without a segment; on the wire the old connection just stops and the next SYN starts a "
+                         "new one"};
     }
     return std::nullopt;
   }
@@ -229,7 +260,15 @@ class Explainer {
       }
     const Roles r = last_sent->classified.roles;
     std::string timer;
-    if (s.from == St::SYN_SENT) timer = "the SYN timer (tcp_syn_retries" + sysctl_value("tcp_syn_retries") + ")";
+    if (e_->agent()) {
+      timer = "the " + e_->stack + " stack's " +
+              (s.from == St::SYN_SENT   ? std::string("SYN")
+               : s.from == St::SYN_RECV ? std::string("SYN-ACK")
+               : (r & KEEPALIVE)        ? std::string("keepalive")
+               : (r & WINDOW_PROBE)     ? std::string("zero-window probe")
+                                        : std::string("retransmission")) +
+              " timer";
+    } else if (s.from == St::SYN_SENT) timer = "the SYN timer (tcp_syn_retries" + sysctl_value("tcp_syn_retries") + ")";
     else if (s.from == St::SYN_RECV) timer = "the SYN-ACK timer (tcp_synack_retries)";
     else if (r & KEEPALIVE) timer = "keepalive (TCP_KEEPCNT probes)";
     else if (r & WINDOW_PROBE) timer = "the zero-window probe timer (tcp_retries2" + sysctl_value("tcp_retries2") + ")";
@@ -241,7 +280,8 @@ class Explainer {
                    std::to_string(tries) + " segment(s) from " + at(first_try->t_ns) + " to " + at(last_sent->t_ns) +
                        " (the last " + roles_string(r) + ", " + seg(*last_sent) + ") got no answer" +
                        (dropped ? " (" + std::to_string(dropped) + " dropped by the middlebox)" : "") + "; " +
-                       timer + " gave up at " + at(s.kernel_t_ns) + " and the kernel closed the socket sending nothing"};
+                       timer + " gave up at " + at(s.kernel_t_ns) + " and the " + (e_->agent() ? "stack" : "kernel") +
+                       " closed the " + (e_->agent() ? "connection" : "socket") + " sending nothing"};
   }
 
   // The close() is in the kernel, its FIN still queued behind unacknowledged data.
@@ -335,6 +375,216 @@ class Explainer {
                                       " at " + at(s.wire_t_ns) + ")"};
   }
 
+  // ---- an agent's side: its record is the stack's own events ----
+  //
+  // Nothing here is the kernel's (no minisocket, request socket, observer polling or
+  // machine-wide tracepoint), and no rule reads a Linux sysctl. The rules that say the
+  // wire cannot show a step ask that the wire's machine be in the step's `from` state at
+  // that time too: a stack that left the wire's machine earlier is a deviation, not a timer.
+  // Deviations are looked for on agents' sides only: the wire follows Linux where RFC
+  // 9293 leaves a choice, so on a kernel side a departure is a bug of the inference.
+
+  Verdict agent_step(const AlignedStep& s) {
+    if (auto v = connect_failed(s)) return *v;
+    if (auto v = taken_over(s)) return *v;
+    if (!e_->on_wire)
+      return {Cause::Unexplained, "the " + e_->stack + " stack reported " + step_name(s) + " at " + at(s.kernel_t_ns) +
+                                      " for a connection the middlebox never saw"};
+    if (auto v = child_closed(s)) return *v;
+    if (auto v = cookie_child(s)) return *v;
+    if (auto v = skipped_state(s)) return *v;
+    if (auto v = not_in_rfc9293(s)) return *v;
+    if (auto v = accepted_rst(s)) return *v;
+    const bool wire_agrees = wire_state_at(s.kernel_t_ns) == s.from;
+    if (s.from == St::TIME_WAIT && s.to == St::CLOSED && wire_agrees)
+      if (auto v = time_wait_expired(s)) return *v;
+    if (s.from == St::FIN_WAIT2 && s.to == St::CLOSED && wire_agrees && !delivered_near(s.kernel_t_ns))
+      return {Cause::OrphanFinWait2Timeout,
+              "the " + e_->stack + " stack's FIN_WAIT2 timer ended the connection at " + at(s.kernel_t_ns) +
+                  " (no FIN from the peer came: the wire's machine waits in FIN_WAIT2 too); a timer with no segment"};
+    if (s.to == St::CLOSED && s.from != St::LISTEN && s.from != St::TIME_WAIT && wire_agrees)
+      if (auto v = timer_gave_up(s)) return *v;
+    if (s.to == St::FIN_WAIT1 || s.to == St::LAST_ACK)
+      if (auto v = fin_not_sent(s)) return *v;
+    return {Cause::Unexplained, "no rule explains the " + e_->stack + " stack's " + step_name(s) + " at " +
+                                    at(s.kernel_t_ns) + " (" + s.kernel_source + ")"};
+  }
+
+  Verdict agent_wire_step(const AlignedStep& s) {
+    // The wire's half of a pair the stack's step explained (child_closed, cookie_child,
+    // skipped_state).
+    if (auto p = paired_.find(&s); p != paired_.end()) return p->second;
+    const AlignedStep* before = nullptr;
+    for (const auto& k : e_->steps)
+      if (k.kernel_t_ns && k.kernel_t_ns <= s.wire_t_ns && (!before || k.kernel_t_ns >= before->kernel_t_ns)) before = &k;
+    if (before && before->to == St::CLOSED && before->cause != Cause::StackDeviation)
+      return {Cause::SocketGone, "the " + e_->stack + " stack's connection was gone since " + at(before->kernel_t_ns) +
+                                     " (" + step_name(*before) + "): segment " + std::to_string(s.wire_segment) +
+                                     " met a stack with no connection for it, while the wire still moved the old "
+                                     "machine (" + s.wire_reason + ")"};
+    return {Cause::Unexplained, "no rule explains the wire's " + step_name(s) + " at " + at(s.wire_t_ns) + " (" +
+                                    s.wire_reason + ", segment " + std::to_string(s.wire_segment) + ") on the " +
+                                    e_->stack + " stack's side"};
+  }
+
+  // The wire's state for this end at time t (its steps up to t, agreeing or wire-only).
+  std::optional<St> wire_state_at(std::int64_t t) const {
+    std::optional<St> state;
+    for (const auto& w : e_->steps)
+      if (w.wire_t_ns && w.wire_t_ns <= t + kSameEvent_ns) state = w.to;
+    return state;
+  }
+
+  // A segment for this end was delivered within kSameEvent_ns before t.
+  bool delivered_near(std::int64_t t) const {
+    for (const auto* g : *segments_)
+      if (toward_end(*g))
+        if (auto d = delivered_at(*g); d && *d <= t + kSameEvent_ns && *d >= t - kSameEvent_ns) return true;
+    return false;
+  }
+
+  // The wire-only step from -> to within kSameEvent_ns of t, not paired yet.
+  const AlignedStep* wire_only_near(St from, St to, std::int64_t t) const {
+    for (const auto& w : e_->steps)
+      if (wire_only(w) && w.from == from && w.to == to && std::llabs(w.wire_t_ns - t) < kSameEvent_ns &&
+          !paired_.count(&w))
+        return &w;
+    return nullptr;
+  }
+  std::string wire_text(const AlignedStep& w) const {
+    return step_name(w) + " at " + at(w.wire_t_ns) + " (" + w.wire_reason + ", segment " + std::to_string(w.wire_segment) + ")";
+  }
+
+  // An RST reset the child in SYN_RECV: SYN_RECV -> CLOSED for the stack, -> LISTEN for the wire.
+  std::optional<Verdict> child_closed(const AlignedStep& s) {
+    if (s.from != St::SYN_RECV || s.to != St::CLOSED || e_->end != WireEnd::Acceptor) return std::nullopt;
+    const AlignedStep* w = wire_only_near(St::SYN_RECV, St::LISTEN, s.kernel_t_ns);
+    if (!w) return std::nullopt;
+    Verdict v{Cause::SynRecvChildClosed,
+              "the " + e_->stack + " stack reported the passive-open child's SYN_RECV -> CLOSED at " + at(s.kernel_t_ns) +
+                  " and the wire's RFC 9293 machine " + wire_text(*w) +
+                  ": one reset named two ways (a connection the stack forgets goes to CLOSED; the child never "
+                  "was the listener, which stays in LISTEN)"};
+    paired_[w] = v;
+    return v;
+  }
+
+  // The stack's connection is born at the handshake's ACK (LISTEN -> ESTABLISHED): it
+  // answered the SYN with a cookie and kept nothing, where the wire has SYN_RECV from the SYN.
+  std::optional<Verdict> cookie_child(const AlignedStep& s) {
+    if (s.from != St::LISTEN || s.to != St::ESTABLISHED || e_->end != WireEnd::Acceptor) return std::nullopt;
+    const AlignedStep* established = wire_only_near(St::SYN_RECV, St::ESTABLISHED, s.kernel_t_ns);
+    const AlignedStep* syn_recv = nullptr;
+    for (const auto& w : e_->steps)
+      if (wire_only(w) && w.from == St::LISTEN && w.to == St::SYN_RECV && established && w.wire_t_ns <= established->wire_t_ns)
+        syn_recv = &w;
+    if (!established || !syn_recv) return std::nullopt;
+    Verdict v{Cause::SynCookieChild,
+              "the " + e_->stack + " stack answered the SYN with a SYN cookie and kept no connection: it reports it "
+                  "born at " + at(s.kernel_t_ns) + " as LISTEN -> ESTABLISHED, when the cookie came back, where the "
+                  "wire's machine has " + wire_text(*syn_recv) + " then " + wire_text(*established) +
+                  ": one life, two namings"};
+    paired_[syn_recv] = v;
+    paired_[established] = v;
+    return v;
+  }
+
+  // One step of the stack's where the wire takes two on the same segment (FIN_WAIT1 ->
+  // TIME_WAIT where the wire goes through FIN_WAIT2 on a FIN that acknowledges its FIN).
+  std::optional<Verdict> skipped_state(const AlignedStep& s) {
+    for (const auto& first : e_->steps) {
+      if (!wire_only(first) || first.from != s.from || paired_.count(&first) ||
+          std::llabs(first.wire_t_ns - s.kernel_t_ns) >= kSameEvent_ns)
+        continue;
+      const AlignedStep* second = wire_only_near(first.to, s.to, first.wire_t_ns);
+      if (!second) continue;
+      const std::string rfc = s.from == St::FIN_WAIT1 && s.to == St::TIME_WAIT
+                                  ? " (RFC 9293 3.10.7.4 permits it: a FIN that also acknowledges its FIN; the wire, as "
+                                    "Linux, takes the ACK first)"
+                                  : "";
+      Verdict v{Cause::StackDeviation,
+                "the " + e_->stack + " stack went " + step_name(s) + " in one step at " + at(s.kernel_t_ns) +
+                    " where the wire's machine goes " + wire_text(first) + " then " + wire_text(*second) +
+                    ": its state machine skips " + to_string(first.to) + rfc};
+      paired_[&first] = v;
+      paired_[second] = v;
+      return v;
+    }
+    return std::nullopt;
+  }
+
+  // A step RFC 9293's machine does not have (LAST_ACK -> FIN_WAIT1): no segment can cause it.
+  std::optional<Verdict> not_in_rfc9293(const AlignedStep& s) const {
+    if (rfc9293_step(s.from, s.to)) return std::nullopt;
+    std::string near;
+    for (const auto* g : *segments_)
+      if (sent_by_end(*g) && std::llabs(g->t_ns - s.kernel_t_ns) < kSameEvent_ns) {
+        near = "; it sent " + seg(*g) + " (" + roles_string(g->classified.roles) + ") at " + at(g->t_ns);
+        break;
+      }
+    return Verdict{Cause::StackDeviation, "the " + e_->stack + " stack went " + step_name(s) + " at " +
+                                              at(s.kernel_t_ns) + ", a transition RFC 9293's state machine does not "
+                                              "have" + near + "; the wire's machine stays in " + to_string(s.from)};
+  }
+
+  // The stack closed on an RST the wire's machine (RFC 5961 3.2) answers with a challenge
+  // ACK: in the window, not at rcv_nxt.
+  std::optional<Verdict> accepted_rst(const AlignedStep& s) const {
+    if (s.to != St::CLOSED) return std::nullopt;
+    for (const auto* g : *segments_) {
+      if (!toward_end(*g) || !g->packet.has(tcp_flag::RST)) continue;
+      const auto d = delivered_at(*g);
+      if (!d || *d > s.kernel_t_ns + kSameEvent_ns || *d < s.kernel_t_ns - kSameEvent_ns) continue;
+      const std::string prefix = "segment " + std::to_string(g->id) + ": RST in the window but not at rcv_nxt";
+      for (const auto& n : e_->wire_notes)
+        if (n.rfind(prefix, 0) == 0)
+          return Verdict{Cause::StackDeviation,
+                         "the " + e_->stack + " stack went " + step_name(s) + " at " + at(s.kernel_t_ns) +
+                             " on the RST of " + seg(*g) + ", in the window but not at rcv_nxt" +
+                             n.substr(prefix.size(), n.find(')') + 1 - prefix.size()) +
+                             ": an RST the wire's machine answers with a challenge ACK and no change (RFC 5961 "
+                             "3.2, which RFC 9293 3.10.7.4 recommends): the stack took it as a reset"};
+    }
+    return std::nullopt;
+  }
+
+  // The stack's TIME_WAIT timer ran out: nothing for the 4-tuple reached it while it waited.
+  std::optional<Verdict> time_wait_expired(const AlignedStep& s) const {
+    std::int64_t entered = 0;
+    for (const auto& k : e_->steps)
+      if (k.kernel_t_ns && k.to == St::TIME_WAIT && k.kernel_t_ns <= s.kernel_t_ns) entered = k.kernel_t_ns;
+    if (!entered) return std::nullopt;
+    for (const auto& g : in_.segments)
+      if (toward_end(g) && g.packet.source() == e_->remote)
+        if (auto d = delivered_at(g); d && *d > entered + kSameEvent_ns && *d <= s.kernel_t_ns + kSameEvent_ns)
+          return std::nullopt;
+    char lasted[32];
+    std::snprintf(lasted, sizeof lasted, "%.3f s", double(s.kernel_t_ns - entered) / 1e9);
+    return Verdict{Cause::TimeWaitExpired,
+                   "the " + e_->stack + " stack's TIME_WAIT timer ran out at " + at(s.kernel_t_ns) + ", " + lasted +
+                       " after it entered TIME_WAIT, with nothing for the 4-tuple reaching it meanwhile: it forgot "
+                       "the connection sending nothing, which the wire cannot show"};
+  }
+
+  // After a step that departs from the wire's machine, the disagreeing steps no other
+  // rule explains, until the stack's state and the wire's are one again: they follow from it.
+  void deviation_consequences() {
+    const AlignedStep* departed = nullptr;
+    std::optional<St> stack, wire;
+    for (auto& s : e_->steps) {
+      if (departed && !s.agrees() && s.cause == Cause::Unexplained)
+        set(s, {Cause::StackDeviation,
+                "follows from the " + e_->stack + " stack's " + step_name(*departed) + " at " +
+                    at(departed->kernel_t_ns) + ": since then its machine and the wire's have not been in one state "
+                    "(the stack in " + (stack ? to_string(*stack) : std::string("?")) + ", the wire in " +
+                    (wire ? to_string(*wire) : std::string("?")) + " before this step)"});
+      if (!wire_only(s)) stack = s.to;
+      if (!kernel_only(s)) wire = s.to;
+      if (kernel_only(s) && s.cause == Cause::StackDeviation && !departed) departed = &s;
+      if (departed && stack && wire && *stack == *wire) departed = nullptr;
+    }
+  }
+
   // ---- shared ----
 
   const AlignedStep* wire_step_near(St from, St to, std::int64_t t, bool before) const {
@@ -373,6 +623,8 @@ class Explainer {
   EndComparison* e_ = nullptr;
   std::uint64_t connection_ = 0;
   const std::vector<const SegmentEvent*>* segments_ = nullptr;
+  // Wire-only steps explained together with a stack's step (one end at a time).
+  std::map<const AlignedStep*, Verdict> paired_;
 };
 
 }  // namespace

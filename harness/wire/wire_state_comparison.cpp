@@ -62,6 +62,9 @@ Host other(Host h) { return h == Host::Client ? Host::Server : Host::Client; }
 // How far apart two SYN_SENT sockets' connect() and the other end's SYN may be for
 // them to be one simultaneous open.
 constexpr std::int64_t kSimultaneousOpen_ns = 1'000'000'000;
+// An agent's state event is dated when the agent saw the change, which may be after the
+// segment it caused left (lwIP reports SYN_SENT once tcp_connect() has sent the SYN).
+constexpr std::int64_t kAgentEventLag_ns = 50'000'000;
 
 // One kernel socket's life, from a start to wherever it was last seen.
 struct KernelSocket {
@@ -197,10 +200,13 @@ std::vector<AlignedStep> align(const std::vector<TransitionEvent>& kernel, const
 }
 
 EndComparison compare_end(const InferredEnd* wire, WireEnd end, Host host, const SockAddr& local,
-                          const SockAddr& remote, const std::vector<const KernelSocket*>& sockets) {
+                          const SockAddr& remote, const std::vector<const KernelSocket*>& sockets,
+                          const std::map<Host, std::string>& agents) {
   EndComparison e;
   e.end = end, e.host = host, e.local = local, e.remote = remote;
+  if (auto a = agents.find(host); a != agents.end()) e.stack = a->second;
   e.on_wire = wire != nullptr;
+  if (wire) e.wire_notes = wire->notes;
   e.kernel_sockets = sockets.size();
   std::vector<TransitionEvent> kernel;
   for (const auto* k : sockets)
@@ -211,12 +217,31 @@ EndComparison compare_end(const InferredEnd* wire, WireEnd end, Host host, const
   return e;
 }
 
+// The agents' sides: those listed, and any host with an agent's state event.
+std::map<Host, std::string> agent_sides(const ComparisonInput& input) {
+  std::map<Host, std::string> out = input.agents;
+  for (const auto& t : input.transitions)
+    if (t.source == kAgentStateEvent) out.try_emplace(t.host, "agent");
+  return out;
+}
+
+// An agent's side has only its events: a step the kernel's observer or sock_diag put on
+// that host, or one inferred from the wire for an agent without events, is none of its.
+std::vector<TransitionEvent> own_steps(const std::vector<TransitionEvent>& transitions,
+                                       const std::map<Host, std::string>& agents) {
+  std::vector<TransitionEvent> out;
+  for (const auto& t : transitions)
+    if (!agents.count(t.host) || t.source == kAgentStateEvent) out.push_back(t);
+  return out;
+}
+
 }  // namespace
 
 WireStateComparison compare_wire_states(const ComparisonInput& input) {
   const auto inferred = infer_wire_states(input.segments);
   const auto ends = wire_ends(input.segments);
-  const auto sockets = kernel_sockets(input.transitions);
+  const auto agents = agent_sides(input);
+  const auto sockets = kernel_sockets(own_steps(input.transitions, agents));
 
   // Each kernel socket to the wire connection (and end) it belongs to.
   std::map<std::pair<std::uint64_t, WireEnd>, std::vector<const KernelSocket*>> owned;
@@ -237,7 +262,16 @@ WireStateComparison compare_wire_states(const ComparisonInput& input) {
     }
     const std::int64_t t0 = k.steps.front().t_ns;
     const Candidate* pick = nullptr;
-    if (!candidates.empty() && k.steps.front().to == TcpState::SYN_SENT) {
+    if (!candidates.empty() && k.steps.front().to == TcpState::SYN_SENT && agents.count(k.host)) {
+      // An agent's SYN_SENT may be dated just after its SYN: the connection it opened
+      // that starts nearest to it, within that lag.
+      for (const auto& c : candidates)
+        if (c.end == WireEnd::Opener && c.start >= t0 - kAgentEventLag_ns && !closed_before(k, c.start) &&
+            (!pick || std::llabs(c.start - t0) < std::llabs(pick->start - t0)))
+          pick = &c;
+      for (const auto& c : candidates)
+        if (!pick && c.end == WireEnd::Acceptor && std::llabs(c.start - t0) < kSimultaneousOpen_ns) pick = &c;
+    } else if (!candidates.empty() && k.steps.front().to == TcpState::SYN_SENT) {
       // Its SYN follows its connect(): the first connection it opened that starts after
       // it, else (a simultaneous open) the one the other end opened nearest to it. A
       // connect() that failed before sending anything opened none.
@@ -254,7 +288,8 @@ WireStateComparison compare_wire_states(const ComparisonInput& input) {
       if (!pick) pick = &candidates.front();
     }
     if (!pick) {
-      out.kernel_only_sockets.push_back(compare_end(nullptr, WireEnd::Opener, k.host, k.local, k.remote, {&k}));
+      out.kernel_only_sockets.push_back(
+          compare_end(nullptr, WireEnd::Opener, k.host, k.local, k.remote, {&k}, agents));
       continue;
     }
     owned[{pick->id, pick->end}].push_back(&k);
@@ -264,9 +299,10 @@ WireStateComparison compare_wire_states(const ComparisonInput& input) {
     const WireEnds& w = ends.at(c.id);
     ConnectionComparison cc;
     cc.id = c.id;
-    cc.opener = compare_end(&c.opener, WireEnd::Opener, w.opener_host, w.opener, w.acceptor, owned[{c.id, WireEnd::Opener}]);
-    cc.acceptor =
-        compare_end(&c.acceptor, WireEnd::Acceptor, w.acceptor_host, w.acceptor, w.opener, owned[{c.id, WireEnd::Acceptor}]);
+    cc.opener = compare_end(&c.opener, WireEnd::Opener, w.opener_host, w.opener, w.acceptor,
+                            owned[{c.id, WireEnd::Opener}], agents);
+    cc.acceptor = compare_end(&c.acceptor, WireEnd::Acceptor, w.acceptor_host, w.acceptor, w.opener,
+                              owned[{c.id, WireEnd::Acceptor}], agents);
     out.connections.push_back(std::move(cc));
   }
   explain_disagreements(out, input);
@@ -274,10 +310,11 @@ WireStateComparison compare_wire_states(const ComparisonInput& input) {
 }
 
 namespace {
-WireStateComparison compare_now(const Trace& trace) {
+WireStateComparison compare_now(const Trace& trace, const std::map<Host, std::string>& agents) {
   trace.refresh();
   ComparisonInput in;
   in.origin_ns = trace.start_ns();
+  in.agents = agents;
   trace.visit_segments(0, [&](const SegmentEvent& s) { in.segments.push_back(s); });
   for (const auto& e : trace.other_events()) {
     if (const auto* t = std::get_if<TransitionEvent>(&e)) in.transitions.push_back(*t);
@@ -289,22 +326,25 @@ WireStateComparison compare_now(const Trace& trace) {
 }  // namespace
 
 namespace {
-WireStateComparison settled(const Trace& trace, std::chrono::milliseconds settle, const std::function<void()>& before) {
+WireStateComparison settled(const Trace& trace, std::chrono::milliseconds settle, const std::map<Host, std::string>& agents,
+                            const std::function<void()>& before) {
   const auto deadline = Clock::now() + settle;
   for (;;) {
     if (before) before();
     const auto seen = trace.version();
-    WireStateComparison result = compare_now(trace);
+    WireStateComparison result = compare_now(trace, agents);
     if (!result.unexplained() || !trace.wait_change(seen, deadline)) return result;
   }
 }
 }  // namespace
 
-WireStateComparison compare_wire_states(const Trace& trace, std::chrono::milliseconds settle) {
-  return settled(trace, settle, nullptr);
+WireStateComparison compare_wire_states(const Trace& trace, std::chrono::milliseconds settle,
+                                        const std::map<Host, std::string>& agents) {
+  return settled(trace, settle, agents, nullptr);
 }
 
-WireStateComparison compare_wire_states(StateObserver& states, const Trace& trace, std::chrono::milliseconds settle) {
+WireStateComparison compare_wire_states(StateObserver& states, const Trace& trace, std::chrono::milliseconds settle,
+                                        const std::map<Host, std::string>& agents) {
   auto fill_in = [&] {
     states.drain();
     std::vector<SegmentEvent> segments;
@@ -316,12 +356,13 @@ WireStateComparison compare_wire_states(StateObserver& states, const Trace& trac
     }
     const auto events = trace.other_events();
     for (const auto& [host, tuple] : ends) {
-      if (host == Host::Middlebox) continue;
+      // The kernel has no socket of an agent's side: sock_diag would "fill in" its close.
+      if (host == Host::Middlebox || agents.count(host)) continue;
       const SocketRef ref{host, tuple};
       states.reconcile(ref, transitions_of(events, ref));
     }
   };
-  return settled(trace, settle, fill_in);
+  return settled(trace, settle, agents, fill_in);
 }
 
 std::string WireStateComparison::describe(std::int64_t origin_ns) const {
@@ -332,11 +373,15 @@ std::string WireStateComparison::describe(std::int64_t origin_ns) const {
   };
   std::string out;
   auto end_block = [&](const EndComparison& e, const std::string& title) {
-    out += title + " " + to_string(e.host) + " " + e.local.str() + " > " + e.remote.str() + ": " +
-           std::to_string(e.agreements()) + " agree, " + std::to_string(e.disagreements()) + " disagree\n";
+    out += title + " " + to_string(e.host) + (e.agent() ? " (" + e.stack + ")" : "") + " " + e.local.str() + " > " +
+           e.remote.str() + ": " + std::to_string(e.agreements()) + " agree, " + std::to_string(e.disagreements()) +
+           " disagree\n";
     for (const auto& s : e.steps) {
-      out += "  " + to_string(s.agreement) + " " + to_string(s.from) + " -> " + to_string(s.to);
-      if (s.kernel_t_ns) out += "  kernel " + at(s.kernel_t_ns) + " (" + s.kernel_source + ")";
+      // An agent's steps under its own name: "gvisor-only", "gvisor +1.000 ms".
+      const std::string agreement =
+          s.agreement == StepAgreement::KernelOnly ? e.stack + "-only" : to_string(s.agreement);
+      out += "  " + agreement + " " + to_string(s.from) + " -> " + to_string(s.to);
+      if (s.kernel_t_ns) out += "  " + e.stack + " " + at(s.kernel_t_ns) + " (" + s.kernel_source + ")";
       if (s.wire_t_ns) out += "  wire " + at(s.wire_t_ns) + " (" + s.wire_reason + ", segment " + std::to_string(s.wire_segment) + ")";
       out += "\n";
       if (s.cause) out += "    " + to_string(*s.cause) + ": " + s.explanation + "\n";
@@ -347,7 +392,7 @@ std::string WireStateComparison::describe(std::int64_t origin_ns) const {
     end_block(c.opener, " opener");
     end_block(c.acceptor, " acceptor");
   }
-  for (const auto& e : kernel_only_sockets) end_block(e, "kernel socket not on the wire:");
+  for (const auto& e : kernel_only_sockets) end_block(e, e.stack + " socket not on the wire:");
   return out;
 }
 

@@ -4,10 +4,11 @@ With ``--tcpfault-wire-states FILE`` the pytest plugin compares, at the teardown
 test that used ``net``, the states the wire shows with those each stack recorded
 (``net.compare_wire_states()``): the kernel's observer on a kernel side, the state events
 on an agent's side (an agent without them has only the wire's states: nothing to
-compare), and appends one JSON line per test to FILE. xdist workers append to the same
-file under a lock. ``tcpfault wire-states-report
+compare), and appends one JSON line per test to FILE, with the target it ran on. xdist
+workers append to the same file under a lock. ``tcpfault wire-states-report
 FILE`` (or :func:`report`) sums them up: per case, the steps that agree, the
-disagreements by cause, and the unexplained ones in full.
+disagreements by cause, and the unexplained ones in full. On an agent's records the
+report names the stack by its target ("gvisor-only" where a kernel's say "kernel-only").
 """
 
 import collections
@@ -53,6 +54,7 @@ def _end(end):
     return {
         "end": end.end if end.on_wire else None,
         "host": end.host.name.lower(),
+        "stack": end.stack,
         "local": f"{end.local}",
         "remote": f"{end.remote}",
         "kernel_sockets": end.kernel_sockets,
@@ -181,6 +183,20 @@ def _disagreements(record):
             yield None, end, step
 
 
+def stack_name(records):
+    """Whose record the wire was compared with: "kernel", the agent target's name when all
+    records are of one agent target ("gvisor"), else "stack"."""
+    targets = {r.get("target", "kernel") for r in records}
+    if targets == {"kernel"} or not targets:
+        return "kernel"
+    return targets.pop() if len(targets) == 1 else "stack"
+
+
+def _agreement(step, stack):
+    """'kernel-only' in a record is the compared stack's step: 'gvisor-only' on gVisor's."""
+    return f"{stack}-only" if step["agreement"] == "kernel-only" else step["agreement"]
+
+
 def _row_key(record):
     """A case's row, or for a test without a case (a control) its name without the family."""
     if record.get("case"):
@@ -231,16 +247,21 @@ def summarise(records):
             "unexplained": unexplained, "errors": errors, "offsets": offsets}
 
 
-def report(path, out=None):
-    """Prints the summary of a records file; returns 0 when every disagreement is explained."""
+def report(path, out=None, tolerated=None):
+    """Prints the summary of a records file; returns 0 when every disagreement is explained.
+    `tolerated(record)`: a reason (the test is a known deviation of its target) to list that
+    test's unexplained disagreements as known rather than fail on them; None: fail."""
     import sys
 
     out = out or sys.stdout
     records = read_records(path)
     if not records:
         raise exit_codes.usage("wire-states-report", f"{path}: no records (was the run made with "
-                                                     "--tcpfault-wire-states on the kernel target?)")
+                                                     "--tcpfault-wire-states?)")
+    stack = stack_name(records)
     s = summarise(records)
+    if stack != "kernel":
+        print(f"the wire's states against the {stack} stack's own (its state events)\n", file=out)
     width = max(len(k) for k in s["cases"]) + 2
     print(f"{'CASE':<{width}}{'TESTS':>6}{'CONNS':>7}{'AGREE':>7}{'DISAGREE':>10}  CAUSES", file=out)
     for key, row in s["cases"].items():
@@ -253,13 +274,13 @@ def report(path, out=None):
           f"{t['disagree']} disagree", file=out)
     for cause, n in s["causes"].most_common():
         test, step = s["examples"][cause]
-        print(f"  {cause}: {n}  e.g. {test}: {step['from']} -> {step['to']} ({step['agreement']}): "
+        print(f"  {cause}: {n}  e.g. {test}: {step['from']} -> {step['to']} ({_agreement(step, stack)}): "
               f"{step.get('explanation', '')}", file=out)
     if s["offsets"]:
         # A step the wire dates by its first visible consequence (a SYN_RECV by the SYN, a
         # close() by a FIN that waited behind data) can lie far from the kernel's.
         median = s["offsets"][len(s["offsets"]) // 2][0]
-        print(f"agreeing steps: the wire's time minus the kernel's is {abs(median):.3f} ms in the median (by size); the largest:",
+        print(f"agreeing steps: the wire's time minus the {stack}'s is {abs(median):.3f} ms in the median (by size); the largest:",
               file=out)
         for offset, test, end, step in reversed(s["offsets"][-3:]):
             print(f"  {offset:+.1f} ms  {test}: {end} {step['from']} -> {step['to']} ({step.get('wire_reason', '')})",
@@ -272,11 +293,15 @@ def report(path, out=None):
     for record in s["errors"]:
         print(f"\nERROR {record['test']}: the comparison failed: {record['error']}", file=out)
     shown = set()
+    failing = 0
     for record, connection, end, step in s["unexplained"]:
-        where = f"connection {connection} {end['end']}" if connection else "kernel socket not on the wire"
-        print(f"\nUNEXPLAINED {record['test']}: {where} {end['host']} {end['local']}: "
-              f"{step['from']} -> {step['to']} ({step['agreement']}): {step.get('explanation', '')}", file=out)
+        where = f"connection {connection} {end['end']}" if connection else f"{stack} socket not on the wire"
+        known = tolerated(record) if tolerated else None
+        failing += known is None
+        what = f"KNOWN DEVIATION ({known})" if known else "UNEXPLAINED"
+        print(f"\n{what} {record['test']}: {where} {end['host']} {end['local']}: "
+              f"{step['from']} -> {step['to']} ({_agreement(step, stack)}): {step.get('explanation', '')}", file=out)
         if record["test"] not in shown:  # the whole comparison once per test
             shown.add(record["test"])
             print(record["text"], file=out)
-    return 0 if not s["unexplained"] and not s["errors"] and not same else 1
+    return 0 if not failing and not s["errors"] and not same else 1

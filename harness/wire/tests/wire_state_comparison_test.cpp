@@ -440,5 +440,342 @@ TEST(WireStateComparison, SettlingWaitsOnlyWhileSomethingIsUnexplained) {
   EXPECT_GE(Clock::now() - start, 50ms);  // waited for a FIN that never came
 }
 
+// ---- an agent's side: its state events are its only record ----
+
+// A comparison whose `side` is run by an agent (target "gvisor"): that side's steps are
+// the agent's state events (socket id 0, source "agent state event"), the other side's
+// the kernel's.
+struct AgentSide : Kernel {
+  Host side;
+  explicit AgentSide(Host agent_side = Host::Server) : side(agent_side) {
+    steps.clear();
+    if (side == Host::Server)
+      steps.push_back({1, Host::Server, w.addr(S), SockAddr{w.addr(S).addr, 0}, 0, St::CLOSED, St::LISTEN,
+                       kAgentStateEvent});
+    else
+      listener();
+  }
+  void stack(St from, St to, std::int64_t t_us) {
+    if (side == Host::Server) server(from, to, t_us, kAgentStateEvent, 0);
+    else client(from, to, t_us, kAgentStateEvent, 0);
+  }
+  // Both ends' steps of an open, each from its own record.
+  void opened() {
+    open_client();
+    open_server();
+  }
+  void open_client() {
+    const std::string src = side == Host::Client ? kAgentStateEvent : "tracepoint";
+    const std::uint64_t id = side == Host::Client ? 0 : kClientSocket;
+    client(St::CLOSED, St::SYN_SENT, 900, src, id);
+    client(St::SYN_SENT, St::ESTABLISHED, 2100, src, id);
+  }
+  void open_server() {
+    const std::string src = side == Host::Server ? kAgentStateEvent : "tracepoint";
+    const std::uint64_t id = side == Host::Server ? 0 : kServerSocket;
+    server(St::LISTEN, St::SYN_RECV, 1100, src, id);
+    server(St::SYN_RECV, St::ESTABLISHED, 3100, src, id);
+  }
+  // The kernel's side's step.
+  void kernel(St from, St to, std::int64_t t_us) {
+    if (side == Host::Server) client(from, to, t_us);
+    else server(from, to, t_us);
+  }
+  WireStateComparison compare() {
+    std::stable_sort(steps.begin(), steps.end(), [](auto& a, auto& b) { return a.t_ns < b.t_ns; });
+    ComparisonInput in{w.segments, steps, calls, notes, 0};
+    in.agents[side] = "gvisor";
+    return compare_wire_states(in);
+  }
+};
+
+TEST(WireStateComparisonAgent, TheAgentsSideIsNeverCompletedFromTheKernel) {
+  // HS1 on gVisor: sock_diag of the agent's namespace has no socket for its connection,
+  // and a fill-in from it ("ESTABLISHED -> CLOSED") is none of the agent's.
+  AgentSide k;
+  k.w.handshake();
+  k.opened();
+  k.server(St::ESTABLISHED, St::CLOSED, 9000, "sock_diag (no tracepoint event arrived for this step)", 0x7000);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{}) << r.describe();
+  EXPECT_EQ(r.agreements(), 4u) << r.describe();
+  EXPECT_EQ(r.connections[0].acceptor.stack, "gvisor");
+  EXPECT_EQ(r.connections[0].opener.stack, "kernel");
+  EXPECT_TRUE(r.connections[0].acceptor.agent());
+}
+
+TEST(WireStateComparisonAgent, AnAgentsSynSentDatedAfterItsSynIsStillItsConnections) {
+  // lwIP reports SYN_SENT once tcp_connect() has sent the SYN: the event comes after it.
+  AgentSide k(Host::Client);
+  k.w.handshake();
+  k.client(St::CLOSED, St::SYN_SENT, 1200, kAgentStateEvent, 0);
+  k.client(St::SYN_SENT, St::ESTABLISHED, 2100, kAgentStateEvent, 0);
+  k.open_server();
+  const auto r = k.compare();
+  EXPECT_TRUE(r.kernel_only_sockets.empty()) << r.describe();
+  EXPECT_EQ(disagreements(r), Lines{}) << r.describe();
+}
+
+TEST(WireStateComparisonAgent, AnAgentsEventsMakeItsHostAnAgentsUnlisted) {
+  // Without the target (a trace alone), an "agent state event" step says whose side it is.
+  AgentSide k;
+  k.w.handshake();
+  k.opened();
+  k.server(St::ESTABLISHED, St::CLOSED, 9000, "sock_diag (no tracepoint event arrived for this step)", 0x7000);
+  std::stable_sort(k.steps.begin(), k.steps.end(), [](auto& a, auto& b) { return a.t_ns < b.t_ns; });
+  const auto r = compare_wire_states(ComparisonInput{k.w.segments, k.steps, {}, {}, 0});
+  EXPECT_EQ(disagreements(r), Lines{}) << r.describe();
+  EXPECT_EQ(r.connections[0].acceptor.stack, "agent");
+}
+
+TEST(WireStateComparisonAgent, TheReportNamesTheStack) {
+  AgentSide k;
+  k.w.handshake();
+  k.opened();
+  k.stack(St::ESTABLISHED, St::CLOSE_WAIT, 5000);  // a FIN the middlebox never saw
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only ESTABLISHED -> CLOSE_WAIT: unexplained"});
+  const std::string text = r.describe();
+  EXPECT_NE(text.find("gvisor-only ESTABLISHED -> CLOSE_WAIT  gvisor +5.000 ms (agent state event)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("no rule explains the gvisor stack's ESTABLISHED -> CLOSE_WAIT"), std::string::npos) << text;
+}
+
+// The agent's client closes first and ends in TIME_WAIT (rows 4-7).
+void client_closes_into_time_wait(AgentSide& k) {
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);  // row 4
+  k.w.add(S, ".", 1, 2);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);   // row 7
+  k.opened();
+  k.stack(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.kernel(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.stack(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.kernel(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.stack(St::FIN_WAIT2, St::TIME_WAIT, 6100);
+  k.kernel(St::LAST_ACK, St::CLOSED, 7100);
+}
+
+TEST(WireStateComparisonAgent, TimeWaitRunningOut) {
+  // TW1 on an agent: its 2 x MSL timer ends TIME_WAIT with no segment.
+  AgentSide k(Host::Client);
+  client_closes_into_time_wait(k);
+  k.stack(St::TIME_WAIT, St::CLOSED, 60'006'100);
+  const auto r = k.compare();
+  ASSERT_EQ(disagreements(r), Lines{"kernel-only TIME_WAIT -> CLOSED: time-wait-expired"}) << r.describe();
+  const auto& why = find_step(r, St::TIME_WAIT, St::CLOSED)->explanation;
+  EXPECT_NE(why.find("60.000 s after it entered TIME_WAIT"), std::string::npos) << why;
+}
+
+TEST(WireStateComparisonAgent, TimeWaitEndedRightAfterASegmentIsNoTimer) {
+  // Something for the 4-tuple reached it (a FIN again, its ACK lost): not a timer alone.
+  AgentSide k(Host::Client);
+  client_closes_into_time_wait(k);
+  k.w.wait(1000);
+  k.w.add(S, "F.", 1, 2);
+  k.stack(St::TIME_WAIT, St::CLOSED, 1'008'100);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only TIME_WAIT -> CLOSED: unexplained"}) << r.describe();
+}
+
+TEST(WireStateComparisonAgent, TimeWaitTakenOverByANewSyn) {
+  // TW7 on an agent server: it closed first; a new SYN on the 4-tuple ends its TIME_WAIT.
+  AgentSide k;
+  k.w.handshake();
+  k.w.add(S, "F.", 1, 1);  // row 4
+  k.w.add(C, ".", 1, 2);
+  k.w.add(C, "F.", 1, 2);
+  k.w.add(S, ".", 2, 2);   // row 7
+  k.w.wait(100);
+  k.w.new_isns(900'000, 5'000'000);
+  k.w.add(C, "S", 0, 0);   // row 8, at 108 ms
+  k.w.add(S, "S.", 0, 1);
+  k.w.add(C, ".", 1, 1);
+  k.opened();
+  k.stack(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.kernel(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.stack(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.kernel(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.stack(St::FIN_WAIT2, St::TIME_WAIT, 6100);
+  k.kernel(St::LAST_ACK, St::CLOSED, 7100);
+  k.stack(St::TIME_WAIT, St::CLOSED, 108'100);
+  k.client(St::CLOSED, St::SYN_SENT, 107'900, "tracepoint", kClientSocket + 1);
+  k.client(St::SYN_SENT, St::ESTABLISHED, 109'100, "tracepoint", kClientSocket + 1);
+  k.stack(St::LISTEN, St::SYN_RECV, 108'100);
+  k.stack(St::SYN_RECV, St::ESTABLISHED, 110'100);
+  const auto r = k.compare();
+  ASSERT_EQ(r.connections.size(), 2u);
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only TIME_WAIT -> CLOSED: time-wait-taken-over"}) << r.describe();
+  EXPECT_NE(find_step(r, St::TIME_WAIT, St::CLOSED)->explanation.find("the gvisor stack's TIME_WAIT connection"),
+            std::string::npos);
+}
+
+TEST(WireStateComparisonAgent, ARetransmissionTimerGivingUp) {
+  // TM2 on an agent client: no Linux sysctl is named.
+  AgentSide k(Host::Client);
+  k.w.handshake();
+  k.w.add(C, "P.", 1, 1, 100, "dropped by rule #1");
+  k.w.wait(200);
+  k.w.add(C, "P.", 1, 1, 100, "dropped by rule #1");
+  k.opened();
+  k.stack(St::ESTABLISHED, St::CLOSED, 900'000);
+  const auto r = k.compare();
+  ASSERT_EQ(disagreements(r), Lines{"kernel-only ESTABLISHED -> CLOSED: timer-gave-up"}) << r.describe();
+  const auto& why = find_step(r, St::ESTABLISHED, St::CLOSED)->explanation;
+  EXPECT_NE(why.find("the gvisor stack's retransmission timer gave up"), std::string::npos) << why;
+  EXPECT_EQ(why.find("tcp_retries2"), std::string::npos) << why;
+}
+
+TEST(WireStateComparisonAgent, AFinWait2Timeout) {
+  // The agent's client closed; the peer never sends its FIN: the stack's FIN_WAIT2 timer.
+  AgentSide k(Host::Client);
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, ".", 1, 2);
+  k.opened();
+  k.stack(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.kernel(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.stack(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.stack(St::FIN_WAIT2, St::CLOSED, 60'005'100);
+  const auto r = k.compare();
+  ASSERT_EQ(disagreements(r), Lines{"kernel-only FIN_WAIT2 -> CLOSED: orphan-fin-wait2-timeout"}) << r.describe();
+  EXPECT_NE(find_step(r, St::FIN_WAIT2, St::CLOSED)->explanation.find("FIN_WAIT2 timer"), std::string::npos);
+}
+
+TEST(WireStateComparisonAgent, AChildResetInSynRecvIsClosedForTheStackAndListenForTheWire) {
+  // HS7: the client answers the SYN-ACK with an RST.
+  AgentSide k;
+  k.w.add(C, "S", 0, 0);
+  k.w.add(S, "S.", 0, 1, 0, "dropped by rule #1");
+  k.w.inject(S, "R", 1, 0);  // at the child's rcv_nxt
+  k.client(St::CLOSED, St::SYN_SENT, 900);
+  k.stack(St::LISTEN, St::SYN_RECV, 1100);
+  k.stack(St::SYN_RECV, St::CLOSED, 3100);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), (Lines{"wire-only SYN_RECV -> LISTEN: syn-recv-child-closed",
+                                     "kernel-only SYN_RECV -> CLOSED: syn-recv-child-closed"}))
+      << r.describe();
+}
+
+TEST(WireStateComparisonAgent, AChildFromASynCookieIsBornEstablished) {
+  // LD2 on gVisor: the SYN-ACK carries a cookie; the connection exists from the ACK on.
+  AgentSide k;
+  k.w.handshake();
+  k.open_client();
+  k.stack(St::LISTEN, St::ESTABLISHED, 3100);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), (Lines{"wire-only LISTEN -> SYN_RECV: syn-cookie-child",
+                                     "wire-only SYN_RECV -> ESTABLISHED: syn-cookie-child",
+                                     "kernel-only LISTEN -> ESTABLISHED: syn-cookie-child"}))
+      << r.describe();
+  EXPECT_NE(find_step(r, St::LISTEN, St::ESTABLISHED)->explanation.find("SYN cookie"), std::string::npos);
+}
+
+TEST(WireStateComparisonAgent, AFinRetransmittedFromLastAckLeavesTheMachine) {
+  // CL2 on gVisor: the client's ACK of the server's FIN is lost; the FIN retransmitted
+  // from LAST_ACK takes netstack to FIN_WAIT1, the ACK then to FIN_WAIT2, and its
+  // FIN_WAIT2 timer closes it, where the wire's machine closes on that ACK.
+  AgentSide k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);                            // row 4
+  k.w.add(S, ".", 1, 2);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2, 0, "dropped by rule #1");    // row 7
+  k.w.wait(200);
+  k.w.add(S, "F.", 1, 2);                            // row 8, at 208 ms
+  k.w.add(C, ".", 2, 2);                             // row 9, at 209 ms
+  k.opened();
+  k.kernel(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.stack(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.kernel(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.stack(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.kernel(St::FIN_WAIT2, St::TIME_WAIT, 6100);
+  k.stack(St::LAST_ACK, St::FIN_WAIT1, 207'900);
+  k.stack(St::FIN_WAIT1, St::FIN_WAIT2, 209'100);
+  k.stack(St::FIN_WAIT2, St::CLOSED, 60'209'100);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), (Lines{"kernel-only LAST_ACK -> FIN_WAIT1: stack-deviation",
+                                     "wire-only LAST_ACK -> CLOSED: stack-deviation",
+                                     "kernel-only FIN_WAIT1 -> FIN_WAIT2: stack-deviation",
+                                     "kernel-only FIN_WAIT2 -> CLOSED: stack-deviation"}))
+      << r.describe();
+  EXPECT_EQ(r.unexplained(), 0u);
+  const auto& why = find_step(r, St::LAST_ACK, St::FIN_WAIT1)->explanation;
+  EXPECT_NE(why.find("a transition RFC 9293's state machine does not have; it sent segment 8"), std::string::npos)
+      << why;
+  EXPECT_NE(find_step(r, St::LAST_ACK, St::CLOSED)->explanation.find("follows from the gvisor stack's LAST_ACK -> "
+                                                                     "FIN_WAIT1"),
+            std::string::npos)
+      << r.describe();
+}
+
+TEST(WireStateComparisonAgent, FinWait1ToTimeWaitInOneStep) {
+  // CL4: the server's FIN acknowledges the client's; the agent's client goes straight to
+  // TIME_WAIT, the wire's machine (as Linux) through FIN_WAIT2 on that segment.
+  AgentSide k(Host::Client);
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.opened();
+  k.stack(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.kernel(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.kernel(St::CLOSE_WAIT, St::LAST_ACK, 4900);
+  k.stack(St::FIN_WAIT1, St::TIME_WAIT, 5100);
+  k.kernel(St::LAST_ACK, St::CLOSED, 6100);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), (Lines{"wire-only FIN_WAIT1 -> FIN_WAIT2: stack-deviation",
+                                     "wire-only FIN_WAIT2 -> TIME_WAIT: stack-deviation",
+                                     "kernel-only FIN_WAIT1 -> TIME_WAIT: stack-deviation"}))
+      << r.describe();
+  const auto& why = find_step(r, St::FIN_WAIT1, St::TIME_WAIT)->explanation;
+  EXPECT_NE(why.find("skips FIN_WAIT2"), std::string::npos) << why;
+  EXPECT_NE(why.find("RFC 9293 3.10.7.4 permits it"), std::string::npos) << why;
+}
+
+TEST(WireStateComparisonAgent, AnInWindowRstThatResetsTheStack) {
+  // SEC1 on gVisor: an RST in the window but not at rcv_nxt closes it; the wire's
+  // machine (RFC 5961) answers it with a challenge ACK.
+  AgentSide k;
+  k.w.handshake();
+  k.w.inject(S, "R", 101, 0);  // row 4, at 4 ms
+  k.opened();
+  k.stack(St::ESTABLISHED, St::CLOSED, 4100);
+  const auto r = k.compare();
+  ASSERT_EQ(disagreements(r), Lines{"kernel-only ESTABLISHED -> CLOSED: stack-deviation"}) << r.describe();
+  const auto& why = find_step(r, St::ESTABLISHED, St::CLOSED)->explanation;
+  EXPECT_NE(why.find("on the RST of segment 4, in the window but not at rcv_nxt (seq"), std::string::npos) << why;
+  EXPECT_NE(why.find("challenge ACK"), std::string::npos) << why;
+}
+
+TEST(WireStateComparisonAgent, AnRstAtRcvNxtAgrees) {
+  AgentSide k;
+  k.w.handshake();
+  k.w.inject(S, "R", 1, 0);
+  k.opened();
+  k.stack(St::ESTABLISHED, St::CLOSED, 4100);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{}) << r.describe();
+}
+
+TEST(WireStateComparisonAgent, DeviationsAreLookedForOnAgentsSidesOnly) {
+  // The kernel's LAST_ACK -> FIN_WAIT1 would be a bug of the observer or the inference
+  // (the wire follows Linux): only the kernel's own rules look at it.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, ".", 1, 2);
+  k.w.add(S, "F.", 1, 2);
+  k.opened();
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.server(St::LAST_ACK, St::FIN_WAIT1, 9000);
+  const auto r = k.compare();
+  ASSERT_NE(find_step(r, St::LAST_ACK, St::FIN_WAIT1), nullptr) << r.describe();
+  for (const auto* e : r.ends())
+    for (const auto& s : e->steps) EXPECT_NE(s.cause, Cause::StackDeviation) << r.describe();
+}
+
 }  // namespace
 }  // namespace tcpfault
