@@ -162,7 +162,9 @@ func (c *commands) connect(a args) job {
 		if localPort != 0 {
 			if err := s.ep.Bind(tcpip.FullAddress{Port: localPort}); err != nil {
 				s.ep.Close()
-				return nil, failure(bindError(err), "bind")
+				f := failure(bindError(err), "bind")
+				f.extra = map[string]any{"failed": "bind"} // the port, refused before any segment
+				return nil, f
 			}
 		}
 		remote := fullAddress(to)

@@ -1,5 +1,7 @@
 // Linux's MIB counters (nstat's names) from netstack's statistics: a counter is declared
 // only where netstack counts the same event (docs/agent-protocol.md, "Linux counters").
+// Not Tcp.AttemptFails: netstack's FailedConnectionAttempts counts connect() calls that
+// return an error, not a handshake that fails later (an RST in SYN_RECV, HS7).
 
 package main
 
@@ -18,7 +20,6 @@ type counter struct {
 var counterTable = map[string]counter{
 	"Tcp.ActiveOpens":        {"ActiveConnectionOpenings", func(t *tcpip.TCPStats) uint64 { return t.ActiveConnectionOpenings.Value() }},
 	"Tcp.PassiveOpens":       {"PassiveConnectionOpenings", func(t *tcpip.TCPStats) uint64 { return t.PassiveConnectionOpenings.Value() }},
-	"Tcp.AttemptFails":       {"FailedConnectionAttempts", func(t *tcpip.TCPStats) uint64 { return t.FailedConnectionAttempts.Value() }},
 	"Tcp.EstabResets":        {"EstablishedResets", func(t *tcpip.TCPStats) uint64 { return t.EstablishedResets.Value() }},
 	"Tcp.CurrEstab":          {"CurrentEstablished", func(t *tcpip.TCPStats) uint64 { return t.CurrentEstablished.Value() }},
 	"Tcp.InSegs":             {"ValidSegmentsReceived", func(t *tcpip.TCPStats) uint64 { return t.ValidSegmentsReceived.Value() }},

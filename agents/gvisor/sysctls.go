@@ -171,6 +171,10 @@ var sysctlTable = map[string]sysctl{
 	"net.ipv4.tcp_syn_retries":         {means: handshakeTimer, fixed: "5"},
 	"net.ipv4.tcp_synack_retries":      {means: handshakeTimer, fixed: "5"},
 	"net.ipv4.tcp_syn_linear_timeouts": {means: handshakeTimer, fixed: "0"},
+	"net.ipv4.tcp_tw_reuse_delay": {fixed: "1000", means: "a TIME_WAIT 4-tuple is reused (tcp_tw_reuse) once 1 s " +
+		"has passed since its last timestamp (endpoint.go's ephemeral port search: recentTSTime + 1 s)"},
+	"net.ipv4.tcp_abort_on_overflow": {fixed: "0", means: "a final ACK that meets a full accept queue is dropped " +
+		"silently, and the peer's retransmission may complete it later (accept.go)"},
 }
 
 func keepaliveSysctl(i int, what string) sysctl {

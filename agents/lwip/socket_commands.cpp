@@ -116,7 +116,11 @@ SocketCommands::Job SocketCommands::connect(const Json& req) {
     if (reuse) set_reuse_addr(fd.fd);
     // Bound first, so the local port is known before the SYN leaves: an RST can make lwIP
     // forget the connection before connect() has even returned.
-    bind_socket(fd.fd, {Address::any(to.addr.family), static_cast<std::uint16_t>(local_port.value_or(0))});
+    try {
+      bind_socket(fd.fd, {Address::any(to.addr.family), static_cast<std::uint16_t>(local_port.value_or(0))});
+    } catch (const SocketFailure& f) {  // the port refused before any segment: bind() failing
+      throw SocketFailure(f.err(), f.what(), Json{{"failed", "bind"}});
+    }
     Json tuple{{"remote", to.str()}};
     if (const auto own = own_address(to.addr.family)) tuple["local"] = SockAddr{*own, local_of(fd.fd).port}.str();
     try {

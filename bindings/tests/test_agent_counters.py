@@ -65,4 +65,4 @@ def test_gvisor_counts_what_it_declares():
         client = net.client.connect(listener)
         net.expect_ok(client.connect_result)
         net.expect_counter("client", "Tcp.ActiveOpens", at_least=1, at_most=1)
-        net.expect_counter("client", "Tcp.AttemptFails", at_least=0, at_most=0)
+        net.expect_counter("client", "Tcp.EstabResets", at_least=0, at_most=0)

@@ -42,7 +42,7 @@ Connection AgentEndpoint::connect(const SockAddr& to, const ConnectOptions& opti
             {"timeout_ms", options.timeout.count()}};
   if (options.local_port) args["local_port"] = *options.local_port;
   Json reply = client_->request("connect", std::move(args), AgentClient::deadline_for(options.timeout));
-  const std::string call = "connect(" + to.str() + ")";
+  std::string call = "connect(" + to.str() + ")";
   FourTuple tuple{{Address::any(to.addr.family), options.local_port.value_or(0)}, to};
   // A failed connect names the tuple it tried when the stack chose one, and keeps its
   // connection (a handle) when it goes on trying (EINPROGRESS: the harness's deadline).
@@ -56,6 +56,9 @@ Connection AgentEndpoint::connect(const SockAddr& to, const ConnectOptions& opti
     result = record_call(*trace_, host(), call, 0, 0, t, false, tuple);
   } else {
     int err = ctx.errno_of(reply, "connect");
+    // The stack refused the local port before any segment: the kernel's bind() failing.
+    if (options.local_port && reply.value("failed", std::string()) == "bind")
+      call = "bind(" + SockAddr{Address::any(to.addr.family), *options.local_port}.str() + ")";
     result = record_call(*trace_, host(), call, -1, err, t, err == EINPROGRESS, tuple);
   }
   return Connection(make_agent_connection(ctx, handle, tuple, result));
