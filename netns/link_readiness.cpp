@@ -142,6 +142,9 @@ std::string missing(const RouteSocket& sock, const Ipv6Groups& groups, const Lin
   const unsigned flags = rtnl_link_get_flags(link.get());
   if (!(flags & IFF_UP)) return e.link + " is down";
   if (!(flags & IFF_RUNNING)) return e.link + " has no carrier yet";
+  // Loopback (and a link without neighbour discovery) answers no solicitations: nothing
+  // to join there.
+  const bool solicited = !(flags & (IFF_LOOPBACK | IFF_NOARP));
 
   LinkAddresses on_link = addresses_of(sock, rtnl_link_get_ifindex(link.get()));
   for (const Address& want : e.addresses) {
@@ -153,7 +156,7 @@ std::string missing(const RouteSocket& sock, const Ipv6Groups& groups, const Lin
     });
     if (!seen) return want.str() + " is not on " + e.link;
     if (!ok) return want.str() + " on " + e.link + " is still tentative";
-    if (want.family == Family::V6 && !groups.joined_solicited_node(on_link.ifindex, want))
+    if (want.family == Family::V6 && solicited && !groups.joined_solicited_node(on_link.ifindex, want))
       return want.str() + " on " + e.link + " does not answer neighbour solicitations yet";
   }
   if (e.link_local) {
@@ -163,7 +166,7 @@ std::string missing(const RouteSocket& sock, const Ipv6Groups& groups, const Lin
       if (ok || !is_link_local(local) || !usable(a)) return;
       Address addr{Family::V6, {}};
       std::memcpy(addr.bytes.data(), nl_addr_get_binary_addr(local), 16);
-      ok = groups.joined_solicited_node(on_link.ifindex, addr);
+      ok = !solicited || groups.joined_solicited_node(on_link.ifindex, addr);
     });
     if (!ok) return e.link + " has no usable IPv6 link-local address yet";
   }

@@ -55,16 +55,25 @@ func (h *handleTable) add(s *socket) int64 {
 	return id
 }
 
-// get finds a handle of the kind asked ("conn" or "listener"; "" for either).
+// get finds a handle of the kind asked ("conn" or "listener"; "" for either, named as
+// "conn" in errors: setsockopt's argument).
 func (h *handleTable) get(id int64, kind string) *socket {
 	h.mu.Lock()
 	s := h.table[id]
 	h.mu.Unlock()
+	arg := kind
+	if arg == "" {
+		arg = "conn"
+	}
 	if s == nil {
-		panic(&protocolError{"bad_handle", fmt.Sprintf("no socket with handle %d (closed, or never opened)", id)})
+		panic(&protocolError{"bad_handle", fmt.Sprintf("%s %d: no such handle (never opened, or closed)", arg, id)})
 	}
 	if kind == "listener" && !s.listener || kind == "conn" && s.listener {
-		panic(&protocolError{"bad_handle", fmt.Sprintf("handle %d is not a %s", id, kind)})
+		is, want := "connection", "listener"
+		if s.listener {
+			is, want = want, is
+		}
+		panic(&protocolError{"bad_handle", fmt.Sprintf("%s %d is a %s, not a %s", arg, id, is, want)})
 	}
 	return s
 }

@@ -53,8 +53,8 @@ def test_a_report_of_several_targets_gives_a_column_per_target(tmp_path):
     rows = [dict(row("HS1", "pass"), target="kernel"), dict(row("HS1", "deviation", deviation="3 s RTO"), target="lwip"),
             dict(row("CL2", "deviation", deviation="FIN_WAIT1"), target="gvisor"), dict(row("CL2", "pass"), target="kernel")]
     path = tmp_path / "targets.json"
-    path.write_text(json.dumps({"kernel": "6.18.0", "targets": ["kernel", "lwip", "gvisor"], "duration_s": 9,
-                                "results": rows}))
+    path.write_text(json.dumps({"kernel": "6.18.0", "targets": ["kernel", "lwip", "gvisor"], "duration_s": 30,
+                                "target_durations_s": {"kernel": 12, "lwip": 9, "gvisor": 9}, "results": rows}))
     lines = kernel_matrix.markdown([kernel_matrix.load(str(path))]).splitlines()
     assert lines[0] == "| case | title | 6.18 (6.18.0) | lwip | gvisor |"
     assert "| HS1 | the HS1 case | pass | deviation | - |" in lines

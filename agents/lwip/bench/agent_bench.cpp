@@ -12,10 +12,10 @@
 #include <thread>
 #include <unistd.h>
 
-#include "agent_lab.h"
+#include "agents/testing/agent_lab.h"
 
 using namespace tcpfault;
-using namespace tcpfault::lwip_agent::testing;
+using namespace tcpfault::agent_testing;
 
 namespace {
 

@@ -27,11 +27,11 @@
 #include <sstream>
 #include <thread>
 
-#include "agent_lab.h"
+#include "agents/testing/agent_lab.h"
 #include "harness/packet/packet.h"
 
 using namespace tcpfault;
-using namespace tcpfault::lwip_agent::testing;
+using namespace tcpfault::agent_testing;
 
 namespace {
 

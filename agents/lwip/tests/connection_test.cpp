@@ -2,9 +2,9 @@
 // both ways, data, closes, resets, errors, and the state events of each, on IPv4 and IPv6.
 #include <gtest/gtest.h>
 
-#include "agent_lab.h"
+#include "agents/testing/agent_lab.h"
 
-namespace tcpfault::lwip_agent::testing {
+namespace tcpfault::agent_testing {
 namespace {
 
 class Connection : public ::testing::TestWithParam<Family> {
@@ -246,4 +246,4 @@ INSTANTIATE_TEST_SUITE_P(Families, Connection, ::testing::Values(Family::V4, Fam
                          [](const auto& info) { return to_string(info.param); });
 
 }  // namespace
-}  // namespace tcpfault::lwip_agent::testing
+}  // namespace tcpfault::agent_testing

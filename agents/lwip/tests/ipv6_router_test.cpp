@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
-#include "agent_lab.h"
+#include "agents/testing/agent_lab.h"
 
-namespace tcpfault::lwip_agent::testing {
+namespace tcpfault::agent_testing {
 namespace {
 
 TEST(Ipv6Router, OffLinkNeedsTheRouterAdvertisement) {
@@ -40,4 +40,4 @@ TEST(Ipv6Router, OffLinkNeedsTheRouterAdvertisement) {
 }
 
 }  // namespace
-}  // namespace tcpfault::lwip_agent::testing
+}  // namespace tcpfault::agent_testing

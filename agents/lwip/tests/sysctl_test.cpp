@@ -8,11 +8,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include "agent_lab.h"
+#include "agents/testing/agent_lab.h"
 #include "harness/scenario/scenario.h"
 #include "harness/trace/trace_queries.h"
 
-namespace tcpfault::lwip_agent::testing {
+namespace tcpfault::agent_testing {
 namespace {
 
 class LwipSysctls : public ::testing::Test {
@@ -265,4 +265,4 @@ TEST(LwipSysctlsOnTheWire, KeepaliveDefaultsTimeTheProbes) {
 }
 
 }  // namespace
-}  // namespace tcpfault::lwip_agent::testing
+}  // namespace tcpfault::agent_testing

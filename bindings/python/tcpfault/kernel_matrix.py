@@ -98,7 +98,8 @@ def columns(reports):
         for target in targets:
             rows = [r for r in report["results"] if r.get("target", "kernel") == target]
             label = kernel_label(report["kernel"]) if target == "kernel" else target
-            out.append((label, {**report, "results": rows}))
+            duration = report.get("target_durations_s", {}).get(target, report.get("duration_s", 0))
+            out.append((label, {**report, "results": rows, "duration_s": duration}))
     labels = [label for label, _ in out]
     # The same agent on several kernels: say which kernel each column ran on.
     return [(f"{label} on {kernel_label(r['kernel']).split(' ')[0]}" if labels.count(label) > 1 and

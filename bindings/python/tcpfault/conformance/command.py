@@ -121,7 +121,9 @@ def finish(options, rows, logs, started, base, kept, interrupted):
         raise usage(COMMAND, "no test matches the selection (--case, -k, --family, --slow); tcpfault list shows "
                              "the cases")
     report = summary.report_of(options.target, platform.release(), started, elapsed, rows,
-                               {"interrupted": interrupted, "shard": options.shard})
+                               {"interrupted": interrupted, "shard": options.shard,
+                                # each target's own wall time (they run one after the other)
+                                "target_durations_s": {t: round(s, 3) for t, s, _ in logs}})
     if options.html and rows:  # before what passed is removed: the page draws every test's ladder
         html_report.write(options.html, report, artifacts_kept=kept)
     if not kept:

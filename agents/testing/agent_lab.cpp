@@ -1,4 +1,4 @@
-#include "agent_lab.h"
+#include "agents/testing/agent_lab.h"
 
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -29,7 +29,7 @@
 
 extern char** environ;
 
-namespace tcpfault::lwip_agent::testing {
+namespace tcpfault::agent_testing {
 namespace {
 
 std::string err_text(int e) { return std::strerror(e); }
@@ -249,8 +249,8 @@ std::optional<int> AgentClient::wait_exit(Clock::duration within) {
 // ---- Lab
 
 std::string agent_path() {
-  const char* p = std::getenv("TCPFAULT_LWIP_AGENT");
-  return p != nullptr && *p != '\0' ? p : LWIP_AGENT_PATH;
+  const char* p = std::getenv(LAB_AGENT_ENV);
+  return p != nullptr && *p != '\0' ? p : LAB_AGENT_PATH;
 }
 
 namespace {
@@ -287,8 +287,8 @@ Json Lab::hello_request() {
 
 Lab::Lab(LabOptions options) {
   netns::require_privileges();
-  peer_ = std::make_unique<netns::Namespace>(netns::Namespace::create("lwip-lab-peer"));
-  agent_ns_ = std::make_unique<netns::Namespace>(netns::Namespace::create("lwip-lab-agent"));
+  peer_ = std::make_unique<netns::Namespace>(netns::Namespace::create("agent-lab-peer"));
+  agent_ns_ = std::make_unique<netns::Namespace>(netns::Namespace::create("agent-lab-agent"));
   tap_ = peer_->run([] { return open_tap("tap0"); });
   peer_->run([] { write_proc("/proc/sys/net/ipv6/conf/tap0/addr_gen_mode", "1"); });
   {
@@ -307,7 +307,7 @@ Lab::Lab(LabOptions options) {
                             {peer_.get(), "lo", {client_addr(Family::V4), client_addr(Family::V6)}}},
                            3s);
   if (!options.start_agent) return;
-  agent_ = std::make_unique<AgentClient>(*agent_ns_, tap_.get(), agent_path());
+  agent_ = std::make_unique<AgentClient>(*agent_ns_, tap_.get(), options.agent.empty() ? agent_path() : options.agent);
   if (options.hello) {
     const Json r = agent_->call(hello_request(), 5s);
     if (!r.value("ok", false)) throw std::runtime_error("hello failed: " + r.dump());
@@ -451,4 +451,4 @@ std::string unhex(const std::string& h) {
   return out;
 }
 
-}  // namespace tcpfault::lwip_agent::testing
+}  // namespace tcpfault::agent_testing

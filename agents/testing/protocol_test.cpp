@@ -1,19 +1,46 @@
-// The agent under bad input: it answers every request it cannot take with a protocol
-// error naming what is wrong, never crashes or hangs, and exits at end of file.
+// Every agent under bad input (agents/lwip, agents/gvisor): it answers every request it
+// cannot take with a protocol error naming what is wrong, never crashes or hangs, and
+// exits at end of file. Each test runs once per agent built.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
-#include "agent_lab.h"
+#include "agents/testing/agent_lab.h"
 
-namespace tcpfault::lwip_agent::testing {
+namespace tcpfault::agent_testing {
 namespace {
 
-class Protocol : public ::testing::Test {
+// An agent and what its hello reply says of it.
+struct AgentUnderTest {
+  std::string name, path;
+  std::string says;       // in the hello reply's "agent"
+  Json features;          // the hello reply's "features", in its order
+  std::string mac, link_local;
+};
+
+void PrintTo(const AgentUnderTest& a, std::ostream* os) { *os << a.name; }
+
+std::vector<AgentUnderTest> agents_built() {
+  std::vector<AgentUnderTest> agents = {
+      {"lwip", LWIP_AGENT_PATH, "lwIP 2.1.3", Json{"state_events", "linger", "keepalive", "nodelay"},
+       "02:74:66:00:00:01", "fe80::74:66ff:fe00:1"},
+  };
+#ifdef GVISOR_AGENT_PATH
+  agents.push_back({"gvisor", GVISOR_AGENT_PATH, "gVisor netstack",
+                    Json{"state_events", "sysctls", "counters", "keepalive", "linger", "linger2_s", "maxseg", "nodelay",
+                         "rcvbuf", "sndbuf", "syncnt", "user_timeout_ms"},
+                    "02:74:66:00:00:02", "fe80::74:66ff:fe00:2"});
+#endif
+  return agents;
+}
+
+class Protocol : public ::testing::TestWithParam<AgentUnderTest> {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (creates network namespaces and a TAP)";
   }
-  void start(bool hello = true) { lab_ = std::make_unique<Lab>(LabOptions{.hello = hello, .router_advert = hello}); }
+  void start(bool hello = true) {
+    lab_ = std::make_unique<Lab>(LabOptions{.agent = GetParam().path, .hello = hello, .router_advert = hello});
+  }
   AgentClient& agent() { return lab_->agent(); }
   // The agent still answers a well-formed request.
   void expect_alive() {
@@ -28,20 +55,23 @@ class Protocol : public ::testing::Test {
   std::unique_ptr<Lab> lab_;
 };
 
-TEST_F(Protocol, HelloReplyDescribesTheAgent) {
+INSTANTIATE_TEST_SUITE_P(Agents, Protocol, ::testing::ValuesIn(agents_built()),
+                         [](const ::testing::TestParamInfo<AgentUnderTest>& info) { return info.param.name; });
+
+TEST_P(Protocol, HelloReplyDescribesTheAgent) {
   start(false);
   const auto t0 = Clock::now();
   const Json r = agent().call(Lab::hello_request(), 5s);
   EXPECT_LT(Clock::now() - t0, 5s);
   ASSERT_TRUE(r.value("ok", false)) << r.dump();
   EXPECT_EQ(r["version"], 1);
-  EXPECT_NE(r.value("agent", "").find("lwIP 2.1.3"), std::string::npos) << r.dump();
-  EXPECT_EQ(r["features"], (Json{"state_events", "linger", "keepalive", "nodelay"}));
-  EXPECT_EQ(r["mac"], "02:74:66:00:00:01");
-  EXPECT_EQ(r["ipv6_link_local"], "fe80::74:66ff:fe00:1");
+  EXPECT_NE(r.value("agent", "").find(GetParam().says), std::string::npos) << r.dump();
+  EXPECT_EQ(r["features"], GetParam().features);
+  EXPECT_EQ(r["mac"], GetParam().mac);
+  EXPECT_EQ(r["ipv6_link_local"], GetParam().link_local);
 }
 
-TEST_F(Protocol, WrongVersionIsAVersionError) {
+TEST_P(Protocol, WrongVersionIsAVersionError) {
   start(false);
   Json hello = Lab::hello_request();
   hello["version"] = 2;
@@ -52,14 +82,14 @@ TEST_F(Protocol, WrongVersionIsAVersionError) {
   EXPECT_TRUE(agent().call(Lab::hello_request()).value("ok", false));
 }
 
-TEST_F(Protocol, RequestsBeforeHelloAreRefused) {
+TEST_P(Protocol, RequestsBeforeHelloAreRefused) {
   start(false);
   expect_error(agent().call({{"cmd", "sockets"}}), "bad_request", "first request must be hello");
   EXPECT_TRUE(agent().call(Lab::hello_request()).value("ok", false));
   expect_error(agent().call(Lab::hello_request()), "bad_request", "already up");
 }
 
-TEST_F(Protocol, BadHelloArguments) {
+TEST_P(Protocol, BadHelloArguments) {
   start(false);
   Json h = Lab::hello_request();
   h["ipv4"]["address"] = "2001:2::1";
@@ -72,7 +102,7 @@ TEST_F(Protocol, BadHelloArguments) {
   expect_error(agent().call(h), "bad_request", "'version' is missing");
 }
 
-TEST_F(Protocol, LinesThatAreNotRequests) {
+TEST_P(Protocol, LinesThatAreNotRequests) {
   start();
   agent().send_raw("this is not json\n");
   expect_error(agent().null_id_reply(), "malformed", "not a JSON object");
@@ -87,7 +117,7 @@ TEST_F(Protocol, LinesThatAreNotRequests) {
   expect_alive();
 }
 
-TEST_F(Protocol, TooLongLineIsMalformedAndSkipped) {
+TEST_P(Protocol, TooLongLineIsMalformedAndSkipped) {
   start();
   const std::string huge = "{\"id\": 99, \"cmd\": \"send\", \"data\": \"" + std::string(1 << 21, 'a') + "\"}\n";
   agent().send_raw(huge);
@@ -95,7 +125,7 @@ TEST_F(Protocol, TooLongLineIsMalformedAndSkipped) {
   expect_alive();
 }
 
-TEST_F(Protocol, UnknownCommandMissingArgumentsAndBadTypes) {
+TEST_P(Protocol, UnknownCommandMissingArgumentsAndBadTypes) {
   start();
   expect_error(agent().call({{"cmd", "teleport"}}), "unknown_command", "no command \"teleport\"");
   expect_error(agent().call({{"nocmd", true}}), "bad_request", "needs a \"cmd\"");
@@ -111,7 +141,7 @@ TEST_F(Protocol, UnknownCommandMissingArgumentsAndBadTypes) {
   expect_alive();
 }
 
-TEST_F(Protocol, BadHandles) {
+TEST_P(Protocol, BadHandles) {
   start();
   const Json l = agent().call({{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"port", 7000}, {"backlog", 1}});
   ASSERT_TRUE(l.value("ok", false)) << l.dump();
@@ -128,7 +158,7 @@ TEST_F(Protocol, BadHandles) {
   expect_alive();
 }
 
-TEST_F(Protocol, BadHexData) {
+TEST_P(Protocol, BadHexData) {
   start();
   UniqueFd kl = peer::listen(lab_->peer(), {Lab::client_addr(Family::V4), 9200});
   const Json c = agent().call({{"cmd", "connect"}, {"address", Lab::client_addr(Family::V4).str()}, {"port", 9200}, {"timeout_ms", 3000}});
@@ -140,7 +170,7 @@ TEST_F(Protocol, BadHexData) {
   expect_alive();
 }
 
-TEST_F(Protocol, ExitsAtEndOfFileEvenWithBlockedCalls) {
+TEST_P(Protocol, ExitsAtEndOfFileEvenWithBlockedCalls) {
   start();
   const Json l = agent().call({{"cmd", "listen"}, {"address", Lab::agent_addr(Family::V4).str()}, {"port", 7001}, {"backlog", 1}});
   agent().send({{"cmd", "accept"}, {"listener", l["listener"]}, {"timeout_ms", 60000}});
@@ -150,7 +180,7 @@ TEST_F(Protocol, ExitsAtEndOfFileEvenWithBlockedCalls) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
 }
 
-TEST_F(Protocol, ByeRepliesThenExits) {
+TEST_P(Protocol, ByeRepliesThenExits) {
   start();
   EXPECT_TRUE(agent().call({{"cmd", "bye"}}).value("ok", false));
   const auto status = agent().wait_exit(2s);
@@ -159,4 +189,4 @@ TEST_F(Protocol, ByeRepliesThenExits) {
 }
 
 }  // namespace
-}  // namespace tcpfault::lwip_agent::testing
+}  // namespace tcpfault::agent_testing

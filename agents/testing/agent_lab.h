@@ -1,9 +1,10 @@
-// A throwaway lab for the lwIP agent, independent of the scenario machinery:
+// A throwaway lab for an agent (agents/lwip, agents/gvisor), independent of the scenario
+// machinery:
 //
 //   peer namespace (kernel)                                  agent namespace (empty)
-//   tap0 198.18.2.254/24 2001:2:0:2::fe/64 fe80::fe  ~~fd~~  tcpfault-lwip-agent
-//   lo   198.18.1.1 2001:2:0:1::1 ("the client": off-link    lwIP 198.18.2.1 2001:2:0:2::1
-//        for lwIP, reached through its gateway 198.18.2.254 / the RA's router)
+//   tap0 198.18.2.254/24 2001:2:0:2::fe/64 fe80::fe  ~~fd~~  the agent
+//   lo   198.18.1.1 2001:2:0:1::1 ("the client": off-link    its stack 198.18.2.1 2001:2:0:2::1
+//        for the agent, reached through its gateway 198.18.2.254 / the RA's router)
 //
 // Both namespaces are fd-held and die with the process. The AgentClient speaks the
 // protocol with deadlines and keeps every event it hears.
@@ -28,7 +29,7 @@
 #include "netns/namespace.h"
 #include "netns/unique_fd.h"
 
-namespace tcpfault::lwip_agent::testing {
+namespace tcpfault::agent_testing {
 
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
@@ -38,7 +39,7 @@ using namespace std::chrono_literals;
 class AgentClient {
  public:
   // Starts `path` inside `ns` with fd 3 = control socket, fd 4 = `tap_fd`.
-  AgentClient(const netns::Namespace& ns, int tap_fd, const std::string& path = LWIP_AGENT_PATH);
+  AgentClient(const netns::Namespace& ns, int tap_fd, const std::string& path);
   ~AgentClient();  // kills the agent if it still runs
   AgentClient(const AgentClient&) = delete;
   AgentClient& operator=(const AgentClient&) = delete;
@@ -86,6 +87,7 @@ class AgentClient {
 };
 
 struct LabOptions {
+  std::string agent;            // the agent program; empty: agent_path()
   bool start_agent = true;      // false: start one yourself on tap_fd() in agent_ns()
   bool hello = true;            // send hello (and the RA after it)
   bool router_advert = true;
@@ -133,11 +135,13 @@ int recv_error(int fd, Clock::duration within = 5s);
 SockAddr local_of(int fd);
 }  // namespace peer
 
-// The agent to start: $TCPFAULT_LWIP_AGENT if set (e.g. a script that runs it under
-// valgrind), else the one built here.
+// The lab's agent when LabOptions names none: the program the environment variable
+// LAB_AGENT_ENV names (e.g. a script that runs it under valgrind), else LAB_AGENT_PATH;
+// each test program sets both when it compiles the lab (the lwIP tests: lwIP's agent and
+// TCPFAULT_LWIP_AGENT).
 std::string agent_path();
 
 std::string hex(const std::string& bytes);
 std::string unhex(const std::string& hex);
 
-}  // namespace tcpfault::lwip_agent::testing
+}  // namespace tcpfault::agent_testing
