@@ -1299,6 +1299,10 @@ class EndComparison:
     @property
     def remote(self) -> SockAddr: ...
     @property
+    def stack(self) -> str:
+        """Whose record the wire is compared with: 'kernel', or the agent target's name
+        ('gvisor'), whose state events are then its only record ('kernel-only' steps are its)."""
+    @property
     def on_wire(self) -> bool:
         """False for a kernel socket that no connection on the wire matches."""
     @property
