@@ -126,7 +126,9 @@ def pytest_pyfunc_call(pyfuncitem):
     if state is None or state["variant"] is None:
         return None
     names = pyfuncitem._fixtureinfo.argnames
+    started = time.monotonic()
     result = replay.run_body(pyfuncitem.obj, {n: pyfuncitem.funcargs[n] for n in names})
+    result["body_s"] = round(time.monotonic() - started, 3)
     state["result"] = result
     if result["exception"] is not None:
         raise result["exception"]
@@ -140,6 +142,7 @@ def _record(item, net, state, config):
               "family": wire_check._family_of(item.nodeid),
               "outcome": (state["result"] or {}).get("outcome", "error"),
               "failure": (state["result"] or {}).get("failure", "setup failed"),
+              "body_s": (state["result"] or {}).get("body_s", 0.0),
               "acted": acted(state),
               "rules": [{"label": h.label, "matched": h.matched, "applied": h.applied, "primary": r.get("primary", True)}
                         for r, h in state["rules"]],

@@ -16,6 +16,8 @@ from .conversation import primary_role
 
 REST = ("CLOSED", "TIME_WAIT", "LISTEN")          # an end that needs nothing more (RFC 9293 3.3.2)
 OPEN = ("ESTABLISHED", "CLOSE_WAIT")               # still open: the application never closed it
+# States in which an end has something unacknowledged and its retransmission timer runs.
+RETRANSMITTING = ("SYN_SENT", "SYN_RECV", "FIN_WAIT1", "CLOSING", "LAST_ACK")
 POLL_S = 0.02  # the trace has no wait for "every end at rest": the settle looks this often
 
 
@@ -84,12 +86,14 @@ def ends(net):
 
 
 def settle(net, seconds):
-    """Waits up to `seconds` for every end to be at rest or open; returns (ends, waited s)."""
+    """Waits up to `seconds` while any end is in a state its retransmission timer drives
+    (what the oracle's rest rule judges); returns (ends, waited s). An end in FIN_WAIT2
+    waits for its peer, on a timer of minutes: it is not waited for."""
     started = time.monotonic()
     while True:
         now = ends(net)
         waited = time.monotonic() - started
-        if all(e["state"] in REST + OPEN for e in now) or waited >= seconds:
+        if not any(e["state"] in RETRANSMITTING for e in now) or waited >= seconds:
             return now, waited
         time.sleep(POLL_S)
 

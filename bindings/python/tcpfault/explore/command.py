@@ -1,0 +1,285 @@
+"""tcpfault explore: every single fault on every segment of one conversation, on one or more
+targets, judged by the oracle, compared across targets, with reproducers.
+
+    tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST]
+                     [--pairs N --seed S] [--jobs N] [--budget SECONDS] [--settle SECONDS]
+                     [--data-segments N] [--drop-k K] [--family 4|6] [--out DIR] [--reproducers DIR]
+
+1. Record: the test once per target, clean (no fault of explore's), its timeline read into a
+   Conversation (tcpfault.explore.conversation).
+2. Enumerate the variants (tcpfault.explore.variants) and run them, one pytest run per target
+   with --tcpfault-explore (tcpfault.explore.plugin), a line per finished run.
+3. Judge every run (tcpfault.explore.oracle), compare the targets (tcpfault.explore.differential),
+   write a reproducer per violation and difference group (tcpfault.explore.reproducer), and the
+   report (tcpfault.explore.report): OUT/explore.json and OUT/explore.md.
+Exit status: 0 no violation and no difference, 1 some, 2 bad input, 3 could not run.
+"""
+
+import json
+import os
+import sys
+import time
+
+from .. import case_runs, exit_codes, preflight, targets as target_programs
+from ..conformance.command import check_target
+from ..progress import terminal
+from . import conversation as conversations, differential, faults as fault_registry, oracle, report as reports
+from . import replay, reproducer, variants as variant_enum
+
+COMMAND = "explore"
+USAGE = ("tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST] [--pairs N --seed S]\n"
+         "                        [--jobs N] [--budget SECONDS] [--settle SECONDS] [--data-segments N] [--drop-k K]\n"
+         "                        [--family 4|6] [--out DIR] [--reproducers DIR]")
+
+
+def usage(message):
+    return exit_codes.usage(COMMAND, message)
+
+
+# ---- checks before any work ----
+
+def check(options):
+    if bool(options.case) == bool(options.test):
+        raise usage("name one conversation: --case ID (tcpfault list shows them) or --test FILE.py::TEST")
+    options.target = [check_target(t) for t in (options.target or ["kernel"])]
+    if len(set(options.target)) != len(options.target):
+        raise usage("a target is given twice")
+    try:
+        options.fault_names = fault_registry.parse(options.faults)
+    except ValueError as e:
+        raise usage(str(e)) from None
+    for name, value, least in (("--pairs", options.pairs, 0), ("--jobs", options.jobs, 1),
+                               ("--data-segments", options.data_segments, 0), ("--drop-k", options.drop_k, 1)):
+        if value < least:
+            raise usage(f"{name} must be {least} or more, not {value}")
+    for name, value in (("--budget", options.budget), ("--settle", options.settle)):
+        if value is not None and value <= 0:
+            raise usage(f"{name} takes a positive number of seconds, not {value}")
+    options.out = options.out or f"explore-{(options.case or 'test').lower()}"
+    options.reproducers = options.reproducers or os.path.join(options.out, "reproducers")
+    preflight.output_folder(COMMAND, "--out", options.out)
+    preflight.output_folder(COMMAND, "--reproducers", options.reproducers)
+    options.test = resolve_test(options)
+    for target in options.target:
+        if target in target_programs.AGENTS:
+            try:
+                target_programs.agent(target)
+            except Exception as e:  # noqa: BLE001 - tcpfault.Error: the agent is not built
+                raise exit_codes.cannot_run(COMMAND, f"--target {target}: {e}") from None
+    preflight.need_root(COMMAND, "every scenario runs in network namespaces of its own, behind NFQUEUE")
+
+
+def resolve_test(options):
+    """The node id of the test to explore: a case's main test (its first), or --test."""
+    if options.test:
+        path = options.test.split("::")[0]
+        if "::" not in options.test or "[" in options.test:
+            raise usage(f"--test {options.test}: give FILE.py::TEST_FUNCTION, without parameters")
+        full = path if os.path.isabs(path) else os.path.join(case_runs.cases_dir(), path)
+        if not os.path.isfile(full) and os.path.isfile(path):
+            full = os.path.abspath(path)
+        if not os.path.isfile(full):
+            raise usage(f"--test {options.test}: no file {path} (here or in {case_runs.cases_dir()})")
+        return full + "::" + options.test.split("::", 1)[1]
+    collector = case_runs.collect_in_scratch()
+    if options.case not in collector.tests:
+        raise usage(f"--case {options.case}: no such case (tcpfault list shows them; ids are exact)")
+    name, info = next(iter(collector.tests[options.case].items()))
+    return os.path.join(case_runs.cases_dir(), info["file"]) + "::" + name
+
+
+# ---- running ----
+
+def variant_of(nodeid):
+    inner = nodeid.rpartition("[")[2].rstrip("]")
+    return inner.rsplit("-IPv", 1)[0]
+
+
+def run_variants(options, target, variants, records, deadline, name, on_line):
+    """One pytest run of the test under `variants` on `target`; appends to `records`."""
+    folder = os.path.join(options.out, "runs", target.replace("/", "_").replace(":", "_"))
+    os.makedirs(folder, exist_ok=True)
+    explore_file = os.path.join(folder, f"{name}.json")
+    with open(explore_file, "w") as out:
+        json.dump({"tests": [options.test.split(os.sep)[-1]], "variants": [v.as_json() for v in variants],
+                   "records": records, "settle": options.settle, "deadline": deadline}, out)
+    args = [options.test, "-p", "no:cacheprovider", "-q", "--tb=line", "--tcpfault-family", str(options.family),
+            "--tcpfault-target", target, "--tcpfault-explore", explore_file,
+            "--tcpfault-artifacts", os.path.join(folder, "artifacts"), "--basetemp", os.path.join(folder, f"{name}-tmp")]
+    if options.jobs > 1 and len(variants) > 1:
+        args += ["-n", str(min(options.jobs, len(variants)))]
+    collector = case_runs.Collector(on_finished=lambda record: on_line(target, record))
+    code = case_runs.run_pytest(args, [collector], os.path.join(folder, f"{name}.log"))
+    if code in (2, 3, 4):
+        raise exit_codes.cannot_run(COMMAND, f"pytest could not run {options.test} on {target} "
+                                             f"(see {os.path.join(folder, name + '.log')})")
+
+
+def read_records(path):
+    out = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                out[record["variant"]] = record
+    return out
+
+
+def timeline_events(record):
+    path = record.get("timeline")
+    if not path or not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f).get("events", [])
+
+
+class Lines:
+    """A line per finished run on the terminal (pytest's own output goes to the logs)."""
+
+    def __init__(self, total):
+        self.out = terminal()
+        self.total = total
+        self.done = 0
+
+    def __call__(self, target, record):
+        self.done += 1
+        verdict = case_runs.verdict_of(record)
+        text = case_runs.said_lines(record["text"])[:1] if verdict in ("fail", "error") else []
+        self.out.write(f"[{self.done}/{self.total}] {target} {variant_of(record['nodeid'])}: {verdict} "
+                       f"({record['duration']:.1f} s){' - ' + text[0][:100] if text else ''}\n")
+
+
+# ---- the command ----
+
+def command(options):
+    check(options)
+    started = time.monotonic()
+    deadline = time.time() + options.budget if options.budget else None
+    os.makedirs(options.out, exist_ok=True)
+    bulk = {"drop_k": options.drop_k}
+    convs, enumerated, results_raw = {}, {}, {}
+    lines = Lines(len(options.target))
+    for target in options.target:  # 1. the clean runs
+        records = os.path.join(options.out, "runs", f"{target.replace('/', '_').replace(':', '_')}.jsonl")
+        if os.path.exists(records):
+            os.remove(records)
+        run_variants(options, target, [variant_enum.clean()], records, None, "clean", lines)
+        clean = read_records(records).get("clean")
+        if clean is None or not clean.get("timeline") or not os.path.exists(clean["timeline"]):
+            raise exit_codes.cannot_run(COMMAND, f"the clean run of {options.test} on {target} left no timeline "
+                                                 f"(see {os.path.join(options.out, 'runs')})")
+        convs[target] = conversations.read(clean["timeline"], options.data_segments)
+        enumerated[target] = variant_enum.enumerate_variants(convs[target], options.fault_names, bulk,
+                                                             options.pairs, options.seed)
+    lines.total = len(options.target) + sum(len(v) - 1 for v in enumerated.values())
+    for target in options.target:  # 2. the variants
+        records = os.path.join(options.out, "runs", f"{target.replace('/', '_').replace(':', '_')}.jsonl")
+        run_variants(options, target, enumerated[target][1:], records, deadline, "variants", lines)
+        results_raw[target] = read_records(records)
+    report = judge(options, convs, enumerated, results_raw, time.monotonic() - started)
+    reports.write_json(os.path.join(options.out, "explore.json"), report)
+    with open(os.path.join(options.out, "explore.md"), "w") as out:
+        out.write(reports.markdown(report))
+    s = report["summary"]
+    sys.stdout.write(f"tcpfault explore: {s['variants_run']} runs, {s['violations']} violations, "
+                     f"{s['difference_groups']} difference groups, {s['not_run']} not run, {report['wall_s']:.0f} s; "
+                     f"report {os.path.join(options.out, 'explore.md')}, {len(report['reproducers'])} reproducers in "
+                     f"{options.reproducers}\n")
+    return exit_codes.FAILED if s["violations"] or s["difference_groups"] else exit_codes.OK
+
+
+def judge(options, convs, enumerated, raw, wall):
+    by_id = {}
+    for target in options.target:
+        for v in enumerated[target]:
+            by_id.setdefault(v.id, v.as_json())
+    results, violations, outcomes, not_run, repro = {}, [], {}, [], []
+    case = options.case or ""
+    for target in options.target:
+        clean = raw[target].get("clean")
+        results[target], outcomes[target] = {}, {}
+        for variant_id, record in sorted(raw[target].items(), key=lambda item: item[0] != "clean"):
+            if record.get("outcome") == "skipped":
+                not_run.append({"target": target, "variant": variant_id})
+            found = oracle.judge(record, timeline_events(record))
+            results[target][variant_id] = {
+                "outcome": record.get("outcome"), "failure": record.get("failure", ""), "acted": record.get("acted"),
+                "breaks": oracle.breaks(record, clean) if variant_id != "clean" else "",
+                "violations": [v.as_json() for v in found], "pending": oracle.pending(record),
+                "timeline": record.get("timeline"), "normalised": differential.normalise(record)}
+            if record.get("outcome") != "skipped":
+                outcomes[target][variant_id] = results[target][variant_id]["normalised"]
+            if found and variant_id in by_id:
+                path = reproducer.write(options.reproducers, case, options.test, target, options.family,
+                                        by_id[variant_id], record, clean, "; ".join(f"{v.rule}: {v.what}" for v in found),
+                                        options.settle, case_runs.cases_dir())
+                repro.append({"path": path, "target": target, "variant": variant_id,
+                              "tells_fault_apart": bool(reproducer.tells_fault_apart(record, clean))})
+                seen_clean = {(v["rule"], replay.masked(v["what"])) for v in results[target].get("clean", {}).get(
+                    "violations", [])} if variant_id != "clean" else set()
+                violations += [{"target": target, "variant": variant_id, **v.as_json(), "reproducer": path,
+                                "also_clean": (v.rule, replay.masked(v.what)) in seen_clean} for v in found]
+    differences = differential.compare(outcomes, options.target) if len(options.target) > 1 else {}
+    groups = differential.group(differences, [by_id[v] for v in by_id])
+    for g in groups:
+        g["representative_fields"] = differences[g["representative"]]
+        g["reproducers"] = []
+        for target in options.target:
+            record = raw[target][g["representative"]]
+            path = reproducer.write(options.reproducers, case, options.test, target, options.family,
+                                    by_id[g["representative"]], record, raw[target].get("clean"),
+                                    f"differs between targets in {', '.join(g['fields'])} ({g['fault']} on {g['role']})",
+                                    options.settle, case_runs.cases_dir())
+            g["reproducers"].append(path)
+            repro.append({"path": path, "target": target, "variant": g["representative"],
+                          "tells_fault_apart": bool(reproducer.tells_fault_apart(record, raw[target].get("clean")))})
+    points, seen = [], set()
+    for target in options.target:
+        for p in convs[target].selected():
+            if p.key not in seen:
+                seen.add(p.key)
+                points.append({"name": p.name, "key": p.key})
+    return {
+        "schema": "tcpfault-explore/1", "case": case, "test": options.test, "family": options.family,
+        "targets": options.target, "faults": options.fault_names, "pairs": options.pairs, "seed": options.seed,
+        "options": {"settle_s": options.settle, "budget_s": options.budget, "data_segments": options.data_segments,
+                    "drop_k": options.drop_k, "jobs": options.jobs},
+        "wall_s": round(wall, 1),
+        "conversations": {t: {"segments": c.segments, "retransmissions": c.retransmissions,
+                              "points": [p.name for p in c.points], "left_out": [p.name for p in c.left_out],
+                              "limit": c.limit} for t, c in convs.items()},
+        "points": points, "variants": list(by_id.values()), "rules": [
+            {"name": r.name, "says": r.says, "basis": r.basis} for r in oracle.RULES],
+        "results": results, "violations": violations, "differences": groups, "not_run": not_run,
+        "reproducers": repro,
+        "summary": {"variants_run": sum(1 for rs in results.values() for r in rs.values() if r["outcome"] != "skipped"),
+                    "violations": len(violations), "difference_groups": len(groups), "not_run": len(not_run)},
+    }
+
+
+def add_parser(commands):
+    p = commands.add_parser(
+        COMMAND, help="every single fault on every segment of a conversation, across targets, with reproducers",
+        usage=USAGE, description="Run a case's conversation (or any test's) once clean, then once per (segment, "
+        "fault) with exactly that fault; judge each run by the oracle's RFC rules, compare the targets, write a "
+        "reproducer per violation and difference group, and a JSON and Markdown report (docs/explore.md).",
+        **exit_codes.PARSER)
+    p.add_argument("--case", help="a case id (tcpfault list): its main test's conversation")
+    p.add_argument("--test", help="any pytest test that uses `net`: FILE.py::TEST (FILE under the cases folder, or a path)")
+    p.add_argument("--target", action="append", help="kernel (default), lwip, gvisor or agent:COMMAND; repeat for several")
+    p.add_argument("--faults", default="all", help=f"comma list among {', '.join(fault_registry.names())} (default all)")
+    p.add_argument("--pairs", type=int, default=0, help="also N pairs of faults on two segments, drawn with --seed")
+    p.add_argument("--seed", type=int, default=0, help="the seed of --pairs (default 0)")
+    p.add_argument("--jobs", type=int, default=case_runs.default_jobs(), help=case_runs.JOBS_HELP)
+    p.add_argument("--budget", type=float, default=None, help="seconds after which no variant starts (reported not run)")
+    p.add_argument("--settle", type=float, default=5.0,
+                   help="seconds every end gets after the test body to reach rest (default 5)")
+    p.add_argument("--data-segments", type=int, default=3,
+                   help="of each sender's DATA and PURE_ACK segments, explore only the first and last N (default 3; "
+                        "0: all)")
+    p.add_argument("--drop-k", type=int, default=fault_registry.DROP_K,
+                   help=f"drop-k drops the segment and its next K retransmissions (default {fault_registry.DROP_K})")
+    p.add_argument("--family", type=int, choices=(4, 6), default=4, help="the address family (default 4)")
+    p.add_argument("--out", help="the report's folder (default ./explore-<case>)")
+    p.add_argument("--reproducers", help="where the reproducers go (default OUT/reproducers)")
+    p.set_defaults(run=command)
