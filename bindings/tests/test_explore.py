@@ -246,3 +246,15 @@ def test_the_markdown_report_puts_violations_first_and_tables_segment_by_fault()
     assert "| kernel | `rst@server.FIN.1` | rest | server stuck in LAST_ACK | r.py |" in text
     assert "| server FIN #1 | breaks | VIOLATION |" in text
     assert "- kernel `drop@server.FIN.1`: expectation failed: x" in text
+
+
+def test_items_only_one_targets_clean_run_shows_are_left_out_of_list_fields():
+    outcomes = {
+        "kernel": {"clean": {"ends": ["client TIME_WAIT", "server listener CLOSED"]},
+                   "rst@server.FIN.1": {"ends": ["client CLOSED", "server listener CLOSED"]},
+                   "rst@client.FIN.1": {"ends": ["client CLOSED", "server listener CLOSED"]}},
+        "lwip": {"clean": {"ends": ["client TIME_WAIT"]},
+                 "rst@server.FIN.1": {"ends": ["client CLOSED"]},
+                 "rst@client.FIN.1": {"ends": ["client FIN_WAIT2"]}}}
+    found = differential.compare(outcomes, ["kernel", "lwip"])
+    assert found == {"rst@client.FIN.1": {"ends": {"kernel": ["client CLOSED"], "lwip": ["client FIN_WAIT2"]}}}

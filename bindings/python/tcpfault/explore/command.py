@@ -4,6 +4,7 @@ targets, judged by the oracle, compared across targets, with reproducers.
     tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST]
                      [--pairs N --seed S] [--jobs N] [--budget SECONDS] [--settle SECONDS]
                      [--data-segments N] [--drop-k K] [--family 4|6] [--out DIR] [--reproducers DIR]
+                     [--reproduce findings|all]
 
 1. Record: the test once per target, clean (no fault of explore's), its timeline read into a
    Conversation (tcpfault.explore.conversation).
@@ -29,7 +30,7 @@ from . import replay, reproducer, variants as variant_enum
 COMMAND = "explore"
 USAGE = ("tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST] [--pairs N --seed S]\n"
          "                        [--jobs N] [--budget SECONDS] [--settle SECONDS] [--data-segments N] [--drop-k K]\n"
-         "                        [--family 4|6] [--out DIR] [--reproducers DIR]")
+         "                        [--family 4|6] [--out DIR] [--reproducers DIR] [--reproduce findings|all]")
 
 
 def usage(message):
@@ -156,6 +157,10 @@ def command(options):
     started = time.monotonic()
     deadline = time.time() + options.budget if options.budget else None
     os.makedirs(options.out, exist_ok=True)
+    if os.path.isdir(options.reproducers):  # an earlier run's reproducers would pass for this one's
+        for name in os.listdir(options.reproducers):
+            if name.startswith("test_explore_") and name.endswith(".py"):
+                os.remove(os.path.join(options.reproducers, name))
     bulk = {"drop_k": options.drop_k}
     convs, enumerated, results_raw = {}, {}, {}
     lines = Lines(len(options.target))
@@ -209,9 +214,13 @@ def judge(options, convs, enumerated, raw, wall):
                 "timeline": record.get("timeline"), "normalised": differential.normalise(record)}
             if record.get("outcome") != "skipped":
                 outcomes[target][variant_id] = results[target][variant_id]["normalised"]
-            if found and variant_id in by_id:
+            wanted = found or (options.reproduce == "all" and variant_id != "clean"
+                               and record.get("outcome") != "skipped" and record.get("acted")
+                               and reproducer.tells_fault_apart(record, clean))
+            if wanted and variant_id in by_id:
                 path = reproducer.write(options.reproducers, case, options.test, target, options.family,
-                                        by_id[variant_id], record, clean, "; ".join(f"{v.rule}: {v.what}" for v in found),
+                                        by_id[variant_id], record, clean,
+                                        "; ".join(f"{v.rule}: {v.what}" for v in found) or "--reproduce all",
                                         options.settle, case_runs.cases_dir())
                 repro.append({"path": path, "target": target, "variant": variant_id,
                               "tells_fault_apart": bool(reproducer.tells_fault_apart(record, clean))})
@@ -282,4 +291,8 @@ def add_parser(commands):
     p.add_argument("--family", type=int, choices=(4, 6), default=4, help="the address family (default 4)")
     p.add_argument("--out", help="the report's folder (default ./explore-<case>)")
     p.add_argument("--reproducers", help="where the reproducers go (default OUT/reproducers)")
+    p.add_argument("--reproduce", choices=("findings", "all"), default="findings",
+                   help="write a reproducer per violation and difference group (findings, the default), or also "
+                        "one per run whose outcome tells its fault apart from the clean run (all: regression tests "
+                        "of everything explored)")
     p.set_defaults(run=command)

@@ -31,10 +31,21 @@ def normalise(record):
     }
 
 
+def _own_baseline(clean, targets, field):
+    """{target: items of a list field its clean run has and some other target's has not}:
+    what the target always shows (a listener an agent reports no state of), left out."""
+    if any(clean[t] is None or not isinstance(clean[t][field], list) for t in targets):
+        return {t: set() for t in targets}
+    common = set.intersection(*(set(clean[t][field]) for t in targets))
+    return {t: set(clean[t][field]) - common for t in targets}
+
+
 def compare(outcomes, targets):
     """outcomes: {target: {variant id: normalised}}. Returns {variant id: {field: {target:
-    value}}} for the fields that differ between targets, leaving out a field that differs
-    the same way in the clean run (a difference of the targets, not of the fault)."""
+    value}}} for the fields that differ between targets. What differs the same way in the
+    clean run is a difference of the targets, not of the fault, and is left out: a field
+    whose values are the clean run's, and in a list (ends, errors, segments) the items a
+    target's clean run alone shows."""
     clean = {t: outcomes.get(t, {}).get("clean") for t in targets}
     ids = [v for v in outcomes.get(targets[0], {}) if all(v in outcomes.get(t, {}) for t in targets[1:])]
     found = {}
@@ -43,10 +54,14 @@ def compare(outcomes, targets):
             continue
         fields = {}
         for field in outcomes[targets[0]][variant]:
+            own = _own_baseline(clean, targets, field)
             values = {t: outcomes[t][variant][field] for t in targets}
+            if all(isinstance(v, list) for v in values.values()):
+                values = {t: [item for item in v if item not in own[t]] for t, v in values.items()}
             if len({repr(v) for v in values.values()}) < 2:
                 continue
-            if all(clean[t] is not None for t in targets) and values == {t: clean[t][field] for t in targets}:
+            if all(clean[t] is not None for t in targets) and \
+                    {t: outcomes[t][variant][field] for t in targets} == {t: clean[t][field] for t in targets}:
                 continue
             fields[field] = values
         if fields:
