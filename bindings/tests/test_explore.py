@@ -137,8 +137,25 @@ def test_an_end_silent_in_a_retransmitting_state_is_stuck():
     retrying = record(ends=[end("server", "LAST_ACK")], settled_s=5.0, sent_while_settling={"server": 2})
     assert oracle.check_rest(retrying, []) == []
     waiting = record(ends=[end("client", "FIN_WAIT2")], settled_s=0.0)
-    assert oracle.check_rest(waiting, []) == [] and oracle.pending(waiting) == ["client in FIN_WAIT2"]
+    assert oracle.check_rest(waiting, []) == [] and oracle.pending(waiting, []) == ["client in FIN_WAIT2"]
     assert oracle.check_rest(record(ends=[end("client", "TIME_WAIT"), end("server", "CLOSE_WAIT")]), []) == []
+
+
+def test_the_rest_budget_follows_the_backoff_the_end_showed():
+    # lwIP's FIN: sent at 0, again at 3 s and 9 s (RTO 3 s, doubled): 6 s between the last two.
+    events = [segment(1, "client", "FIN", "F.", t=0), segment(2, "client", "FIN|RETRANSMISSION", "F.", t=3000),
+              segment(3, "client", "FIN|RETRANSMISSION", "F.", t=9000)]
+    assert oracle.backoff_gap_ms(events, "client") == 6000
+    assert oracle.backoff_gap_ms(events[:2], "client") == 3000
+    assert oracle.backoff_gap_ms(events[:1], "client") is None
+    closing = [end("client", "CLOSING")]
+    due_later = record(ends=closing, settled_s=5.0, settle_end_ms=20000.0)   # 11 s silent, 12 s next due
+    assert oracle.check_rest(due_later, events) == [] and oracle.pending(due_later, events) == ["client in CLOSING"]
+    overdue = record(ends=closing, settled_s=5.0, settle_end_ms=30000.0)    # 21 s silent > 2.5 x 6 s
+    assert oracle.check_rest(overdue, events) == [
+        "client 198.18.0.1:1 stuck in CLOSING: silent 21.0 s, though its backoff had reached 6.0 s between "
+        "retransmissions"]
+    assert oracle.pending(overdue, events) == []
 
 
 def test_an_unexplained_state_disagreement_is_a_violation():

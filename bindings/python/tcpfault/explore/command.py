@@ -127,11 +127,16 @@ def read_records(path):
 
 
 def timeline_events(record):
+    """The run's timeline events; sets record["settle_end_ms"], when the settle ended on the
+    timeline's clock (what the rest rule measures silence against)."""
     path = record.get("timeline")
     if not path or not os.path.exists(path):
         return []
     with open(path) as f:
-        return json.load(f).get("events", [])
+        timeline = json.load(f)
+    if record.get("settle_end_ns") and timeline.get("monotonic_origin_ns"):
+        record["settle_end_ms"] = (record["settle_end_ns"] - timeline["monotonic_origin_ns"]) / 1e6
+    return timeline.get("events", [])
 
 
 class Lines:
@@ -181,6 +186,9 @@ def command(options):
         records = os.path.join(options.out, "runs", f"{target.replace('/', '_').replace(':', '_')}.jsonl")
         run_variants(options, target, enumerated[target][1:], records, deadline, "variants", lines)
         results_raw[target] = read_records(records)
+        for variant in enumerated[target]:  # a variant the budget kept from starting left no record
+            results_raw[target].setdefault(variant.id, {"variant": variant.id, "outcome": "skipped",
+                                                        "failure": replay.BUDGET_SPENT, "acted": None})
     report = judge(options, convs, enumerated, results_raw, time.monotonic() - started)
     reports.write_json(os.path.join(options.out, "explore.json"), report)
     with open(os.path.join(options.out, "explore.md"), "w") as out:
@@ -206,11 +214,12 @@ def judge(options, convs, enumerated, raw, wall):
         for variant_id, record in sorted(raw[target].items(), key=lambda item: item[0] != "clean"):
             if record.get("outcome") == "skipped":
                 not_run.append({"target": target, "variant": variant_id})
-            found = oracle.judge(record, timeline_events(record))
+            events = timeline_events(record)
+            found = oracle.judge(record, events)
             results[target][variant_id] = {
                 "outcome": record.get("outcome"), "failure": record.get("failure", ""), "acted": record.get("acted"),
                 "breaks": oracle.breaks(record, clean) if variant_id != "clean" else "",
-                "violations": [v.as_json() for v in found], "pending": oracle.pending(record),
+                "violations": [v.as_json() for v in found], "pending": oracle.pending(record, events),
                 "timeline": record.get("timeline"), "normalised": differential.normalise(record)}
             if record.get("outcome") != "skipped":
                 outcomes[target][variant_id] = results[target][variant_id]["normalised"]

@@ -64,7 +64,29 @@ def check_bytes(record, events):
 
 # ---- rest ----
 
+BACKOFF_SLACK = 2.5  # the next retransmission is due within twice the last gap (backoff), and a margin
+
+
+def backoff_gap_ms(events, host):
+    """The last interval between two transmissions of the same thing by `host` (a
+    retransmission and what it repeats, or two retransmissions): the RTO its backoff had
+    reached, as the wire shows it. None when it never retransmitted."""
+    sent = [e for e in events if e.get("type") == "segment" and e.get("from") == host]
+    retransmissions = [e for e in sent if "RETRANSMISSION" in (e.get("roles") or "").split("|")]
+    if len(retransmissions) >= 2:
+        return retransmissions[-1]["t_ms"] - retransmissions[-2]["t_ms"]
+    if retransmissions:
+        last = retransmissions[-1]
+        same = [e for e in sent if e["t_ms"] < last["t_ms"] and e.get("seq") == last.get("seq")
+                and e.get("flags") == last.get("flags")]
+        return last["t_ms"] - same[-1]["t_ms"] if same else None
+    return None
+
+
 def check_rest(record, events):
+    """An end in a retransmitting state is stuck when it has been silent longer than its
+    timers allow: past the settle when it never retransmitted, else past BACKOFF_SLACK
+    times the last interval its backoff showed (RFC 6298 5.5: the RTO doubles)."""
     found = []
     limit = record.get("settle_limit_s", 0)
     for end in record.get("ends", []):
@@ -72,16 +94,27 @@ def check_rest(record, events):
         if state in REST + OPEN or state not in RETRANSMITTING:
             continue  # FIN_WAIT2 waits for the peer's FIN (tcp_fin_timeout): pending, not stuck
         quiet = record.get("sent_while_settling", {}).get(end["host"], 0) == 0
-        if quiet and record.get("settled_s", 0) >= limit:
+        if not quiet or record.get("settled_s", 0) < limit:
+            continue
+        gap = backoff_gap_ms(events, end["host"])
+        sent = [e["t_ms"] for e in events if e.get("type") == "segment" and e.get("from") == end["host"]]
+        if gap is not None and sent and record.get("settle_end_ms") is not None:
+            silent = record["settle_end_ms"] - sent[-1]
+            if silent <= BACKOFF_SLACK * gap:
+                continue  # its next retransmission is not due yet: pending
+            found.append(f"{end['end']} {end['local']} stuck in {state}: silent {silent / 1000:.1f} s, though its "
+                         f"backoff had reached {gap / 1000:.1f} s between retransmissions")
+        else:
             found.append(f"{end['end']} {end['local']} stuck in {state}: nothing sent in the {limit:g} s settle, "
                          "though its retransmission timer should have fired")
     return found
 
 
-def pending(record):
+def pending(record, events):
     """Ends not at rest after the settle that no rule calls stuck (a timer still running)."""
+    stuck = check_rest(record, events)
     return [f"{e['end']} in {e['state']}" for e in record.get("ends", [])
-            if e["state"] not in REST + OPEN and not any(e["state"] in v for v in check_rest(record, []))]
+            if e["state"] not in REST + OPEN and not any(f"{e['end']} {e['local']} stuck" in v for v in stuck)]
 
 
 # ---- states ----
@@ -131,9 +164,10 @@ RULES = (
          "the case's own assertions' to check", check_bytes),
     Rule("rest", "every end reaches CLOSED, TIME_WAIT or LISTEN, or keeps retransmitting while it cannot",
          "RFC 9293 3.3.2 (the state machine), 3.8.1 and RFC 6298 5 (the retransmission timer runs while anything "
-         "is unacknowledged); an end in SYN_SENT, SYN_RECV, FIN_WAIT1, CLOSING or LAST_ACK that sends nothing "
-         "for the whole settle (--settle, longer than the RTO the backoff reaches in the faults explored) is "
-         "stuck. FIN_WAIT2 waits for the peer's FIN (tcp_fin_timeout) and is reported pending, not stuck",
+         "is unacknowledged, its RTO doubling); an end in SYN_SENT, SYN_RECV, FIN_WAIT1, CLOSING or LAST_ACK "
+         "that sent nothing during the whole settle (--settle) is stuck when it never retransmitted, or when "
+         "its silence exceeds 2.5 times the last interval its own backoff showed; otherwise it is pending. "
+         "FIN_WAIT2 waits for the peer's FIN (tcp_fin_timeout) and is reported pending, not stuck",
          check_rest),
     Rule("states", "the states a stack reports follow from the segments on the wire",
          "RFC 9293 3.3.2 (figure 5): the wire-inferred states (net.compare_wire_states) against the stack's; "

@@ -32,7 +32,6 @@ from tcpfault import wire_check
 from . import replay
 
 _CONFIG = pytest.StashKey[dict]()
-BUDGET_SPENT = "not run: the --budget was spent"
 
 
 def pytest_addoption(parser):
@@ -116,7 +115,7 @@ def pytest_runtest_setup(item):
     if config and callspec and "tcpfault_explore_variant" in callspec.params:
         deadline = config.get("deadline")
         if deadline is not None and time.time() > deadline and callspec.params["tcpfault_explore_variant"] != "clean":
-            pytest.skip(BUDGET_SPENT)
+            pytest.skip(replay.BUDGET_SPENT)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -18,6 +18,7 @@ REST = ("CLOSED", "TIME_WAIT", "LISTEN")          # an end that needs nothing mo
 OPEN = ("ESTABLISHED", "CLOSE_WAIT")               # still open: the application never closed it
 # States in which an end has something unacknowledged and its retransmission timer runs.
 RETRANSMITTING = ("SYN_SENT", "SYN_RECV", "FIN_WAIT1", "CLOSING", "LAST_ACK")
+BUDGET_SPENT = "not run: the --budget was spent"  # a variant tcpfault explore did not start
 POLL_S = 0.02  # the trace has no wait for "every end at rest": the settle looks this often
 
 
@@ -135,6 +136,7 @@ def observe(net, settle_s):
     before = {h: len(net.trace.segments(tcpfault.Match(sent_by=h))) for h in ("client", "server")}
     final, waited = settle(net, settle_s)
     return {"ends": final, "settled_s": round(waited, 3), "settle_limit_s": settle_s,
+            "settle_end_ns": time.monotonic_ns(),  # on the timeline's clock (its monotonic_origin_ns)
             "sent_while_settling": sent_during(net, ("client", "server"), before),
             "calls": calls(net), "kinds": segment_kinds(net)}
 
