@@ -220,7 +220,8 @@ def judge(options, convs, enumerated, raw, wall):
                 "outcome": record.get("outcome"), "failure": record.get("failure", ""), "acted": record.get("acted"),
                 "breaks": oracle.breaks(record, clean) if variant_id != "clean" else "",
                 "violations": [v.as_json() for v in found], "pending": oracle.pending(record, events),
-                "timeline": record.get("timeline"), "normalised": differential.normalise(record)}
+                "timeline": record.get("timeline"), "normalised": differential.normalise(record),
+                "harness_error": (record.get("wire") or {}).get("error", "")}
             if record.get("outcome") != "skipped":
                 outcomes[target][variant_id] = results[target][variant_id]["normalised"]
             wanted = found or (options.reproduce == "all" and variant_id != "clean"

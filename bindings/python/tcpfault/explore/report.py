@@ -84,6 +84,11 @@ def markdown(report):
     broken = [(t, v, r["breaks"]) for t, rs in report["results"].items() for v, r in rs.items() if r.get("breaks")]
     lines += ["", "## The case's assertions each fault breaks", ""]
     lines += [f"- {t} `{v}`: {_escape(b)}" for t, v, b in broken] or ["None."]
+    unjudged = [(t, v, r["harness_error"]) for t, rs in report["results"].items() for v, r in rs.items()
+                if r.get("harness_error")]
+    if unjudged:
+        lines += ["", "## Runs the states rule could not judge", ""]
+        lines += [f"- {t} `{v}`: {_escape(e)}" for t, v, e in unjudged]
     lines += ["", "## The oracle's rules", ""]
     lines += [f"- **{r.name}**: {r.says}. Basis: {r.basis}." for r in oracle.RULES]
     return "\n".join(lines) + "\n"
