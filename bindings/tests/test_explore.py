@@ -253,6 +253,7 @@ def test_the_markdown_report_puts_violations_first_and_tables_segment_by_fault()
             "faults": ["drop", "rst"], "pairs": 0, "seed": 0, "wall_s": 3.0, "summary": {"variants_run": 2},
             "conversations": {"kernel": {"segments": 9, "points": ["server FIN #1"], "left_out": [], "limit": 3}},
             "not_run": [], "points": [{"name": "server FIN #1", "key": "server.FIN.1"}],
+            "sight": {"kernel": {"acted": 2, "broke_the_case": 2, "unseen_violations": []}},
             "violations": [{"target": "kernel", "variant": "rst@server.FIN.1", "rule": "rest",
                             "what": "server stuck in LAST_ACK", "reproducer": "r.py", "also_clean": False}],
             "differences": [],
@@ -262,6 +263,7 @@ def test_the_markdown_report_puts_violations_first_and_tables_segment_by_fault()
     assert text.index("## Violations") < text.index("## Differences") < text.index("## Segment x fault")
     assert "| kernel | `rst@server.FIN.1` | rest | server stuck in LAST_ACK | r.py |" in text
     assert "| server FIN #1 | breaks | VIOLATION |" in text
+    assert "- kernel: the case's assertions caught 2 of the 2 faults that acted; 0 broke an oracle rule" in text
     assert "- kernel `drop@server.FIN.1`: expectation failed: x" in text
 
 

@@ -271,9 +271,18 @@ def judge(options, convs, enumerated, raw, wall):
             {"name": r.name, "says": r.says, "basis": r.basis} for r in oracle.RULES],
         "results": results, "violations": violations, "differences": groups, "not_run": not_run,
         "reproducers": repro,
+        "sight": {t: sight(rs) for t, rs in results.items()},
         "summary": {"variants_run": sum(1 for rs in results.values() for r in rs.values() if r["outcome"] != "skipped"),
                     "violations": len(violations), "difference_groups": len(groups), "not_run": len(not_run)},
     }
+
+
+def sight(results):
+    """How much the case can see: of the variants whose fault acted, how many broke one of
+    its assertions, and how many broke an oracle rule while the case passed (its blind spots)."""
+    acted = [v for v, r in results.items() if v != "clean" and r["outcome"] != "skipped" and r.get("acted")]
+    return {"acted": len(acted), "broke_the_case": sum(1 for v in acted if results[v]["breaks"]),
+            "unseen_violations": sorted(v for v in acted if results[v]["violations"] and not results[v]["breaks"])}
 
 
 def add_parser(commands):

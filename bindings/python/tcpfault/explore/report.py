@@ -45,6 +45,9 @@ def markdown(report):
         lines.append(f"- {target}: {conv['segments']} segments, {len(conv['points'])} places for a fault"
                      + (f" ({len(conv['left_out'])} left out: of DATA and PURE_ACK, the first and last "
                         f"{conv['limit']} per sender)" if conv["left_out"] else "") + ".")
+    for target, seen in report.get("sight", {}).items():
+        lines.append(f"- {target}: the case's assertions caught {seen['broke_the_case']} of the {seen['acted']} "
+                     f"faults that acted; {len(seen['unseen_violations'])} broke an oracle rule while the case passed.")
     if report["not_run"]:
         lines.append(f"- not run (the --budget was spent): {len(report['not_run'])} variants.")
     lines += ["", "## Violations", ""]
