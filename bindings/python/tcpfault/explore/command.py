@@ -8,8 +8,9 @@ targets, judged by the oracle, compared across targets, with reproducers.
 
 1. Record: the test once per target, clean (no fault of explore's), its timeline read into a
    Conversation (tcpfault.explore.conversation).
-2. Enumerate the variants (tcpfault.explore.variants) and run them, one pytest run per target
-   with --tcpfault-explore (tcpfault.explore.plugin), a line per finished run.
+2. Enumerate the variants (tcpfault.explore.variants) and run them, one pytest process per
+   target with --tcpfault-explore (tcpfault.explore.plugin), the targets at the same time, a
+   line per finished run (read from the records the plugin writes).
 3. Judge every run (tcpfault.explore.oracle), compare the targets (tcpfault.explore.differential),
    write a reproducer per violation and difference group (tcpfault.explore.reproducer), and the
    report (tcpfault.explore.report): OUT/explore.json and OUT/explore.md.
@@ -18,6 +19,7 @@ Exit status: 0 no violation and no difference, 1 some, 2 bad input, 3 could not 
 
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -28,6 +30,7 @@ from . import conversation as conversations, differential, faults as fault_regis
 from . import replay, reproducer, variants as variant_enum
 
 COMMAND = "explore"
+PROGRESS_S = 0.2  # how long a look for new records waits on a run's end
 USAGE = ("tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST] [--pairs N --seed S]\n"
          "                        [--jobs N] [--budget SECONDS] [--settle SECONDS] [--data-segments N] [--drop-k K]\n"
          "                        [--family 4|6] [--out DIR] [--reproducers DIR] [--reproduce findings|all]")
@@ -91,29 +94,53 @@ def resolve_test(options):
 
 # ---- running ----
 
-def variant_of(nodeid):
-    inner = nodeid.rpartition("[")[2].rstrip("]")
-    return inner.rsplit("-IPv", 1)[0]
+def records_path(options, target):
+    return os.path.join(options.out, "runs", f"{target.replace('/', '_').replace(':', '_')}.jsonl")
 
 
-def run_variants(options, target, variants, records, deadline, name, on_line):
-    """One pytest run of the test under `variants` on `target`; appends to `records`."""
+def start_run(options, target, variants, deadline, name):
+    """Starts one pytest process running the test under `variants` on `target` (it appends
+    a record per run to the target's records file); returns (process, its log's path)."""
     folder = os.path.join(options.out, "runs", target.replace("/", "_").replace(":", "_"))
     os.makedirs(folder, exist_ok=True)
     explore_file = os.path.join(folder, f"{name}.json")
     with open(explore_file, "w") as out:
         json.dump({"tests": [options.test.split(os.sep)[-1]], "variants": [v.as_json() for v in variants],
-                   "records": records, "settle": options.settle, "deadline": deadline}, out)
-    args = [options.test, "-p", "no:cacheprovider", "-q", "--tb=line", "--tcpfault-family", str(options.family),
-            "--tcpfault-target", target, "--tcpfault-explore", explore_file,
+                   "records": os.path.abspath(records_path(options, target)), "settle": options.settle,
+                   "deadline": deadline}, out)
+    args = [sys.executable, "-m", "pytest", options.test, "-p", "no:cacheprovider", "-q", "--tb=line",
+            "--tcpfault-family", str(options.family), "--tcpfault-target", target, "--tcpfault-explore", explore_file,
             "--tcpfault-artifacts", os.path.join(folder, "artifacts"), "--basetemp", os.path.join(folder, f"{name}-tmp")]
     if options.jobs > 1 and len(variants) > 1:
         args += ["-n", str(min(options.jobs, len(variants)))]
-    collector = case_runs.Collector(on_finished=lambda record: on_line(target, record))
-    code = case_runs.run_pytest(args, [collector], os.path.join(folder, f"{name}.log"))
-    if code in (2, 3, 4):
-        raise exit_codes.cannot_run(COMMAND, f"pytest could not run {options.test} on {target} "
-                                             f"(see {os.path.join(folder, name + '.log')})")
+    log = os.path.join(folder, f"{name}.log")
+    with open(log, "w") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL), log
+
+
+def run_all(options, batches, lines):
+    """Runs every (target, variants, deadline, name) batch at once, one pytest process each
+    (the targets' runs mostly wait on timers: they overlap), printing a line per record as
+    it is written. Stops them all on Ctrl-C."""
+    running = {target: start_run(options, target, variants, deadline, name)
+               for target, variants, deadline, name in batches}
+    try:
+        while running:
+            for target, (process, log) in list(running.items()):
+                try:
+                    process.wait(timeout=PROGRESS_S)
+                except subprocess.TimeoutExpired:
+                    pass
+                lines.new_records(target, records_path(options, target))
+                if process.returncode is not None:
+                    del running[target]
+                    if process.returncode in (2, 3, 4):  # collection error, pytest's internal or usage error
+                        raise exit_codes.cannot_run(COMMAND, f"pytest could not run {options.test} on {target} "
+                                                             f"(see {log})")
+    finally:
+        for process, _ in running.values():
+            process.terminate()  # only the processes this command started
+            process.wait()
 
 
 def read_records(path):
@@ -140,19 +167,36 @@ def timeline_events(record):
 
 
 class Lines:
-    """A line per finished run on the terminal (pytest's own output goes to the logs)."""
+    """A line per finished run on the terminal, read from the records as the runs write
+    them (pytest's own output goes to the logs)."""
 
     def __init__(self, total):
         self.out = terminal()
         self.total = total
         self.done = 0
+        self.offsets = {}  # records file -> how much of it was printed
 
-    def __call__(self, target, record):
+    def new_records(self, target, path):
+        """Prints the records written to `path` since the last look (a line not finished
+        yet waits for the next)."""
+        if not os.path.exists(path):
+            return
+        offset = self.offsets.get(path, 0)
+        with open(path) as f:
+            f.seek(offset)
+            for line in f:
+                if not line.endswith("\n"):
+                    break
+                offset += len(line.encode())
+                self.line(target, json.loads(line))
+        self.offsets[path] = offset
+
+    def line(self, target, record):
         self.done += 1
-        verdict = case_runs.verdict_of(record)
-        text = case_runs.said_lines(record["text"])[:1] if verdict in ("fail", "error") else []
-        self.out.write(f"[{self.done}/{self.total}] {target} {variant_of(record['nodeid'])}: {verdict} "
-                       f"({record['duration']:.1f} s){' - ' + text[0][:100] if text else ''}\n")
+        acted = "" if record.get("acted") is not False else ", the fault never acted"
+        failure = f" - {record['failure'][:100]}" if record.get("failure") else ""
+        self.out.write(f"[{self.done}/{self.total}] {target} {record['variant']}: {record['outcome']} "
+                       f"({record.get('body_s', 0):.1f} s{acted}){failure}\n")
 
 
 # ---- the command ----
@@ -169,12 +213,12 @@ def command(options):
     bulk = {"drop_k": options.drop_k}
     convs, enumerated, results_raw = {}, {}, {}
     lines = Lines(len(options.target))
-    for target in options.target:  # 1. the clean runs
-        records = os.path.join(options.out, "runs", f"{target.replace('/', '_').replace(':', '_')}.jsonl")
-        if os.path.exists(records):
-            os.remove(records)
-        run_variants(options, target, [variant_enum.clean()], records, None, "clean", lines)
-        clean = read_records(records).get("clean")
+    for target in options.target:
+        if os.path.exists(records_path(options, target)):
+            os.remove(records_path(options, target))
+    run_all(options, [(t, [variant_enum.clean()], None, "clean") for t in options.target], lines)  # 1. clean
+    for target in options.target:
+        clean = read_records(records_path(options, target)).get("clean")
         if clean is None or not clean.get("timeline") or not os.path.exists(clean["timeline"]):
             raise exit_codes.cannot_run(COMMAND, f"the clean run of {options.test} on {target} left no timeline "
                                                  f"(see {os.path.join(options.out, 'runs')})")
@@ -182,10 +226,10 @@ def command(options):
         enumerated[target] = variant_enum.enumerate_variants(convs[target], options.fault_names, bulk,
                                                              options.pairs, options.seed)
     lines.total = len(options.target) + sum(len(v) - 1 for v in enumerated.values())
-    for target in options.target:  # 2. the variants
-        records = os.path.join(options.out, "runs", f"{target.replace('/', '_').replace(':', '_')}.jsonl")
-        run_variants(options, target, enumerated[target][1:], records, deadline, "variants", lines)
-        results_raw[target] = read_records(records)
+    run_all(options, [(t, enumerated[t][1:], deadline, "variants") for t in options.target  # 2. the variants
+                      if len(enumerated[t]) > 1], lines)
+    for target in options.target:
+        results_raw[target] = read_records(records_path(options, target))
         for variant in enumerated[target]:  # a variant the budget kept from starting left no record
             results_raw[target].setdefault(variant.id, {"variant": variant.id, "outcome": "skipped",
                                                         "failure": replay.BUDGET_SPENT, "acted": None})
