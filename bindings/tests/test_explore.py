@@ -277,3 +277,10 @@ def test_items_only_one_targets_clean_run_shows_are_left_out_of_list_fields():
                  "rst@client.FIN.1": {"ends": ["client FIN_WAIT2"]}}}
     found = differential.compare(outcomes, ["kernel", "lwip"])
     assert found == {"rst@client.FIN.1": {"ends": {"kernel": ["client CLOSED"], "lwip": ["client FIN_WAIT2"]}}}
+
+
+def test_a_difference_shows_what_each_target_alone_has():
+    values = {"kernel": ["client FIN", "server RST"], "lwip": ["client FIN"]}
+    assert report._only_here(values, "kernel") == "only server RST"
+    assert report._only_here(values, "lwip") == "nothing the others lack"
+    assert report._only_here({"kernel": "passed", "lwip": "failed"}, "lwip") == "failed"

@@ -35,6 +35,17 @@ def _escape(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _only_here(values, target):
+    """A field's value on `target` as the table shows it: of a list, only the items no other
+    target has (what makes it differ); anything else whole."""
+    mine = values[target]
+    if not isinstance(mine, list):
+        return str(mine)
+    others = set().union(*(set(v) for t, v in values.items() if t != target and isinstance(v, list)))
+    only = [item for item in mine if item not in others]
+    return ("only " + ", ".join(only)) if only else "nothing the others lack"
+
+
 def markdown(report):
     targets = report["targets"]
     lines = [f"# tcpfault explore: {report['case'] or report['test']}", "",
@@ -64,7 +75,7 @@ def markdown(report):
                   "|---|---|---|---|---|" + "---|" * len(targets) + "---|"]
         for g in report["differences"]:
             rep = g["representative_fields"]
-            per_target = [_escape("; ".join(f"{f}: {rep[f][t]}" for f in rep)) for t in targets]
+            per_target = [_escape("; ".join(f"{f}: {_only_here(rep[f], t)}" for f in rep)) for t in targets]
             lines.append(f"| {g['fault']} | {g['role']} | {', '.join(g['fields'])} | {len(g['variants'])} | "
                          f"`{g['representative']}` | " + " | ".join(per_target) + f" | {', '.join(g.get('reproducers', []))} |")
     elif len(targets) < 2:
