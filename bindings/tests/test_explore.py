@@ -52,6 +52,9 @@ def test_a_bulk_conversation_keeps_the_first_and_last_few_data_segments():
                     "client DATA #20", "client FIN #1"]
     assert len(conv.left_out) == 14
     assert len(conversation.from_events(events, limit=0).selected()) == 21
+    # Any role a sender repeats: the RSTs a kernel answers late duplicates with.
+    rsts = [segment(i, "server", "RST", "R") for i in range(1, 11)]
+    assert [p.ordinal for p in conversation.from_events(rsts, limit=2).selected()] == [1, 2, 9, 10]
 
 
 def test_enumeration_is_deterministic_and_faults_apply_where_they_can():

@@ -347,8 +347,8 @@ def add_parser(commands):
     p.add_argument("--settle", type=float, default=5.0,
                    help="seconds every end gets after the test body to reach rest (default 5)")
     p.add_argument("--data-segments", type=int, default=3,
-                   help="of each sender's DATA and PURE_ACK segments, explore only the first and last N (default 3; "
-                        "0: all)")
+                   help="of each sender's segments of one role (a bulk transfer's DATA and PURE_ACK), explore only the "
+                        "first and last N (default 3; 0: all)")
     p.add_argument("--drop-k", type=int, default=fault_registry.DROP_K,
                    help=f"drop-k drops the segment and its next K retransmissions (default {fault_registry.DROP_K})")
     p.add_argument("--family", type=int, choices=(4, 6), default=4, help="the address family (default 4)")

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 # also acknowledges the peer's FIN is a FIN, a pure ACK that is the final ACK a FINAL_ACK).
 PRIMARY_ROLES = ("SYN_ACK", "SYN", "RST", "FIN", "HANDSHAKE_ACK", "FINAL_ACK", "ACK_OF_FIN",
                  "KEEPALIVE", "WINDOW_PROBE", "DATA", "PURE_ACK")
-# Roles of which a bulk conversation keeps only the first and last few per sender.
-BULK_ROLES = ("DATA", "PURE_ACK")
 STACKS = ("client", "server")
 
 
@@ -54,10 +52,11 @@ class Conversation:
     retransmissions: int = 0
     unnamed: int = 0              # segments with no primary role (never a fault's place)
     left_out: list = field(default_factory=list)  # points a bulk limit left out
-    limit: int = 0                # first/last N of BULK_ROLES per sender; 0: no limit
+    limit: int = 0                # first/last N of each sender's points of one role; 0: no limit
 
     def selected(self):
-        return [p for p in self.points if p not in self.left_out]
+        left_out = set(self.left_out)  # a bulk conversation has thousands of points
+        return [p for p in self.points if p not in left_out]
 
 
 def primary_role(roles):
@@ -70,11 +69,14 @@ def primary_role(roles):
 
 def from_events(events, limit=0):
     """The conversation of a timeline's events (a list of dicts). `limit` > 0 keeps, of
-    each sender's DATA and PURE_ACK points, only the first and last `limit`."""
+    each sender's points of one role, only the first and last `limit`: a bulk transfer's
+    thousands of DATA and PURE_ACK segments (or the RSTs its closing draws) become a few,
+    and a conversation that repeats no role more than 2 x `limit` times keeps every point."""
     segments = [e for e in events if e.get("type") == "segment" and e.get("from") in STACKS
                 and "COPY" not in (e.get("roles") or "").split("|")]
     counts, retransmitted, points = {}, {}, []
     unnamed = retransmissions = 0
+    last_of = {e["from"]: index for index, e in enumerate(segments)}  # each sender's last segment
     for index, event in enumerate(segments):
         roles = set((event.get("roles") or "").split("|"))
         role = primary_role(event.get("roles") or "")
@@ -88,14 +90,13 @@ def from_events(events, limit=0):
         if role is None:
             unnamed += 1
             continue
-        later = any(s["from"] == event["from"] for s in segments[index + 1:])
         points.append(Point(event["from"], role, counts[(event["from"], role)], event["id"], event.get("flags", ""),
                             event.get("payload_len", 0), event.get("t_ms", 0.0),
-                            retransmitted.get((event["from"], role), 0), later))
+                            retransmitted.get((event["from"], role), 0), last_of[event["from"]] > index))
     conversation = Conversation(points, len(segments), retransmissions, unnamed, [], limit)
     if limit > 0:
         for sender in STACKS:
-            for role in BULK_ROLES:
+            for role in PRIMARY_ROLES:
                 same = [p for p in points if p.sender == sender and p.role == role]
                 conversation.left_out += same[limit:-limit] if len(same) > 2 * limit else []
     return conversation

@@ -54,8 +54,8 @@ def markdown(report):
              + f". {report['summary']['variants_run']} runs in {report['wall_s']:.0f} s.", ""]
     for target, conv in report["conversations"].items():
         lines.append(f"- {target}: {conv['segments']} segments, {len(conv['points'])} places for a fault"
-                     + (f" ({len(conv['left_out'])} left out: of DATA and PURE_ACK, the first and last "
-                        f"{conv['limit']} per sender)" if conv["left_out"] else "") + ".")
+                     + (f" ({len(conv['left_out'])} left out: of each sender's segments of one role, only the "
+                        f"first and last {conv['limit']} are explored)" if conv["left_out"] else "") + ".")
     for target, seen in report.get("sight", {}).items():
         lines.append(f"- {target}: the case's assertions caught {seen['broke_the_case']} of the {seen['acted']} "
                      f"faults that acted; {len(seen['unseen_violations'])} broke an oracle rule while the case passed.")
