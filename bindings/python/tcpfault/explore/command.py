@@ -336,24 +336,25 @@ def add_parser(commands):
         "fault) with exactly that fault; judge each run by the oracle's RFC rules, compare the targets, write a "
         "reproducer per violation and difference group, and a JSON and Markdown report (docs/explore.md).",
         **exit_codes.PARSER)
-    p.add_argument("--case", help="a case id (tcpfault list): its main test's conversation")
-    p.add_argument("--test", help="any pytest test that uses `net`: FILE.py::TEST (FILE under the cases folder, or a path)")
-    p.add_argument("--target", action="append", help="kernel (default), lwip, gvisor or agent:COMMAND; repeat for several")
-    p.add_argument("--faults", default="all", help=f"comma list among {', '.join(fault_registry.names())} (default all)")
-    p.add_argument("--pairs", type=int, default=0, help="also N pairs of faults on two segments, drawn with --seed")
-    p.add_argument("--seed", type=int, default=0, help="the seed of --pairs (default 0)")
-    p.add_argument("--jobs", type=int, default=case_runs.default_jobs(), help=case_runs.JOBS_HELP)
-    p.add_argument("--budget", type=float, default=None, help="seconds after which no variant starts (reported not run)")
-    p.add_argument("--settle", type=float, default=5.0,
+    p.add_argument("--case", metavar="ID", help="a case id (tcpfault list): its main test's conversation")
+    p.add_argument("--test", metavar="FILE.py::TEST", help="any pytest test that uses `net`: FILE.py::TEST (FILE under the cases folder, or a path)")
+    p.add_argument("--target", action="append", metavar="T", help="kernel (default), lwip, gvisor or agent:COMMAND; repeat for several")
+    p.add_argument("--faults", default="all", metavar="LIST", help=f"comma list among {', '.join(fault_registry.names())} (default all)")
+    p.add_argument("--pairs", type=int, default=0, metavar="N", help="also N pairs of faults on two segments, drawn with --seed")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="the seed of --pairs (default 0)")
+    p.add_argument("--jobs", type=int, default=case_runs.default_jobs(), metavar="N",
+                   help="variants of each target run at once (the targets run at the same time; default: 4 per CPU)")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS", help="seconds after which no variant starts (reported not run)")
+    p.add_argument("--settle", type=float, default=5.0, metavar="SECONDS",
                    help="seconds every end gets after the test body to reach rest (default 5)")
-    p.add_argument("--data-segments", type=int, default=3,
+    p.add_argument("--data-segments", type=int, default=3, metavar="N",
                    help="of each sender's segments of one role (a bulk transfer's DATA and PURE_ACK), explore only the "
                         "first and last N (default 3; 0: all)")
-    p.add_argument("--drop-k", type=int, default=fault_registry.DROP_K,
+    p.add_argument("--drop-k", type=int, default=fault_registry.DROP_K, metavar="K",
                    help=f"drop-k drops the segment and its next K retransmissions (default {fault_registry.DROP_K})")
     p.add_argument("--family", type=int, choices=(4, 6), default=4, help="the address family (default 4)")
-    p.add_argument("--out", help="the report's folder (default ./explore-<case>)")
-    p.add_argument("--reproducers", help="where the reproducers go (default OUT/reproducers)")
+    p.add_argument("--out", metavar="DIR", help="the report's folder (default ./explore-<case>)")
+    p.add_argument("--reproducers", metavar="DIR", help="where the reproducers go (default OUT/reproducers)")
     p.add_argument("--reproduce", choices=("findings", "all"), default="findings",
                    help="write a reproducer per violation and difference group (findings, the default), or also "
                         "one per run whose outcome tells its fault apart from the clean run (all: regression tests "
