@@ -3,7 +3,10 @@
 rst) on the kernel, every reproducer written (--reproduce all); checks the report (every
 variant ran, the table of segment x fault), then runs a sample of the generated
 reproducers as they are with the plugin (each must pass) and again with their fault
-removed (--tcpfault-explore-without-fault: each must fail).
+removed (--tcpfault-explore-without-fault: each must fail). The exploration runs one
+variant at a time (--jobs 1), as the reproducers then run: a fault whose outcome depends
+on the machine's load (an RST before or after connect() returns) is then seen as they
+will see it.
 
     explore_reproducers.py TCPFAULT OUTPUT_DIR [SAMPLE]
 """
@@ -20,7 +23,7 @@ shutil.rmtree(out_dir, ignore_errors=True)
 
 started = time.monotonic()
 run = subprocess.run([tcpfault, "explore", "--case", "HS1", "--target", "kernel", "--faults", "drop,rst",
-                      "--reproduce", "all", "--out", out_dir, "--jobs", "4"], timeout=300)
+                      "--reproduce", "all", "--out", out_dir, "--jobs", "1"], timeout=300)
 print(f"explore_hs1: tcpfault explore --case HS1 --faults drop,rst: exit {run.returncode} "
       f"in {time.monotonic() - started:.1f} s")
 if run.returncode not in (0, 1):
@@ -38,7 +41,11 @@ with open(os.path.join(out_dir, "explore.md")) as f:
     markdown = f.read()
 assert "| segment | drop | rst |" in markdown and "| client SYN #1 | breaks | - |" in markdown, markdown
 
-candidates = sorted(r["path"] for r in report["reproducers"] if r["tells_fault_apart"])
+# The sample: reproducers of lost segments, whose effect a timer decides. A crafted RST races
+# with the calls it meets (connect() may or may not return before it lands): explore's second
+# run weeds out most such races, not all, and a regression test must not be one.
+candidates = sorted(r["path"] for r in report["reproducers"]
+                    if r["path"] and r["tells_fault_apart"] and r["variant"].startswith("drop@"))
 assert len(candidates) >= 2, f"too few reproducers that can tell their fault apart: {report['reproducers']}"
 chosen = candidates[:: max(1, len(candidates) // sample)][:sample]
 pytest = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-p", "tcpfault.pytest_plugin",

@@ -244,6 +244,11 @@ def test_a_reproducer_expects_what_appeared_and_vanished_because_of_the_fault():
                  kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1}, ends=[end("client", "TIME_WAIT")])
     expected = reproducer.expected(run, clean)
     assert expected["must_see"] == ["server FIN RETRANSMISSION"] and expected["must_not_see"] == ["client FINAL_ACK"]
+    assert "body_ends" not in expected  # as in the clean run: not the fault's doing
+    reset = record(body_ends=[end("client", "CLOSED")], calls=[call("client", "recv", -1, "ECONNRESET")])
+    assert reproducer.expected(reset, {**clean, "body_ends": [end("client", "ESTABLISHED")]})["body_ends"] == [
+        "client CLOSED"]
+    assert reproducer.expected(reset, clean)["errnos"] == ["client recv: ECONNRESET"]
     assert reproducer.tells_fault_apart(run, clean)
     assert not reproducer.tells_fault_apart(clean, clean)
     assert reproducer.file_name("lwip", "drop-k@server.FIN.1") == "test_explore_lwip_drop_k_server_fin_1.py"

@@ -3,6 +3,7 @@ that says what to do), a small conversation is explored with its report and prog
 a fault that never meets its segment is reported as not having acted, never as a pass."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -51,9 +52,13 @@ def test_a_small_conversation_is_explored_with_its_report(tmp_path):
                                         for p in points for f in ("drop", "duplicate")}
     assert results["drop@client.SYN.1"]["acted"] is True
     assert results["drop@client.SYN.1"]["normalised"]["segments"].count("client SYN RETRANSMISSION") == 1
-    # a line per finished run, then the summary
-    assert out.stdout.count(" kernel ") == len(results), out.stdout
+    # a line per finished run (and per run again, before its reproducer), then the summary
+    first = [line for line in out.stdout.splitlines() if re.match(r"\[\d+/\d+\] kernel [^ ]+: ", line)]
+    again = [line for line in out.stdout.splitlines() if re.match(r"\[\d+/\d+\] kernel again [^ ]+: ", line)]
+    assert len(first) == len(results) and len(again) == len(report["reproducers"]) > 0, out.stdout
     assert "tcpfault explore: " in out.stdout.splitlines()[-1]
+    # --reproduce all: a reproducer for each run that tells its fault apart and did the same twice
+    assert all(r["path"] or r["unstable"] for r in report["reproducers"])
     markdown = (tmp_path / "out" / "explore.md").read_text()
     assert "| client SYN #1 | ok | ok |" in markdown, markdown
 

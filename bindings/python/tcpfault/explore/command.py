@@ -94,19 +94,20 @@ def resolve_test(options):
 
 # ---- running ----
 
-def records_path(options, target):
-    return os.path.join(options.out, "runs", f"{target.replace('/', '_').replace(':', '_')}.jsonl")
+def records_path(options, target, again=False):
+    name = target.replace("/", "_").replace(":", "_") + (".again" if again else "")
+    return os.path.join(options.out, "runs", f"{name}.jsonl")
 
 
-def start_run(options, target, variants, deadline, name):
+def start_run(options, target, variants, deadline, name, records):
     """Starts one pytest process running the test under `variants` on `target` (it appends
-    a record per run to the target's records file); returns (process, its log's path)."""
+    a record per run to `records`); returns (process, its log's path)."""
     folder = os.path.join(options.out, "runs", target.replace("/", "_").replace(":", "_"))
     os.makedirs(folder, exist_ok=True)
     explore_file = os.path.join(folder, f"{name}.json")
     with open(explore_file, "w") as out:
         json.dump({"tests": [options.test.split(os.sep)[-1]], "variants": [v.as_json() for v in variants],
-                   "records": os.path.abspath(records_path(options, target)), "settle": options.settle,
+                   "records": os.path.abspath(records), "settle": options.settle,
                    "deadline": deadline}, out)
     args = [sys.executable, "-m", "pytest", options.test, "-p", "no:cacheprovider", "-q", "--tb=line",
             "--tcpfault-family", str(options.family), "--tcpfault-target", target, "--tcpfault-explore", explore_file,
@@ -118,12 +119,13 @@ def start_run(options, target, variants, deadline, name):
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL), log
 
 
-def run_all(options, batches, lines):
-    """Runs every (target, variants, deadline, name) batch at once, one pytest process each
-    (the targets' runs mostly wait on timers: they overlap), printing a line per record as
-    it is written. Stops them all on Ctrl-C."""
-    running = {target: start_run(options, target, variants, deadline, name)
-               for target, variants, deadline, name in batches}
+def run_all(options, batches, lines, name, deadline=None, again=False):
+    """Runs every (target, variants) batch at once, one pytest process each (the targets'
+    runs mostly wait on timers: they overlap), printing a line per record as it is written.
+    Stops them all on Ctrl-C."""
+    records = {target: records_path(options, target, again) for target, _ in batches}
+    running = {target: start_run(options, target, variants, deadline, name, records[target])
+               for target, variants in batches}
     try:
         while running:
             for target, (process, log) in list(running.items()):
@@ -131,7 +133,7 @@ def run_all(options, batches, lines):
                     process.wait(timeout=PROGRESS_S)
                 except subprocess.TimeoutExpired:
                     pass
-                lines.new_records(target, records_path(options, target))
+                lines.new_records(target + (" again" if again else ""), records[target])
                 if process.returncode is not None:
                     del running[target]
                     if process.returncode in (2, 3, 4):  # collection error, pytest's internal or usage error
@@ -214,9 +216,10 @@ def command(options):
     convs, enumerated, results_raw = {}, {}, {}
     lines = Lines(len(options.target))
     for target in options.target:
-        if os.path.exists(records_path(options, target)):
-            os.remove(records_path(options, target))
-    run_all(options, [(t, [variant_enum.clean()], None, "clean") for t in options.target], lines)  # 1. clean
+        for again in (False, True):
+            if os.path.exists(records_path(options, target, again)):
+                os.remove(records_path(options, target, again))
+    run_all(options, [(t, [variant_enum.clean()]) for t in options.target], lines, "clean")  # 1. clean
     for target in options.target:
         clean = read_records(records_path(options, target)).get("clean")
         if clean is None or not clean.get("timeline") or not os.path.exists(clean["timeline"]):
@@ -226,21 +229,32 @@ def command(options):
         enumerated[target] = variant_enum.enumerate_variants(convs[target], options.fault_names, bulk,
                                                              options.pairs, options.seed)
     lines.total = len(options.target) + sum(len(v) - 1 for v in enumerated.values())
-    run_all(options, [(t, enumerated[t][1:], deadline, "variants") for t in options.target  # 2. the variants
-                      if len(enumerated[t]) > 1], lines)
+    run_all(options, [(t, enumerated[t][1:]) for t in options.target if len(enumerated[t]) > 1],  # 2. variants
+            lines, "variants", deadline)
     for target in options.target:
         results_raw[target] = read_records(records_path(options, target))
         for variant in enumerated[target]:  # a variant the budget kept from starting left no record
             results_raw[target].setdefault(variant.id, {"variant": variant.id, "outcome": "skipped",
                                                         "failure": replay.BUDGET_SPENT, "acted": None})
-    report = judge(options, convs, enumerated, results_raw, time.monotonic() - started)
+    report = judge(options, convs, enumerated, results_raw, 0)
+    wanted = report.pop("wanted")
+    # 3. what a reproducer would assert must happen again: each wanted run once more
+    batches = [(t, [v for v in enumerated[t] if (t, v.id) in wanted]) for t in options.target]
+    batches = [(t, vs) for t, vs in batches if vs]
+    lines.total += sum(len(vs) for _, vs in batches)
+    if batches:
+        run_all(options, batches, lines, "again", deadline, again=True)
+    again = {t: read_records(records_path(options, t, True)) for t in options.target}
+    write_reproducers(options, report, wanted, results_raw, again, enumerated)
+    report["wall_s"] = round(time.monotonic() - started, 1)
     reports.write_json(os.path.join(options.out, "explore.json"), report)
     with open(os.path.join(options.out, "explore.md"), "w") as out:
         out.write(reports.markdown(report))
     s = report["summary"]
     sys.stdout.write(f"tcpfault explore: {s['variants_run']} runs, {s['violations']} violations, "
                      f"{s['difference_groups']} difference groups, {s['not_run']} not run, {report['wall_s']:.0f} s; "
-                     f"report {os.path.join(options.out, 'explore.md')}, {len(report['reproducers'])} reproducers in "
+                     f"report {os.path.join(options.out, 'explore.md')}, "
+                     f"{sum(1 for r in report['reproducers'] if r['path'])} reproducers in "
                      f"{options.reproducers}\n")
     return exit_codes.FAILED if s["violations"] or s["difference_groups"] else exit_codes.OK
 
@@ -250,7 +264,7 @@ def judge(options, convs, enumerated, raw, wall):
     for target in options.target:
         for v in enumerated[target]:
             by_id.setdefault(v.id, v.as_json())
-    results, violations, outcomes, not_run, repro = {}, [], {}, [], []
+    results, violations, outcomes, not_run, wanted = {}, [], {}, [], {}
     case = options.case or ""
     for target in options.target:
         clean = raw[target].get("clean")
@@ -268,34 +282,24 @@ def judge(options, convs, enumerated, raw, wall):
                 "harness_error": (record.get("wire") or {}).get("error", "")}
             if record.get("outcome") != "skipped":
                 outcomes[target][variant_id] = results[target][variant_id]["normalised"]
-            wanted = found or (options.reproduce == "all" and variant_id != "clean"
-                               and record.get("outcome") != "skipped" and record.get("acted")
-                               and reproducer.tells_fault_apart(record, clean))
-            if wanted and variant_id in by_id:
-                path = reproducer.write(options.reproducers, case, options.test, target, options.family,
-                                        by_id[variant_id], record, clean,
-                                        "; ".join(f"{v.rule}: {v.what}" for v in found) or "--reproduce all",
-                                        options.settle, case_runs.cases_dir())
-                repro.append({"path": path, "target": target, "variant": variant_id,
-                              "tells_fault_apart": bool(reproducer.tells_fault_apart(record, clean))})
-                seen_clean = {(v["rule"], replay.masked(v["what"])) for v in results[target].get("clean", {}).get(
-                    "violations", [])} if variant_id != "clean" else set()
-                violations += [{"target": target, "variant": variant_id, **v.as_json(), "reproducer": path,
-                                "also_clean": (v.rule, replay.masked(v.what)) in seen_clean} for v in found]
+            # --reproduce all: the runs whose fault acted during the test body; what happens as the
+            # sockets it leaves open all close at once is a race the case leaves open.
+            if found or (options.reproduce == "all" and variant_id != "clean" and record.get("outcome") != "skipped"
+                         and record.get("acted_in_body") and reproducer.tells_fault_apart(record, clean)):
+                wanted.setdefault((target, variant_id), "; ".join(f"{v.rule}: {v.what}" for v in found)
+                                  or "--reproduce all")
+            seen_clean = {(v["rule"], replay.masked(v["what"])) for v in results[target].get("clean", {}).get(
+                "violations", [])} if variant_id != "clean" else set()
+            violations += [{"target": target, "variant": variant_id, **v.as_json(), "reproducer": None,
+                            "also_clean": (v.rule, replay.masked(v.what)) in seen_clean} for v in found]
     differences = differential.compare(outcomes, options.target) if len(options.target) > 1 else {}
     groups = differential.group(differences, [by_id[v] for v in by_id])
     for g in groups:
         g["representative_fields"] = differences[g["representative"]]
         g["reproducers"] = []
         for target in options.target:
-            record = raw[target][g["representative"]]
-            path = reproducer.write(options.reproducers, case, options.test, target, options.family,
-                                    by_id[g["representative"]], record, raw[target].get("clean"),
-                                    f"differs between targets in {', '.join(g['fields'])} ({g['fault']} on {g['role']})",
-                                    options.settle, case_runs.cases_dir())
-            g["reproducers"].append(path)
-            repro.append({"path": path, "target": target, "variant": g["representative"],
-                          "tells_fault_apart": bool(reproducer.tells_fault_apart(record, raw[target].get("clean")))})
+            wanted.setdefault((target, g["representative"]), f"differs between targets in {', '.join(g['fields'])} "
+                                                             f"({g['fault']} on {g['role']})")
     points, seen = [], set()
     for target in options.target:
         for p in convs[target].selected():
@@ -314,11 +318,46 @@ def judge(options, convs, enumerated, raw, wall):
         "points": points, "variants": list(by_id.values()), "rules": [
             {"name": r.name, "says": r.says, "basis": r.basis} for r in oracle.RULES],
         "results": results, "violations": violations, "differences": groups, "not_run": not_run,
-        "reproducers": repro,
+        "reproducers": [], "wanted": wanted,
         "sight": {t: sight(rs) for t, rs in results.items()},
         "summary": {"variants_run": sum(1 for rs in results.values() for r in rs.values() if r["outcome"] != "skipped"),
                     "violations": len(violations), "difference_groups": len(groups), "not_run": len(not_run)},
     }
+
+
+def same_again(record, again, clean):
+    """'' when the run's second time did what a reproducer would assert of its first, else
+    what differed (a run that depends on a race makes no reproducer)."""
+    if again is None or again.get("outcome") == "skipped":
+        return "it did not run a second time (the --budget was spent)"
+    first, second = reproducer.expected(record, clean), reproducer.expected(again, clean)
+    first["failure"], second["failure"] = replay.masked(first["failure"]), replay.masked(second["failure"])
+    differ = [k for k in sorted(set(first) | set(second)) if first.get(k) != second.get(k)]
+    return "" if not differ else "its second run differed in " + ", ".join(
+        f"{k} ({first.get(k, 'as clean')} / {second.get(k, 'as clean')})" for k in differ)
+
+
+def write_reproducers(options, report, wanted, raw, again, enumerated):
+    """A reproducer for each wanted run whose second run did the same; the others are
+    listed with what differed."""
+    by_id = {v.id: v.as_json() for t in options.target for v in enumerated[t]}
+    written = {}
+    for (target, variant_id), why in wanted.items():
+        record, clean = raw[target][variant_id], raw[target].get("clean")
+        unstable = same_again(record, again[target].get(variant_id), clean)
+        entry = {"target": target, "variant": variant_id, "why": why, "path": None, "unstable": unstable,
+                 "tells_fault_apart": bool(reproducer.tells_fault_apart(record, clean))}
+        if not unstable:
+            entry["path"] = reproducer.write(options.reproducers, options.case or "", options.test, target,
+                                             options.family, by_id[variant_id], record, clean, why, options.settle,
+                                             case_runs.cases_dir())
+            written[(target, variant_id)] = entry["path"]
+        report["reproducers"].append(entry)
+    for v in report["violations"]:
+        v["reproducer"] = written.get((v["target"], v["variant"]))
+    for g in report["differences"]:
+        g["reproducers"] = [written[(t, g["representative"])] for t in options.target
+                            if (t, g["representative"]) in written]
 
 
 def sight(results):

@@ -127,8 +127,12 @@ def pytest_pyfunc_call(pyfuncitem):
     if state is None or state["variant"] is None:
         return None
     names = pyfuncitem._fixtureinfo.argnames
-    started = time.monotonic()
-    result = replay.run_body(pyfuncitem.obj, {n: pyfuncitem.funcargs[n] for n in names})
+    net, started = pyfuncitem.funcargs["net"], time.monotonic()
+
+    def at_return():  # False acted_in_body: the fault met only a segment of the sockets' closing
+        return {"kinds": replay.segment_kinds(net), "body_ends": replay.ends(net), "acted_in_body": acted(state)}
+
+    result = replay.run_body(pyfuncitem.obj, {n: pyfuncitem.funcargs[n] for n in names}, at_return)
     result["body_s"] = round(time.monotonic() - started, 3)
     state["result"] = result
     if result["exception"] is not None:
@@ -137,7 +141,8 @@ def pytest_pyfunc_call(pyfuncitem):
 
 
 def _record(item, net, state, config):
-    observed = replay.observe(net, config.get("settle", 4.0))
+    result = state["result"] or {}
+    observed = replay.observe(net, config.get("settle", 4.0), result.get("kinds", {}), result.get("body_ends", []))
     record = {"variant": state["variant"], "test": item.nodeid,
               "target": item.config.getoption("tcpfault_target", default="kernel"),
               "family": wire_check._family_of(item.nodeid),
@@ -145,6 +150,7 @@ def _record(item, net, state, config):
               "failure": (state["result"] or {}).get("failure", "setup failed"),
               "body_s": (state["result"] or {}).get("body_s", 0.0),
               "acted": acted(state),
+              "acted_in_body": (state["result"] or {}).get("acted_in_body"),
               "rules": [{"label": h.label, "matched": h.matched, "applied": h.applied, "primary": r.get("primary", True)}
                         for r, h in state["rules"]],
               **observed}

@@ -7,6 +7,7 @@ results and errnos, the kinds of segments each stack sent), and a reproducer's c
 import errno
 import gc
 import re
+import sys
 import time
 import traceback
 
@@ -50,24 +51,38 @@ def masked(line):
     return re.sub(r"\d+(\.\d+)?", "N", line)
 
 
-def run_body(function, kwargs):
+def run_body(function, kwargs, at_return=None):
     """Calls the test function; returns {"outcome": passed|failed|error, "failure": first
-    line, "exception": the exception (its frames cleared) or None}. The frames' locals are
-    cleared so that the test's sockets close now, as they would after a pass: what the ends
-    do afterwards is then the same kind of thing whatever the outcome."""
+    line, "exception": the exception (its frames cleared) or None}, and what `at_return()`
+    (a dict) said as the function returned or raised: then its locals still hold their
+    sockets, which close as the frame goes (what they send then is the case's tear-down,
+    racing with any later look). The frames' locals are cleared after a failure so that the
+    sockets close then too, as after a pass: what the ends do afterwards is the same kind of
+    thing whatever the outcome."""
+    code, said = getattr(function, "__code__", None), {}
+
+    def profiler(frame, event, arg):
+        if event == "return" and frame.f_code is code and not said:
+            said.update(at_return() or {"at_return": True})
+
+    previous = sys.getprofile()
+    if at_return is not None and code is not None:
+        sys.setprofile(profiler)
     try:
         function(**kwargs)
-        return {"outcome": "passed", "failure": "", "exception": None}
+        return {"outcome": "passed", "failure": "", "exception": None, **said}
     except (AssertionError, tcpfault.Error) as failure:
         outcome = "failed" if isinstance(failure, (AssertionError, tcpfault.ExpectationFailed)) else "error"
         kept = failure
     except Exception as failure:  # noqa: BLE001 - any other exception is the test's error
         outcome, kept = "error", failure
+    finally:
+        sys.setprofile(previous)
     text = f"{type(kept).__name__}: {kept}" if outcome == "error" else str(kept)
     traceback.clear_frames(kept.__traceback__)
     kept.__traceback__ = None
     gc.collect()
-    return {"outcome": outcome, "failure": first_line(text), "exception": kept}
+    return {"outcome": outcome, "failure": first_line(text), "exception": kept, **said}
 
 
 # ---- observing the scenario ----
@@ -143,21 +158,24 @@ def sent_during(net, hosts, since_count):
     return out
 
 
-def observe(net, settle_s):
+def observe(net, settle_s, body_kinds, body_ends):
     """What a variant's run shows after its test body: the ends after at most `settle_s` of
-    settling, how long that took, what each host sent meanwhile, the calls, the kinds."""
+    settling, how long that took, what each host sent meanwhile, the calls, and the kinds of
+    segment sent up to the body's end (`body_kinds`, segment_kinds() taken then: what the
+    sockets the body leaves open send as they close at once is a race the case leaves open,
+    which end's FIN goes first), and every end's state as the body returned (`body_ends`)."""
     before = {h: len(net.trace.segments(tcpfault.Match(sent_by=h))) for h in ("client", "server")}
     final, waited = settle(net, settle_s)
     return {"ends": final, "settled_s": round(waited, 3), "settle_limit_s": settle_s,
             "settle_end_ns": time.monotonic_ns(),  # on the timeline's clock (its monotonic_origin_ns)
             "sent_while_settling": sent_during(net, ("client", "server"), before),
-            "calls": calls(net), "kinds": segment_kinds(net)}
+            "calls": calls(net), "kinds": body_kinds, "body_ends": body_ends}
 
 
 # ---- a reproducer's check ----
 
-def end_states(observed):
-    return sorted(f"{e['end']} {e['state']}" for e in observed["ends"])
+def end_states(observed, key="ends"):
+    return sorted(f"{e['end']} {e['state']}" for e in observed.get(key, []))
 
 
 def errnos(observed):
@@ -166,7 +184,8 @@ def errnos(observed):
 
 def check(expected, result, observed, acted=None):
     """Raises AssertionError listing every way this run differs from `expected` (a
-    reproducer's record of what the target did under its fault). `acted` is False when the
+    reproducer's record of what the target did under its fault; "body_ends" and "errnos"
+    only where the fault changed them). `acted` is False when the
     fault's rule matched nothing (checked unless None: with the fault removed)."""
     problems = []
     if acted is False:
@@ -176,9 +195,10 @@ def check(expected, result, observed, acted=None):
                         f"expected {expected['outcome']} ({expected['failure'] or 'no failure'})")
     elif expected["failure"] and masked(result["failure"]) != masked(expected["failure"]):
         problems.append(f"the case's test failed otherwise: {result['failure']!r}, expected {expected['failure']!r}")
-    if end_states(observed) != expected["ends"]:
-        problems.append(f"final states {end_states(observed)}, expected {expected['ends']}")
-    if errnos(observed) != expected["errnos"]:
+    if "body_ends" in expected and end_states(observed, "body_ends") != expected["body_ends"]:
+        problems.append(f"states as the test returned {end_states(observed, 'body_ends')}, "
+                        f"expected {expected['body_ends']}")
+    if "errnos" in expected and errnos(observed) != expected["errnos"]:
         problems.append(f"errors {errnos(observed)}, expected {expected['errnos']}")
     kinds = observed["kinds"]
     missing = [k for k in expected["must_see"] if not kinds.get(k)]

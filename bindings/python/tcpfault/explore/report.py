@@ -66,7 +66,7 @@ def markdown(report):
         lines += ["| target | variant | rule | what | reproducer |", "|---|---|---|---|---|"]
         for v in sorted(report["violations"], key=lambda v: v.get("also_clean", False)):
             lines.append(f"| {v['target']} | `{v['variant']}` | {v['rule']} | {_escape(v['what'])} | "
-                         f"{v.get('reproducer') or ''}{' (the clean run too)' if v.get('also_clean') else ''} |")
+                         f"{v.get('reproducer') or '(did not repeat)'}{' (the clean run too)' if v.get('also_clean') else ''} |")
     else:
         lines.append("None.")
     lines += ["", "## Differences between targets", ""]
@@ -98,6 +98,12 @@ def markdown(report):
     broken = [(t, v, r["breaks"]) for t, rs in report["results"].items() for v, r in rs.items() if r.get("breaks")]
     lines += ["", "## The case's assertions each fault breaks", ""]
     lines += [f"- {t} `{v}`: {_escape(b)}" for t, v, b in broken] or ["None."]
+    unstable = [r for r in report.get("reproducers", []) if r.get("unstable")]
+    if unstable:
+        lines += ["", "## Findings that did not repeat (no reproducer)", "",
+                  "Each finding's run went once more; these did otherwise the second time (a race the fault "
+                  "leaves open), so no reproducer could assert them.", ""]
+        lines += [f"- {r['target']} `{r['variant']}`: {_escape(r['unstable'])}" for r in unstable]
     unjudged = [(t, v, r["harness_error"]) for t, rs in report["results"].items() for v, r in rs.items()
                 if r.get("harness_error")]
     if unjudged:
