@@ -111,7 +111,8 @@ def start_run(options, target, variants, deadline, name, records):
                    "deadline": deadline}, out)
     args = [sys.executable, "-m", "pytest", options.test, "-p", "no:cacheprovider", "-q", "--tb=line",
             "--tcpfault-family", str(options.family), "--tcpfault-target", target, "--tcpfault-explore", explore_file,
-            "--tcpfault-artifacts", os.path.join(folder, "artifacts"), "--basetemp", os.path.join(folder, f"{name}-tmp")]
+            "--tcpfault-artifacts", os.path.join(folder, f"{name}-artifacts"),  # a run again keeps the first's
+            "--basetemp", os.path.join(folder, f"{name}-tmp")]
     if options.jobs > 1 and len(variants) > 1:
         args += ["-n", str(min(options.jobs, len(variants)))]
     log = os.path.join(folder, f"{name}.log")
