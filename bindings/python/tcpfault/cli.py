@@ -2,6 +2,7 @@
 
     tcpfault list [--markdown]
     tcpfault conformance ...       (tcpfault.conformance: the suite, its progress and reports)
+    tcpfault explore ...           (tcpfault.explore: every fault on every segment of a conversation)
     tcpfault merge ...             (tcpfault.merge: the reports of --shard runs joined)
     tcpfault wire-states-report FILE
     tcpfault sysctl-check ...      (tcpfault.sysctl.check)
@@ -20,11 +21,12 @@ import sys
 from . import case_runs, catalogue, exit_codes, kernel_matrix, merge, version
 from .case_runs import case_sort_key
 from .conformance import command as conformance_command
+from .explore import command as explore_command
 from .exit_codes import Stop
 from .sysctl import check as sysctl_check
 from .vm import command as vm_command
 
-COMMANDS = "{list,conformance,merge,sysctl-check,wire-states-report,vm,kernel-matrix}"
+COMMANDS = "{list,conformance,explore,merge,sysctl-check,wire-states-report,vm,kernel-matrix}"
 
 
 # ---- tcpfault list ----
@@ -89,6 +91,7 @@ def parser():
     commands.required = True
     add_list(commands)
     conformance_command.add_parser(commands)
+    explore_command.add_parser(commands)
     merge.add_parser(commands)
     sysctl_check.add_parser(commands)
     add_wire_states_report(commands)

@@ -24,7 +24,9 @@ cases/ does through its pytest.ini). Every ``--tcpfault-X`` option is also an in
   wire shows are compared with the kernel's record and one JSON line per test is
   appended to FILE (see tcpfault.wire_check; ``tcpfault wire-states-report FILE``);
 * ``--tcpfault-sysctl-overlay FILE``: each test once per named set of sysctls
-  (tcpfault.sysctl.overlay, for ``tcpfault sysctl-check``).
+  (tcpfault.sysctl.overlay, for ``tcpfault sysctl-check``);
+* ``--tcpfault-explore FILE``: each test it names once per fault variant, one JSON record
+  per run (tcpfault.explore.plugin, for ``tcpfault explore``).
 """
 
 import json
@@ -41,7 +43,7 @@ from tcpfault import pytest_options, wire_check
 # marking them for assertion rewriting: this module must not import them first (pytest
 # would warn "Module already imported so cannot be rewritten", an error under -W error),
 # so it reaches them through the plugin manager.
-pytest_plugins = ["tcpfault.pytest_targets", "tcpfault.sysctl.overlay"]
+pytest_plugins = ["tcpfault.pytest_targets", "tcpfault.sysctl.overlay", "tcpfault.explore.plugin"]
 
 _FAMILIES = {"4": [4], "6": [6], "both": [4, 6]}
 _HOSTS = ("client", "server", "middlebox")
@@ -180,7 +182,7 @@ def _sysctls_set(net):
 
 
 @pytest.fixture
-def net(request, tmp_path_factory, tcpfault_family, tcpfault_sysctl_setting):
+def net(request, tmp_path_factory, tcpfault_family, tcpfault_sysctl_setting, tcpfault_explore_variant):
     """A fresh tcpfault.Scenario for this test, torn down afterwards whatever happens."""
     # With an artifacts directory the scenario writes its pcapng, JSON and ladder there
     # when it ends (and at once when an expectation fails); without one, a failure
@@ -199,6 +201,9 @@ def net(request, tmp_path_factory, tcpfault_family, tcpfault_sysctl_setting):
         request.config.pluginmanager.get_plugin("tcpfault.sysctl.overlay").apply(
             request, scenario, tcpfault_sysctl_setting)
         _apply_sysctl_markers(request, scenario)
+        # Under tcpfault explore, the variant's fault rules, before any of the test's own.
+        request.config.pluginmanager.get_plugin("tcpfault.explore.plugin").apply(
+            request, scenario, tcpfault_explore_variant)
         yield scenario
         if not scenario.closed:
             # A packet the middlebox lost without a rule asking for it (its queue

@@ -1,0 +1,17 @@
+"""tcpfault explore: every single fault on every segment of a conversation, across targets.
+
+    conversation  the segments a clean run's stacks sent, each named "server FIN #1"
+    faults        the fault registry: what each fault does to one segment, and where it applies
+    variants      the enumeration (deterministic; --faults, --pairs N --seed S)
+    plugin        a pytest plugin: runs an unchanged test once per variant, one JSON record each
+    replay        what the plugin and the generated reproducers share: running a test body,
+                  observing the scenario afterwards, checking a reproducer's expectations
+    wire_compare  the wire-inferred states against the stacks', in a forked child (a crash costs one record)
+    oracle        the rules a run no one wrote assertions for is judged by, with their RFC basis
+    differential  outcomes normalised and compared across targets, differences grouped
+    reproducer    a pytest file per violation and difference group
+    report        the JSON and Markdown reports
+    command       the `tcpfault explore` subcommand
+
+docs/explore.md is the guide.
+"""

@@ -1,0 +1,87 @@
+"""The same variants on several targets: outcomes normalised and compared, differences
+grouped by (fault, role) with one representative each.
+
+A normalised outcome leaves out what differs from run to run on one target (addresses,
+ports, raw times, how many times a segment was retransmitted): the case's verdict, the
+final state of every end, the errors calls reported, bytes sent and received per end,
+which kinds of segment each stack sent, and the run's timing class.
+"""
+
+from . import oracle, replay
+
+TIMING_CLASSES = ((0.5, "under 0.5 s"), (2.0, "0.5-2 s"), (10.0, "2-10 s"))
+
+
+def timing_class(seconds):
+    for limit, name in TIMING_CLASSES:
+        if seconds < limit:
+            return name
+    return "10 s or more"
+
+
+def normalise(record):
+    counts = oracle.byte_counts(record.get("calls", []))
+    return {
+        "verdict": record.get("outcome", "error"),
+        "ends": replay.end_states(record) if "ends" in record else [],
+        "errnos": replay.errnos(record) if "calls" in record else [],
+        "bytes": {h: {"sent": c["sent"], "received": c["received"]} for h, c in sorted(counts.items())},
+        "segments": sorted(k for k, n in record.get("kinds", {}).items() if n),
+        "timing": timing_class(record.get("body_s", 0.0)),
+    }
+
+
+def _own_baseline(clean, targets, field):
+    """{target: items of a list field its clean run has and some other target's has not}:
+    what the target always shows (a listener an agent reports no state of), left out."""
+    if any(clean[t] is None or not isinstance(clean[t][field], list) for t in targets):
+        return {t: set() for t in targets}
+    common = set.intersection(*(set(clean[t][field]) for t in targets))
+    return {t: set(clean[t][field]) - common for t in targets}
+
+
+def compare(outcomes, targets):
+    """outcomes: {target: {variant id: normalised}}. Returns {variant id: {field: {target:
+    value}}} for the fields that differ between targets. What differs the same way in the
+    clean run is a difference of the targets, not of the fault, and is left out: a field
+    whose values are the clean run's, and in a list (ends, errors, segments) the items a
+    target's clean run alone shows."""
+    clean = {t: outcomes.get(t, {}).get("clean") for t in targets}
+    ids = [v for v in outcomes.get(targets[0], {}) if all(v in outcomes.get(t, {}) for t in targets[1:])]
+    found = {}
+    for variant in ids:
+        if variant == "clean":
+            continue
+        fields = {}
+        for field in outcomes[targets[0]][variant]:
+            own = _own_baseline(clean, targets, field)
+            values = {t: outcomes[t][variant][field] for t in targets}
+            if all(isinstance(v, list) for v in values.values()):
+                values = {t: [item for item in v if item not in own[t]] for t, v in values.items()}
+            if len({repr(v) for v in values.values()}) < 2:
+                continue
+            if all(clean[t] is not None for t in targets) and \
+                    {t: outcomes[t][variant][field] for t in targets} == {t: clean[t][field] for t in targets}:
+                continue
+            fields[field] = values
+        if fields:
+            found[variant] = fields
+    return found
+
+
+def group(differences, variants):
+    """[{"fault", "role", "fields", "variants", "representative"}]: the differences by the
+    variant's faults and the roles of their points, in enumeration order; the first variant
+    of each group represents it."""
+    groups = {}
+    for variant in variants:
+        if variant["id"] not in differences:
+            continue
+        key = ("+".join(variant["faults"]), "+".join(variant["roles"]))
+        entry = groups.setdefault(key, {"fault": key[0], "role": key[1], "fields": [], "variants": [],
+                                        "representative": variant["id"]})
+        entry["variants"].append(variant["id"])
+        for field in differences[variant["id"]]:
+            if field not in entry["fields"]:
+                entry["fields"].append(field)
+    return list(groups.values())

@@ -1,0 +1,186 @@
+"""Runs an unchanged test once per variant (pytest plugin; tcpfault.pytest_plugin loads it).
+
+    --tcpfault-explore FILE     JSON: {"tests": ["test_close.py::test_cl2_final_ack_lost"],
+                                       "variants": [{"id", "rules", ...}, ...],
+                                       "records": "FILE.jsonl", "settle": 4.0,
+                                       "deadline": UNIX TIME or null}
+    --tcpfault-explore-without-fault
+                                a reproducer's check: its fault is not added, its
+                                assertions stay (each must then fail)
+
+With FILE, each test it names runs once per variant (ids such as [IPv4-drop@server.FIN.1]);
+the `net` fixture adds the variant's fault rules before the test body (apply()). The body
+runs through tcpfault.explore.replay.run_body, so that its sockets close even when it fails;
+then, at teardown and before the scenario closes, the plugin lets every end settle (at most
+"settle" seconds), compares the wire's states with the stacks' (net.compare_wire_states, in a forked child:
+tcpfault.explore.wire_compare) and
+appends one JSON line per run to "records". A variant started after "deadline" is skipped
+("not run: the --budget was spent").
+
+A generated reproducer names its rules with the marker instead:
+    @pytest.mark.explore_variant(rules=[...])
+and reads what the run did from `request.node.tcpfault_explore` (a dict: "result", "acted").
+"""
+
+import json
+import os
+import time
+
+import pytest
+
+from tcpfault import wire_check
+
+from . import replay, wire_compare
+
+_CONFIG = pytest.StashKey[dict]()
+WIRE_SETTLE_S = 1.0
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("tcpfault")
+    group.addoption("--tcpfault-explore", metavar="FILE", default=None,
+                    help="run the tests this JSON file names once per fault variant it lists, one JSON record "
+                         "per run (tcpfault explore writes it)")
+    group.addoption("--tcpfault-explore-without-fault", action="store_true", default=False,
+                    help="run explore reproducers without their fault (each must then fail)")
+
+
+def _load(path):
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except (OSError, ValueError) as e:
+        raise pytest.UsageError(f"--tcpfault-explore {path}: cannot read it: {e}")
+    if not isinstance(config, dict) or not isinstance(config.get("variants"), list) or not config["variants"] \
+            or not isinstance(config.get("tests"), list) or not isinstance(config.get("records"), str):
+        raise pytest.UsageError(f"--tcpfault-explore {path}: expected {{'tests': [node id ends], 'variants': "
+                                "[{'id', 'rules'}, ...], 'records': file}")
+    config["by_id"] = {v["id"]: v for v in config["variants"]}
+    return config
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "explore_variant(rules): the fault rules a tcpfault explore reproducer "
+                                       "replays (tcpfault.explore.faults' JSON form)")
+    path = config.getoption("tcpfault_explore", None)
+    if path:
+        config.stash[_CONFIG] = _load(path)
+
+
+def _named(tests, nodeid):
+    return any(nodeid == t or nodeid.endswith(("/" + t, "::" + t)) for t in tests)
+
+
+def pytest_generate_tests(metafunc):
+    config = metafunc.config.stash.get(_CONFIG, None)
+    if config and "net" in metafunc.fixturenames and _named(config["tests"], metafunc.definition.nodeid):
+        ids = [v["id"] for v in config["variants"]]
+        metafunc.parametrize("tcpfault_explore_variant", ids, ids=ids)
+
+
+@pytest.fixture
+def tcpfault_explore_variant():
+    """The id of the variant this test runs under (None outside tcpfault explore)."""
+    return None
+
+
+def _rules_of(request, variant_id):
+    if variant_id is not None:
+        return request.config.stash[_CONFIG]["by_id"][variant_id]["rules"]
+    marker = request.node.get_closest_marker("explore_variant")
+    return None if marker is None else marker.kwargs.get("rules", [])
+
+
+def apply(request, net, variant_id):
+    """Adds the variant's rules (the net fixture calls it before the markers' sysctls)."""
+    rules = _rules_of(request, variant_id)
+    if rules is None:
+        return
+    state = {"variant": variant_id, "rules": [], "result": None}
+    request.node.tcpfault_explore = state
+    if request.config.getoption("tcpfault_explore_without_fault"):
+        return
+    for rule in rules:
+        state["rules"].append((rule, replay.add_rule(net, rule)))
+
+
+def acted(state):
+    """Whether every primary rule (the one each fault must act with) acted; None without rules."""
+    primaries = [handle for rule, handle in state["rules"] if rule.get("primary", True)]
+    return None if not primaries else all(h.applied > 0 for h in primaries)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    config = item.config.stash.get(_CONFIG, None)
+    callspec = getattr(item, "callspec", None)
+    if config and callspec and "tcpfault_explore_variant" in callspec.params:
+        deadline = config.get("deadline")
+        if deadline is not None and time.time() > deadline and callspec.params["tcpfault_explore_variant"] != "clean":
+            pytest.skip(replay.BUDGET_SPENT)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Under a variant the body runs through run_body (its sockets closed even on failure)."""
+    state = getattr(pyfuncitem, "tcpfault_explore", None)
+    if state is None or state["variant"] is None:
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    net, started = pyfuncitem.funcargs["net"], time.monotonic()
+
+    def at_return():  # False acted_in_body: the fault met only a segment of the sockets' closing
+        return {"kinds": replay.segment_kinds(net), "body_ends": replay.ends(net), "acted_in_body": acted(state)}
+
+    result = replay.run_body(pyfuncitem.obj, {n: pyfuncitem.funcargs[n] for n in names}, at_return)
+    result["body_s"] = round(time.monotonic() - started, 3)
+    state["result"] = result
+    if result["exception"] is not None:
+        raise result["exception"]
+    return True
+
+
+def _record(item, net, state, config):
+    result = state["result"] or {}
+    observed = replay.observe(net, config.get("settle", 4.0), result.get("kinds", {}), result.get("body_ends", []))
+    record = {"variant": state["variant"], "test": item.nodeid,
+              "target": item.config.getoption("tcpfault_target", default="kernel"),
+              "family": wire_check._family_of(item.nodeid),
+              "outcome": (state["result"] or {}).get("outcome", "error"),
+              "failure": (state["result"] or {}).get("failure", "setup failed"),
+              "body_s": (state["result"] or {}).get("body_s", 0.0),
+              "acted": acted(state),
+              "acted_in_body": (state["result"] or {}).get("acted_in_body"),
+              "rules": [{"label": h.label, "matched": h.matched, "applied": h.applied, "primary": r.get("primary", True)}
+                        for r, h in state["rules"]],
+              **observed}
+    # The child is forked once the trace has stopped growing: the segments the test's
+    # closing sockets sent are in, and no engine thread is likely to hold the trace's lock
+    # at the fork (a child that inherits it held waits forever: it is killed and tried again).
+    replay.quiet(net, WIRE_SETTLE_S)
+    record["wire"] = wire_compare.compare(net)
+    if record["wire"].get("unexplained") or wire_compare.TIMED_OUT in record["wire"].get("error", ""):
+        replay.quiet(net, WIRE_SETTLE_S)  # a segment or a state step may still have been on its way
+        record["wire"] = wire_compare.compare(net)
+    return record
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    """Before the net fixture closes the scenario: settle, observe, keep the record; after
+    it (its artifacts written), append the record with the timeline's path."""
+    config = item.config.stash.get(_CONFIG, None)
+    state = getattr(item, "tcpfault_explore", None)
+    net = getattr(item, "_tcpfault_net", None)
+    record = None
+    if config and state and state["variant"] is not None and net is not None and not net.closed:
+        try:
+            record = _record(item, net, state, config)
+        except Exception as error:  # noqa: BLE001 - the run is reported with what went wrong
+            record = {"variant": state["variant"], "test": item.nodeid, "outcome": "error",
+                      "failure": f"explore could not observe the run: {type(error).__name__}: {error}"}
+    yield
+    if record is not None:
+        paths = dict(item.user_properties)
+        record["timeline"] = paths.get("tcpfault_json")
+        wire_check.append_record(os.path.abspath(config["records"]), record)

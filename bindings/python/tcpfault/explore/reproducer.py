@@ -1,0 +1,105 @@
+"""A pytest file per violation and difference group: it runs the case's test function under
+that one variant and asserts strictly what the target did (the case's outcome and failure,
+every end's final state, the calls' errors, the kinds of segment that appeared or vanished
+because of the fault). It runs as is with the plugin, and can be kept as a regression test;
+with --tcpfault-explore-without-fault its fault is left out and it must fail.
+"""
+
+import os
+import pprint
+import re
+
+from . import replay
+
+TEMPLATE = '''"""tcpfault explore reproducer: {variant} on {case} ({test}), target {target}, IPv{family}.
+
+Why: {why}
+
+Run it as is: pytest -p tcpfault.pytest_plugin --tcpfault-target {target} {file}
+(TCPFAULT_CASES must name the cases folder unless it is {cases}). It asserts what the
+target did under this fault; with --tcpfault-explore-without-fault the fault is left out
+and the test must fail.
+"""
+
+import inspect
+import os
+import sys
+
+import pytest
+
+from tcpfault.explore import plugin, replay
+
+sys.path.insert(0, os.environ.get("TCPFAULT_CASES", {cases!r}))
+pytest.register_assert_rewrite({module!r})
+from {module} import {function} as case_test  # noqa: E402
+
+TARGET = {target!r}
+FAMILY = {family}
+SETTLE_S = {settle!r}
+RULES = {rules}
+EXPECTED = {expected}
+
+# The case's own markers: its sysctls, and the side an agent target runs.
+pytestmark = [m for m in getattr(case_test, "pytestmark", []) if m.name in ("case", "sysctl")]
+
+
+@pytest.mark.explore_variant(rules=RULES)
+def test_{name}(request, net):
+    if request.config.getoption("tcpfault_target") != TARGET or int(net.family) != FAMILY:
+        pytest.skip(f"recorded on {{TARGET}}, IPv{{FAMILY}}")
+    fixtures = {{n: request.getfixturevalue(n) for n in inspect.signature(case_test).parameters}}
+    result = replay.run_body(case_test, fixtures,
+                             lambda: {{"kinds": replay.segment_kinds(net), "body_ends": replay.ends(net)}})
+    observed = replay.observe(net, SETTLE_S, result.get("kinds", {{}}), result.get("body_ends", []))
+    state = request.node.tcpfault_explore
+    replay.check(EXPECTED, result, observed, acted=plugin.acted(state))
+'''
+
+
+def expected(record, clean):
+    """What a reproducer asserts: the case's outcome and failure, and of the rest what the
+    fault changed against the clean run (every end's state as the test returned, the calls'
+    errors, the kinds of segment that appeared or vanished during the test). What the clean
+    run shows too is not the fault's doing; what happens after the test returned, as the
+    sockets it left open close at once, is a race the case leaves open (which FIN goes first)."""
+    kinds = {k for k, n in record.get("kinds", {}).items() if n}
+    clean_kinds = {k for k, n in (clean or {}).get("kinds", {}).items() if n}
+    out = {"outcome": record["outcome"], "failure": record.get("failure", "")}
+    for key, value in (("body_ends", replay.end_states(record, "body_ends")), ("errnos", replay.errnos(record))):
+        if clean is None or value != (replay.end_states(clean, "body_ends") if key == "body_ends"
+                                      else replay.errnos(clean)):
+            out[key] = value
+    out["must_see"], out["must_not_see"] = sorted(kinds - clean_kinds), sorted(clean_kinds - kinds)
+    return out
+
+
+def tells_fault_apart(record, clean):
+    """Whether the expectations differ from the clean run's: only then can the reproducer
+    fail when its fault is removed."""
+    if clean is None:
+        return True
+    mine = expected(record, clean)
+    return (mine["outcome"] != clean["outcome"] or "body_ends" in mine or "errnos" in mine or mine["must_see"]
+            or mine["must_not_see"] or replay.masked(mine["failure"]) != replay.masked(clean.get("failure", "")))
+
+
+def file_name(target, variant_id):
+    safe = re.sub(r"[^A-Za-z0-9]+", "_", f"{target}_{variant_id}").strip("_").lower()
+    return f"test_explore_{safe}.py"
+
+
+def write(folder, case, test, target, family, variant, record, clean, why, settle, cases_dir):
+    """Writes the reproducer; returns its path."""
+    module, function = test.split("::")[0], test.split("::")[1].split("[")[0]
+    module = os.path.splitext(os.path.basename(module))[0]
+    path = os.path.join(folder, file_name(target, variant["id"]))
+    name = re.sub(r"[^A-Za-z0-9]+", "_", variant["id"]).strip("_").lower()
+    text = TEMPLATE.format(
+        variant=variant["id"], case=case or "-", test=f"{module}.py::{function}", target=target, family=family,
+        why=why, file=os.path.basename(path), cases=cases_dir, module=module, function=function,
+        settle=settle, rules=pprint.pformat(variant["rules"], width=100, sort_dicts=False),
+        expected=pprint.pformat(expected(record, clean), width=100, sort_dicts=False), name=name)
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "w") as out:
+        out.write(text)
+    return path

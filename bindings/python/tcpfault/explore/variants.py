@@ -1,0 +1,61 @@
+"""The variants of a conversation: one per (point, fault) where the fault applies, in
+conversation order then the registry's order, and with --pairs N a seeded sample of pairs
+of single variants on two different points. Ids are stable for the same conversation:
+"drop@server.FIN.1", "delay-short@client.DATA.2+rst@server.FIN.1".
+"""
+
+import itertools
+import random
+from dataclasses import dataclass, field
+
+from . import faults as fault_registry
+
+CLEAN = "clean"
+
+
+@dataclass
+class Variant:
+    id: str
+    faults: list          # fault names, one per point
+    points: list          # point names ("server FIN #1"), as many
+    roles: list           # "server FIN" per point: the differential groups by them
+    rules: list = field(default_factory=list)
+
+    def as_json(self):
+        return {"id": self.id, "faults": self.faults, "points": self.points, "roles": self.roles, "rules": self.rules}
+
+
+def clean():
+    return Variant(CLEAN, [], [], [], [])
+
+
+def single(point, fault, options):
+    rules = fault.rules(point, options)
+    rules[0] = {**rules[0], "primary": True}  # the rule that must act (tcpfault.explore.faults)
+    return Variant(f"{fault.name}@{point.key}", [fault.name], [point.name], [f"{point.sender} {point.role}"], rules)
+
+
+def singles(conversation, fault_names, options=None):
+    options = options or {}
+    out = []
+    for point in conversation.selected():
+        for name in fault_names:
+            fault = fault_registry.REGISTRY[name]
+            if fault.applies(point, options):
+                out.append(single(point, fault, options))
+    return out
+
+
+def pairs(single_variants, n, seed):
+    """n pairs of single variants on two different points, drawn with `seed` from every
+    such pair in enumeration order: the same inputs give the same pairs."""
+    candidates = [(a, b) for a, b in itertools.combinations(single_variants, 2) if a.points[0] != b.points[0]]
+    chosen = sorted(random.Random(seed).sample(range(len(candidates)), min(n, len(candidates))))
+    return [Variant(f"{a.id}+{b.id}", a.faults + b.faults, a.points + b.points, a.roles + b.roles,
+                    a.rules + b.rules) for a, b in (candidates[i] for i in chosen)]
+
+
+def enumerate_variants(conversation, fault_names, options=None, pair_count=0, seed=0):
+    """[clean, singles..., pairs...]."""
+    ones = singles(conversation, fault_names, options)
+    return [clean()] + ones + (pairs(ones, pair_count, seed) if pair_count else [])

@@ -1,0 +1,294 @@
+"""tcpfault explore's pure parts: naming a conversation's segments, the fault registry and
+the enumeration, the oracle's rules, normalising and grouping, reproducers' expectations,
+the report. (test_explore_run.py runs the command itself.)"""
+
+import pytest
+
+from tcpfault.explore import conversation, differential, faults, oracle, report, reproducer, variants
+
+
+def segment(n, sender, roles, flags=".", payload=0, t=None, to=None, delivered=None):
+    return {"type": "segment", "id": n, "from": sender, "to": to or ("server" if sender == "client" else "client"),
+            "flags": flags, "payload_len": payload, "roles": roles, "t_ms": float(t if t is not None else n),
+            "delivered_ms": float(delivered if delivered is not None else (t if t is not None else n) + 0.1)}
+
+
+# CL2's conversation as the kernel has it: the case drops the final ACK, the server retransmits its FIN.
+CL2 = [segment(1, "client", "SYN", "S"), segment(2, "server", "SYN_ACK", "S."),
+       segment(3, "client", "HANDSHAKE_ACK|PURE_ACK"), segment(4, "client", "FIN", "F."),
+       segment(5, "server", "PURE_ACK|ACK_OF_FIN"), segment(6, "server", "FIN", "F."),
+       segment(7, "client", "PURE_ACK|FINAL_ACK"), segment(8, "server", "FIN|RETRANSMISSION", "F."),
+       segment(9, "client", "PURE_ACK|FINAL_ACK|RETRANSMISSION"),
+       segment(10, "middlebox", "FIN|COPY", "F.")]
+
+
+def test_segments_are_named_by_sender_primary_role_and_ordinal():
+    conv = conversation.from_events(CL2)
+    assert [p.name for p in conv.points] == [
+        "client SYN #1", "server SYN_ACK #1", "client HANDSHAKE_ACK #1", "client FIN #1", "server ACK_OF_FIN #1",
+        "server FIN #1", "client FINAL_ACK #1"]
+    assert conv.segments == 9 and conv.retransmissions == 2  # the middlebox's copy is no stack's segment
+    final_ack = conv.points[-1]
+    assert final_ack.key == "client.FINAL_ACK.1" and final_ack.receiver == "server"
+    assert not final_ack.has_later_from_sender or final_ack.segment_id < 9
+
+
+def test_the_ordinal_counts_what_a_rule_counts():
+    # The second pure ACK of the client is its PURE_ACK #2 although its first was the handshake's.
+    events = [segment(1, "client", "HANDSHAKE_ACK|PURE_ACK"), segment(2, "client", "PURE_ACK"),
+              segment(3, "client", "DATA", "P.", 10), segment(4, "client", "DATA|RETRANSMISSION", "P.", 10),
+              segment(5, "client", "DATA", "P.", 10)]
+    points = conversation.from_events(events).points
+    assert [p.name for p in points] == ["client HANDSHAKE_ACK #1", "client PURE_ACK #2", "client DATA #1",
+                                        "client DATA #2"]
+    assert points[-1].retransmissions_before == 1  # drop-k's second rule starts after it
+
+
+def test_a_bulk_conversation_keeps_the_first_and_last_few_data_segments():
+    events = [segment(i, "client", "DATA", "P.", 100) for i in range(1, 21)] + [segment(21, "client", "FIN", "F.")]
+    conv = conversation.from_events(events, limit=3)
+    kept = [p.name for p in conv.selected()]
+    assert kept == ["client DATA #1", "client DATA #2", "client DATA #3", "client DATA #18", "client DATA #19",
+                    "client DATA #20", "client FIN #1"]
+    assert len(conv.left_out) == 14
+    assert len(conversation.from_events(events, limit=0).selected()) == 21
+    # Any role a sender repeats: the RSTs a kernel answers late duplicates with.
+    rsts = [segment(i, "server", "RST", "R") for i in range(1, 11)]
+    assert [p.ordinal for p in conversation.from_events(rsts, limit=2).selected()] == [1, 2, 9, 10]
+
+
+def test_enumeration_is_deterministic_and_faults_apply_where_they_can():
+    conv = conversation.from_events(CL2)
+    ids = [v.id for v in variants.enumerate_variants(conv, faults.names())]
+    assert ids == [v.id for v in variants.enumerate_variants(conversation.from_events(CL2), faults.names())]
+    assert ids[0] == "clean"
+    assert "drop@client.SYN.1" in ids and "rst@client.SYN.1" not in ids and "syn@server.SYN_ACK.1" not in ids
+    assert "syn@client.FIN.1" in ids and "rst@server.SYN_ACK.1" in ids
+    assert "swap@client.FINAL_ACK.1" in ids  # the client sends again after it (its retransmission)
+    # 7 points x 8 faults, less rst on the SYN and syn on the SYN and SYN-ACK
+    assert len(ids) == 1 + 7 * 8 - 3
+
+
+def test_a_fault_becomes_rules_on_exactly_that_segment():
+    conv = conversation.from_events(CL2)
+    server_fin = next(p for p in conv.points if p.name == "server FIN #1")
+    drop_k = variants.single(server_fin, faults.REGISTRY["drop-k"], {"drop_k": 2})
+    assert drop_k.id == "drop-k@server.FIN.1"
+    first, again = drop_k.rules
+    assert first == {"action": "drop", "match": {"role": "FIN", "sent_by": "server", "not_role": "RETRANSMISSION"},
+                     "nth": 1, "count": 1, "primary": True}
+    assert again["match"] == {"role": "FIN|RETRANSMISSION", "sent_by": "server"} and again["count"] == 2
+    rst = variants.single(server_fin, faults.REGISTRY["rst"], {})
+    assert rst.rules[0]["action"] == "inject_on" and rst.rules[0]["toward"] == "client"
+
+
+def test_pairs_are_sampled_with_the_seed():
+    ones = variants.singles(conversation.from_events(CL2), ["drop", "duplicate"])
+    a, b = variants.pairs(ones, 5, seed=7), variants.pairs(ones, 5, seed=7)
+    assert [v.id for v in a] == [v.id for v in b] and len(a) == 5
+    assert [v.id for v in variants.pairs(ones, 5, seed=8)] != [v.id for v in a]
+    assert all(v.points[0] != v.points[1] and len(v.rules) == 2 for v in a)
+    assert len(variants.pairs(ones, 10_000, seed=1)) == sum(
+        1 for i, x in enumerate(ones) for y in ones[i + 1:] if x.points != y.points)
+
+
+def test_fault_names_are_checked():
+    assert faults.parse("all") == faults.names()
+    assert faults.parse("rst,drop") == ["drop", "rst"]  # the registry's order
+    with pytest.raises(ValueError, match="unknown fault bogus; choose among drop, drop-k"):
+        faults.parse("drop,bogus")
+
+
+def test_a_fault_registered_twice_is_refused():
+    with pytest.raises(ValueError, match="registered twice"):
+        faults.register(faults.REGISTRY["drop"])
+
+
+# ---- the oracle ----
+
+def record(**fields):
+    base = {"variant": "drop@server.FIN.1", "outcome": "passed", "failure": "", "acted": True, "calls": [],
+            "ends": [], "settled_s": 0.0, "settle_limit_s": 5.0, "sent_while_settling": {"client": 0, "server": 0},
+            "wire": {"unexplained": 0}, "kinds": {}}
+    return {**base, **fields}
+
+
+def call(host, name, result, err=""):
+    return {"host": host, "call": f"{name}(3)", "result": result, "errno": err}
+
+
+def test_bytes_lost_silently_or_delivered_twice_are_violations():
+    lost = record(calls=[call("client", "send", 6), call("server", "recv", 3), call("server", "recv", 0)])
+    assert oracle.check_bytes(lost, []) == [
+        "server read end-of-file after 3 of the 6 bytes client sent, and no call reported an error: bytes lost silently"]
+    told = record(calls=lost["calls"] + [call("client", "send", -1, "ECONNRESET")])
+    assert oracle.check_bytes(told, []) == []
+    twice = record(calls=[call("client", "send", 3), call("server", "recv_exactly", 6)])
+    assert "delivered twice" in oracle.check_bytes(twice, [])[0]
+    assert oracle.check_bytes(record(calls=[call("client", "send", 3), call("server", "recv", 3)]), []) == []
+
+
+def end(host, state):
+    return {"end": host, "host": host, "local": "198.18.0.1:1", "remote": "198.18.0.2:2", "state": state}
+
+
+def test_an_end_silent_in_a_retransmitting_state_is_stuck():
+    stuck = record(ends=[end("server", "LAST_ACK")], settled_s=5.0)
+    assert oracle.check_rest(stuck, []) == [
+        "server 198.18.0.1:1 stuck in LAST_ACK: nothing sent in the 5 s settle, though its retransmission timer "
+        "should have fired"]
+    retrying = record(ends=[end("server", "LAST_ACK")], settled_s=5.0, sent_while_settling={"server": 2})
+    assert oracle.check_rest(retrying, []) == []
+    waiting = record(ends=[end("client", "FIN_WAIT2")], settled_s=0.0)
+    assert oracle.check_rest(waiting, []) == [] and oracle.pending(waiting, []) == ["client in FIN_WAIT2"]
+    assert oracle.check_rest(record(ends=[end("client", "TIME_WAIT"), end("server", "CLOSE_WAIT")]), []) == []
+
+
+def test_the_rest_budget_follows_the_backoff_the_end_showed():
+    # lwIP's FIN: sent at 0, again at 3 s and 9 s (RTO 3 s, doubled): 6 s between the last two.
+    events = [segment(1, "client", "FIN", "F.", t=0), segment(2, "client", "FIN|RETRANSMISSION", "F.", t=3000),
+              segment(3, "client", "FIN|RETRANSMISSION", "F.", t=9000)]
+    assert oracle.backoff_gap_ms(events, "client") == 6000
+    assert oracle.backoff_gap_ms(events[:2], "client") == 3000
+    assert oracle.backoff_gap_ms(events[:1], "client") is None
+    closing = [end("client", "CLOSING")]
+    due_later = record(ends=closing, settled_s=5.0, settle_end_ms=20000.0)   # 11 s silent, 12 s next due
+    assert oracle.check_rest(due_later, events) == [] and oracle.pending(due_later, events) == ["client in CLOSING"]
+    overdue = record(ends=closing, settled_s=5.0, settle_end_ms=30000.0)    # 21 s silent > 2.5 x 6 s
+    assert oracle.check_rest(overdue, events) == [
+        "client 198.18.0.1:1 stuck in CLOSING: silent 21.0 s, though its backoff had reached 6.0 s between "
+        "retransmissions"]
+    assert oracle.pending(overdue, events) == []
+
+
+def test_an_unexplained_state_disagreement_is_a_violation():
+    text = "connection 1\n  unexplained: no rule explains the kernel's FIN_WAIT1 -> CLOSED"
+    found = oracle.check_states(record(wire={"unexplained": 1, "text": text}), [])
+    assert found == ["1 step(s) of the stacks' states disagree with the wire, no known cause: unexplained: no rule "
+                     "explains the kernel's FIN_WAIT1 -> CLOSED"]
+
+
+def transition(host, new, t):
+    return {"type": "transition", "host": host, "local": "a:1", "remote": "b:2", "from": "X", "to": new, "t_ms": t}
+
+
+def test_an_rst_in_answer_to_a_repeat_in_a_synchronized_state_is_flagged():
+    copy = segment(5, "middlebox", "FIN|COPY", "F.", t=10, to="client", delivered=10.1)
+    rst = segment(6, "client", "RST", "R", t=10.5)
+    events = [transition("client", "TIME_WAIT", 9), copy, rst]
+    assert oracle.check_rst(record(), events) == [
+        "client sent an RST (segment #6) in TIME_WAIT in answer to segment #5 (FIN|COPY), a repeat it should "
+        "acknowledge or ignore"]
+    # No socket any more (the kernel kept no TIME_WAIT): an RST is what RFC 9293 asks for.
+    assert oracle.check_rst(record(), [transition("client", "CLOSED", 9), copy, rst]) == []
+    # Too late to be the answer to it.
+    late = segment(6, "client", "RST", "R", t=200)
+    assert oracle.check_rst(record(), [transition("client", "TIME_WAIT", 9), copy, late]) == []
+
+
+def test_a_fault_that_never_acted_is_judged_by_nothing():
+    assert oracle.judge(record(acted=False, ends=[end("server", "LAST_ACK")], settled_s=5.0), []) == []
+    assert oracle.breaks(record(acted=False, outcome="failed", failure="x"), record()) == ""
+
+
+def test_which_case_assertion_a_fault_breaks():
+    clean = record(variant="clean")
+    assert oracle.breaks(record(outcome="failed", failure="expectation failed: 2 x FIN"), clean) == \
+        "expectation failed: 2 x FIN"
+    assert oracle.breaks(record(), clean) == ""
+    same = record(outcome="failed", failure="boom")
+    assert oracle.breaks(same, {**clean, "outcome": "failed", "failure": "boom"}) == ""
+
+
+def test_every_rule_says_its_rfc_basis():
+    assert [r.name for r in oracle.RULES] == ["bytes", "rest", "states", "unsolicited-rst"]
+    assert all("RFC" in r.basis for r in oracle.RULES)
+
+
+# ---- the differential view ----
+
+def test_normalised_outcomes_leave_out_addresses_and_raw_times():
+    a = differential.normalise(record(ends=[end("client", "TIME_WAIT")], body_s=0.31, kinds={"server FIN": 1},
+                                      calls=[call("client", "connect", -1, "ECONNREFUSED")]))
+    assert a == {"verdict": "passed", "ends": ["client TIME_WAIT"], "errnos": ["client connect: ECONNREFUSED"],
+                 "bytes": {"client": {"sent": 0, "received": 0}, "server": {"sent": 0, "received": 0}},
+                 "segments": ["server FIN"], "timing": "under 0.5 s"}
+    assert differential.timing_class(3.2) == "2-10 s"
+
+
+def test_differences_leave_out_what_the_clean_run_shows_and_group_by_fault_and_role():
+    def n(ends, verdict="passed"):
+        return {"verdict": verdict, "ends": ends}
+    outcomes = {
+        "kernel": {"clean": n(["client TIME_WAIT"]), "drop@server.FIN.1": n(["client TIME_WAIT"]),
+                   "drop@server.FIN.2": n(["client TIME_WAIT"], "failed"), "dup@x": n(["client TIME_WAIT"])},
+        "lwip": {"clean": n(["client CLOSED"]), "drop@server.FIN.1": n(["client CLOSED"]),
+                 "drop@server.FIN.2": n(["client CLOSED"]), "dup@x": n(["client CLOSED"], "failed")}}
+    found = differential.compare(outcomes, ["kernel", "lwip"])
+    assert set(found) == {"drop@server.FIN.2", "dup@x"}  # the ends differ as in the clean run: not the fault's
+    assert found["drop@server.FIN.2"] == {"verdict": {"kernel": "failed", "lwip": "passed"}}
+    listed = [{"id": "drop@server.FIN.1", "faults": ["drop"], "roles": ["server FIN"]},
+              {"id": "drop@server.FIN.2", "faults": ["drop"], "roles": ["server FIN"]},
+              {"id": "dup@x", "faults": ["duplicate"], "roles": ["client DATA"]}]
+    groups = differential.group(found, listed)
+    assert [(g["fault"], g["role"], g["representative"], g["variants"]) for g in groups] == [
+        ("drop", "server FIN", "drop@server.FIN.2", ["drop@server.FIN.2"]),
+        ("duplicate", "client DATA", "dup@x", ["dup@x"])]
+
+
+# ---- reproducers and the report ----
+
+def test_a_reproducer_expects_what_appeared_and_vanished_because_of_the_fault():
+    clean = record(variant="clean", kinds={"server FIN": 1, "client FINAL_ACK": 1}, ends=[end("client", "TIME_WAIT")])
+    run = record(outcome="failed", failure="expectation failed: 2 x FIN from server within 3000 ms",
+                 kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1}, ends=[end("client", "TIME_WAIT")])
+    expected = reproducer.expected(run, clean)
+    assert expected["must_see"] == ["server FIN RETRANSMISSION"] and expected["must_not_see"] == ["client FINAL_ACK"]
+    assert "body_ends" not in expected  # as in the clean run: not the fault's doing
+    reset = record(body_ends=[end("client", "CLOSED")], calls=[call("client", "recv", -1, "ECONNRESET")])
+    assert reproducer.expected(reset, {**clean, "body_ends": [end("client", "ESTABLISHED")]})["body_ends"] == [
+        "client CLOSED"]
+    assert reproducer.expected(reset, clean)["errnos"] == ["client recv: ECONNRESET"]
+    assert reproducer.tells_fault_apart(run, clean)
+    assert not reproducer.tells_fault_apart(clean, clean)
+    assert reproducer.file_name("lwip", "drop-k@server.FIN.1") == "test_explore_lwip_drop_k_server_fin_1.py"
+
+
+def test_the_markdown_report_puts_violations_first_and_tables_segment_by_fault():
+    result = {"outcome": "failed", "failure": "x", "acted": True, "breaks": "expectation failed: x",
+              "violations": [], "pending": []}
+    data = {"case": "CL2", "test": "test_close.py::test_cl2_final_ack_lost", "family": 4, "targets": ["kernel"],
+            "faults": ["drop", "rst"], "pairs": 0, "seed": 0, "wall_s": 3.0, "summary": {"variants_run": 2},
+            "conversations": {"kernel": {"segments": 9, "points": ["server FIN #1"], "left_out": [], "limit": 3}},
+            "not_run": [], "points": [{"name": "server FIN #1", "key": "server.FIN.1"}],
+            "sight": {"kernel": {"acted": 2, "broke_the_case": 2, "unseen_violations": []}},
+            "violations": [{"target": "kernel", "variant": "rst@server.FIN.1", "rule": "rest",
+                            "what": "server stuck in LAST_ACK", "reproducer": "r.py", "also_clean": False}],
+            "differences": [],
+            "results": {"kernel": {"drop@server.FIN.1": result,
+                                   "rst@server.FIN.1": {**result, "violations": [{"rule": "rest", "what": "w"}]}}}}
+    text = report.markdown(data)
+    assert text.index("## Violations") < text.index("## Differences") < text.index("## Segment x fault")
+    assert "| kernel | `rst@server.FIN.1` | rest | server stuck in LAST_ACK | r.py |" in text
+    assert "| server FIN #1 | breaks | VIOLATION |" in text
+    assert "- kernel: the case's assertions caught 2 of the 2 faults that acted; 0 broke an oracle rule" in text
+    assert "- kernel `drop@server.FIN.1`: expectation failed: x" in text
+
+
+def test_items_only_one_targets_clean_run_shows_are_left_out_of_list_fields():
+    outcomes = {
+        "kernel": {"clean": {"ends": ["client TIME_WAIT", "server listener CLOSED"]},
+                   "rst@server.FIN.1": {"ends": ["client CLOSED", "server listener CLOSED"]},
+                   "rst@client.FIN.1": {"ends": ["client CLOSED", "server listener CLOSED"]}},
+        "lwip": {"clean": {"ends": ["client TIME_WAIT"]},
+                 "rst@server.FIN.1": {"ends": ["client CLOSED"]},
+                 "rst@client.FIN.1": {"ends": ["client FIN_WAIT2"]}}}
+    found = differential.compare(outcomes, ["kernel", "lwip"])
+    assert found == {"rst@client.FIN.1": {"ends": {"kernel": ["client CLOSED"], "lwip": ["client FIN_WAIT2"]}}}
+
+
+def test_a_difference_shows_what_each_target_alone_has():
+    values = {"kernel": ["client FIN", "server RST"], "lwip": ["client FIN"]}
+    assert report._only_here(values, "kernel") == "only server RST"
+    assert report._only_here(values, "lwip") == "nothing the others lack"
+    assert report._only_here({"kernel": "passed", "lwip": "failed"}, "lwip") == "failed"
