@@ -258,6 +258,8 @@ class Explainer {
         dropped += g->fate.rfind("dropped", 0) == 0;
         if (!first_try) first_try = g;
       }
+    // The last segment repeats a bare ACK (a retransmitted final ACK): no try to time out.
+    if (!first_try) return std::nullopt;
     const Roles r = last_sent->classified.roles;
     std::string timer;
     if (e_->agent()) {
