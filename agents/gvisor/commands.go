@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"math"
 	"net"
 	"time"
@@ -168,9 +169,6 @@ func (c *commands) connect(a args) job {
 			}
 		}
 		remote := fullAddress(to)
-		entry, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
-		s.wq.EventRegister(&entry)
-		defer s.wq.EventUnregister(&entry)
 		err := s.ep.Connect(to)
 		tuple := map[string]any{"remote": remote}
 		if local, lerr := s.ep.GetLocalAddress(); lerr == nil && local.Port != 0 {
@@ -178,7 +176,10 @@ func (c *commands) connect(a args) job {
 		}
 		switch err.(type) {
 		case *tcpip.ErrConnectStarted:
-			if !waitConnected(s, ch, deadline) { // still connecting: the socket goes on, as a kernel's would
+			// The handshake's end is a writable event, as gVisor's blocking connect(2) waits for.
+			connected, _ := wait(s, waiter.WritableEvents|waiter.EventHUp|waiter.EventErr, deadline,
+				func() bool { return !connecting(s.ep) })
+			if !connected { // still connecting: the socket goes on, as a kernel's would
 				tuple["conn"] = c.handles.add(s)
 				return nil, &socketError{"EINPROGRESS", "the connection is still being made at the timeout", tuple}
 			}
@@ -199,21 +200,6 @@ func (c *commands) connect(a args) job {
 		local, _ := s.ep.GetLocalAddress()
 		return map[string]any{"conn": c.handles.add(s), "local": fullAddress(local), "remote": remote}, nil
 	}
-}
-
-// waitConnected waits for the handshake's end (a writable event, as gVisor's blocking
-// connect(2) does), or the deadline.
-func waitConnected(s *socket, ch chan struct{}, deadline time.Time) bool {
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	for connecting(s.ep) {
-		select {
-		case <-ch:
-		case <-timer.C:
-			return !connecting(s.ep)
-		}
-	}
-	return true
 }
 
 // bindError is gVisor's bind(2): an ephemeral port search that found none is EADDRINUSE.
@@ -299,7 +285,7 @@ func (c *commands) recv(a args) job {
 		case failed != nil:
 			return nil, failure(failed, "recv")
 		}
-		return map[string]any{"data": hexString(buf.Bytes()), "eof": eof}, nil
+		return map[string]any{"data": hex.EncodeToString(buf.Bytes()), "eof": eof}, nil
 	}
 }
 
@@ -341,7 +327,7 @@ func (c *commands) close(a args) job {
 		defer s.wq.EventUnregister(&entry)
 		s.ep.Close()
 		if linger := s.ep.SocketOptions().GetLinger(); linger.Enabled && linger.Timeout > 0 {
-			lingerClose(s, ch, time.Now().Add(linger.Timeout))
+			lingerClose(ch, time.Now().Add(linger.Timeout))
 		}
 		return map[string]any{}, nil
 	}
@@ -349,20 +335,11 @@ func (c *commands) close(a args) job {
 
 // lingerClose is gVisor's close(2) with SO_LINGER (sentry/socket/netstack: Release): it
 // blocks until the endpoint signals its end (hang-up or error) or the linger time is up.
-func lingerClose(s *socket, ch chan struct{}, deadline time.Time) {
+func lingerClose(ch chan struct{}, deadline time.Time) {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case <-ch:
 	case <-timer.C:
 	}
-}
-
-func hexString(data []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 2*len(data))
-	for i, b := range data {
-		out[2*i], out[2*i+1] = digits[b>>4], digits[b&0xf]
-	}
-	return string(out)
 }

@@ -33,18 +33,19 @@ var counterTable = map[string]counter{
 	"TcpExt.TCPSackRecovery": {"SACKRecovery", func(t *tcpip.TCPStats) uint64 { return t.SACKRecovery.Value() }},
 	"TcpExt.TCPRenoRecovery": {"FastRecovery (NewReno)", func(t *tcpip.TCPStats) uint64 { return t.FastRecovery.Value() }},
 	"TcpExt.ListenOverflows": {"ListenOverflowSynDrop + ListenOverflowAckDrop (a full accept queue)",
-		func(t *tcpip.TCPStats) uint64 {
-			return t.ListenOverflowSynDrop.Value() + t.ListenOverflowAckDrop.Value()
-		}},
+		listenOverflows},
 	"TcpExt.ListenDrops": {"ListenOverflowSynDrop + ListenOverflowAckDrop: netstack drops a listener's segments for no other counted reason",
-		func(t *tcpip.TCPStats) uint64 {
-			return t.ListenOverflowSynDrop.Value() + t.ListenOverflowAckDrop.Value()
-		}},
+		listenOverflows},
 	"TcpExt.SyncookiesSent": {"ListenOverflowSynCookieSent", func(t *tcpip.TCPStats) uint64 { return t.ListenOverflowSynCookieSent.Value() }},
 	"TcpExt.TCPReqQFullDoCookies": {"ListenOverflowSynCookieSent (netstack sends a cookie only when the SYN queue is full, unless always)",
 		func(t *tcpip.TCPStats) uint64 { return t.ListenOverflowSynCookieSent.Value() }},
 	"TcpExt.SyncookiesRecv":   {"ListenOverflowSynCookieRcvd", func(t *tcpip.TCPStats) uint64 { return t.ListenOverflowSynCookieRcvd.Value() }},
 	"TcpExt.SyncookiesFailed": {"ListenOverflowInvalidSynCookieRcvd", func(t *tcpip.TCPStats) uint64 { return t.ListenOverflowInvalidSynCookieRcvd.Value() }},
+}
+
+// listenOverflows: the SYNs and ACKs a full accept queue dropped.
+func listenOverflows(t *tcpip.TCPStats) uint64 {
+	return t.ListenOverflowSynDrop.Value() + t.ListenOverflowAckDrop.Value()
 }
 
 // declaredCounters is the hello reply's "counters": each name with what it counts.

@@ -5,7 +5,9 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -72,13 +74,10 @@ func (a args) bad(name, expected string) *protocolError {
 func (a args) integer(name string, min, max int64) int64 {
 	v := a.raw(name)
 	n, err := strconv.ParseInt(string(v), 10, 64)
+	if errors.Is(err, strconv.ErrRange) && v[0] != '-' {
+		n, err = math.MaxInt64, nil // a count past int64: as large as it gets, as lwIP's agent reads it
+	}
 	if err != nil || n < min || n > max {
-		if err != nil && strings.Trim(string(v), "0123456789") == "" {
-			n = math.MaxInt64 // a positive integer too large for int64
-			if n <= max {
-				return n
-			}
-		}
 		panic(a.bad(name, fmt.Sprintf("must be an integer from %d to %d, not %s", min, max, v)))
 	}
 	return n
@@ -204,28 +203,14 @@ func (l *lineReader) next() (line []byte, tooLong bool, err error) {
 
 func hexBytes(a args, name string) []byte {
 	text := a.str(name)
-	out := make([]byte, len(text)/2)
-	if len(text)%2 != 0 {
+	out, err := hex.DecodeString(text)
+	var bad hex.InvalidByteError
+	switch {
+	case errors.As(err, &bad):
+		at := strings.IndexByte(text, byte(bad)) &^ 1 // the pair it is in
+		panic(badRequest("%s data: '%s' at offset %d is not hex", a.cmd, text[at:at+2], at))
+	case err != nil:
 		panic(badRequest("%s data: hex data has an odd number of digits", a.cmd))
 	}
-	for i := range out {
-		hi, lo := hexDigit(text[2*i]), hexDigit(text[2*i+1])
-		if hi < 0 || lo < 0 {
-			panic(badRequest("%s data: '%s' at offset %d is not hex", a.cmd, text[2*i:2*i+2], 2*i))
-		}
-		out[i] = byte(hi<<4 | lo)
-	}
 	return out
-}
-
-func hexDigit(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
 }

@@ -95,24 +95,17 @@ void AgentTarget::hello(const netns::Topology& topology) {
       features_.insert(f.get<std::string>());
     }
   }
-  std::map<std::string, AgentSysctl> declared;
-  if (reply.contains("sysctls")) {
+  // An optional declaration of hello (sysctls, counters): parsed, or the agent's garbage.
+  auto declared = [&](const char* field, auto parse) -> decltype(parse(Json())) {
+    if (!reply.contains(field)) return {};
     try {
-      declared = parse_agent_sysctls(reply["sysctls"]);
+      return parse(reply[field]);
     } catch (const std::invalid_argument& e) {
       client_->fail(std::string("sent garbage: ") + e.what());
     }
-  }
-  sysctls_ = std::make_unique<AgentSysctls>(std::move(declared), client_);
-  std::map<std::string, std::string> counted;
-  if (reply.contains("counters")) {
-    try {
-      counted = parse_agent_counters(reply["counters"]);
-    } catch (const std::invalid_argument& e) {
-      client_->fail(std::string("sent garbage: ") + e.what());
-    }
-  }
-  counters_ = std::make_unique<AgentCounters>(std::move(counted), client_);
+  };
+  sysctls_ = std::make_unique<AgentSysctls>(declared("sysctls", parse_agent_sysctls), client_);
+  counters_ = std::make_unique<AgentCounters>(declared("counters", parse_agent_counters), client_);
   std::string listed;
   for (const auto& f : features_) listed += (listed.empty() ? "" : ", ") + f;
   trace_->note(netns::to_string(target_.side) + " agent: " + (agent_name_.empty() ? "(unnamed)" : agent_name_) +

@@ -6,7 +6,6 @@
     plugin        a pytest plugin: runs an unchanged test once per variant, one JSON record each
     replay        what the plugin and the generated reproducers share: running a test body,
                   observing the scenario afterwards, checking a reproducer's expectations
-    wire_compare  the wire-inferred states against the stacks', in a forked child (a crash costs one record)
     oracle        the rules a run no one wrote assertions for is judged by, with their RFC basis
     differential  outcomes normalised and compared across targets, differences grouped
     reproducer    a pytest file per violation and difference group

@@ -12,8 +12,7 @@ With FILE, each test it names runs once per variant (ids such as [IPv4-drop@serv
 the `net` fixture adds the variant's fault rules before the test body (apply()). The body
 runs through tcpfault.explore.replay.run_body, so that its sockets close even when it fails;
 then, at teardown and before the scenario closes, the plugin lets every end settle (at most
-"settle" seconds), compares the wire's states with the stacks' (net.compare_wire_states, in a forked child:
-tcpfault.explore.wire_compare) and
+"settle" seconds), compares the wire's states with the stacks' (net.compare_wire_states) and
 appends one JSON line per run to "records". A variant started after "deadline" is skipped
 ("not run: the --budget was spent").
 
@@ -30,7 +29,7 @@ import pytest
 
 from tcpfault import wire_check
 
-from . import replay, wire_compare
+from . import replay
 
 _CONFIG = pytest.StashKey[dict]()
 WIRE_SETTLE_S = 1.0
@@ -154,15 +153,21 @@ def _record(item, net, state, config):
               "rules": [{"label": h.label, "matched": h.matched, "applied": h.applied, "primary": r.get("primary", True)}
                         for r, h in state["rules"]],
               **observed}
-    # The child is forked once the trace has stopped growing: the segments the test's
-    # closing sockets sent are in, and no engine thread is likely to hold the trace's lock
-    # at the fork (a child that inherits it held waits forever: it is killed and tried again).
-    replay.quiet(net, WIRE_SETTLE_S)
-    record["wire"] = wire_compare.compare(net)
-    if record["wire"].get("unexplained") or wire_compare.TIMED_OUT in record["wire"].get("error", ""):
-        replay.quiet(net, WIRE_SETTLE_S)  # a segment or a state step may still have been on its way
-        record["wire"] = wire_compare.compare(net)
+    record["wire"] = wire_states(net)
     return record
+
+
+def wire_states(net):
+    """The wire's states against the stacks': {"agreements", "disagreements", "unexplained",
+    "text"}, or {"error": ...} when the comparison could not be made. While something is
+    unexplained the comparison itself waits up to WIRE_SETTLE_S for a segment or a state
+    step still on its way."""
+    try:
+        comparison = net.compare_wire_states(settle=WIRE_SETTLE_S)
+    except Exception as error:  # noqa: BLE001 - a run the rule could not judge is said so
+        return {"error": f"{type(error).__name__}: {error}"}
+    return {"agreements": comparison.agreements, "disagreements": comparison.disagreements,
+            "unexplained": comparison.unexplained, "text": str(comparison) if comparison.unexplained else ""}
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -114,19 +114,6 @@ def settle(net, seconds):
         time.sleep(POLL_S)
 
 
-def quiet(net, seconds):
-    """Waits until the trace has grown by nothing for POLL_S * 5, at most `seconds`."""
-    deadline = time.monotonic() + seconds
-    size, still_since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        now = len(net.trace.segments()) + len(net.trace.transitions())
-        if now != size:
-            size, still_since = now, time.monotonic()
-        elif time.monotonic() - still_since >= POLL_S * 5:
-            return
-        time.sleep(POLL_S)
-
-
 def _kind(segment):
     roles = str(segment.roles).split("|")
     role = primary_role("|".join(r for r in roles if r != "RETRANSMISSION")) or "OTHER"
