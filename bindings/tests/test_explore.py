@@ -258,7 +258,9 @@ def test_the_markdown_report_puts_violations_first_and_tables_segment_by_fault()
     result = {"outcome": "failed", "failure": "x", "acted": True, "breaks": "expectation failed: x",
               "violations": [], "pending": []}
     data = {"case": "CL2", "test": "test_close.py::test_cl2_final_ack_lost", "family": 4, "targets": ["kernel"],
-            "faults": ["drop", "rst"], "pairs": 0, "seed": 0, "wall_s": 3.0, "summary": {"variants_run": 2},
+            "faults": ["drop", "rst"], "pairs": 0, "seed": 0, "wall_s": 3.0,
+            "summary": {"variants_run": 2, "violations": 1, "difference_groups": 0, "new_violations": 1,
+                        "new_difference_groups": 0, "known_by_class": {}},
             "conversations": {"kernel": {"segments": 9, "points": ["server FIN #1"], "left_out": [], "limit": 3}},
             "not_run": [], "points": [{"name": "server FIN #1", "key": "server.FIN.1"}],
             "sight": {"kernel": {"acted": 2, "broke_the_case": 2, "unseen_violations": []}},
@@ -269,7 +271,8 @@ def test_the_markdown_report_puts_violations_first_and_tables_segment_by_fault()
                                    "rst@server.FIN.1": {**result, "violations": [{"rule": "rest", "what": "w"}]}}}}
     text = report.markdown(data)
     assert text.index("## Violations") < text.index("## Differences") < text.index("## Segment x fault")
-    assert "| kernel | `rst@server.FIN.1` | rest | server stuck in LAST_ACK | r.py |" in text
+    assert "| kernel | `rst@server.FIN.1` | rest | server stuck in LAST_ACK | NEW | r.py |" in text
+    assert "- 1 violations (1 new), 0 difference groups (0 new)." in text
     assert "| server FIN #1 | breaks | VIOLATION |" in text
     assert "- kernel: the case's assertions caught 2 of the 2 faults that acted; 0 broke an oracle rule" in text
     assert "- kernel `drop@server.FIN.1`: expectation failed: x" in text
@@ -287,8 +290,15 @@ def test_items_only_one_targets_clean_run_shows_are_left_out_of_list_fields():
     assert found == {"rst@client.FIN.1": {"ends": {"kernel": ["client CLOSED"], "lwip": ["client FIN_WAIT2"]}}}
 
 
-def test_a_difference_shows_what_each_target_alone_has():
+def test_a_difference_shows_what_each_target_has_or_lacks():
     values = {"kernel": ["client FIN", "server RST"], "lwip": ["client FIN"]}
-    assert report._only_here(values, "kernel") == "only server RST"
-    assert report._only_here(values, "lwip") == "nothing the others lack"
-    assert report._only_here({"kernel": "passed", "lwip": "failed"}, "lwip") == "failed"
+    assert report.shown(values, "kernel") == "has server RST"
+    assert report.shown(values, "lwip") == "lacks server RST"
+    # Three targets: each differs from some other, none alone has anything.
+    three = {"kernel": ["A"], "lwip": ["B"], "gvisor": ["A", "B"]}
+    assert report.shown(three, "kernel") == "has A; lacks B"
+    assert report.shown(three, "gvisor") == "has A, B"
+    two_against_one = {"kernel": ["A"], "lwip": ["A"], "gvisor": []}
+    assert report.shown(two_against_one, "kernel") == "has A"
+    assert report.shown(two_against_one, "gvisor") == "lacks A"
+    assert report.shown({"kernel": "passed", "lwip": "failed"}, "lwip") == "failed"

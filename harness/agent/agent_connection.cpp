@@ -101,6 +101,23 @@ class AgentConnection : public ConnectionImpl, public std::enable_shared_from_th
     if (!handle_) closed_at_ = "connect() failed: the agent made no connection";
   }
 
+  // As a kernel socket closes when its last handle goes, so does an agent's: a test that
+  // drops a connection without closing it sees the same close on every target. Nothing
+  // is sent once the session ended or the agent failed (the request then throws).
+  ~AgentConnection() override {
+    std::optional<std::int64_t> held;
+    {
+      std::lock_guard lock(mu_);
+      held = handle_;
+    }
+    if (!held || ctx_.client->failure()) return;
+    try {
+      ctx_.client->request("close", {{"conn", *held}}, kAgentGrace);
+    } catch (const std::exception&) {
+      // The scenario is ending or the agent failed: that is reported where it happened.
+    }
+  }
+
   void close_for(const std::string& why) {
     std::lock_guard lock(mu_);
     if (!handle_) return;
@@ -394,6 +411,21 @@ class AgentListener : public ListenerImpl {
  public:
   AgentListener(AgentContext ctx, std::int64_t handle, SockAddr local)
       : ctx_(std::move(ctx)), handle_(handle), local_(local) {}
+
+  // A dropped listener stops listening, as a kernel one does (see ~AgentConnection).
+  ~AgentListener() override {
+    std::optional<std::int64_t> held;
+    {
+      std::lock_guard lock(mu_);
+      held = handle_;
+    }
+    if (!held || ctx_.client->failure()) return;
+    try {
+      ctx_.client->request("close", {{"listener", *held}}, kAgentGrace);
+    } catch (const std::exception&) {
+      // The scenario is ending or the agent failed: that is reported where it happened.
+    }
+  }
 
   void close_for(const std::string& why) {
     std::lock_guard lock(mu_);

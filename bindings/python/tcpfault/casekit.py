@@ -127,3 +127,11 @@ def expect_counter_where_counted(net, host, key, at_least, at_most=None):
         net.expect_counter(host, key, at_least=at_least, at_most=at_most)
     except tcpfault.NotApplicable as absent:
         net.trace.note(f"not checked: {host} {key} ({absent})")
+
+
+def bulk_bytes(size):
+    """A bulk transfer's size: `size`, or tcpfault explore's smaller --transfer-bytes while
+    the case runs under explore (its faults go on the first and last segments of each kind;
+    the middle only costs time). Conformance runs always get `size`."""
+    from tcpfault.explore import limits  # the plugin sets the cap per test
+    return limits.bulk_bytes(size)

@@ -4,6 +4,7 @@
     faults        the fault registry: what each fault does to one segment, and where it applies
     variants      the enumeration (deterministic; --faults, --pairs N --seed S)
     plugin        a pytest plugin: runs an unchanged test once per variant, one JSON record each
+    limits        what a case scales down under explore (a bulk transfer's size)
     replay        what the plugin and the generated reproducers share: running a test body,
                   observing the scenario afterwards, checking a reproducer's expectations
     oracle        the rules a run no one wrote assertions for is judged by, with their RFC basis

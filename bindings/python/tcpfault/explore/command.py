@@ -3,8 +3,9 @@ targets, judged by the oracle, compared across targets, with reproducers.
 
     tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST]
                      [--pairs N --seed S] [--jobs N] [--budget SECONDS] [--settle SECONDS]
-                     [--data-segments N] [--drop-k K] [--family 4|6] [--out DIR] [--reproducers DIR]
-                     [--reproduce findings|all]
+                     [--clean-runs N] [--data-segments N] [--transfer-bytes N] [--drop-k K]
+                     [--family 4|6] [--out DIR] [--reproducers DIR] [--reproduce findings|all]
+                     [--known FILE]
 
 1. Record: the test once per target, clean (no fault of explore's), its timeline read into a
    Conversation (tcpfault.explore.conversation).
@@ -14,7 +15,8 @@ targets, judged by the oracle, compared across targets, with reproducers.
 3. Judge every run (tcpfault.explore.oracle), compare the targets (tcpfault.explore.differential),
    write a reproducer per violation and difference group (tcpfault.explore.reproducer), and the
    report (tcpfault.explore.report): OUT/explore.json and OUT/explore.md.
-Exit status: 0 no violation and no difference, 1 some, 2 bad input, 3 could not run.
+Exit status: 0 no violation and no difference the findings file does not know (known.py),
+1 some, 2 bad input, 3 could not run.
 """
 
 import json
@@ -27,13 +29,16 @@ from .. import case_runs, exit_codes, preflight, targets as target_programs
 from ..conformance.command import check_target
 from ..progress import terminal
 from . import conversation as conversations, differential, faults as fault_registry, oracle, report as reports
-from . import replay, reproducer, variants as variant_enum
+from . import known as known_findings, replay, reproducer, variants as variant_enum
 
 COMMAND = "explore"
 PROGRESS_S = 0.2  # how long a look for new records waits on a run's end
+DEFAULT_CLEAN_RUNS = 3  # what differs between a target's clean runs is not a fault's doing
+DEFAULT_TRANSFER_BYTES = 1_000_000  # a bulk case's faults are on its first and last segments; the rest is time
 USAGE = ("tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST] [--pairs N --seed S]\n"
-         "                        [--jobs N] [--budget SECONDS] [--settle SECONDS] [--data-segments N] [--drop-k K]\n"
-         "                        [--family 4|6] [--out DIR] [--reproducers DIR] [--reproduce findings|all]")
+         "                        [--jobs N] [--budget SECONDS] [--settle SECONDS] [--clean-runs N] [--data-segments N]\n"
+         "                        [--transfer-bytes N] [--drop-k K] [--family 4|6] [--out DIR] [--reproducers DIR]\n"
+         "                        [--reproduce findings|all] [--known FILE]")
 
 
 def usage(message):
@@ -53,7 +58,9 @@ def check(options):
     except ValueError as e:
         raise usage(str(e)) from None
     for name, value, least in (("--pairs", options.pairs, 0), ("--jobs", options.jobs, 1),
-                               ("--data-segments", options.data_segments, 0), ("--drop-k", options.drop_k, 1)):
+                               ("--clean-runs", options.clean_runs, 1),
+                               ("--data-segments", options.data_segments, 0), ("--transfer-bytes", options.transfer_bytes, 0),
+                               ("--drop-k", options.drop_k, 1)):
         if value < least:
             raise usage(f"{name} must be {least} or more, not {value}")
     for name, value in (("--budget", options.budget), ("--settle", options.settle)):
@@ -64,6 +71,10 @@ def check(options):
     preflight.output_folder(COMMAND, "--out", options.out)
     preflight.output_folder(COMMAND, "--reproducers", options.reproducers)
     options.test = resolve_test(options)
+    try:
+        options.findings = load_findings(options)
+    except known_findings.FindingsError as e:
+        raise usage(f"--known: {e}") from None
     for target in options.target:
         if target in target_programs.AGENTS:
             try:
@@ -71,6 +82,15 @@ def check(options):
             except Exception as e:  # noqa: BLE001 - tcpfault.Error: the agent is not built
                 raise exit_codes.cannot_run(COMMAND, f"--target {target}: {e}") from None
     preflight.need_root(COMMAND, "every scenario runs in network namespaces of its own, behind NFQUEUE")
+
+
+def load_findings(options):
+    """The known findings: --known FILE, else the cases folder's (none when it has no file)."""
+    path = options.known or known_findings.default_path(case_runs.cases_dir())
+    if options.known is None and not os.path.exists(path):
+        return []
+    options.known = path
+    return known_findings.load(path)
 
 
 def resolve_test(options):
@@ -108,7 +128,7 @@ def start_run(options, target, variants, deadline, name, records):
     with open(explore_file, "w") as out:
         json.dump({"tests": [options.test.split(os.sep)[-1]], "variants": [v.as_json() for v in variants],
                    "records": os.path.abspath(records), "settle": options.settle,
-                   "deadline": deadline}, out)
+                   "deadline": deadline, "transfer_bytes": options.transfer_bytes or None}, out)
     args = [sys.executable, "-m", "pytest", options.test, "-p", "no:cacheprovider", "-q", "--tb=line",
             "--tcpfault-family", str(options.family), "--tcpfault-target", target, "--tcpfault-explore", explore_file,
             "--tcpfault-artifacts", os.path.join(folder, f"{name}-artifacts"),  # a run again keeps the first's
@@ -220,7 +240,8 @@ def command(options):
         for again in (False, True):
             if os.path.exists(records_path(options, target, again)):
                 os.remove(records_path(options, target, again))
-    run_all(options, [(t, [variant_enum.clean()]) for t in options.target], lines, "clean")  # 1. clean
+    cleans = [variant_enum.clean(n) for n in range(1, options.clean_runs + 1)]
+    run_all(options, [(t, cleans) for t in options.target], lines, "clean")  # 1. clean, and its repeats
     for target in options.target:
         clean = read_records(records_path(options, target)).get("clean")
         if clean is None or not clean.get("timeline") or not os.path.exists(clean["timeline"]):
@@ -229,7 +250,7 @@ def command(options):
         convs[target] = conversations.read(clean["timeline"], options.data_segments)
         enumerated[target] = variant_enum.enumerate_variants(convs[target], options.fault_names, bulk,
                                                              options.pairs, options.seed)
-    lines.total = len(options.target) + sum(len(v) - 1 for v in enumerated.values())
+    lines.total = len(options.target) * len(cleans) + sum(len(v) - 1 for v in enumerated.values())
     run_all(options, [(t, enumerated[t][1:]) for t in options.target if len(enumerated[t]) > 1],  # 2. variants
             lines, "variants", deadline)
     for target in options.target:
@@ -252,12 +273,13 @@ def command(options):
     with open(os.path.join(options.out, "explore.md"), "w") as out:
         out.write(reports.markdown(report))
     s = report["summary"]
-    sys.stdout.write(f"tcpfault explore: {s['variants_run']} runs, {s['violations']} violations, "
-                     f"{s['difference_groups']} difference groups, {s['not_run']} not run, {report['wall_s']:.0f} s; "
+    sys.stdout.write(f"tcpfault explore: {s['variants_run']} runs, {s['violations']} violations "
+                     f"({s['new_violations']} new), {s['difference_groups']} difference groups "
+                     f"({s['new_difference_groups']} new), {s['not_run']} not run, {report['wall_s']:.0f} s; "
                      f"report {os.path.join(options.out, 'explore.md')}, "
                      f"{sum(1 for r in report['reproducers'] if r['path'])} reproducers in "
                      f"{options.reproducers}\n")
-    return exit_codes.FAILED if s["violations"] or s["difference_groups"] else exit_codes.OK
+    return exit_codes.FAILED if s["new_violations"] or s["new_difference_groups"] else exit_codes.OK
 
 
 def judge(options, convs, enumerated, raw, wall):
@@ -265,12 +287,16 @@ def judge(options, convs, enumerated, raw, wall):
     for target in options.target:
         for v in enumerated[target]:
             by_id.setdefault(v.id, v.as_json())
-    results, violations, outcomes, not_run, wanted = {}, [], {}, [], {}
+    results, violations, outcomes, not_run, wanted, noisy = {}, [], {}, [], {}, {}
     case = options.case or ""
     for target in options.target:
         clean = raw[target].get("clean")
         results[target], outcomes[target] = {}, {}
+        noisy[target] = differential.noise([differential.normalise(r) for v, r in raw[target].items()
+                                            if variant_enum.is_clean(v) and r.get("outcome") != "skipped"])
         for variant_id, record in sorted(raw[target].items(), key=lambda item: item[0] != "clean"):
+            if variant_enum.is_clean(variant_id) and variant_id != variant_enum.CLEAN:
+                continue  # a repeat of the clean run: only its noise counts
             if record.get("outcome") == "skipped":
                 not_run.append({"target": target, "variant": variant_id})
             events = timeline_events(record)
@@ -293,7 +319,7 @@ def judge(options, convs, enumerated, raw, wall):
                 "violations", [])} if variant_id != "clean" else set()
             violations += [{"target": target, "variant": variant_id, **v.as_json(), "reproducer": None,
                             "also_clean": (v.rule, replay.masked(v.what)) in seen_clean} for v in found]
-    differences = differential.compare(outcomes, options.target) if len(options.target) > 1 else {}
+    differences = differential.compare(outcomes, options.target, noisy) if len(options.target) > 1 else {}
     groups = differential.group(differences, [by_id[v] for v in by_id])
     for g in groups:
         g["representative_fields"] = differences[g["representative"]]
@@ -301,6 +327,9 @@ def judge(options, convs, enumerated, raw, wall):
         for target in options.target:
             wanted.setdefault((target, g["representative"]), f"differs between targets in {', '.join(g['fields'])} "
                                                              f"({g['fault']} on {g['role']})")
+    known_findings.classify(options.findings, case, violations, groups,
+                            lambda g, field: {t: reports.shown(g["representative_fields"][field], t)
+                                              for t in options.target})
     points, seen = [], set()
     for target in options.target:
         for p in convs[target].selected():
@@ -310,20 +339,34 @@ def judge(options, convs, enumerated, raw, wall):
     return {
         "schema": "tcpfault-explore/1", "case": case, "test": options.test, "family": options.family,
         "targets": options.target, "faults": options.fault_names, "pairs": options.pairs, "seed": options.seed,
-        "options": {"settle_s": options.settle, "budget_s": options.budget, "data_segments": options.data_segments,
-                    "drop_k": options.drop_k, "jobs": options.jobs},
+        "options": {"settle_s": options.settle, "budget_s": options.budget, "clean_runs": options.clean_runs,
+                    "data_segments": options.data_segments,
+                    "transfer_bytes": options.transfer_bytes, "known": options.known, "drop_k": options.drop_k, "jobs": options.jobs},
         "wall_s": round(wall, 1),
         "conversations": {t: {"segments": c.segments, "retransmissions": c.retransmissions,
                               "points": [p.name for p in c.points], "left_out": [p.name for p in c.left_out],
                               "limit": c.limit} for t, c in convs.items()},
         "points": points, "variants": list(by_id.values()), "rules": [
             {"name": r.name, "says": r.says, "basis": r.basis} for r in oracle.RULES],
+        "noise": {t: {f: sorted(v) if isinstance(v, set) else v for f, v in n.items()} for t, n in noisy.items()},
         "results": results, "violations": violations, "differences": groups, "not_run": not_run,
         "reproducers": [], "wanted": wanted,
         "sight": {t: sight(rs) for t, rs in results.items()},
         "summary": {"variants_run": sum(1 for rs in results.values() for r in rs.values() if r["outcome"] != "skipped"),
-                    "violations": len(violations), "difference_groups": len(groups), "not_run": len(not_run)},
+                    "violations": len(violations), "difference_groups": len(groups), "not_run": len(not_run),
+                    "new_violations": sum(1 for v in violations if not v["known"]),
+                    "new_difference_groups": sum(1 for g in groups if not g["known"]),
+                    "known_by_class": known_by_class(violations, groups)},
     }
+
+
+def known_by_class(violations, groups):
+    """{class: how many violations and difference groups the findings file classes so}."""
+    counts = {}
+    for finding in violations + groups:
+        for klass in sorted({k["class"] for k in finding["known"]}):
+            counts[klass] = counts.get(klass, 0) + 1
+    return counts
 
 
 def same_again(record, again, clean):
@@ -351,7 +394,7 @@ def write_reproducers(options, report, wanted, raw, again, enumerated):
         if not unstable:
             entry["path"] = reproducer.write(options.reproducers, options.case or "", options.test, target,
                                              options.family, by_id[variant_id], record, clean, why, options.settle,
-                                             case_runs.cases_dir())
+                                             case_runs.cases_dir(), options.transfer_bytes or None)
             written[(target, variant_id)] = entry["path"]
         report["reproducers"].append(entry)
     for v in report["violations"]:
@@ -387,9 +430,15 @@ def add_parser(commands):
     p.add_argument("--budget", type=float, default=None, metavar="SECONDS", help="seconds after which no variant starts (reported not run)")
     p.add_argument("--settle", type=float, default=5.0, metavar="SECONDS",
                    help="seconds every end gets after the test body to reach rest (default 5)")
+    p.add_argument("--clean-runs", type=int, default=DEFAULT_CLEAN_RUNS, metavar="N",
+                   help=f"run the conversation clean N times (default {DEFAULT_CLEAN_RUNS}): what differs between them "
+                        "on a target is its noise, left out of the comparison")
     p.add_argument("--data-segments", type=int, default=3, metavar="N",
                    help="of each sender's segments of one role (a bulk transfer's DATA and PURE_ACK), explore only the "
                         "first and last N (default 3; 0: all)")
+    p.add_argument("--transfer-bytes", type=int, default=DEFAULT_TRANSFER_BYTES, metavar="N",
+                   help="a bulk transfer the case sizes through casekit.bulk_bytes (DT5's 10 MB) moves at most N bytes "
+                        f"(default {DEFAULT_TRANSFER_BYTES}; 0: the case's own size)")
     p.add_argument("--drop-k", type=int, default=fault_registry.DROP_K, metavar="K",
                    help=f"drop-k drops the segment and its next K retransmissions (default {fault_registry.DROP_K})")
     p.add_argument("--family", type=int, choices=(4, 6), default=4, help="the address family (default 4)")
@@ -399,4 +448,7 @@ def add_parser(commands):
                    help="write a reproducer per violation and difference group (findings, the default), or also "
                         "one per run whose outcome tells its fault apart from the clean run (all: regression tests "
                         "of everything explored)")
+    p.add_argument("--known", metavar="FILE",
+                   help="the known findings, each classed (docs/explore.md; default: the cases folder's "
+                        "explore/findings.toml): the report puts the others first, and only they fail the run")
     p.set_defaults(run=command)

@@ -40,12 +40,35 @@ def _own_baseline(clean, targets, field):
     return {t: set(clean[t][field]) - common for t in targets}
 
 
-def compare(outcomes, targets):
+def noise(cleans):
+    """What differs from one clean run to the next on one target, from its clean runs'
+    normalised outcomes: {field: True} for a value that varies, {field: set of items} for
+    the items of a list some clean runs have and others not. A case whose conversation is
+    not the same twice (DT5's random faults, a race the case leaves open) shows it here,
+    and the comparison leaves it out: a difference there is not the fault's."""
+    out = {}
+    if len(cleans) < 2:
+        return out
+    for field, value in cleans[0].items():
+        values = [c.get(field) for c in cleans]
+        if isinstance(value, list):
+            sets = [set(v or []) for v in values]
+            varying = set.union(*sets) - set.intersection(*sets)
+            if varying:
+                out[field] = varying
+        elif any(repr(v) != repr(value) for v in values):
+            out[field] = True
+    return out
+
+
+def compare(outcomes, targets, noisy=None):
     """outcomes: {target: {variant id: normalised}}. Returns {variant id: {field: {target:
     value}}} for the fields that differ between targets. What differs the same way in the
     clean run is a difference of the targets, not of the fault, and is left out: a field
     whose values are the clean run's, and in a list (ends, errors, segments) the items a
-    target's clean run alone shows."""
+    target's clean run alone shows. noisy: {target: noise(...)}: a field that varies
+    between a target's clean runs is not compared, nor the items of a list that do."""
+    noisy = noisy or {}
     clean = {t: outcomes.get(t, {}).get("clean") for t in targets}
     ids = [v for v in outcomes.get(targets[0], {}) if all(v in outcomes.get(t, {}) for t in targets[1:])]
     found = {}
@@ -54,10 +77,14 @@ def compare(outcomes, targets):
             continue
         fields = {}
         for field in outcomes[targets[0]][variant]:
+            if any(noisy.get(t, {}).get(field) is True for t in targets):
+                continue
             own = _own_baseline(clean, targets, field)
             values = {t: outcomes[t][variant][field] for t in targets}
             if all(isinstance(v, list) for v in values.values()):
-                values = {t: [item for item in v if item not in own[t]] for t, v in values.items()}
+                left_out = set().union(*(noisy.get(t, {}).get(field) or set() for t in targets))
+                values = {t: [item for item in v if item not in own[t] and item not in left_out]
+                          for t, v in values.items()}
             if len({repr(v) for v in values.values()}) < 2:
                 continue
             if all(clean[t] is not None for t in targets) and \

@@ -3,7 +3,8 @@
     --tcpfault-explore FILE     JSON: {"tests": ["test_close.py::test_cl2_final_ack_lost"],
                                        "variants": [{"id", "rules", ...}, ...],
                                        "records": "FILE.jsonl", "settle": 4.0,
-                                       "deadline": UNIX TIME or null}
+                                       "deadline": UNIX TIME or null,
+                                       "transfer_bytes": N or null}
     --tcpfault-explore-without-fault
                                 a reproducer's check: its fault is not added, its
                                 assertions stay (each must then fail)
@@ -16,8 +17,9 @@ then, at teardown and before the scenario closes, the plugin lets every end sett
 appends one JSON line per run to "records". A variant started after "deadline" is skipped
 ("not run: the --budget was spent").
 
-A generated reproducer names its rules with the marker instead:
-    @pytest.mark.explore_variant(rules=[...])
+"transfer_bytes" caps a bulk transfer the case sizes through casekit.bulk_bytes (limits).
+A generated reproducer names its rules (and that cap) with the marker instead:
+    @pytest.mark.explore_variant(rules=[...], transfer_bytes=N)
 and reads what the run did from `request.node.tcpfault_explore` (a dict: "result", "acted").
 """
 
@@ -29,7 +31,7 @@ import pytest
 
 from tcpfault import wire_check
 
-from . import replay
+from . import limits, replay
 
 _CONFIG = pytest.StashKey[dict]()
 WIRE_SETTLE_S = 1.0
@@ -59,8 +61,9 @@ def _load(path):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "explore_variant(rules): the fault rules a tcpfault explore reproducer "
-                                       "replays (tcpfault.explore.faults' JSON form)")
+    config.addinivalue_line("markers", "explore_variant(rules, transfer_bytes=None): the fault rules a tcpfault "
+                                       "explore reproducer replays (tcpfault.explore.faults' JSON form), and the "
+                                       "cap on the case's bulk transfer it ran with")
     path = config.getoption("tcpfault_explore", None)
     if path:
         config.stash[_CONFIG] = _load(path)
@@ -90,8 +93,17 @@ def _rules_of(request, variant_id):
     return None if marker is None else marker.kwargs.get("rules", [])
 
 
+def _transfer_bytes_of(request, variant_id):
+    if variant_id is not None:
+        return request.config.stash[_CONFIG].get("transfer_bytes")
+    marker = request.node.get_closest_marker("explore_variant")
+    return None if marker is None else marker.kwargs.get("transfer_bytes")
+
+
 def apply(request, net, variant_id):
-    """Adds the variant's rules (the net fixture calls it before the markers' sysctls)."""
+    """Adds the variant's rules and sets the transfer cap (the net fixture calls it before
+    the markers' sysctls)."""
+    limits.set_transfer_bytes(_transfer_bytes_of(request, variant_id))
     rules = _rules_of(request, variant_id)
     if rules is None:
         return

@@ -35,15 +35,24 @@ def _escape(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _only_here(values, target):
-    """A field's value on `target` as the table shows it: of a list, only the items no other
-    target has (what makes it differ); anything else whole."""
+def shown(values, target):
+    """A field's value on `target` as the table shows it: of a list, what makes it differ
+    (the items it has that not every target has, and those it lacks that another has);
+    anything else whole."""
     mine = values[target]
     if not isinstance(mine, list):
         return str(mine)
-    others = set().union(*(set(v) for t, v in values.items() if t != target and isinstance(v, list)))
-    only = [item for item in mine if item not in others]
-    return ("only " + ", ".join(only)) if only else "nothing the others lack"
+    lists = [set(v) for v in values.values() if isinstance(v, list)]
+    common, anywhere = set.intersection(*lists), set.union(*lists)
+    has = [item for item in mine if item not in common]
+    lacks = sorted(anywhere - set(mine))
+    said = (["has " + ", ".join(has)] if has else []) + (["lacks " + ", ".join(lacks)] if lacks else [])
+    return "; ".join(said) if said else "as the others"
+
+
+def _known(found):
+    """The findings file's classes for a finding: "stack-bug: lwip-tw-rst-to-syn-ack", or NEW."""
+    return "NEW" if not found else ", ".join(f"{k['class']}: {k['id']}" for k in found)
 
 
 def markdown(report):
@@ -61,27 +70,43 @@ def markdown(report):
                      f"faults that acted; {len(seen['unseen_violations'])} broke an oracle rule while the case passed.")
     if report["not_run"]:
         lines.append(f"- not run (the --budget was spent): {len(report['not_run'])} variants.")
+    summary = report["summary"]
+    by_class = ", ".join(f"{n} {k}" for k, n in sorted(summary.get("known_by_class", {}).items()))
+    lines.append(f"- {summary['violations']} violations ({summary.get('new_violations', summary['violations'])} new), "
+                 f"{summary['difference_groups']} difference groups "
+                 f"({summary.get('new_difference_groups', summary['difference_groups'])} new)"
+                 + (f"; known ({report.get('options', {}).get('known')}): {by_class}" if by_class else "") + ".")
     lines += ["", "## Violations", ""]
     if report["violations"]:
-        lines += ["| target | variant | rule | what | reproducer |", "|---|---|---|---|---|"]
-        for v in sorted(report["violations"], key=lambda v: v.get("also_clean", False)):
+        lines += ["| target | variant | rule | what | known | reproducer |", "|---|---|---|---|---|---|"]
+        for v in sorted(report["violations"], key=lambda v: (bool(v.get("known")), v.get("also_clean", False))):
             lines.append(f"| {v['target']} | `{v['variant']}` | {v['rule']} | {_escape(v['what'])} | "
+                         f"{_known(v.get('known'))} | "
                          f"{v.get('reproducer') or '(did not repeat)'}{' (the clean run too)' if v.get('also_clean') else ''} |")
     else:
         lines.append("None.")
     lines += ["", "## Differences between targets", ""]
     if report["differences"]:
-        lines += ["| fault | role | fields | variants | representative | " + " | ".join(targets) + " | reproducers |",
-                  "|---|---|---|---|---|" + "---|" * len(targets) + "---|"]
-        for g in report["differences"]:
+        lines += ["| fault | role | fields | variants | representative | " + " | ".join(targets) + " | known | reproducers |",
+                  "|---|---|---|---|---|" + "---|" * len(targets) + "---|---|"]
+        for g in sorted(report["differences"], key=lambda g: bool(g.get("known"))):
             rep = g["representative_fields"]
-            per_target = [_escape("; ".join(f"{f}: {_only_here(rep[f], t)}" for f in rep)) for t in targets]
+            per_target = [_escape("; ".join(f"{f}: {shown(rep[f], t)}" for f in rep)) for t in targets]
             lines.append(f"| {g['fault']} | {g['role']} | {', '.join(g['fields'])} | {len(g['variants'])} | "
-                         f"`{g['representative']}` | " + " | ".join(per_target) + f" | {', '.join(g.get('reproducers', []))} |")
+                         f"`{g['representative']}` | " + " | ".join(per_target) + f" | {_known(g.get('known'))} | "
+                         f"{', '.join(g.get('reproducers', []))} |")
     elif len(targets) < 2:
         lines.append("One target: nothing to compare.")
     else:
         lines.append("None beyond those the clean run shows too.")
+    met = {}
+    for finding in report["violations"] + report["differences"]:
+        for k in finding.get("known", []):
+            met.setdefault(k["id"], k)
+    if met:
+        lines += ["", "## Known findings met", ""]
+        lines += [f"- **{k['id']}** ({k['class']}, {k['target']}): {_escape(k['why'])} Evidence: {_escape(k['evidence'])}"
+                  for k in met.values()]
     lines += ["", "## Segment x fault", "",
               "Each cell: the outcome per target (" + ", ".join(f"{t}" for t in targets) + "): ok (the case passed, "
               "no rule broken), breaks (a case assertion failed), VIOLATION (an oracle rule), no-act (the fault "

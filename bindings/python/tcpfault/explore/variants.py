@@ -25,8 +25,14 @@ class Variant:
         return {"id": self.id, "faults": self.faults, "points": self.points, "roles": self.roles, "rules": self.rules}
 
 
-def clean():
-    return Variant(CLEAN, [], [], [], [])
+def clean(repeat=1):
+    """The clean run; repeat > 1: its repeats ("clean#2"), which measure what differs from
+    one clean run to the next on a target (the differential's noise)."""
+    return Variant(CLEAN if repeat == 1 else f"{CLEAN}#{repeat}", [], [], [], [])
+
+
+def is_clean(variant_id):
+    return variant_id == CLEAN or variant_id.startswith(CLEAN + "#")
 
 
 def single(point, fault, options):
