@@ -212,8 +212,20 @@ def test_normalised_outcomes_leave_out_addresses_and_raw_times():
                                       calls=[call("client", "connect", -1, "ECONNREFUSED")]))
     assert a == {"verdict": "passed", "ends": ["client TIME_WAIT"], "errnos": ["client connect: ECONNREFUSED"],
                  "bytes": {"client": {"sent": 0, "received": 0}, "server": {"sent": 0, "received": 0}},
-                 "segments": ["server FIN"], "timing": "under 0.5 s"}
+                 "segments": ["server FIN"], "timing": "+under 0.5 s"}
     assert differential.timing_class(3.2) == "2-10 s"
+    # An end the test left ESTABLISHED closes with the others at once: TIME_WAIT or CLOSED
+    # is which FIN went first, not the fault's doing.
+    raced = record(ends=[end("client", "TIME_WAIT")], body_ends=[end("client", "ESTABLISHED")])
+    assert differential.normalise(raced)["ends"] == ["client CLOSED or TIME_WAIT"]
+    closed_in_body = record(ends=[end("client", "TIME_WAIT")], body_ends=[end("client", "FIN_WAIT2")])
+    assert differential.normalise(closed_in_body)["ends"] == ["client TIME_WAIT"]
+    # Timing is what the fault cost against the target's clean run: a lost SYN's second
+    # is the same class on a target whose clean run took 3 s as on one that took 0.1 s.
+    slow_clean, fast_clean = record(body_s=3.0), record(body_s=0.1)
+    assert differential.normalise(record(body_s=4.1), slow_clean)["timing"] == "+0.5-2 s"
+    assert differential.normalise(record(body_s=1.2), fast_clean)["timing"] == "+0.5-2 s"
+    assert differential.normalise(record(body_s=0.2), slow_clean)["timing"] == "-2-10 s"
 
 
 def test_differences_leave_out_what_the_clean_run_shows_and_group_by_fault_and_role():

@@ -235,7 +235,7 @@ def command(options):
                 os.remove(os.path.join(options.reproducers, name))
     bulk = {"drop_k": options.drop_k}
     convs, enumerated, results_raw = {}, {}, {}
-    lines = Lines(len(options.target))
+    lines = Lines(len(options.target) * options.clean_runs)
     for target in options.target:
         for again in (False, True):
             if os.path.exists(records_path(options, target, again)):
@@ -292,7 +292,7 @@ def judge(options, convs, enumerated, raw, wall):
     for target in options.target:
         clean = raw[target].get("clean")
         results[target], outcomes[target] = {}, {}
-        noisy[target] = differential.noise([differential.normalise(r) for v, r in raw[target].items()
+        noisy[target] = differential.noise([differential.normalise(r, clean) for v, r in raw[target].items()
                                             if variant_enum.is_clean(v) and r.get("outcome") != "skipped"])
         for variant_id, record in sorted(raw[target].items(), key=lambda item: item[0] != "clean"):
             if variant_enum.is_clean(variant_id) and variant_id != variant_enum.CLEAN:
@@ -305,7 +305,7 @@ def judge(options, convs, enumerated, raw, wall):
                 "outcome": record.get("outcome"), "failure": record.get("failure", ""), "acted": record.get("acted"),
                 "breaks": oracle.breaks(record, clean) if variant_id != "clean" else "",
                 "violations": [v.as_json() for v in found], "pending": oracle.pending(record, events),
-                "timeline": record.get("timeline"), "normalised": differential.normalise(record),
+                "timeline": record.get("timeline"), "normalised": differential.normalise(record, clean),
                 "harness_error": (record.get("wire") or {}).get("error", "")}
             if record.get("outcome") != "skipped":
                 outcomes[target][variant_id] = results[target][variant_id]["normalised"]

@@ -2,9 +2,11 @@
 grouped by (fault, role) with one representative each.
 
 A normalised outcome leaves out what differs from run to run on one target (addresses,
-ports, raw times, how many times a segment was retransmitted): the case's verdict, the
-final state of every end, the errors calls reported, bytes sent and received per end,
-which kinds of segment each stack sent, and the run's timing class.
+ports, raw times, how many times a segment was retransmitted, which end's FIN goes first
+when the test returns with both open): the case's verdict, the final state of every end, the errors calls reported, bytes sent and received per end,
+which kinds of segment each stack sent, and the timing class of what the fault cost: the
+run's time against the target's clean run (a lost SYN costs a second on every target,
+whether its clean run took 0.1 s or 3 s).
 """
 
 from . import oracle, replay
@@ -19,15 +21,35 @@ def timing_class(seconds):
     return "10 s or more"
 
 
-def normalise(record):
+def cost_class(seconds, clean_seconds):
+    """What a run took beyond its target's clean run, as a class: "+0.5-2 s", "+under 0.5 s"
+    (no cost worth naming), "-2-10 s" (it ended sooner: an abort)."""
+    delta = seconds - clean_seconds
+    return ("-" if delta <= -TIMING_CLASSES[0][0] else "+") + timing_class(abs(delta))
+
+
+def _ends(record):
+    """Every end's final state; of an end still ESTABLISHED as the test returned, only that
+    it closed: its sockets all close at once then, and which FIN goes first (TIME_WAIT or
+    CLOSED) is a race the case leaves open (the same on one target run after run)."""
+    open_at_return = {(e["host"], e["local"], e["remote"]) for e in record.get("body_ends", [])
+                      if e["state"] == "ESTABLISHED"}
+    return sorted(f"{e['end']} CLOSED or TIME_WAIT"
+                  if (e["host"], e["local"], e["remote"]) in open_at_return and e["state"] in ("CLOSED", "TIME_WAIT")
+                  else f"{e['end']} {e['state']}" for e in record["ends"])
+
+
+def normalise(record, clean=None):
+    """The outcome as the targets are compared on it; `clean`: the target's clean run's
+    record, which timing is measured against (None: the run is the clean run)."""
     counts = oracle.byte_counts(record.get("calls", []))
     return {
         "verdict": record.get("outcome", "error"),
-        "ends": replay.end_states(record) if "ends" in record else [],
+        "ends": _ends(record) if "ends" in record else [],
         "errnos": replay.errnos(record) if "calls" in record else [],
         "bytes": {h: {"sent": c["sent"], "received": c["received"]} for h, c in sorted(counts.items())},
         "segments": sorted(k for k, n in record.get("kinds", {}).items() if n),
-        "timing": timing_class(record.get("body_s", 0.0)),
+        "timing": cost_class(record.get("body_s", 0.0), (clean or record).get("body_s", 0.0)),
     }
 
 
@@ -66,7 +88,8 @@ def compare(outcomes, targets, noisy=None):
     value}}} for the fields that differ between targets. What differs the same way in the
     clean run is a difference of the targets, not of the fault, and is left out: a field
     whose values are the clean run's, and in a list (ends, errors, segments) the items a
-    target's clean run alone shows. noisy: {target: noise(...)}: a field that varies
+    target's clean run alone shows. Timing is compared only where the case passed on every
+    target (a failed expectation waits out its own within=). noisy: {target: noise(...)}: a field that varies
     between a target's clean runs is not compared, nor the items of a list that do."""
     noisy = noisy or {}
     clean = {t: outcomes.get(t, {}).get("clean") for t in targets}
@@ -79,6 +102,8 @@ def compare(outcomes, targets, noisy=None):
         for field in outcomes[targets[0]][variant]:
             if any(noisy.get(t, {}).get(field) is True for t in targets):
                 continue
+            if field == "timing" and any(outcomes[t][variant]["verdict"] != "passed" for t in targets):
+                continue  # a failed expectation's time is its own within=, not the stack's
             own = _own_baseline(clean, targets, field)
             values = {t: outcomes[t][variant][field] for t in targets}
             if all(isinstance(v, list) for v in values.values()):
