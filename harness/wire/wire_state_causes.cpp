@@ -1,5 +1,7 @@
 #include "harness/wire/wire_state_causes.h"
 
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -23,6 +25,8 @@ std::string to_string(DisagreementCause c) {
     case DisagreementCause::MinisocketPolled: return "minisocket-polled";
     case DisagreementCause::TimeWaitEndUnrecorded: return "time-wait-end-unrecorded";
     case DisagreementCause::TimeWaitTakenOver: return "time-wait-taken-over";
+    case DisagreementCause::ClosedInSynSent: return "closed-in-syn-sent";
+    case DisagreementCause::ListenerClosed: return "listener-closed";
     case DisagreementCause::SocketGone: return "socket-gone";
     case DisagreementCause::ForeignSocket: return "foreign-socket";
     case DisagreementCause::TimeWaitExpired: return "time-wait-expired";
@@ -45,6 +49,9 @@ constexpr std::int64_t kSameEvent_ns = 50'000'000;
 // How far a kernel step may lie outside the socket call that made it (the call is
 // timed in user space, around the system call).
 constexpr std::int64_t kCallSlack_ns = 1'000'000;
+// The SYN timer's first timeout is never shorter (Linux's TCP_TIMEOUT_INIT; gVisor's
+// and lwIP's are as long or longer).
+constexpr std::int64_t kFirstSynTimeout_ns = 1'000'000'000;
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 bool from_minisocket(const AlignedStep& s) { return contains(s.kernel_source, "timewait minisocket"); }
@@ -138,6 +145,11 @@ class Explainer {
     if (s.to == St::CLOSED && (s.from == St::FIN_WAIT2 || s.from == St::CLOSING) && !from_minisocket(s))
       if (const AlignedStep* tw = wire_step_near(s.from, St::TIME_WAIT, s.kernel_t_ns, false))
         return {Cause::TimeWaitNotKept, not_kept_text(*tw, s)};
+    if (auto v = closed_in_syn_sent(s)) return *v;
+    // Only a request socket sits in SYN_RECV in the kernel; an RST or a segment it
+    // answered with one would be on the wire.
+    if (exact(s) && contains(s.kernel_source, "request socket dropped") && !contains(s.kernel_source, "RST"))
+      if (auto v = listener_closed(s)) return *v;
     if (s.to == St::CLOSED && s.from != St::LISTEN && s.from != St::TIME_WAIT)
       if (auto v = timer_gave_up(s)) return *v;
     if (s.to == St::FIN_WAIT1 || s.to == St::LAST_ACK)
@@ -286,6 +298,81 @@ class Explainer {
                        " closed the " + (e_->agent() ? "connection" : "socket") + " sending nothing"};
   }
 
+  // close() in SYN_SENT deletes the TCB and sends nothing (RFC 9293 3.10.4). The
+  // application held the socket still connecting: its connect() gave up waiting
+  // (EINPROGRESS). No timer did it: the step came sooner after the end's last SYN than
+  // the SYN timer fires (its interval never shrinks while it backs off; the first one is
+  // at least 1 s, Linux's TCP_TIMEOUT_INIT), and no option that shortens it was set.
+  std::optional<Verdict> closed_in_syn_sent(const AlignedStep& s) const {
+    if (s.from != St::SYN_SENT || s.to != St::CLOSED || wire_state_at(s.kernel_t_ns) != St::SYN_SENT)
+      return std::nullopt;
+    const CallEvent* connect = nullptr;
+    for (const auto& c : in_.calls) {
+      if (c.host != e_->host || c.call.rfind("connect(", 0) != 0) continue;
+      if (c.socket ? !(c.socket->local == e_->local && c.socket->remote == e_->remote)
+                   : !contains(c.call, e_->remote.str()))
+        continue;
+      if (c.t_ns - c.duration_ns <= s.kernel_t_ns) connect = &c;
+    }
+    for (const auto& c : in_.calls) {
+      std::string call = c.call;
+      for (auto& ch : call) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (c.host == e_->host && call.rfind("setsockopt(", 0) == 0 &&
+          (contains(call, "user_timeout") || contains(call, "syncnt")))
+        return std::nullopt;
+    }
+    if (!connect || connect->result != -1 || connect->err != EINPROGRESS || connect->t_ns > s.kernel_t_ns + kCallSlack_ns)
+      return std::nullopt;
+    std::vector<std::int64_t> syns;
+    for (const auto* g : *segments_)
+      if (sent_by_end(*g) && g->packet.has(tcp_flag::SYN) && !g->packet.has(tcp_flag::ACK) && g->t_ns <= s.kernel_t_ns)
+        syns.push_back(g->t_ns);
+    if (syns.empty()) return std::nullopt;
+    const std::int64_t interval = syns.size() > 1 ? syns.back() - syns[syns.size() - 2] : kFirstSynTimeout_ns;
+    const std::int64_t since = s.kernel_t_ns - syns.back();
+    if (since >= interval) return std::nullopt;
+    char gap[64];
+    std::snprintf(gap, sizeof gap, "%.3f s after its last SYN, sooner than its %.3f s", double(since) / 1e9,
+                  double(interval) / 1e9);
+    return Verdict{Cause::ClosedInSynSent,
+                   connect->call + " gave up waiting at " + at(connect->t_ns) +
+                       " (EINPROGRESS: the socket still in SYN_SENT, " + std::to_string(syns.size()) +
+                       " SYN(s) sent), and the " + (e_->agent() ? e_->stack + " stack" : std::string("kernel")) +
+                       " closed it at " + at(s.kernel_t_ns) + ", " + gap +
+                       (syns.size() > 1 ? " interval before" : " first timeout") +
+                       ": no SYN timer fired, the application closed it; CLOSE in SYN_SENT deletes the TCB and "
+                       "sends nothing (RFC 9293 3.10.4), so the wire's machine stays in SYN_SENT"};
+  }
+
+  // A passive-open child still in SYN_RECV (on the wire too) whose listener closed before
+  // it ended: the stack dropped it sending nothing, and nothing reached it then.
+  std::optional<Verdict> listener_closed(const AlignedStep& s) const {
+    if (s.from != St::SYN_RECV || s.to != St::CLOSED || e_->end != WireEnd::Acceptor ||
+        wire_state_at(s.kernel_t_ns) != St::SYN_RECV || delivered_near(s.kernel_t_ns))
+      return std::nullopt;
+    // Since when the wire has had it in SYN_RECV.
+    std::int64_t born = 0;
+    for (const auto& w : e_->steps)
+      if (w.wire_t_ns && w.to == St::SYN_RECV && w.wire_t_ns <= s.kernel_t_ns) born = w.wire_t_ns;
+    if (!born) return std::nullopt;
+    std::string closed;
+    for (const auto& t : in_.transitions)
+      if (t.host == e_->host && t.local == e_->local && t.remote.port == 0 && t.from == St::LISTEN &&
+          t.to == St::CLOSED && t.t_ns >= born && t.t_ns <= s.kernel_t_ns && closed.empty())
+        closed = "LISTEN -> CLOSED at " + at(t.t_ns) + " (" + t.source + ")";
+    for (const auto& c : in_.calls)
+      if (c.host == e_->host && c.call == "close(listener)" && !c.err && c.t_ns >= born &&
+          c.t_ns <= s.kernel_t_ns + kCallSlack_ns && closed.empty())
+        closed = c.call + " at " + at(c.t_ns);
+    if (closed.empty()) return std::nullopt;
+    const std::string how = e_->agent() ? "the " + e_->stack + " stack dropped the child"
+                                        : "the kernel dropped the request socket (" + s.kernel_source + ")";
+    return Verdict{Cause::ListenerClosed,
+                   "the child was in SYN_RECV since " + at(born) + " (on the wire too) when its listener closed (" +
+                       closed + "); " + how + " at " + at(s.kernel_t_ns) +
+                       " sending nothing, and nothing reached it then: the wire's machine stays in SYN_RECV"};
+  }
+
   // The close() is in the kernel, its FIN still queued behind unacknowledged data.
   std::optional<Verdict> fin_not_sent(const AlignedStep& s) const {
     std::optional<std::uint32_t> snd_nxt, acked;
@@ -397,6 +484,8 @@ class Explainer {
     if (auto v = skipped_state(s)) return *v;
     if (auto v = not_in_rfc9293(s)) return *v;
     if (auto v = accepted_rst(s)) return *v;
+    if (auto v = closed_in_syn_sent(s)) return *v;
+    if (auto v = listener_closed(s)) return *v;
     const bool wire_agrees = wire_state_at(s.kernel_t_ns) == s.from;
     if (s.from == St::TIME_WAIT && s.to == St::CLOSED && wire_agrees)
       if (auto v = time_wait_expired(s)) return *v;

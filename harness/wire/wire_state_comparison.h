@@ -75,6 +75,15 @@ enum class DisagreementCause {
   // old one just stops. Seen only with the BPF observer, which records the end, and in an
   // agent's events.
   TimeWaitTakenOver,
+  // The application closed a socket still in SYN_SENT (RFC 9293 3.10.4: CLOSE there
+  // deletes the TCB and sends nothing): its connect() had given up waiting (EINPROGRESS),
+  // and the step came before the SYN timer could fire again. The wire's machine stays in
+  // SYN_SENT.
+  ClosedInSynSent,
+  // A passive-open child in SYN_RECV whose listener closed: the stack dropped it sending
+  // nothing (Linux when the request socket's SYN-ACK timer next fires and finds its
+  // listener gone). The wire's machine stays in SYN_RECV.
+  ListenerClosed,
   // The kernel's socket was gone already when the wire shows this step: segments that
   // reached the host afterwards met no socket (the host answers with an RST of its
   // own), while the wire still moved the connection's machine.

@@ -51,6 +51,18 @@ struct Machine {
   std::vector<Range> out_of_order;
   bool peer_fin_done = false;
   std::optional<std::pair<std::int64_t, std::uint64_t>> pending_syn;  // delivered before it answered
+  // A SYN delivered to a passive end whose connection is over (CLOSED) or was reset back
+  // to LISTEN: its listener's, which makes a new child if it answers with a SYN-ACK.
+  struct ListenerSyn {
+    std::int64_t t;
+    std::uint64_t segment;
+    std::uint32_t seq;
+    bool crafted;
+  };
+  std::optional<ListenerSyn> listener_syn;
+  // The ACK of an unacceptable segment it took in SYN_RECV: RFC 9293 3.10.7.4 answers it
+  // with <SEQ=SEG.ACK><CTL=RST> and stays.
+  std::optional<std::uint32_t> unacceptable_ack;
   // Delivered to it but not yet taken: its next segment's ACK tells whether they reached
   // it before that segment left (taken first) or crossed it (taken after).
   struct InFlight {
@@ -73,6 +85,11 @@ struct Machine {
 struct Pair {
   Machine opener, acceptor;
 };
+
+// In SYN_RECV an ACK is acceptable only if it acknowledges its SYN and no more.
+bool acceptable_in_syn_recv(const Machine& m, const Packet& p) {
+  return m.isn_known && after(p.ack, m.isn) && !(m.snd_nxt && after(p.ack, *m.snd_nxt));
+}
 
 class Inference {
  public:
@@ -129,6 +146,16 @@ class Inference {
       }
       return;
     }
+    if (syn && ack && !rst && m.listener_syn && p.ack == m.listener_syn->seq + 1 &&
+        (m.state == TcpState::CLOSED || m.state == TcpState::LISTEN))
+      return new_child(m, s);
+    if (rst && m.state == TcpState::SYN_RECV && m.unacceptable_ack && p.seq == *m.unacceptable_ack) {
+      m.unacceptable_ack.reset();
+      m.note(id, "sent RST in SYN_RECV at the ACK of an unacceptable segment: its answer to it (RFC 9293 "
+                 "3.10.7.4), no change");
+      return;
+    }
+    if (rst && (m.state == TcpState::CLOSED || m.state == TcpState::LISTEN)) m.listener_syn.reset();
     if (rst) {
       switch (m.state) {
         case TcpState::CLOSED:
@@ -190,6 +217,10 @@ class Inference {
       }
       return;
     }
+    if (syn && !ack && m.passive && (m.state == TcpState::CLOSED || m.state == TcpState::LISTEN)) {
+      m.listener_syn = Machine::ListenerSyn{t, id, p.seq, s.from == Host::Middlebox};
+      return;
+    }
     if (syn) {
       if (!m.rcv_known) {
         m.rcv_known = true;
@@ -201,6 +232,12 @@ class Inference {
       return;
     }
     if (m.state == TcpState::CLOSED || m.state == TcpState::LISTEN) return;
+    if (ack && m.state == TcpState::SYN_RECV && !acceptable_in_syn_recv(m, p)) {
+      m.unacceptable_ack = p.ack;
+      m.note(id, "an ACK that does not acknowledge its SYN-ACK in SYN_RECV: unacceptable (RFC 9293 3.10.7.4), "
+                 "answered with an RST, no change");
+      return;
+    }
     // An ACK of something it never sent: the segment is dropped and answered with an
     // ACK (RFC 9293 3.10.7.4), its FIN and data untaken.
     if (ack && m.snd_nxt && after(p.ack, *m.snd_nxt)) {
@@ -245,6 +282,29 @@ class Inference {
   }
 
  private:
+  // Its listener answered a SYN delivered after this end's connection was over: a new
+  // passive child on the same 4-tuple, its own sequence spaces, SYN_RECV from that SYN.
+  static void new_child(Machine& m, const SegmentEvent& s) {
+    const Packet& p = s.packet;
+    const Machine::ListenerSyn syn = *m.listener_syn;
+    m.listener_syn.reset();
+    m.unacceptable_ack.reset();
+    m.isn = p.seq;
+    m.snd_nxt = static_cast<std::uint32_t>(p.seq + 1);
+    m.fin_sent = false;
+    m.fin_seq = 0;
+    m.rcv_known = true;
+    m.rcv_nxt = syn.seq + 1;
+    m.out_of_order.clear();
+    m.peer_fin_done = false;
+    // The listener was in LISTEN all along: not a step of this end.
+    m.state = TcpState::LISTEN;
+    m.step(TcpState::SYN_RECV, syn.t, Evidence::Received, syn.segment,
+           std::string("received SYN") + (syn.crafted ? " (crafted by the middlebox)" : "") +
+               " after its connection was over: its listener's new child (shown by the SYN-ACK it answered "
+               "with, segment " + std::to_string(s.id) + ")");
+  }
+
   // `filler`: the segment that filled the hole before the FIN, 0 if it came in order.
   static void peer_fin(Machine& m, std::int64_t t, std::uint64_t id, std::uint64_t filler) {
     m.peer_fin_done = true;
@@ -346,9 +406,41 @@ void closing_notes(Machine& m) {
   }
 }
 
+// Each segment's connection and whether it comes from that connection's opener: the
+// role tracker's, except for a SYN the middlebox crafted, which opens nothing there
+// (connection 0) but reaches the socket of its 4-tuple all the same: it goes to the
+// latest connection on that tuple (its receiver there may be a listener's end whose
+// connection is over, which answers it with a new child).
+struct Attribution {
+  std::uint64_t connection = 0;
+  bool from_opener = false;
+};
+std::vector<Attribution> attribute(const std::vector<SegmentEvent>& segments) {
+  std::vector<Attribution> out(segments.size());
+  std::map<std::pair<SockAddr, SockAddr>, std::pair<std::uint64_t, SockAddr>> latest;  // tuple: connection, opener
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const auto& s = segments[i];
+    const SockAddr src = s.packet.source(), dst = s.packet.destination();
+    const auto tuple = src < dst ? std::pair{src, dst} : std::pair{dst, src};
+    if (s.classified.connection) {
+      out[i] = {s.classified.connection, s.classified.from_opener};
+      auto& l = latest[tuple];
+      if (s.classified.connection > l.first) l = {s.classified.connection, s.classified.from_opener ? src : dst};
+      continue;
+    }
+    const Packet& p = s.packet;
+    const bool crafted_syn = s.from == Host::Middlebox && p.has(tcp_flag::SYN) && !p.has(tcp_flag::ACK) &&
+                             !p.has(tcp_flag::RST);
+    if (auto l = latest.find(tuple); crafted_syn && l != latest.end())
+      out[i] = {l->second.first, src == l->second.second};
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent>& segments) {
+  const std::vector<Attribution> of = attribute(segments);
   // Sends at t_ns, deliveries when they happened: a send goes before its own delivery.
   struct Input {
     std::int64_t t;
@@ -359,7 +451,7 @@ std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent
   inputs.reserve(segments.size() * 2);
   for (std::size_t i = 0; i < segments.size(); ++i) {
     const auto& s = segments[i];
-    if (!s.classified.connection) continue;
+    if (!of[i].connection) continue;
     if (s.from != Host::Middlebox) inputs.push_back({s.t_ns, i, false});
     if (auto at = delivered_at(s)) inputs.push_back({*at, i, true});
   }
@@ -391,7 +483,8 @@ std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent
   };
   // Before an RST without ACK: it answers the segment whose ACK it echoes, which met no
   // socket (the end's was gone), so that one and what came after count after the RST;
-  // what was delivered before it was taken. Without such a segment, all of them.
+  // what was delivered before it was taken. Without such a segment, all of them. From
+  // an end in SYN_RECV it answers an unacceptable ACK that end took: that one counts first.
   auto take_before_answered = [&](Machine& m, const Machine& peer, std::uint32_t rst_seq) {
     std::size_t answered = m.in_flight.size();
     for (std::size_t i = 0; i < m.in_flight.size(); ++i) {
@@ -401,27 +494,35 @@ std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent
     std::vector<Machine::InFlight> later(m.in_flight.begin() + static_cast<std::ptrdiff_t>(answered), m.in_flight.end());
     m.in_flight.resize(answered);
     take(m, peer, std::nullopt);
+    if (!later.empty() && m.state == TcpState::SYN_RECV &&
+        !acceptable_in_syn_recv(m, as_delivered(*later.front().segment))) {
+      m.in_flight = {later.front()};
+      take(m, peer, std::nullopt);
+      later.erase(later.begin());
+    }
     m.in_flight = std::move(later);
   };
   for (const Input& in : inputs) {
     const SegmentEvent& s = segments[in.index];
-    auto [it, fresh] = pairs.try_emplace(s.classified.connection);
+    const std::uint64_t connection = of[in.index].connection;
+    const bool from_opener = of[in.index].from_opener;
+    auto [it, fresh] = pairs.try_emplace(connection);
     Pair& pr = it->second;
     const SockAddr src = s.packet.source(), dst = s.packet.destination();
     const std::pair<SockAddr, SockAddr> tuple = src < dst ? std::pair{src, dst} : std::pair{dst, src};
     if (fresh) {
       pr.opener.out.end = WireEnd::Opener;
       pr.acceptor.out.end = WireEnd::Acceptor;
-      on_tuple[tuple].push_back(s.classified.connection);
+      on_tuple[tuple].push_back(connection);
     }
-    Machine& sender = s.classified.from_opener ? pr.opener : pr.acceptor;
-    Machine* receiver_of = s.classified.from_opener ? &pr.acceptor : &pr.opener;
+    Machine& sender = from_opener ? pr.opener : pr.acceptor;
+    Machine* receiver_of = from_opener ? &pr.acceptor : &pr.opener;
     if (in.delivery)
       // The receiving host hands a segment to the socket that holds its 4-tuple: an
       // older connection's, while that end is still in it, though the segment opens a
       // new one on the wire (a SYN reusing the tuple meets a LAST_ACK socket).
       for (std::uint64_t older : on_tuple[tuple]) {
-        if (older == s.classified.connection) break;
+        if (older == connection) break;
         Pair& op = pairs.at(older);
         const bool opener_gets = op.opener.out.addr == s.packet.destination();
         Machine& om = opener_gets ? op.opener : op.acceptor;

@@ -20,6 +20,11 @@
 //   before it was delivered.
 // - Passive open: the listener's child is in SYN_RECV from the SYN it answered; an RST
 //   there sends it back to LISTEN (RFC 9293; Linux drops the request socket).
+// - A SYN the middlebox crafted opens no connection for the role tracker but reaches the
+//   socket of its 4-tuple: it counts for the latest connection there. A passive end whose
+//   connection is over (CLOSED, or back in LISTEN) that answers it with a SYN-ACK is its
+//   listener's new child: LISTEN -> SYN_RECV at the SYN, with fresh sequence spaces. In
+//   SYN_RECV an unacceptable ACK is answered with <SEQ=SEG.ACK><CTL=RST>, no change.
 // - A segment the middlebox rewrote (a modify rule, an ISN shift) moves its sender as it
 //   was sent and its receiver as it was delivered (SegmentEvent::delivered).
 // - Delivered segments count for their receiver once its next segment shows it took
@@ -89,7 +94,8 @@ struct InferredConnection {
 // delivered_at (when a segment reached its receiver) is the trace's: harness/trace/trace.h.
 
 // Infers from segments in the order the middlebox saw them (trace arrival order).
-// Segments with no connection (Classified::connection == 0) are left out.
+// Segments with no connection (Classified::connection == 0) are left out, but for a SYN
+// the middlebox crafted (see above).
 std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent>& segments);
 // From a scenario's trace (refreshes nothing: the segments are the middlebox's own).
 std::vector<InferredConnection> infer_wire_states(const Trace& trace);

@@ -777,5 +777,149 @@ TEST(WireStateComparisonAgent, DeviationsAreLookedForOnAgentsSidesOnly) {
     for (const auto& s : e->steps) EXPECT_NE(s.cause, Cause::StackDeviation) << r.describe();
 }
 
+// ---- a SYN crafted after the connection was over; a close() in SYN_SENT ----
+
+// CL2 with a SYN crafted at the server's rcv_nxt as the final ACK passed (explore's
+// syn@client.FINAL_ACK.1): rows 1-7 the connection and its close, 8 the crafted SYN, 9 the
+// listener's new child's SYN-ACK, 10 the client's TIME_WAIT answering it with an ACK, 11
+// the child's answer to that unacceptable ACK (an RST at its ack). `rst` as the stack sends it.
+void crafted_syn_after_close(Script& w, std::string_view rst) {
+  w.handshake();
+  w.add(C, "F.", 1, 1);
+  w.add(S, ".", 1, 2);
+  w.add(S, "F.", 1, 2);
+  w.add(C, ".", 2, 2);
+  w.inject(S, "S", 2, 0);
+  w.add(S, "S.", 85750, 3);
+  w.add(C, ".", 2, 2);
+  w.add(S, rst, 2, 2);
+}
+
+TEST(WireStateComparison, ACraftedSynAfterTheCloseMakesAChildThatItsListenersCloseEnds) {
+  Kernel k;
+  crafted_syn_after_close(k.w, "R");
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.client(St::FIN_WAIT2, St::TIME_WAIT, 6100, "bpf: timewait minisocket");
+  k.server(St::LAST_ACK, St::CLOSED, 7100);
+  k.server(St::LISTEN, St::SYN_RECV, 8100, "bpf: request socket, hashed for a SYN", 0x5000);
+  k.client(St::TIME_WAIT, St::CLOSED, 11100, "bpf: timewait minisocket ended by an RST from the peer");
+  const std::string dropped =
+      "bpf: request socket dropped, by its SYN-ACK timer (tcp_synack_retries spent, or its listener gone)";
+  k.server(St::SYN_RECV, St::CLOSED, 1'012'000, dropped, 0x5000);
+  // Without its listener's close, nothing explains the drop: no SYN-ACK was retransmitted.
+  const auto open = k.compare();
+  EXPECT_EQ(disagreements(open), Lines{"kernel-only SYN_RECV -> CLOSED: unexplained"}) << open.describe();
+  k.steps.push_back({12'000'000, Host::Server, k.w.addr(S), SockAddr{k.w.addr(S).addr, 0}, kListener, St::LISTEN,
+                     St::CLOSED, "bpf: inet_sock_set_state"});
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only SYN_RECV -> CLOSED: listener-closed"}) << r.describe();
+  EXPECT_EQ(r.unexplained(), 0u);
+  const auto& why = find_step(r, St::SYN_RECV, St::CLOSED)->explanation;
+  EXPECT_NE(why.find("LISTEN -> CLOSED at +12.000 ms"), std::string::npos) << why;
+}
+
+TEST(WireStateComparison, ARequestSocketReportedAsDroppedByAnRstIsNoListenersClose) {
+  // Its end by an RST would be on the wire: the listener's close does not explain it.
+  Kernel k;
+  crafted_syn_after_close(k.w, "R");
+  k.opened();
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.server(St::LAST_ACK, St::CLOSED, 7100);
+  k.server(St::LISTEN, St::SYN_RECV, 8100, "bpf: request socket, hashed for a SYN", 0x5000);
+  k.steps.push_back({12'000'000, Host::Server, k.w.addr(S), SockAddr{k.w.addr(S).addr, 0}, kListener, St::LISTEN,
+                     St::CLOSED, "bpf: inet_sock_set_state"});
+  k.server(St::SYN_RECV, St::CLOSED, 1'012'000, "bpf: request socket dropped, by an RST from the peer", 0x5000);
+  const auto r = k.compare();
+  EXPECT_EQ(find_step(r, St::SYN_RECV, St::CLOSED)->cause, Cause::Unexplained) << r.describe();
+}
+
+TEST(WireStateComparisonAgent, ACraftedSynsChildResetByThePeer) {
+  // The same on lwIP: it answers the bad ACK with RST+ACK, retransmits its SYN-ACK 2.7 s
+  // later, and the client, with no socket now, resets the child.
+  AgentSide k;
+  crafted_syn_after_close(k.w, "R.");
+  k.w.wait(2700);
+  k.w.add(S, "S.", 85750, 3);
+  k.w.add(C, "R", 3, 0);  // row 13, at +2713 ms
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.stack(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.stack(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.client(St::FIN_WAIT2, St::TIME_WAIT, 6100);
+  k.stack(St::LAST_ACK, St::CLOSED, 7100);
+  k.stack(St::LISTEN, St::SYN_RECV, 9100);  // reported after its SYN-ACK left
+  k.client(St::TIME_WAIT, St::CLOSED, 11100);
+  k.stack(St::SYN_RECV, St::CLOSED, 2'713'100);
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), (Lines{"wire-only SYN_RECV -> LISTEN: syn-recv-child-closed",
+                                     "kernel-only SYN_RECV -> CLOSED: syn-recv-child-closed"}))
+      << r.describe();
+}
+
+// The client's SYN, the server's SYN-ACK dropped, then the client's SYNs retransmitted
+// every 1002 ms, each answered by the server with an ACK (gVisor in SYN_RECV).
+void syn_ack_lost(Script& w) {
+  w.add(C, "S", 0, 0);
+  w.add(S, "S.", 0, 1, 0, "dropped by rule #1");
+  w.wait(1000);
+  w.add(C, "S", 0, 0);  // +1003 ms
+  w.add(S, ".", 1, 1);
+  w.wait(1000);
+  w.add(C, "S", 0, 0);  // +2005 ms
+  w.add(S, ".", 1, 1);
+}
+
+TEST(WireStateComparisonAgent, AnApplicationsCloseInSynSent) {
+  // drop-k@server.SYN_ACK.1 on gVisor: the kernel client's connect() gives up waiting,
+  // and the test's end closes the socket still in SYN_SENT: nothing on the wire.
+  AgentSide k;
+  syn_ack_lost(k.w);
+  k.client(St::CLOSED, St::SYN_SENT, 900, "bpf: inet_sock_set_state");
+  k.stack(St::LISTEN, St::SYN_RECV, 1100);
+  k.client(St::SYN_SENT, St::CLOSED, 2'901'000, "bpf: inet_sock_set_state");
+  const auto silent = k.compare();
+  EXPECT_EQ(disagreements(silent), Lines{"kernel-only SYN_SENT -> CLOSED: unexplained"}) << silent.describe();
+  k.calls.push_back({2'900'000'000, 2'899'000'000, Host::Client, "connect(" + k.w.addr(S).str() + ")", -1, EINPROGRESS,
+                     FourTuple{k.w.addr(C), k.w.addr(S)}});
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only SYN_SENT -> CLOSED: closed-in-syn-sent"}) << r.describe();
+  const auto& why = find_step(r, St::SYN_SENT, St::CLOSED)->explanation;
+  EXPECT_NE(why.find("3 SYN(s)"), std::string::npos) << why;
+}
+
+TEST(WireStateComparisonAgent, AStepAsLateAsTheSynTimerIsNoKnownClose) {
+  // Closed 1.095 s after the last SYN, later than the 1.002 s the timer last took: its
+  // SYN timer may have fired, and the evidence no longer tells the close from it.
+  AgentSide k;
+  syn_ack_lost(k.w);
+  k.client(St::CLOSED, St::SYN_SENT, 900, "bpf: inet_sock_set_state");
+  k.stack(St::LISTEN, St::SYN_RECV, 1100);
+  k.client(St::SYN_SENT, St::CLOSED, 3'100'000, "bpf: inet_sock_set_state");
+  k.calls.push_back({2'900'000'000, 2'899'000'000, Host::Client, "connect(" + k.w.addr(S).str() + ")", -1, EINPROGRESS,
+                     FourTuple{k.w.addr(C), k.w.addr(S)}});
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only SYN_SENT -> CLOSED: unexplained"}) << r.describe();
+}
+
+TEST(WireStateComparison, AConnectThatTimedOutIsTheSynTimersNotAClose) {
+  // The SYNs go unanswered and connect() reports ETIMEDOUT: the timer gave up.
+  Kernel k;
+  k.w.add(C, "S", 0, 0, 0, "dropped by rule #1");
+  k.w.wait(1000);
+  k.w.add(C, "S", 0, 0, 0, "dropped by rule #1");
+  k.client(St::CLOSED, St::SYN_SENT, 900);
+  k.client(St::SYN_SENT, St::CLOSED, 1'500'000);
+  k.calls.push_back({1'500'100'000, 1'499'000'000, Host::Client, "connect(" + k.w.addr(S).str() + ")", -1, ETIMEDOUT,
+                     FourTuple{k.w.addr(C), k.w.addr(S)}});
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only SYN_SENT -> CLOSED: timer-gave-up"}) << r.describe();
+}
+
 }  // namespace
 }  // namespace tcpfault

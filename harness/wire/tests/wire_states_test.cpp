@@ -434,5 +434,65 @@ TEST(WireStates, FinalAckDeliveredBeforeTheTupleIsReusedClosesTheOldEnd) {
   EXPECT_EQ(all[1].acceptor.steps.front().segment, 7u) << describe(all[1]);
 }
 
+TEST(WireStates, CraftedSynAfterTheCloseIsTheListenersNewChild) {
+  // CL2 with a SYN crafted at the server's rcv_nxt as the final ACK passes: the server's
+  // connection is over, its listener answers with a new child's SYN-ACK, the client's
+  // TIME_WAIT answers that with an ACK, and the child answers the ACK with an RST at its
+  // ack (no change, RFC 9293 3.10.7.4) that ends the client's TIME_WAIT.
+  Script w;
+  w.handshake();
+  w.add(C, "F.", 1, 1);
+  w.add(S, ".", 1, 2);
+  w.add(S, "F.", 1, 2);
+  w.add(C, ".", 2, 2);         // row 7: the final ACK
+  w.inject(S, "S", 2, 0);      // row 8: opens nothing for the role tracker (connection 0)
+  w.add(S, "S.", 85750, 3);    // row 9: the child's own ISN
+  w.add(C, ".", 2, 2);
+  w.add(S, "R", 2, 0);         // row 11
+  ASSERT_EQ(w.segments[7].classified.connection, 0u);
+  const auto c = w.infer();
+  EXPECT_STATES(c.acceptor, St::LISTEN, St::SYN_RECV, St::ESTABLISHED, St::CLOSE_WAIT, St::LAST_ACK, St::CLOSED,
+                St::SYN_RECV);
+  EXPECT_EQ(c.acceptor.steps.back().segment, 8u) << describe(c);
+  EXPECT_EQ(c.acceptor.steps.back().evidence, Evidence::Received);
+  EXPECT_NE(c.acceptor.steps.back().reason.find("crafted"), std::string::npos) << describe(c);
+  EXPECT_STATES(c.opener, St::CLOSED, St::SYN_SENT, St::ESTABLISHED, St::FIN_WAIT1, St::FIN_WAIT2, St::TIME_WAIT,
+                St::CLOSED);
+  EXPECT_EQ(c.opener.steps.back().segment, 11u) << describe(c);
+}
+
+TEST(WireStates, TheNewChildIsResetBackToListen) {
+  // The same with a stack that answers the bad ACK with RST+ACK and retransmits its
+  // SYN-ACK later: the client, with no socket now, answers with an RST at the child's rcv_nxt.
+  Script w;
+  w.handshake();
+  w.add(C, "F.", 1, 1);
+  w.add(S, ".", 1, 2);
+  w.add(S, "F.", 1, 2);
+  w.add(C, ".", 2, 2);
+  w.inject(S, "S", 2, 0);
+  w.add(S, "S.", 85750, 3);
+  w.add(C, ".", 2, 2);
+  w.add(S, "R.", 2, 2);
+  w.wait(2700);
+  w.add(S, "S.", 85750, 3);
+  w.add(C, "R", 3, 0);
+  const auto c = w.infer();
+  EXPECT_STATES(c.acceptor, St::LISTEN, St::SYN_RECV, St::ESTABLISHED, St::CLOSE_WAIT, St::LAST_ACK, St::CLOSED,
+                St::SYN_RECV, St::LISTEN);
+  EXPECT_EQ(c.acceptor.steps.back().segment, 13u) << describe(c);
+}
+
+TEST(WireStates, CraftedSynToAnEndStillInItsConnectionChangesNothing) {
+  // The server is in CLOSE_WAIT: the SYN meets its socket (a challenge ACK), no child.
+  Script w;
+  w.handshake();
+  w.add(C, "F.", 1, 1);
+  w.inject(S, "S", 2, 0);
+  w.add(S, ".", 1, 2);
+  const auto c = w.infer();
+  EXPECT_STATES(c.acceptor, St::LISTEN, St::SYN_RECV, St::ESTABLISHED, St::CLOSE_WAIT);
+}
+
 }  // namespace
 }  // namespace tcpfault
