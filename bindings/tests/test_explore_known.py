@@ -61,12 +61,18 @@ def test_a_difference_group_is_known_only_when_every_field_is_explained(tmp_path
     findings = load_text(tmp_path, TIMING_ENTRY)
     values = {"timing": {"kernel": "0.5-2 s", "lwip": "2-10 s"},
               "ends": {"kernel": ["client CLOSED"], "lwip": ["client FIN_WAIT2"]}}
-    only_timing = {"fields": ["timing"], "representative": "drop@client.SYN.1", "representative_fields": values}
+    only_timing = {"fields": ["timing"], "representative": "drop@client.SYN.1",
+                   "representative_fields": {"timing": values["timing"]}}
     both = {"fields": ["timing", "ends"], "representative": "drop@client.SYN.1", "representative_fields": values}
     shown = lambda g, field: {t: report.shown(g["representative_fields"][field], t) for t in ("kernel", "lwip")}  # noqa: E731
     known.classify(findings, "CL2", [], [only_timing, both], shown)
     assert [k["id"] for k in only_timing["known"]] == ["lwip-first-rto-3s"]
     assert both["known"] == [] and [k["id"] for k in both["partly_known"]] == ["lwip-first-rto-3s"]
+    # A group's fields gather all its variants'; it is judged by what its representative shows.
+    wider = {"fields": ["verdict", "timing"], "representative": "drop@client.SYN.1",
+             "representative_fields": {"timing": values["timing"]}}
+    known.classify(findings, "CL2", [], [wider], shown)
+    assert [k["id"] for k in wider["known"]] == ["lwip-first-rto-3s"]
 
 
 @pytest.mark.parametrize("text, says", [

@@ -79,6 +79,19 @@ std::int64_t AgentContext::handle_of(const Json& reply, const char* field, const
 
 namespace {
 
+// As a kernel socket closes when its last handle goes, so does an agent's socket or
+// listener still held when its object goes: a test that drops one without closing it
+// sees the same close on every target. Nothing is sent once the session ended or the
+// agent failed (the request then throws; that is reported where it happened).
+void close_dropped(const AgentContext& ctx, const char* key, std::optional<std::int64_t> held) {
+  if (!held || ctx.client->failure()) return;
+  try {
+    ctx.client->request("close", {{key, *held}}, kAgentGrace);
+  } catch (const std::exception&) {
+    // The scenario is ending or the agent failed.
+  }
+}
+
 class AgentConnection;
 
 // A transfer's end: send and recv requests of at most kMaxChunk bytes, each blocking
@@ -101,21 +114,9 @@ class AgentConnection : public ConnectionImpl, public std::enable_shared_from_th
     if (!handle_) closed_at_ = "connect() failed: the agent made no connection";
   }
 
-  // As a kernel socket closes when its last handle goes, so does an agent's: a test that
-  // drops a connection without closing it sees the same close on every target. Nothing
-  // is sent once the session ended or the agent failed (the request then throws).
   ~AgentConnection() override {
-    std::optional<std::int64_t> held;
-    {
-      std::lock_guard lock(mu_);
-      held = handle_;
-    }
-    if (!held || ctx_.client->failure()) return;
-    try {
-      ctx_.client->request("close", {{"conn", *held}}, kAgentGrace);
-    } catch (const std::exception&) {
-      // The scenario is ending or the agent failed: that is reported where it happened.
-    }
+    std::lock_guard lock(mu_);
+    close_dropped(ctx_, "conn", handle_);
   }
 
   void close_for(const std::string& why) {
@@ -412,19 +413,9 @@ class AgentListener : public ListenerImpl {
   AgentListener(AgentContext ctx, std::int64_t handle, SockAddr local)
       : ctx_(std::move(ctx)), handle_(handle), local_(local) {}
 
-  // A dropped listener stops listening, as a kernel one does (see ~AgentConnection).
   ~AgentListener() override {
-    std::optional<std::int64_t> held;
-    {
-      std::lock_guard lock(mu_);
-      held = handle_;
-    }
-    if (!held || ctx_.client->failure()) return;
-    try {
-      ctx_.client->request("close", {{"listener", *held}}, kAgentGrace);
-    } catch (const std::exception&) {
-      // The scenario is ending or the agent failed: that is reported where it happened.
-    }
+    std::lock_guard lock(mu_);
+    close_dropped(ctx_, "listener", handle_);
   }
 
   void close_for(const std::string& why) {

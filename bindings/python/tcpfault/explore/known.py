@@ -20,8 +20,8 @@ the report puts the new ones first and the exit status says whether anything is 
     evidence = "capture: ..."              # how it was confirmed
 
 A violation is known when an entry for its target, rule and variant matches its text. A
-difference group is known when each of its fields is explained by an entry for one of the
-targets that matches that target's value there (its representative's). A harness problem
+difference group is known when each field its representative differs in is explained by
+an entry for one of the targets that matches that target's value there. A harness problem
 is fixed, not listed.
 """
 
@@ -139,7 +139,7 @@ def classify(findings, case, violations, groups, shown):
         v["known"] = [f.as_json() for f in findings if f.explains_violation(case, v)]
     for g in groups:
         known, whole = [], True
-        for field in g["fields"]:
+        for field in g.get("representative_fields", {}) or g["fields"]:  # what its representative shows
             values = shown(g, field)
             here = [f for f in findings if f.explains_field(case, g["representative"], field, values)]
             whole = whole and bool(here)
