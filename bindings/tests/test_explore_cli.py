@@ -52,10 +52,13 @@ def test_a_small_conversation_is_explored_with_its_report(tmp_path):
                                         for p in points for f in ("drop", "duplicate")}
     assert results["drop@client.SYN.1"]["acted"] is True
     assert results["drop@client.SYN.1"]["normalised"]["segments"].count("client SYN RETRANSMISSION") == 1
-    # a line per finished run (and per run again, before its reproducer), then the summary
+    # a line per finished run (the clean run's repeats too: their noise is all the results keep
+    # of them; and per run again, before its reproducer), then the summary
     first = [line for line in out.stdout.splitlines() if re.match(r"\[\d+/\d+\] kernel [^ ]+: ", line)]
     again = [line for line in out.stdout.splitlines() if re.match(r"\[\d+/\d+\] kernel again [^ ]+: ", line)]
-    assert len(first) == len(results) and len(again) == len(report["reproducers"]) > 0, out.stdout
+    repeats = report["options"]["clean_runs"] - 1
+    assert repeats == 2 and "noise" in report, report["options"]
+    assert len(first) == len(results) + repeats and len(again) == len(report["reproducers"]) > 0, out.stdout
     assert "tcpfault explore: " in out.stdout.splitlines()[-1]
     # --reproduce all: a reproducer for each run that tells its fault apart and did the same twice
     assert all(r["path"] or r["unstable"] for r in report["reproducers"])
