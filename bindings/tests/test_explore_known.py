@@ -5,7 +5,7 @@ own clean runs differ there, and casekit.bulk_bytes under and outside explore.""
 import pytest
 
 from tcpfault import casekit
-from tcpfault.explore import differential, known, limits, report
+from tcpfault.explore import differential, known, limits
 
 RST_ENTRY = '''
 [[finding]]
@@ -49,11 +49,11 @@ def test_a_violation_is_known_by_target_rule_case_variant_and_text(tmp_path):
     findings = load_text(tmp_path, RST_ENTRY)
     hits = [violation(), violation(target="kernel"), violation(rule="states"), violation(variant="drop@client.FIN.1"),
             violation(what="client RST in ESTABLISHED")]
-    known.classify(findings, "CL1", hits, [], lambda g, f: {})
+    known.classify(findings, "CL1", hits, [], ["kernel", "lwip"])
     assert [bool(v["known"]) for v in hits] == [True, False, False, False, False]
     assert hits[0]["known"][0]["class"] == "stack-bug"
     other_case = [violation()]
-    known.classify(findings, "CL2", other_case, [], lambda g, f: {})
+    known.classify(findings, "CL2", other_case, [], ["kernel", "lwip"])
     assert other_case[0]["known"] == []
 
 
@@ -64,14 +64,13 @@ def test_a_difference_group_is_known_only_when_every_field_is_explained(tmp_path
     only_timing = {"fields": ["timing"], "representative": "drop@client.SYN.1",
                    "representative_fields": {"timing": values["timing"]}}
     both = {"fields": ["timing", "ends"], "representative": "drop@client.SYN.1", "representative_fields": values}
-    shown = lambda g, field: {t: report.shown(g["representative_fields"][field], t) for t in ("kernel", "lwip")}  # noqa: E731
-    known.classify(findings, "CL2", [], [only_timing, both], shown)
+    known.classify(findings, "CL2", [], [only_timing, both], ["kernel", "lwip"])
     assert [k["id"] for k in only_timing["known"]] == ["lwip-first-rto-3s"]
     assert both["known"] == [] and [k["id"] for k in both["partly_known"]] == ["lwip-first-rto-3s"]
     # A group's fields gather all its variants'; it is judged by what its representative shows.
     wider = {"fields": ["verdict", "timing"], "representative": "drop@client.SYN.1",
              "representative_fields": {"timing": values["timing"]}}
-    known.classify(findings, "CL2", [], [wider], shown)
+    known.classify(findings, "CL2", [], [wider], ["kernel", "lwip"])
     assert [k["id"] for k in wider["known"]] == ["lwip-first-rto-3s"]
 
 

@@ -6,6 +6,7 @@
 import time
 
 import tcpfault
+from tcpfault.explore import limits
 
 
 def open_connection(net, port=8080):
@@ -133,5 +134,4 @@ def bulk_bytes(size):
     """A bulk transfer's size: `size`, or tcpfault explore's smaller --transfer-bytes while
     the case runs under explore (its faults go on the first and last segments of each kind;
     the middle only costs time). Conformance runs always get `size`."""
-    from tcpfault.explore import limits  # the plugin sets the cap per test
     return limits.bulk_bytes(size)

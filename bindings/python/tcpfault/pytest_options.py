@@ -7,6 +7,7 @@ setting; the command line wins. The plugin's modules declare their options with
 then on ``config.getoption(dest)`` gives the value in force, whichever module asks.
 """
 
+import json
 import os
 
 import pytest
@@ -42,3 +43,12 @@ def resolve(config):
         elif is_path and config.inipath is not None:
             value = os.path.join(os.path.dirname(config.inipath), os.path.expanduser(value))
         setattr(config.option, dest, value)
+
+
+def read_json(flag, path):
+    """The JSON file an option names; one UsageError naming the option when it cannot be read."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise pytest.UsageError(f"{flag} {path}: cannot read it: {e}")

@@ -327,9 +327,7 @@ def judge(options, convs, enumerated, raw, wall):
         for target in options.target:
             wanted.setdefault((target, g["representative"]), f"differs between targets in {', '.join(g['fields'])} "
                                                              f"({g['fault']} on {g['role']})")
-    known_findings.classify(options.findings, case, violations, groups,
-                            lambda g, field: {t: reports.shown(g["representative_fields"][field], t)
-                                              for t in options.target})
+    known_findings.classify(options.findings, case, violations, groups, options.target)
     points, seen = [], set()
     for target in options.target:
         for p in convs[target].selected():

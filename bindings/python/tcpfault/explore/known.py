@@ -31,6 +31,8 @@ import os
 import re
 import tomllib
 
+from . import report
+
 CLASSES = ("stack-bug", "rfc-permitted")
 KINDS = ("violation", "difference")
 KEYS = {"id", "class", "target", "kind", "cases", "variants", "fields", "rule", "match", "why", "evidence"}
@@ -131,17 +133,17 @@ def load(path):
     return found
 
 
-def classify(findings, case, violations, groups, shown):
+def classify(findings, case, violations, groups, targets):
     """Marks each violation and difference group with "known": the findings that explain it
-    ([] when none does; a group needs one for each of its fields). shown(group, field) gives
-    {target: value as the report shows it}."""
+    ([] when none does; a group needs one for each field its representative differs in,
+    matched against each target's value as the report shows it)."""
     for v in violations:
         v["known"] = [f.as_json() for f in findings if f.explains_violation(case, v)]
     for g in groups:
         known, whole = [], True
-        for field in g.get("representative_fields", {}) or g["fields"]:  # what its representative shows
-            values = shown(g, field)
-            here = [f for f in findings if f.explains_field(case, g["representative"], field, values)]
+        for field, values in (g.get("representative_fields") or {}).items():
+            shown = {t: report.shown(values, t) for t in targets}
+            here = [f for f in findings if f.explains_field(case, g["representative"], field, shown)]
             whole = whole and bool(here)
             known += [f.as_json() for f in here if f.as_json() not in known]
         g["known"] = known if whole else []

@@ -23,13 +23,12 @@ A generated reproducer names its rules (and that cap) with the marker instead:
 and reads what the run did from `request.node.tcpfault_explore` (a dict: "result", "acted").
 """
 
-import json
 import os
 import time
 
 import pytest
 
-from tcpfault import wire_check
+from tcpfault import pytest_options, wire_check
 
 from . import limits, replay
 
@@ -47,11 +46,7 @@ def pytest_addoption(parser):
 
 
 def _load(path):
-    try:
-        with open(path) as f:
-            config = json.load(f)
-    except (OSError, ValueError) as e:
-        raise pytest.UsageError(f"--tcpfault-explore {path}: cannot read it: {e}")
+    config = pytest_options.read_json("--tcpfault-explore", path)
     if not isinstance(config, dict) or not isinstance(config.get("variants"), list) or not config["variants"] \
             or not isinstance(config.get("tests"), list) or not isinstance(config.get("records"), str):
         raise pytest.UsageError(f"--tcpfault-explore {path}: expected {{'tests': [node id ends], 'variants': "

@@ -44,7 +44,7 @@ import sys
 
 import pytest
 
-from .. import observations
+from .. import observations, pytest_options
 
 _SETTINGS = pytest.StashKey[dict]()
 _HELD = pytest.StashKey[dict]()  # setting name -> {host: the keys it holds}
@@ -67,11 +67,7 @@ def pytest_addoption(parser):
 
 
 def _load(path):
-    try:
-        with open(path) as f:
-            settings = json.load(f)
-    except (OSError, ValueError) as e:
-        raise pytest.UsageError(f"--tcpfault-sysctl-overlay {path}: cannot read it: {e}")
+    settings = pytest_options.read_json("--tcpfault-sysctl-overlay", path)
     if not isinstance(settings, dict) or not settings:
         raise pytest.UsageError(f"--tcpfault-sysctl-overlay {path}: expected {_SHAPE}")
     for name, setting in settings.items():
