@@ -1,6 +1,7 @@
 // Bulk transfers checked byte by byte, and the byte pattern they carry.
 //
 //   report = net.transfer(client, conn, 10_000_000, seed=1, timeout=30)
+//   report = net.transfer(client, conn, 10_000_000, timeout=600, stall_timeout=60)  # slow is fine, stuck is not
 //   net.expect_intact(report)
 //   tcpfault.pattern(seed=1, offset=0, n=16)   # the bytes a transfer sends
 #include <pybind11/stl.h>
@@ -23,12 +24,17 @@ constexpr auto kSignalCheck = std::chrono::milliseconds(100);
 
 TransferReport run_transfer(const py::object& net, const Connection& sender, const Connection& receiver,
                             const py::object& nbytes, const py::object& seed, const py::object& timeout,
-                            bool shutdown) {
+                            const py::object& stall_timeout, bool shutdown) {
   TransferOptions o;
   o.bytes = static_cast<std::uint64_t>(int_arg(nbytes, "nbytes", 0, INT64_MAX));
   o.seed = static_cast<std::uint64_t>(int_arg(seed, "seed", 0, INT64_MAX));
   o.timeout = seconds_arg(timeout, "timeout");
   if (o.timeout.count() <= 0) throw py::value_error("timeout must be positive, got " + std::string(py::str(timeout)));
+  if (!stall_timeout.is_none()) {
+    o.stall = seconds_arg(stall_timeout, "stall_timeout");
+    if (o.stall.count() <= 0)
+      throw py::value_error("stall_timeout must be positive (or None for none), got " + std::string(py::str(stall_timeout)));
+  }
   o.shutdown = shutdown;
   auto s = scenario_of(net);
   std::shared_ptr<Transfer> t;
@@ -86,6 +92,7 @@ void bind_transfer(py::module_& m) {
       .def_readonly("send_errno", &TransferReport::send_errno)
       .def_readonly("recv_errno", &TransferReport::recv_errno)
       .def_readonly("deadline_passed", &TransferReport::deadline_passed)
+      .def_readonly("stalled", &TransferReport::stalled, "It ended because nothing moved for its stall_timeout.")
       .def_readonly("stopped", &TransferReport::stopped, "Why it was stopped early; '' if it was not.")
       .def_property_readonly("duration", &TransferReport::seconds, "Seconds from the start until the receiver ended.")
       .def_property_readonly("throughput", &TransferReport::throughput_mb_s, "Received MB (10^6 bytes) per second.")
@@ -119,10 +126,12 @@ void bind_transfer(py::module_& m) {
   py::object scenario = m.attr("Scenario");
   scenario.attr("transfer") = py::cpp_function(
       &run_transfer, py::name("transfer"), py::is_method(scenario), py::arg("sender"), py::arg("receiver"),
-      py::arg("nbytes"), py::kw_only(), py::arg("seed") = 1, py::arg("timeout") = 30.0, py::arg("shutdown") = true,
+      py::arg("nbytes"), py::kw_only(), py::arg("seed") = 1, py::arg("timeout") = 30.0, py::arg("stall_timeout") = py::none(),
+      py::arg("shutdown") = true,
       "Sends `nbytes` of the seeded pattern from `sender` to `receiver` (the two ends of one connection)\n"
       "while the receiver checks every byte; the sender then half-closes (shutdown=True) and the receiver\n"
-      "reads to EOF. Waits (without the GIL) until done or `timeout` seconds; Ctrl-C stops it. Never raises\n"
+      "reads to EOF. Waits (without the GIL) until done or `timeout` seconds, or, with `stall_timeout`,\n"
+      "until no byte was sent or received for that many seconds; Ctrl-C stops it. Never raises\n"
       "for what happened on the wire: see the report, and net.expect_intact(report).");
   scenario.attr("expect_intact") = py::cpp_function(
       [](const py::object& net, const TransferReport& r) { scenario_of(net)->expect_intact(r); },

@@ -262,6 +262,16 @@ def test_transfer_without_time(connection, net):
         net.transfer(client, conn, 10, timeout=0)
 
 
+@pytest.mark.parametrize("stall, message", [
+    (0, r"stall_timeout must be positive \(or None for none\), got 0"),
+    (-5, r"stall_timeout must be a number of seconds >= 0, got -5"),
+])
+def test_transfer_with_a_stall_timeout_that_is_not_positive(connection, net, stall, message):
+    client, conn = connection
+    with pytest.raises(ValueError, match=message):
+        net.transfer(client, conn, 10, stall_timeout=stall)
+
+
 def test_transfer_on_a_closed_connection(connection, net):
     client, conn = connection
     client.close()

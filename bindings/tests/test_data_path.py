@@ -1,6 +1,6 @@
-"""The data path from Python: a queue overflow is counted and reported, a random rule's
-log is the same for the same seed, the pattern tells wrong, missing and repeated bytes
-apart."""
+"""The data path from Python: a queue overflow is counted and reported, a transfer where
+nothing moves ends at its stall timeout, a random rule's log is the same for the same
+seed, the pattern tells wrong, missing and repeated bytes apart."""
 
 import pytest
 
@@ -28,6 +28,17 @@ def test_a_queue_overflow_is_counted_noted_and_fails_the_check():
         assert any("queue was full" in note for note in net.trace.notes())
         with pytest.raises(tcpfault.ExpectationFailed, match=r"dropped with the queue full \(queue_max_len 4\)"):
             net.expect_no_undecided_drops()
+
+
+def test_a_transfer_where_nothing_moves_ends_at_its_stall_timeout():
+    with tcpfault.Scenario(family=4, name="stalled") as net:
+        client, server = open_connection(net)
+        net.faults.drop(DATA, sent_by="client")  # no byte ever arrives
+        report = net.transfer(client, server, 50_000_000, timeout=120, stall_timeout=1)
+        assert report.stalled and not report.deadline_passed and not report.intact, str(report)
+        assert report.duration < 60, str(report)
+        with pytest.raises(tcpfault.ExpectationFailed, match=r"nothing moved for 1\.0 s \(the stall timeout\)"):
+            net.expect_intact(report)
 
 
 def test_the_same_seed_logs_the_same_draws():

@@ -25,6 +25,7 @@ void Scenario::expect_intact(const TransferReport& r, std::source_location where
   if (r.send_errno) seen += "; send failed: " + errno_name(r.send_errno);
   if (r.recv_errno) seen += "; recv failed: " + errno_name(r.recv_errno);
   if (r.deadline_passed) seen += "; the deadline passed";
+  if (r.stalled) seen += "; " + r.stall_description() + " (the stall timeout)";
   if (!r.stopped.empty()) seen += "; stopped: " + r.stopped;
   expectations().fail("transfer of " + std::to_string(r.bytes_expected) + " bytes from " + r.sender + " to " +
                           r.receiver + " arrives intact",

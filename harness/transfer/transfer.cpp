@@ -11,13 +11,19 @@
 
 namespace tcpfault {
 
+std::string TransferReport::stall_description() const {
+  char text[64];
+  std::snprintf(text, sizeof text, "nothing moved for %.1f s", double(stall.count()) / 1000);
+  return text;
+}
+
 double TransferReport::throughput_mb_s() const {
   return duration_ns > 0 ? double(bytes_received) / 1e6 / seconds() : 0.0;
 }
 
 bool TransferReport::intact() const {
   return !first_bad && bytes_received == bytes_expected && (eof || !expect_eof) && !send_errno &&
-         !recv_errno && stopped.empty() && !deadline_passed;
+         !recv_errno && stopped.empty() && !deadline_passed && !stalled;
 }
 
 std::string TransferReport::describe() const {
@@ -30,6 +36,7 @@ std::string TransferReport::describe() const {
   if (send_errno) out += ", send failed: " + errno_name(send_errno);
   if (recv_errno) out += ", recv failed: " + errno_name(recv_errno);
   if (deadline_passed) out += ", deadline passed";
+  if (stalled) out += ", stalled: " + stall_description();
   if (!stopped.empty()) out += ", stopped: " + stopped;
   if (first_bad) out += "; first bad byte: " + first_bad->describe();
   return out;
@@ -43,6 +50,9 @@ Transfer::Transfer(const Connection& sender, const Connection& receiver, Transfe
                 sender.ref().str() + " and " + receiver.ref().str());
   if (options_.timeout.count() <= 0)
     throw Error("transfer: the timeout must be positive, got " + std::to_string(options_.timeout.count()) + " ms");
+  if (options_.stall.count() < 0)
+    throw Error("transfer: the stall timeout must be positive (or 0 for none), got " +
+                std::to_string(options_.stall.count()) + " ms");
   if (options_.chunk == 0) throw Error("transfer: the chunk size must be positive");
   send_stream_ = sender.stream("transfer");
   recv_stream_ = receiver.stream("transfer");
@@ -54,11 +64,12 @@ Transfer::Transfer(const Connection& sender, const Connection& receiver, Transfe
   report_.seed = options_.seed;
   report_.bytes_expected = options_.bytes;
   report_.expect_eof = options_.shutdown;
+  report_.stall = options_.stall;
   label_ = "transfer of " + std::to_string(options_.bytes) + " bytes (seed " + std::to_string(options_.seed) + ")";
   trace_->note(label_ + " from " + netns::to_string(sender_host_) + " to " + netns::to_string(receiver_host_) +
                " started");
   start_ns_ = mono_now_ns();
-  deadline_ = Clock::now() + options_.timeout;
+  clock_.emplace(Clock::now(), options_.timeout, options_.stall);
   sender_thread_ = std::thread([this] { send_side(); });
   receiver_thread_ = std::thread([this] { receive_side(); });
 }
@@ -96,6 +107,11 @@ const TransferReport& Transfer::wait() {
   return r;
 }
 
+void Transfer::note_expiry(TransferClock::Expiry expiry) {
+  report_.deadline_passed |= expiry == TransferClock::Expiry::Deadline;
+  report_.stalled |= expiry == TransferClock::Expiry::Stalled;
+}
+
 void Transfer::side_failed(std::exception_ptr e) {
   std::lock_guard lock(mu_);
   if (!failure_) failure_ = e;
@@ -128,7 +144,7 @@ void Transfer::send_side() {
   std::uint64_t sent = 0;
   std::size_t filled = 0, done = 0;  // of buf: bytes of the pattern in it, bytes of those sent
   int err = 0;
-  bool deadline = false;
+  auto expiry = TransferClock::Expiry::None;
   while (sent < options_.bytes && !stopping()) {
     if (done == filled) {
       filled = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), options_.bytes - sent));
@@ -137,7 +153,7 @@ void Transfer::send_side() {
     }
     StreamSide::Io io;
     try {
-      io = send_stream_->send(std::span<const std::uint8_t>(buf).subspan(done, filled - done), deadline_,
+      io = send_stream_->send(std::span<const std::uint8_t>(buf).subspan(done, filled - done), clock_->wait_until(),
                               stop_fd_.get());
     } catch (...) {  // the agent running this end broke: wait() rethrows it
       side_failed(std::current_exception());
@@ -145,14 +161,12 @@ void Transfer::send_side() {
     }
     done += io.bytes;
     sent += io.bytes;
+    if (io.bytes > 0) clock_->progress(Clock::now());
     if (io.err) {
       err = io.err;
       break;
     }
-    if (io.bytes == 0 && Clock::now() >= deadline_) {
-      deadline = true;
-      break;
-    }
+    if (io.bytes == 0 && (expiry = clock_->expired(Clock::now())) != TransferClock::Expiry::None) break;
   }
   if (sent == options_.bytes && options_.shutdown) {
     try {
@@ -170,7 +184,7 @@ void Transfer::send_side() {
     std::lock_guard lock(mu_);
     report_.bytes_sent = sent;
     report_.send_errno = err;
-    report_.deadline_passed |= deadline;
+    note_expiry(expiry);
   }
   side_done();
 }
@@ -179,7 +193,8 @@ void Transfer::receive_side() {
   PatternChecker checker(options_.seed, options_.bytes);
   std::vector<std::uint8_t> buf(options_.chunk);
   int err = 0;
-  bool eof = false, deadline = false, stopped = false;
+  bool eof = false, stopped = false;
+  auto expiry = TransferClock::Expiry::None;
   while (true) {
     if (!options_.shutdown && checker.received() >= options_.bytes) break;
     if (stopping()) {
@@ -188,13 +203,14 @@ void Transfer::receive_side() {
     }
     StreamSide::Io io;
     try {
-      io = recv_stream_->recv(buf, deadline_, stop_fd_.get());
+      io = recv_stream_->recv(buf, clock_->wait_until(), stop_fd_.get());
     } catch (...) {
       side_failed(std::current_exception());
       stopped = true;
       break;
     }
     if (io.bytes > 0) {
+      clock_->progress(Clock::now());
       checker.feed(std::span(buf).first(io.bytes));
       continue;
     }
@@ -206,13 +222,13 @@ void Transfer::receive_side() {
       err = io.err;
       break;
     }
-    if (Clock::now() >= deadline_) {
-      deadline = true;
-      break;
-    }
+    if ((expiry = clock_->expired(Clock::now())) != TransferClock::Expiry::None) break;
   }
   auto now = mono_now_ns();
-  checker.finish(eof ? "EOF" : err ? "recv failed: " + errno_name(err) : deadline ? "deadline passed" : stopped ? "stopped" : "all bytes read");
+  std::string ended = eof ? "EOF" : err ? "recv failed: " + errno_name(err) : stopped ? "stopped" : "all bytes read";
+  if (expiry == TransferClock::Expiry::Deadline) ended = "deadline passed";
+  if (expiry == TransferClock::Expiry::Stalled) ended = "stalled: " + report_.stall_description();
+  checker.finish(ended);
   trace_->add(CallEvent{now, now - start_ns_, receiver_host_,
                         "transfer recv(" + std::to_string(options_.bytes) + ", seed " + std::to_string(options_.seed) +
                             ")" + (eof ? " to EOF" : ""),
@@ -222,7 +238,7 @@ void Transfer::receive_side() {
     report_.bytes_received = checker.received();
     report_.eof = eof;
     report_.recv_errno = err;
-    report_.deadline_passed |= deadline;
+    note_expiry(expiry);
     report_.duration_ns = now - start_ns_;
     report_.first_bad = checker.first_bad();
   }

@@ -3,7 +3,7 @@
 // The sender writes the seeded byte pattern (harness/transfer/byte_pattern.h) and, by default,
 // half-closes; the receiver verifies every byte as it arrives and reads to EOF. Both
 // run at once on threads of their own, in constant memory, until they are done, the
-// deadline passes, or the transfer is stopped (a scenario stops its transfers when it
+// deadline passes, nothing moved for the stall timeout (transfer_clock.h), or the transfer is stopped (a scenario stops its transfers when it
 // ends). The report says what was sent and received, how it ended, how fast, and
 // where the received stream first went wrong: a wrong, missing or repeated byte.
 #pragma once
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "harness/transfer/byte_pattern.h"
+#include "harness/transfer/transfer_clock.h"
 #include "harness/endpoints/endpoint.h"
 #include "harness/trace/trace.h"
 #include "netns/unique_fd.h"
@@ -32,6 +33,7 @@ struct TransferOptions {
   std::uint64_t bytes = 1 << 20;
   std::uint64_t seed = 1;
   milliseconds timeout{30'000};   // both sides give up when it passes
+  milliseconds stall{0};          // when positive, they give up once no byte was sent or received for this long
   bool shutdown = true;           // the sender half-closes after the last byte, the receiver reads to EOF
   std::size_t chunk = 64 * 1024;  // bytes per send() and recv()
 };
@@ -44,6 +46,8 @@ struct TransferReport {
   bool eof = false;
   int send_errno = 0, recv_errno = 0;
   bool deadline_passed = false;
+  bool stalled = false;          // it ended because nothing moved for `stall`
+  milliseconds stall{0};
   std::string stopped;           // why it was stopped early; empty if it was not
   std::int64_t duration_ns = 0;  // from the start until the receiver ended
   std::optional<StreamMismatch> first_bad;
@@ -53,6 +57,7 @@ struct TransferReport {
   // Every byte arrived, in order, unchanged, nothing more (then EOF), and no call failed.
   bool intact() const;
   std::string describe() const;  // one line
+  std::string stall_description() const;  // "nothing moved for 60.0 s"
 };
 
 class Transfer {
@@ -79,6 +84,7 @@ class Transfer {
 
  private:
   bool stopping() const;
+  void note_expiry(TransferClock::Expiry expiry);  // into the report; mu_ held
   void side_failed(std::exception_ptr e);  // the first failure is kept for wait()
   void send_side();
   void receive_side();
@@ -90,7 +96,7 @@ class Transfer {
   std::unique_ptr<StreamSide> send_stream_, recv_stream_;
   UniqueFd stop_fd_;  // an eventfd: readable once stop() was called (wakes a kernel end's wait)
   std::int64_t start_ns_ = 0;
-  Clock::time_point deadline_;
+  std::optional<TransferClock> clock_;  // set before the sides start
   std::string label_;  // "transfer of 1048576 bytes (seed 1)"
 
   mutable std::mutex mu_;

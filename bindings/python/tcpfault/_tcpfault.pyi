@@ -1051,11 +1051,13 @@ class Scenario:
         *,
         seed: int = 1,
         timeout: _Seconds = 30.0,
+        stall_timeout: _Seconds | None = None,
         shutdown: bool = True,
     ) -> TransferReport:
         """Sends `nbytes` of the seeded pattern from `sender` to `receiver` (the two ends of one connection)
         while the receiver checks every byte; the sender then half-closes (shutdown=True) and the receiver
-        reads to EOF. Waits (without the GIL) until done or `timeout` seconds; Ctrl-C stops it. Never raises
+        reads to EOF. Waits (without the GIL) until done or `timeout` seconds, or, with `stall_timeout`,
+        until no byte was sent or received for that many seconds; Ctrl-C stops it. Never raises
         for what happened on the wire: see the report, and net.expect_intact(report)."""
     def expect_intact(self, report: TransferReport) -> None:
         """Every byte of the transfer arrived, in order and unchanged, then EOF. The failure names the first
@@ -1175,6 +1177,9 @@ class TransferReport:
     def recv_errno(self) -> int: ...
     @property
     def deadline_passed(self) -> bool: ...
+    @property
+    def stalled(self) -> bool:
+        """It ended because nothing moved for its stall_timeout."""
     @property
     def stopped(self) -> str:
         """Why it was stopped early; '' if it was not."""

@@ -1,6 +1,7 @@
 // Checked bulk transfers on a live topology, and the data path's own guarantees: a byte
 // rewritten in flight is caught at its offset, queue overflows are counted, a
-// transfer stops with its scenario, the trace keeps payload only up to its cap.
+// transfer stops with its scenario or when nothing moves, the trace keeps payload only
+// up to its cap.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -103,6 +104,28 @@ TEST_P(TransferTest, ATransferStopsWithItsScenario) {
   const auto& r = t->wait();
   EXPECT_NE(r.stopped.find("ended"), std::string::npos) << r.describe();
   EXPECT_FALSE(r.intact());
+}
+
+TEST_P(TransferTest, ATransferWhereNothingMovesEndsAtItsStallTimeout) {
+  Scenario s(options());
+  auto c = open(s);
+  // Every data segment of the client is lost: after the first send() fills the socket
+  // buffer, neither side moves a byte.
+  s.faults().add(drop(Match().role(DATA).sent_by(Host::Client)));
+  auto r = s.transfer(c.client, c.server, {.bytes = 50'000'000, .timeout = 120'000ms, .stall = 1'000ms});
+  EXPECT_TRUE(r.stalled) << r.describe();
+  EXPECT_FALSE(r.deadline_passed) << r.describe();
+  EXPECT_FALSE(r.intact());
+  EXPECT_EQ(r.bytes_received, 0u);
+  EXPECT_LT(r.seconds(), 60) << r.describe();  // ended long before its deadline
+  EXPECT_NE(r.describe().find("stalled: nothing moved for 1.0 s"), std::string::npos) << r.describe();
+  try {
+    s.expect_intact(r);
+    FAIL() << "expect_intact passed a stalled transfer";
+  } catch (const ExpectationFailed& e) {
+    EXPECT_NE(std::string(e.what()).find("nothing moved for 1.0 s (the stall timeout)"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_P(TransferTest, PlainForwardingCarriesDataWithoutTheQueue) {
