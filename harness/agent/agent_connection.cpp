@@ -81,12 +81,21 @@ namespace {
 
 // As a kernel socket closes when its last handle goes, so does an agent's socket or
 // listener still held when its object goes: a test that drops one without closing it
-// sees the same close on every target. Nothing is sent once the session ended or the
-// agent failed (the request then throws; that is reported where it happened).
-void close_dropped(const AgentContext& ctx, const char* key, std::optional<std::int64_t> held) {
+// sees the same close on every target. The trace records it as a call ("close(listener),
+// its handle dropped"): a kernel's close shows in its state events, an agent may report
+// none for a listener, and what follows (a child aborted for want of its listener) needs
+// it. Nothing is sent once the session ended or the agent failed (the request then
+// throws; that is reported where it happened).
+void close_dropped(const AgentContext& ctx, const char* key, std::optional<std::int64_t> held,
+                   std::optional<FourTuple> socket = std::nullopt) {
   if (!held || ctx.client->failure()) return;
   try {
-    ctx.client->request("close", {{key, *held}}, kAgentGrace);
+    CallTimer t;
+    Json reply = ctx.client->request("close", {{key, *held}}, kAgentGrace);
+    const bool ok = reply.value("ok", false);
+    const std::string what = std::string(key) == "listener" ? "close(listener)" : "close()";
+    record_call(*ctx.trace, ctx.host, what + ", its handle dropped", ok ? 0 : -1, ok ? 0 : ctx.errno_of(reply, "close"),
+                t, false, socket);
   } catch (const std::exception&) {
     // The scenario is ending or the agent failed.
   }
@@ -116,7 +125,7 @@ class AgentConnection : public ConnectionImpl, public std::enable_shared_from_th
 
   ~AgentConnection() override {
     std::lock_guard lock(mu_);
-    close_dropped(ctx_, "conn", handle_);
+    close_dropped(ctx_, "conn", handle_, tuple_);
   }
 
   void close_for(const std::string& why) {

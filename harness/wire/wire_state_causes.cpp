@@ -355,15 +355,7 @@ class Explainer {
     for (const auto& w : e_->steps)
       if (w.wire_t_ns && w.to == St::SYN_RECV && w.wire_t_ns <= s.kernel_t_ns) born = w.wire_t_ns;
     if (!born) return std::nullopt;
-    std::string closed;
-    for (const auto& t : in_.transitions)
-      if (t.host == e_->host && t.local == e_->local && t.remote.port == 0 && t.from == St::LISTEN &&
-          t.to == St::CLOSED && t.t_ns >= born && t.t_ns <= s.kernel_t_ns && closed.empty())
-        closed = "LISTEN -> CLOSED at " + at(t.t_ns) + " (" + t.source + ")";
-    for (const auto& c : in_.calls)
-      if (c.host == e_->host && c.call == "close(listener)" && !c.err && c.t_ns >= born &&
-          c.t_ns <= s.kernel_t_ns + kCallSlack_ns && closed.empty())
-        closed = c.call + " at " + at(c.t_ns);
+    const std::string closed = listener_close_between(born, s.kernel_t_ns);
     if (closed.empty()) return std::nullopt;
     const std::string how = e_->agent() ? "the " + e_->stack + " stack dropped the child"
                                         : "the kernel dropped the request socket (" + s.kernel_source + ")";
@@ -371,6 +363,49 @@ class Explainer {
                    "the child was in SYN_RECV since " + at(born) + " (on the wire too) when its listener closed (" +
                        closed + "); " + how + " at " + at(s.kernel_t_ns) +
                        " sending nothing, and nothing reached it then: the wire's machine stays in SYN_RECV"};
+  }
+
+  // How the end's listener closed between t0 and t1 ("" when it did not): its LISTEN ->
+  // CLOSED, or the application's close of it (a dropped handle's close included).
+  std::string listener_close_between(std::int64_t t0, std::int64_t t1) const {
+    for (const auto& t : in_.transitions)
+      if (t.host == e_->host && t.local == e_->local && t.remote.port == 0 && t.from == St::LISTEN &&
+          t.to == St::CLOSED && t.t_ns >= t0 && t.t_ns <= t1)
+        return "LISTEN -> CLOSED at " + at(t.t_ns) + " (" + t.source + ")";
+    for (const auto& c : in_.calls)
+      if (c.host == e_->host && c.call.rfind("close(listener)", 0) == 0 && !c.err && c.t_ns >= t0 &&
+          c.t_ns <= t1 + kCallSlack_ns)
+        return c.call + " at " + at(c.t_ns);
+    return "";
+  }
+
+  // The handshake's ACK reached a child whose listener had closed: the stack completed it
+  // (SYN_RECV -> ESTABLISHED), found no listener to hand it to, and aborted it with an RST
+  // (lwIP's tcp_process: no listener to accept it, tcp_abort). The wire sees only the RST
+  // answering the ACK: SYN_RECV -> CLOSED. One abort, named in two and in one step.
+  std::optional<Verdict> completed_without_listener(const AlignedStep& s) {
+    if (s.from != St::SYN_RECV || s.to != St::ESTABLISHED || e_->end != WireEnd::Acceptor) return std::nullopt;
+    const AlignedStep* rst = wire_only_near(St::SYN_RECV, St::CLOSED, s.kernel_t_ns);
+    if (!rst) return std::nullopt;
+    const AlignedStep* aborted = nullptr;
+    for (const auto& k : e_->steps)
+      if (kernel_only(k) && k.from == St::ESTABLISHED && k.to == St::CLOSED && k.kernel_t_ns >= s.kernel_t_ns &&
+          k.kernel_t_ns - s.kernel_t_ns < kSameEvent_ns)
+        aborted = &k;
+    std::int64_t born = 0;
+    for (const auto& w : e_->steps)
+      if (w.wire_t_ns && w.to == St::SYN_RECV && w.wire_t_ns <= s.kernel_t_ns) born = w.wire_t_ns;
+    const std::string closed = born ? listener_close_between(born, s.kernel_t_ns) : "";
+    if (!aborted || closed.empty()) return std::nullopt;
+    Verdict v{Cause::ListenerClosed,
+              "the child was in SYN_RECV since " + at(born) + " when its listener closed (" + closed +
+                  "); the ACK that completed its handshake made it ESTABLISHED at " + at(s.kernel_t_ns) +
+                  ", and with no listener to take it the " + e_->stack + " stack aborted it at " +
+                  at(aborted->kernel_t_ns) + " with an RST: the wire sees only the RST answering that ACK, " +
+                  wire_text(*rst)};
+    paired_[rst] = v;
+    paired_[aborted] = v;
+    return v;
   }
 
   // The close() is in the kernel, its FIN still queued behind unacknowledged data.
@@ -474,12 +509,15 @@ class Explainer {
   // 9293 leaves a choice, so on a kernel side a departure is a bug of the inference.
 
   Verdict agent_step(const AlignedStep& s) {
+    // The stack's half of a pair an earlier step of its explained (completed_without_listener).
+    if (auto p = paired_.find(&s); p != paired_.end()) return p->second;
     if (auto v = connect_failed(s)) return *v;
     if (auto v = taken_over(s)) return *v;
     if (!e_->on_wire)
       return {Cause::Unexplained, "the " + e_->stack + " stack reported " + step_name(s) + " at " + at(s.kernel_t_ns) +
                                       " for a connection the middlebox never saw"};
     if (auto v = child_closed(s)) return *v;
+    if (auto v = completed_without_listener(s)) return *v;
     if (auto v = cookie_child(s)) return *v;
     if (auto v = skipped_state(s)) return *v;
     if (auto v = not_in_rfc9293(s)) return *v;

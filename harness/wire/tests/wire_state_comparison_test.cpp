@@ -862,6 +862,36 @@ TEST(WireStateComparisonAgent, ACraftedSynsChildResetByThePeer) {
       << r.describe();
 }
 
+TEST(WireStateComparisonAgent, AHandshakeCompletedAfterItsListenerClosedIsAborted) {
+  // HS1 with its handshake ACK lost, on lwIP: accept() gives up, the test's listener is
+  // dropped, and the client's FIN (its ACK acceptable) completes the child, which lwIP
+  // makes ESTABLISHED and aborts at once for want of a listener: the wire sees an RST.
+  AgentSide k;
+  k.w.handshake();
+  k.w.segments.back().fate = "dropped by rule #1";
+  k.w.wait(2000);
+  k.w.add(C, "F.", 1, 1);  // row 4, at +2004 ms
+  k.w.add(S, "R.", 1, 1);
+  k.open_client();
+  k.stack(St::LISTEN, St::SYN_RECV, 1100);
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 2'003'900);
+  k.stack(St::SYN_RECV, St::ESTABLISHED, 2'004'900);  // events as lwIP dates them: the RST between
+  k.client(St::FIN_WAIT1, St::CLOSED, 2'005'100);
+  k.stack(St::ESTABLISHED, St::CLOSED, 2'005'300);
+  // Without the listener's close nothing explains the abort.
+  const auto open = k.compare();
+  EXPECT_EQ(open.unexplained(), 3u) << open.describe();
+  k.calls.push_back({2'003'000'000, 100'000, Host::Server, "close(listener), its handle dropped", 0, 0});
+  const auto r = k.compare();
+  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
+  EXPECT_EQ(disagreements(r), (Lines{"kernel-only SYN_RECV -> ESTABLISHED: listener-closed",
+                                     "wire-only SYN_RECV -> CLOSED: listener-closed",
+                                     "kernel-only ESTABLISHED -> CLOSED: listener-closed"}))
+      << r.describe();
+  const auto& why = find_step(r, St::SYN_RECV, St::ESTABLISHED)->explanation;
+  EXPECT_NE(why.find("close(listener), its handle dropped at +2003.000 ms"), std::string::npos) << why;
+}
+
 // The client's SYN, the server's SYN-ACK dropped, then the client's SYNs retransmitted
 // every 1002 ms, each answered by the server with an ACK (gVisor in SYN_RECV).
 void syn_ack_lost(Script& w) {
