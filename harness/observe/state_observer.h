@@ -76,6 +76,11 @@ class StateObserver {
   bool stopping_ = false;
   std::thread orphan_watcher_;
 
+  // The BPF observer's steps as they arrive, for reconcile to wait for a late one.
+  std::mutex arrivals_mu_;
+  std::condition_variable arrivals_cv_;
+  std::uint64_t arrivals_ = 0;
+
   std::unique_ptr<TracepointSubscription> tracepoint_;  // last: stops first
 };
 
