@@ -132,6 +132,7 @@ class Explainer {
     if (auto v = connect_failed(s)) return *v;
     if (auto v = taken_over(s)) return *v;
     if (!e_->on_wire) return foreign(s);
+    if (auto v = closed_before_fin_sent(s)) return *v;
     if (s.from == St::FIN_WAIT2 && s.to == St::CLOSED && from_minisocket(s)) {
       // Only the fallback polls: the BPF observer records the TIME_WAIT in between.
       if (const AlignedStep* tw = wire_step_near(St::FIN_WAIT2, St::TIME_WAIT, s.kernel_t_ns, /*before=*/true);
@@ -408,6 +409,28 @@ class Explainer {
     return v;
   }
 
+  // A reset (or a timer) ended the end after its close() moved it to FIN_WAIT1 or
+  // LAST_ACK with the FIN still queued (fin_not_sent): the wire's machine, which never saw
+  // that FIN, ends it from the state before on the same segment. One end, named from two states.
+  std::optional<Verdict> closed_before_fin_sent(const AlignedStep& s) {
+    if (s.to != St::CLOSED || (s.from != St::FIN_WAIT1 && s.from != St::LAST_ACK)) return std::nullopt;
+    const AlignedStep* closed = nullptr;
+    for (const auto& k : e_->steps)
+      if (kernel_only(k) && k.to == s.from && k.cause == Cause::FinNotSent && k.kernel_t_ns <= s.kernel_t_ns)
+        closed = &k;
+    if (!closed) return std::nullopt;
+    const AlignedStep* w = wire_only_near(closed->from, St::CLOSED, s.kernel_t_ns);
+    if (!w) return std::nullopt;
+    Verdict v{Cause::FinNotSent,
+              "the " + (e_->agent() ? e_->stack + " stack" : std::string("kernel")) + " had moved the end to " +
+                  to_string(s.from) + " at " + at(closed->kernel_t_ns) +
+                  " (close()/shutdown() with its FIN still queued), so it reports " + step_name(s) + " at " +
+                  at(s.kernel_t_ns) + " where the wire's machine, which never saw that FIN, goes " + wire_text(*w) +
+                  ": one end, named from two states"};
+    paired_[w] = v;
+    return v;
+  }
+
   // The close() is in the kernel, its FIN still queued behind unacknowledged data.
   std::optional<Verdict> fin_not_sent(const AlignedStep& s) const {
     std::optional<std::uint32_t> snd_nxt, acked;
@@ -450,6 +473,8 @@ class Explainer {
   }
 
   Verdict wire_step(const AlignedStep& s) {
+    // The wire's half of a pair a kernel step explained (closed_before_fin_sent).
+    if (auto p = paired_.find(&s); p != paired_.end()) return p->second;
     if (e_->on_wire && e_->end == WireEnd::Acceptor && e_->kernel_sockets == 0) return request_socket(s);
     if (e_->on_wire && e_->end == WireEnd::Acceptor && request_only()) return request_socket(s);
     if ((s.from == St::FIN_WAIT2 && s.to == St::TIME_WAIT) || (s.from == St::TIME_WAIT && s.to == St::CLOSED))
@@ -518,6 +543,7 @@ class Explainer {
                                       " for a connection the middlebox never saw"};
     if (auto v = child_closed(s)) return *v;
     if (auto v = completed_without_listener(s)) return *v;
+    if (auto v = closed_before_fin_sent(s)) return *v;
     if (auto v = cookie_child(s)) return *v;
     if (auto v = skipped_state(s)) return *v;
     if (auto v = not_in_rfc9293(s)) return *v;

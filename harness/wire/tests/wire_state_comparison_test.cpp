@@ -374,6 +374,32 @@ TEST(WireStateComparison, FinWaitingBehindUnacknowledgedData) {
   EXPECT_NE(find_step(r, St::ESTABLISHED, St::FIN_WAIT1)->explanation.find("100 unacknowledged"), std::string::npos);
 }
 
+TEST(WireStateComparison, AResetAfterACloseWhoseFinWaitsIsOneEndNamedFromTwoStates) {
+  // DT5 with its transfer reset (explore's rst@client.PURE_ACK.3 on lwIP): the client
+  // closes with data unacknowledged, its FIN queued, and the server's RST ends it. The
+  // kernel goes FIN_WAIT1 -> CLOSED, the wire, with no FIN seen, ESTABLISHED -> CLOSED.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "P.", 1, 1, 100, "dropped by rule #1");
+  k.w.wait(300);
+  k.w.add(C, "P.", 1, 1, 100);  // row 5, at +305 ms
+  k.w.add(S, "R.", 1, 1);       // the server's connection is gone: it acknowledges nothing
+  k.opened();
+  k.server(St::ESTABLISHED, St::CLOSED, 50'000);
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 100'000);
+  k.client(St::FIN_WAIT1, St::CLOSED, 306'100);
+  const auto r = k.compare();
+  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
+  const auto client = disagreements(r);
+  EXPECT_NE(std::find(client.begin(), client.end(), "wire-only ESTABLISHED -> CLOSED: fin-not-sent"), client.end())
+      << r.describe();
+  EXPECT_NE(std::find(client.begin(), client.end(), "kernel-only FIN_WAIT1 -> CLOSED: fin-not-sent"), client.end())
+      << r.describe();
+  // Without the FIN_WAIT1 before it, nothing pairs the two.
+  k.steps.erase(std::find_if(k.steps.begin(), k.steps.end(), [](const auto& t) { return t.to == St::FIN_WAIT1; }));
+  EXPECT_GT(k.compare().unexplained(), 0u);
+}
+
 TEST(WireStateComparison, WhatNoRuleExplainsStaysUnexplained) {
   // The kernel's server saw a FIN the middlebox never did.
   Kernel k;
