@@ -227,6 +227,12 @@ void bind_scenario(py::module_& m) {
                                                               : static_cast<std::size_t>(int_arg(max_rows, "max_rows", 1, INT64_MAX)));
           },
           py::arg("max_rows") = py::none(), "The timeline as a ladder; a longer one is cut to `max_rows` events.")
+      .def("catch_up_states", [](const ScenarioHandle& h) {
+             py::gil_scoped_release unlocked;
+             h.get()->catch_up_states();
+           },
+           "Returns once every state change the stacks made before the call is in the trace (the kernel's\n"
+           "recorded, an agent's events up to a round trip to it). Read final states after it.")
       .def("expect_no_undecided_drops", [](const ScenarioHandle& h) { h.get()->expect_no_undecided_drops(); },
            "The middlebox lost no packet that no rule asked for (its queue never overflowed).")
       .def(

@@ -76,7 +76,7 @@ def expect_fault_mix(net, rule):
 @pytest.mark.case("DT5", "integrity under seeded random faults",
                   ref="RFC 9293 3.4 and 3.10.7.4 (sequence numbers: in-order, duplicate-free delivery); "
                       "RFC 6298 (retransmission)")
-def test_dt5_integrity_under_random_faults(net):
+def test_dt5_integrity_under_random_faults(net, net_factory):
     """DT5 integrity under random faults.
 
     A 10 MB transfer (the seeded byte pattern, checked as it arrives) crosses a
@@ -84,8 +84,8 @@ def test_dt5_integrity_under_random_faults(net):
     segments of the same sender passed) 5 % of the segments each, in both directions,
     with a fixed seed. TCP's sequence numbers, retransmissions and duplicate detection
     must deliver exactly the bytes sent, in order, then EOF. The same transfer in a
-    second topology with the same seed must get the same fault schedule: the draw for
-    the nth matched segment depends on (seed, n) only.
+    second topology (the same target) with the same seed must get the same fault
+    schedule: the draw for the nth matched segment depends on (seed, n) only.
 
     A broken stack would show a byte wrong, missing or repeated at some offset (a
     duplicate delivered twice, a hole skipped), or no EOF; a broken schedule (time or
@@ -98,7 +98,7 @@ def test_dt5_integrity_under_random_faults(net):
     expect_fault_mix(net, rule)
     assert any(f"seed {SEED}" in note for note in net.trace.notes()), "the trace records the seed"
 
-    with tcpfault.Scenario(family=net.family, name=net.name + "-again") as again:
+    with net_factory("again") as again:
         rule_again, report_again = random_transfer(again, SEED)
         again.expect_intact(report_again)
         expect_same_schedule(net, rule, rule_again)

@@ -2,9 +2,11 @@
 the enumeration, the oracle's rules, normalising and grouping, reproducers' expectations,
 the report. (test_explore_run.py runs the command itself.)"""
 
+import types
+
 import pytest
 
-from tcpfault.explore import conversation, differential, faults, oracle, report, reproducer, variants
+from tcpfault.explore import conversation, differential, faults, oracle, plugin, report, reproducer, variants
 
 
 def segment(n, sender, roles, flags=".", payload=0, t=None, to=None, delivered=None):
@@ -78,6 +80,11 @@ def test_a_fault_becomes_rules_on_exactly_that_segment():
     assert first == {"action": "drop", "match": {"role": "FIN", "sent_by": "server", "not_role": "RETRANSMISSION"},
                      "nth": 1, "count": 1, "primary": True}
     assert again["match"] == {"role": "FIN|RETRANSMISSION", "sent_by": "server"} and again["count"] == 2
+    # drop-k acted when its first drop did, whether or not a retransmission came to drop
+    assert again["primary"] is False
+    applied = lambda n: types.SimpleNamespace(applied=n)  # noqa: E731
+    assert plugin.acted({"rules": [(first, applied(1)), (again, applied(0))]}) is True
+    assert plugin.acted({"rules": [(first, applied(0)), (again, applied(0))]}) is False
     rst = variants.single(server_fin, faults.REGISTRY["rst"], {})
     assert rst.rules[0]["action"] == "inject_on" and rst.rules[0]["toward"] == "client"
 
@@ -218,6 +225,11 @@ def test_normalised_outcomes_leave_out_addresses_and_raw_times():
     # is which FIN went first, not the fault's doing.
     raced = record(ends=[end("client", "TIME_WAIT")], body_ends=[end("client", "ESTABLISHED")])
     assert differential.normalise(raced)["ends"] == ["client CLOSED or TIME_WAIT"]
+    # Still closing when the settle ended: LAST_ACK after its FIN went second, CLOSING after
+    # both went at once.
+    for state in ("LAST_ACK", "CLOSING"):
+        still = record(ends=[end("server", state)], body_ends=[end("server", "ESTABLISHED")])
+        assert differential.normalise(still)["ends"] == ["server closing (FIN_WAIT1, CLOSING or LAST_ACK)"]
     closed_in_body = record(ends=[end("client", "TIME_WAIT")], body_ends=[end("client", "FIN_WAIT2")])
     assert differential.normalise(closed_in_body)["ends"] == ["client TIME_WAIT"]
     # Timing is what the fault cost against the target's clean run: a lost SYN's second

@@ -48,10 +48,10 @@ def test_dt5_a_byte_changed_in_flight_fails_the_case(net):
                    f"seen:     1 byte wrong at offset {offset}: expected ")
 
 
-def test_dt5_another_seed_fails_the_same_schedule_check(net):
+def test_dt5_another_seed_fails_the_same_schedule_check(net, net_factory):
     """Seeds 7 and 8 draw different faults: the schedule comparison must say where."""
     rule, _ = random_transfer(net, SEED, size=1_000_000)
-    with tcpfault.Scenario(family=net.family, name=net.name + "-other-seed") as other:
+    with net_factory("other-seed") as other:
         rule_other, _ = random_transfer(other, SEED + 1, size=1_000_000)
         with pytest.raises(tcpfault.ExpectationFailed) as failure:
             expect_same_schedule(net, rule, rule_other)

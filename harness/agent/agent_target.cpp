@@ -118,6 +118,15 @@ void AgentTarget::hello(const netns::Topology& topology) {
   topology.middlebox().run([&] { netns::send_router_advert(ifname); });
 }
 
+void AgentTarget::catch_up() {
+  if (no_sockets_request_ || client_->failure()) return;
+  try {
+    client_->request("sockets", Json::object(), kAgentGrace);
+  } catch (const NotApplicable&) {
+    no_sockets_request_ = true;
+  }
+}
+
 std::optional<TcpState> AgentTarget::stack_state(const SocketRef& s) {
   if (no_sockets_request_) return std::nullopt;
   Json reply;

@@ -45,6 +45,9 @@ class AgentTarget {
 
   // The scenario ends: the inferred states go into the trace, then goodbye.
   void stop(const std::string& why);
+  // Returns once every event the agent sent before this call was handled (a `sockets`
+  // round trip: events and replies come in order).
+  void catch_up();
 
  private:
   void hello(const netns::Topology& topology);

@@ -370,4 +370,9 @@ std::string Scenario::failure_note(const std::string&) const {
   return note + render_ladder(*trace_, kLadderRowsInMessages);
 }
 
+void Scenario::catch_up_states() {
+  if (states_) states_->drain();
+  if (agent_) agent_->catch_up();
+}
+
 }  // namespace tcpfault

@@ -182,6 +182,11 @@ class Scenario {
   std::optional<TcpInfo> tcp_info(const SocketRef& s) const;
 
   std::string ladder() const { return render_ladder(*trace_); }
+  // Every state change the stacks made before this call is in the trace: the kernel
+  // observer's rings drained, and an agent's state events up to a round trip to it (its
+  // events and replies come in order on one stream). What reads the final states once a
+  // test is over calls it first: the last events may still be on their way.
+  void catch_up_states();
   // Writes the artifacts to `dir` (default: the scenario's artifacts directory).
   ArtifactPaths write_artifacts(std::optional<std::string> dir = std::nullopt) const;
   // Where the files go when no directory is asked for: the artifacts directory, else the

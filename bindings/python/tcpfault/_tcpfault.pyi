@@ -1041,6 +1041,9 @@ class Scenario:
         wait: first wait for a segment that follows the event."""
     def ladder(self, max_rows: int | None = None) -> str:
         """The timeline as a ladder; a longer one is cut to `max_rows` events."""
+    def catch_up_states(self) -> None:
+        """Returns once every state change the stacks made before the call is in the trace (the kernel's
+        recorded, an agent's events up to a round trip to it). Read final states after it."""
     def expect_no_undecided_drops(self) -> None:
         """The middlebox lost no packet that no rule asked for (its queue never overflowed)."""
     def transfer(

@@ -182,6 +182,24 @@ def _sysctls_set(net):
 
 
 @pytest.fixture
+def net_factory(request, tmp_path_factory, tcpfault_family):
+    """Makes more scenarios like `net`: the same family and target (an agent target starts an
+    agent of its own for each), named after the test with a suffix; use each in a with block.
+
+        with net_factory("again") as again: ...
+    """
+    def make(suffix):
+        return tcpfault.Scenario(
+            family=tcpfault_family,
+            name=_stem(request.node.nodeid) + "-" + suffix,
+            artifacts=request.config.getoption("tcpfault_artifacts"),
+            failure_artifacts=str(tmp_path_factory.getbasetemp() / "tcpfault"),
+            **request.config.pluginmanager.get_plugin("tcpfault.pytest_targets").scenario_target(request),
+        )
+    return make
+
+
+@pytest.fixture
 def net(request, tmp_path_factory, tcpfault_family, tcpfault_sysctl_setting, tcpfault_explore_variant):
     """A fresh tcpfault.Scenario for this test, torn down afterwards whatever happens."""
     # With an artifacts directory the scenario writes its pcapng, JSON and ladder there

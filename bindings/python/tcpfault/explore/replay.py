@@ -92,7 +92,9 @@ def _end_label(host, remote):
 
 
 def ends(net):
-    """Every socket the trace saw a state of: [{"end", "host", "local", "remote", "state"}]."""
+    """Every socket the trace saw a state of: [{"end", "host", "local", "remote", "state"}],
+    every state change made before the call included (an agent's events may lag)."""
+    net.catch_up_states()
     last = {}
     for t in net.trace.transitions():
         host = t.host.name.lower()
@@ -103,14 +105,21 @@ def ends(net):
 
 def settle(net, seconds):
     """Waits up to `seconds` while any end is in a state its retransmission timer drives
-    (what the oracle's rest rule judges); returns (ends, waited s). An end in FIN_WAIT2
-    waits for its peer, on a timer of minutes: it is not waited for."""
+    (what the oracle's rest rule judges) or the middlebox still holds a segment (a delay
+    fault's segment is let go while the run is watched, not as the scenario ends, which
+    would make the delay a drop); returns (ends, waited s). An end in FIN_WAIT2 waits for
+    its peer, on a timer of minutes: it is not waited for."""
     started = time.monotonic()
+    held_before = False
     while True:
+        held = net.faults.stats.held_now > 0
         now = ends(net)
         waited = time.monotonic() - started
-        if not any(e["state"] in RETRANSMITTING for e in now) or waited >= seconds:
+        # One more look after the last held segment went: the stack takes it a moment later.
+        resting = not any(e["state"] in RETRANSMITTING for e in now) and not held and not held_before
+        if resting or waited >= seconds:
             return now, waited
+        held_before = held
         time.sleep(POLL_S)
 
 

@@ -36,8 +36,10 @@ def is_clean(variant_id):
 
 
 def single(point, fault, options):
-    rules = fault.rules(point, options)
-    rules[0] = {**rules[0], "primary": True}  # the rule that must act (tcpfault.explore.faults)
+    # The first rule must act (tcpfault.explore.faults); the others (drop-k's on the
+    # retransmissions) may find nothing to act on, and say so: a rule that does not say
+    # counts as one that must act.
+    rules = [{**rule, "primary": i == 0} for i, rule in enumerate(fault.rules(point, options))]
     return Variant(f"{fault.name}@{point.key}", [fault.name], [point.name], [f"{point.sender} {point.role}"], rules)
 
 
