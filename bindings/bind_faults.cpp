@@ -107,6 +107,11 @@ void bind_faults(py::module_& m) {
       .def_property_readonly("action", [](const TimedDecision& t) { return t.d.action; },
                              "'drop', 'delay', 'duplicate' or 'reorder'.")
       .def_property_readonly("summary", [](const TimedDecision& t) { return t.d.summary; }, "The segment.")
+      .def_property_readonly(
+          "preempted_by", [](const TimedDecision& t) -> std::optional<int> {
+            return t.d.preempted_by ? std::optional<int>(t.d.preempted_by) : std::nullopt;
+          },
+          "The id of the rule that acted on the segment first (this draw was then not applied), or None.")
       .def_property_readonly("t_ms", [](const TimedDecision& t) { return double(t.d.t_ns - t.start_ns) / 1e6; })
       .def("__repr__", [](const TimedDecision& t) {
         return "<FaultDecision #" + std::to_string(t.d.ordinal) + " " + t.d.action + ": " + t.d.summary + ">";
@@ -128,8 +133,8 @@ void bind_faults(py::module_& m) {
             for (auto& d : log) out.push_back(TimedDecision{std::move(d), s->trace().start_ns()});
             return out;
           },
-          "A random rule's fault log: what it did to each segment it acted on, in order (empty for\n"
-          "other rules).")
+          "A random rule's fault log: what it drew for each segment it matched and did not pass, in\n"
+          "order: applied, or preempted_by the rule that acted on that segment first (empty for other rules).")
       .def(
           "released",
           [](const RuleHandle& r, const py::object& within, const py::object& nth) {

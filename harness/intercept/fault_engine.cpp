@@ -272,6 +272,9 @@ void FaultEngine::handle(const NfQueue::Message& m) {
   SegmentView view{ev.from, real, ev.classified};
 
   const RuleBook::Entry* acting = rules_.decide(view);
+  for (const auto& p : rules_.preempted())
+    trace_.log_fault(FaultDecision{p.rule, p.ordinal, 0, ev.t_ns, format_packet(real, ev.relative),
+                                   to_string(p.choice), p.by});
   // Holds waiting for this segment are released right after its own verdict.
   on_seen(view);
   if (acting && std::holds_alternative<RewriteIsn>(acting->rule.action)) start_shift(*acting, ev.classified, real);

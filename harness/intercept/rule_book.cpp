@@ -34,11 +34,18 @@ const FaultRule* RuleBook::rule(int id) const {
 
 const RuleBook::Entry* RuleBook::decide(const SegmentView& segment) {
   Entry* acting = nullptr;
+  preempted_.clear();
   for (auto& e : entries_) {
     if (!e.rule.match.matches(segment)) continue;
     ++e.counts.matched;
     bool due = e.counts.matched >= e.rule.nth &&
                (e.rule.times == -1 || e.counts.applied < e.rule.times);
+    if (acting && due)
+      if (auto* r = std::get_if<RandomFaults>(&e.rule.action)) {
+        auto choice = random_choice(*r, static_cast<std::uint64_t>(e.counts.matched));
+        if (choice != RandomChoice::Pass)
+          preempted_.push_back({e.id, static_cast<std::uint64_t>(e.counts.matched), choice, acting->id});
+      }
     if (acting || !due) continue;
     if (auto* r = std::get_if<RandomFaults>(&e.rule.action)) {
       auto drawn = concrete_action(*r, random_choice(*r, static_cast<std::uint64_t>(e.counts.matched)));

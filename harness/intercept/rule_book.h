@@ -36,8 +36,20 @@ class RuleBook {
   // when its draw is not "pass"). nullptr: pass untouched.
   const Entry* decide(const SegmentView& segment);
 
+  // A random rule's draw for the segment decide() just saw that another rule, acting
+  // first, kept from being applied. Its log still has it: the draw for the nth matched
+  // segment stays the nth (a schedule compared across runs stays comparable).
+  struct Preempted {
+    int rule;
+    std::uint64_t ordinal;
+    RandomChoice choice;
+    int by;  // the rule that acted
+  };
+  const std::vector<Preempted>& preempted() const { return preempted_; }
+
  private:
   std::vector<Entry> entries_;
+  std::vector<Preempted> preempted_;
   int next_id_ = 1;
 };
 

@@ -106,6 +106,7 @@ struct FaultDecision {
   std::int64_t t_ns = 0;
   std::string summary;        // the segment, as format_packet prints it
   std::string action;         // "drop", "delay", "duplicate", "reorder"
+  int preempted_by = 0;       // the rule that acted on the segment first: this draw was not applied
 };
 std::int64_t event_time(const Event& e);
 

@@ -423,8 +423,8 @@ class Rule:
         """Segments the action was applied to so far."""
     @property
     def log(self) -> list[FaultDecision]:
-        """A random rule's fault log: what it did to each segment it acted on, in order (empty for
-        other rules)."""
+        """A random rule's fault log: what it drew for each segment it matched and did not pass, in
+        order: applied, or preempted_by the rule that acted on that segment first (empty for other rules)."""
     def released(self, within: _Seconds = 3.0, *, nth: int = 1) -> Segment:
         """Waits until the nth segment (from 1) this rule kept back - a hold, a delay, a random rule's
         reorder or delay - has been let go, and returns it (its released_ms set). Raises
@@ -443,6 +443,9 @@ class FaultDecision:
     @property
     def summary(self) -> str:
         """The segment."""
+    @property
+    def preempted_by(self) -> int | None:
+        """The id of the rule that acted on the segment first (this draw was then not applied), or None."""
     @property
     def t_ms(self) -> float: ...
 

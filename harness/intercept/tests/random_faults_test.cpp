@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "harness/intercept/fault_rule.h"
@@ -74,6 +75,36 @@ TEST(RandomFaults, ARuleActsOnlyWhenItsDrawSaysSo) {
     }
   }
   EXPECT_EQ(book.counts(id).matched, 500);
+}
+
+TEST(RandomFaults, ADrawAnotherRuleKeptFromTheSegmentIsStillDrawnForItsOrdinal) {
+  // explore's fault (rule #1, first) on a segment DT5's random rule also matches: the
+  // random rule's draw for that ordinal is kept, preempted, so its schedule stays the same.
+  Packet packet;
+  Classified classified;
+  SegmentView view{Host::Client, packet, classified};
+  auto want = schedule(five_percent_each(7), 500);
+  const auto nth = static_cast<std::size_t>(
+      std::find_if(want.begin(), want.end(), [](RandomChoice c) { return c != RandomChoice::Pass; }) - want.begin());
+  ASSERT_LT(nth, want.size());
+  RuleBook book;
+  int first = book.add(drop(Match()).occurrence(static_cast<int>(nth) + 1).count(1));
+  int random = book.add(random_faults(Match(), five_percent_each(7)));
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const auto* acting = book.decide(view);
+    if (i != nth) {
+      EXPECT_TRUE(book.preempted().empty()) << "segment " << i + 1;
+      continue;
+    }
+    ASSERT_NE(acting, nullptr);
+    EXPECT_EQ(acting->id, first);
+    ASSERT_EQ(book.preempted().size(), 1u);
+    EXPECT_EQ(book.preempted()[0].rule, random);
+    EXPECT_EQ(book.preempted()[0].ordinal, nth + 1);
+    EXPECT_EQ(book.preempted()[0].choice, want[i]);
+    EXPECT_EQ(book.preempted()[0].by, first);
+  }
+  EXPECT_EQ(book.counts(random).matched, 500);
 }
 
 }  // namespace
