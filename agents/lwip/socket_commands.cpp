@@ -122,7 +122,11 @@ SocketCommands::Job SocketCommands::connect(const Json& req) {
       throw SocketFailure(f.err(), f.what(), Json{{"failed", "bind"}});
     }
     Json tuple{{"remote", to.str()}};
-    if (const auto own = own_address(to.addr.family)) tuple["local"] = SockAddr{*own, local_of(fd.fd).port}.str();
+    std::optional<FourTuple> attempt;
+    if (const auto own = own_address(to.addr.family)) {
+      attempt = FourTuple{SockAddr{*own, local_of(fd.fd).port}, to};
+      tuple["local"] = attempt->local.str();
+    }
     try {
       if (!connect_start(fd.fd, to)) connect_wait(fd.fd, deadline);
     } catch (SocketFailure& f) {
@@ -130,11 +134,18 @@ SocketCommands::Job SocketCommands::connect(const Json& req) {
       // Still connecting: the socket lives on (as a kernel socket would); its handle lets
       // tcpfault use or close it.
       if (f.err() == EINPROGRESS) extra["conn"] = table_.add(fd.release(), SocketKind::Conn);
+      if (f.err() == ECONNREFUSED && attempt && reset_after_handshake(*attempt))
+        throw SocketFailure(ECONNRESET, errno_text(ECONNRESET) + " (an RST after the handshake completed)", extra);
       throw SocketFailure(f.err(), f.what(), extra);
     }
     const SockAddr local = local_of(fd.fd);
     return Json{{"conn", table_.add(fd.release(), SocketKind::Conn)}, {"local", local.str()}, {"remote", to.str()}};
   };
+}
+
+bool SocketCommands::reset_after_handshake(const FourTuple& attempt) {
+  CoreLock lock;
+  return scanner_.reached_established_locked(attempt);
 }
 
 void SocketCommands::keepalive_defaults_changed() {

@@ -47,6 +47,8 @@ class SocketCommands {
 
  private:
   StateScanner& scanner_;
+  // Whether a connect() lwIP failed with ECONNRESET had completed its handshake first.
+  bool reset_after_handshake(const FourTuple& attempt);
   Ipv6RouterWatch& router_;
   const StackSysctls& sysctls_;
   HandleTable table_;

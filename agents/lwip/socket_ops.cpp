@@ -50,7 +50,9 @@ int socket_error(int fd) {
 
 // lwIP tells a connect refused by RST as ERR_RST (ECONNRESET) and one given up after
 // its SYN retransmissions as ERR_ABRT (ECONNABORTED); a Linux connect() says
-// ECONNREFUSED and ETIMEDOUT for these, and the protocol speaks Linux's names.
+// ECONNREFUSED and ETIMEDOUT for these, and the protocol speaks Linux's names. (An RST
+// after the handshake completed is a reset on Linux too: the connect command tells it
+// apart by the connection's states.)
 [[noreturn]] void fail_connect(int err) {
   if (err == ECONNRESET)
     throw SocketFailure(ECONNREFUSED, errno_text(ECONNREFUSED) + " (an RST answered the SYN; lwIP reports ECONNRESET)");

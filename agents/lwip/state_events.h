@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,9 @@ class StateScanner {
   void scan_locked();
   // Core lock held. Every connection lwIP holds now (listeners excluded).
   static std::vector<Connection> connections_locked();
+  // Core lock held. Whether the latest connection on this 4-tuple reached ESTABLISHED
+  // (a connect() that then fails with lwIP's ECONNRESET was reset, not refused).
+  bool reached_established_locked(const FourTuple& tuple) const { return established_.contains(tuple); }
   // Core lock held. Makes every listening pcb scan when it hands over a connection that
   // just reached ESTABLISHED; call after each listen().
   void watch_listeners_locked();
@@ -71,6 +75,7 @@ class StateScanner {
   Sink sink_;
   std::function<void(tcp_pcb&)> prepare_;
   std::map<FourTuple, int> known_;  // lwIP enum tcp_state by 4-tuple
+  std::set<FourTuple> established_;  // tuples whose latest connection reached ESTABLISHED
 };
 
 }  // namespace tcpfault::lwip_agent
