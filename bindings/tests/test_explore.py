@@ -2,6 +2,7 @@
 the enumeration, the oracle's rules, normalising and grouping, reproducers' expectations,
 the report. (test_explore_run.py runs the command itself.)"""
 
+import json
 import types
 
 import pytest
@@ -326,3 +327,66 @@ def test_a_difference_shows_what_each_target_has_or_lacks():
     assert report.shown(two_against_one, "kernel") == "has A"
     assert report.shown(two_against_one, "gvisor") == "lacks A"
     assert report.shown({"kernel": "passed", "lwip": "failed"}, "lwip") == "failed"
+
+
+# ---- a kernel in a VM as a target ----
+
+def test_a_vm_target_runs_its_variants_in_tcpfault_vm_on_the_guests_kernel():
+    from tcpfault.explore import vm_target
+    assert vm_target.is_vm("vm:6.1") and not vm_target.is_vm("kernel") and not vm_target.is_vm("lwip")
+    assert vm_target.pytest_target("vm:6.1") == "kernel" and vm_target.pytest_target("lwip") == "lwip"
+    line = vm_target.command("vm:6.1", ["case.py::test_x", "--tcpfault-target", "kernel"], "/tmp/out")
+    at = line.index("vm")
+    assert line[at:at + 4] == ["vm", "--kernel", "6.1", "--virtual-time"]
+    assert line[line.index("--share") + 1] == "/tmp/out"
+    assert line[line.index("--") + 1:] == ["pytest", "case.py::test_x", "--tcpfault-target", "kernel"]
+    assert vm_target.run_line("vm:6.1", "t.py").startswith("tcpfault vm --kernel 6.1 --virtual-time -- pytest")
+    assert vm_target.run_line("lwip", "t.py") == "pytest -p tcpfault.pytest_plugin --tcpfault-target lwip t.py"
+    with pytest.raises(ValueError, match=r"--target vm:: name the kernel after vm:"):
+        vm_target.check("vm:", say=print)
+
+
+def test_a_reproducer_recorded_in_a_vm_runs_only_on_that_kernel(tmp_path):
+    timeline = tmp_path / "run.json"
+    timeline.write_text(json.dumps({"kernel": {"sysname": "Linux", "release": "6.1.0-99-amd64"}}))
+    rec = record(timeline=str(timeline), kinds={"server FIN": 1}, body_ends=[])
+    variant = {"id": "drop@server.FIN.1", "rules": [{"action": "drop", "match": {"role": "FIN"}, "nth": 1, "count": 1}]}
+    path = reproducer.write(str(tmp_path), "CL2", "test_close.py::test_cl2_final_ack_lost", "vm:6.1", 4, variant,
+                            rec, None, "why", 5.0, "/cases")
+    text = open(path).read()
+    assert "TARGET = 'kernel'" in text and "RELEASE = '6.1.0-99-amd64'" in text
+    assert "Run it as is: tcpfault vm --kernel 6.1 --virtual-time -- pytest" in text
+    compile(text, path, "exec")
+    local = reproducer.write(str(tmp_path), "CL2", "test_close.py::test_cl2_final_ack_lost", "kernel", 4, variant,
+                             rec, None, "why", 5.0, "/cases")
+    assert "RELEASE = None" in open(local).read()
+
+
+def test_a_difference_that_does_not_repeat_is_a_race_not_a_new_finding():
+    from tcpfault.explore import command
+    reset = record(calls=[call("client", "connect", -1, "ECONNRESET")])
+    connected = record(calls=[call("client", "connect", 0)])
+    variant = "rst@server.SYN_ACK.1"
+    group = {"representative": variant, "known": [], "fields": ["errnos"], "fault": "rst", "role": "server SYN_ACK",
+             "variants": [variant],
+             "representative_fields": {"errnos": {"kernel": ["client connect: ECONNRESET"], "lwip": []}}}
+    report = {"differences": [group], "summary": {}}
+    # The second runs swapped: the reset won on lwIP, the connect on the kernel.
+    raw = {"kernel": {variant: reset, "clean": connected}, "lwip": {variant: connected, "clean": connected}}
+    again = {"kernel": {variant: connected}, "lwip": {variant: reset}}
+    command.mark_races(report, raw, again, ["kernel", "lwip"])
+    assert group["raced"] and group["raced_fields"] == ["errnos"]
+    assert report["summary"] == {"raced_difference_groups": 1, "new_difference_groups": 0}
+    assert "## Differences that did not repeat (races)" in report_markdown(report)
+    # The same on its second run: a difference of the targets, new.
+    command.mark_races(report, raw, {"kernel": {variant: reset}, "lwip": {variant: connected}}, ["kernel", "lwip"])
+    assert not group["raced"] and report["summary"]["new_difference_groups"] == 1
+
+
+def report_markdown(differences_report):
+    full = {"case": "CL5", "test": "t.py::t", "family": 4, "targets": ["kernel", "lwip"], "faults": ["rst"],
+            "pairs": 0, "seed": 0, "wall_s": 1, "conversations": {}, "not_run": [], "violations": [],
+            "points": [], "results": {}, "summary": {"variants_run": 2, "violations": 0, "difference_groups": 1,
+                                                    **differences_report["summary"]},
+            "differences": differences_report["differences"]}
+    return report.markdown(full)

@@ -11,6 +11,8 @@
     differential  outcomes normalised and compared across targets, differences grouped
     reproducer    a pytest file per violation and difference group
     report        the JSON and Markdown reports
+    known         the findings file: what was investigated, classed, with its evidence
+    vm_target     a kernel booted in a VM as a target (--target vm:6.1)
     command       the `tcpfault explore` subcommand
 
 docs/explore.md is the guide.

@@ -29,7 +29,7 @@ from .. import case_runs, exit_codes, preflight, targets as target_programs
 from ..conformance.command import check_target
 from ..progress import terminal
 from . import conversation as conversations, differential, faults as fault_registry, oracle, report as reports
-from . import known as known_findings, replay, reproducer, variants as variant_enum
+from . import known as known_findings, replay, reproducer, variants as variant_enum, vm_target
 
 COMMAND = "explore"
 PROGRESS_S = 0.2  # how long a look for new records waits on a run's end
@@ -50,7 +50,7 @@ def usage(message):
 def check(options):
     if bool(options.case) == bool(options.test):
         raise usage("name one conversation: --case ID (tcpfault list shows them) or --test FILE.py::TEST")
-    options.target = [check_target(t) for t in (options.target or ["kernel"])]
+    options.target = [t if vm_target.is_vm(t) else check_target(t) for t in (options.target or ["kernel"])]
     if len(set(options.target)) != len(options.target):
         raise usage("a target is given twice")
     try:
@@ -75,13 +75,20 @@ def check(options):
         options.findings = load_findings(options)
     except known_findings.FindingsError as e:
         raise usage(f"--known: {e}") from None
+    preflight.need_root(COMMAND, "every scenario runs in network namespaces of its own, behind NFQUEUE")
     for target in options.target:
+        if vm_target.is_vm(target):
+            try:
+                vm_target.check(target, say=lambda text: print(f"tcpfault explore: {text}", file=sys.stderr))
+            except ValueError as e:
+                raise usage(str(e)) from None
+            except vm_target.Unusable as e:
+                raise exit_codes.cannot_run(COMMAND, str(e)) from None
         if target in target_programs.AGENTS:
             try:
                 target_programs.agent(target)
             except Exception as e:  # noqa: BLE001 - tcpfault.Error: the agent is not built
                 raise exit_codes.cannot_run(COMMAND, f"--target {target}: {e}") from None
-    preflight.need_root(COMMAND, "every scenario runs in network namespaces of its own, behind NFQUEUE")
 
 
 def load_findings(options):
@@ -129,12 +136,18 @@ def start_run(options, target, variants, deadline, name, records):
         json.dump({"tests": [options.test.split(os.sep)[-1]], "variants": [v.as_json() for v in variants],
                    "records": os.path.abspath(records), "settle": options.settle,
                    "deadline": deadline, "transfer_bytes": options.transfer_bytes or None}, out)
-    args = [sys.executable, "-m", "pytest", options.test, "-p", "no:cacheprovider", "-q", "--tb=line",
-            "--tcpfault-family", str(options.family), "--tcpfault-target", target, "--tcpfault-explore", explore_file,
-            "--tcpfault-artifacts", os.path.join(folder, f"{name}-artifacts"),  # a run again keeps the first's
-            "--basetemp", os.path.join(folder, f"{name}-tmp")]
-    if options.jobs > 1 and len(variants) > 1:
-        args += ["-n", str(min(options.jobs, len(variants)))]
+    pytest_args = [options.test, "-p", "no:cacheprovider", "-q", "--tb=line",
+                   "--tcpfault-family", str(options.family), "--tcpfault-target", vm_target.pytest_target(target),
+                   "--tcpfault-explore", os.path.abspath(explore_file),
+                   # a run again keeps the first's
+                   "--tcpfault-artifacts", os.path.abspath(os.path.join(folder, f"{name}-artifacts"))]
+    if vm_target.is_vm(target):
+        # In the guest: its own temporary folder, one vCPU (the variants one at a time).
+        args = vm_target.command(target, pytest_args, options.out)
+    else:
+        args = [sys.executable, "-m", "pytest", *pytest_args, "--basetemp", os.path.join(folder, f"{name}-tmp")]
+        if options.jobs > 1 and len(variants) > 1:
+            args += ["-n", str(min(options.jobs, len(variants)))]
     log = os.path.join(folder, f"{name}.log")
     with open(log, "w") as out:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL), log
@@ -267,6 +280,7 @@ def command(options):
     if batches:
         run_all(options, batches, lines, "again", deadline, again=True)
     again = {t: read_records(records_path(options, t, True)) for t in options.target}
+    mark_races(report, results_raw, again, options.target)
     write_reproducers(options, report, wanted, results_raw, again, enumerated)
     report["wall_s"] = round(time.monotonic() - started, 1)
     reports.write_json(os.path.join(options.out, "explore.json"), report)
@@ -275,7 +289,8 @@ def command(options):
     s = report["summary"]
     sys.stdout.write(f"tcpfault explore: {s['variants_run']} runs, {s['violations']} violations "
                      f"({s['new_violations']} new), {s['difference_groups']} difference groups "
-                     f"({s['new_difference_groups']} new), {s['not_run']} not run, {report['wall_s']:.0f} s; "
+                     f"({s['new_difference_groups']} new, {s.get('raced_difference_groups', 0)} races), "
+                     f"{s['not_run']} not run, {report['wall_s']:.0f} s; "
                      f"report {os.path.join(options.out, 'explore.md')}, "
                      f"{sum(1 for r in report['reproducers'] if r['path'])} reproducers in "
                      f"{options.reproducers}\n")
@@ -358,6 +373,27 @@ def judge(options, convs, enumerated, raw, wall):
     }
 
 
+def mark_races(report, raw, again, targets):
+    """A difference group's fields whose value on some target was not the same when its
+    representative ran a second time ("raced_fields"): a race the fault leaves open, not a
+    difference of the targets. A group whose every field raced is a race ("raced": not new,
+    listed apart in the report)."""
+    for g in report["differences"]:
+        variant, raced = g["representative"], set()
+        for target in targets:
+            first, second = raw[target].get(variant), again.get(target, {}).get(variant)
+            if not first or not second or second.get("outcome") == "skipped":
+                continue
+            clean = raw[target].get("clean")
+            a, b = differential.normalise(first, clean), differential.normalise(second, clean)
+            raced |= {f for f in g["representative_fields"] if a.get(f) != b.get(f)}
+        g["raced_fields"] = sorted(raced)
+        g["raced"] = bool(raced) and raced >= set(g["representative_fields"])
+    s = report["summary"]
+    s["raced_difference_groups"] = sum(1 for g in report["differences"] if g["raced"])
+    s["new_difference_groups"] = sum(1 for g in report["differences"] if not g["known"] and not g["raced"])
+
+
 def known_by_class(violations, groups):
     """{class: how many violations and difference groups the findings file classes so}."""
     counts = {}
@@ -419,7 +455,8 @@ def add_parser(commands):
         **exit_codes.PARSER)
     p.add_argument("--case", metavar="ID", help="a case id (tcpfault list): its main test's conversation")
     p.add_argument("--test", metavar="FILE.py::TEST", help="any pytest test that uses `net`: FILE.py::TEST (FILE under the cases folder, or a path)")
-    p.add_argument("--target", action="append", metavar="T", help="kernel (default), lwip, gvisor or agent:COMMAND; repeat for several")
+    p.add_argument("--target", action="append", metavar="T", help="kernel (default), lwip, gvisor, agent:COMMAND, or vm:KERNEL (a kernel booted in a "
+                        "VM: vm:6.1, as tcpfault vm --kernel takes it); repeat for several")
     p.add_argument("--faults", default="all", metavar="LIST", help=f"comma list among {', '.join(fault_registry.names())} (default all)")
     p.add_argument("--pairs", type=int, default=0, metavar="N", help="also N pairs of faults on two segments, drawn with --seed")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="the seed of --pairs (default 0)")

@@ -55,6 +55,20 @@ def _known(found):
     return "NEW" if not found else ", ".join(f"{k['class']}: {k['id']}" for k in found)
 
 
+def _group_table(groups, targets):
+    lines = ["| fault | role | fields | variants | representative | " + " | ".join(targets) + " | known | reproducers |",
+             "|---|---|---|---|---|" + "---|" * len(targets) + "---|---|"]
+    for g in sorted(groups, key=lambda g: bool(g.get("known"))):
+        rep = g["representative_fields"]
+        raced = set(g.get("raced_fields", []))
+        per_target = [_escape("; ".join(f"{f}{' (raced)' if f in raced else ''}: {shown(rep[f], t)}" for f in rep))
+                      for t in targets]
+        lines.append(f"| {g['fault']} | {g['role']} | {', '.join(g['fields'])} | {len(g['variants'])} | "
+                     f"`{g['representative']}` | " + " | ".join(per_target) + f" | {_known(g.get('known'))} | "
+                     f"{', '.join(g.get('reproducers', []))} |")
+    return lines
+
+
 def markdown(report):
     targets = report["targets"]
     lines = [f"# tcpfault explore: {report['case'] or report['test']}", "",
@@ -74,7 +88,9 @@ def markdown(report):
     by_class = ", ".join(f"{n} {k}" for k, n in sorted(summary.get("known_by_class", {}).items()))
     lines.append(f"- {summary['violations']} violations ({summary.get('new_violations', summary['violations'])} new), "
                  f"{summary['difference_groups']} difference groups "
-                 f"({summary.get('new_difference_groups', summary['difference_groups'])} new)"
+                 f"({summary.get('new_difference_groups', summary['difference_groups'])} new"
+                 + (f", {summary['raced_difference_groups']} races" if summary.get("raced_difference_groups") else "")
+                 + ")"
                  + (f"; known ({report.get('options', {}).get('known')}): {by_class}" if by_class else "") + ".")
     lines += ["", "## Violations", ""]
     if report["violations"]:
@@ -86,19 +102,20 @@ def markdown(report):
     else:
         lines.append("None.")
     lines += ["", "## Differences between targets", ""]
-    if report["differences"]:
-        lines += ["| fault | role | fields | variants | representative | " + " | ".join(targets) + " | known | reproducers |",
-                  "|---|---|---|---|---|" + "---|" * len(targets) + "---|---|"]
-        for g in sorted(report["differences"], key=lambda g: bool(g.get("known"))):
-            rep = g["representative_fields"]
-            per_target = [_escape("; ".join(f"{f}: {shown(rep[f], t)}" for f in rep)) for t in targets]
-            lines.append(f"| {g['fault']} | {g['role']} | {', '.join(g['fields'])} | {len(g['variants'])} | "
-                         f"`{g['representative']}` | " + " | ".join(per_target) + f" | {_known(g.get('known'))} | "
-                         f"{', '.join(g.get('reproducers', []))} |")
+    stable = [g for g in report["differences"] if not g.get("raced")]
+    raced = [g for g in report["differences"] if g.get("raced")]
+    if stable:
+        lines += _group_table(stable, targets)
     elif len(targets) < 2:
         lines.append("One target: nothing to compare.")
     else:
         lines.append("None beyond those the clean run shows too.")
+    if raced:
+        lines += ["", "## Differences that did not repeat (races)", "",
+                  "The representative ran a second time on every target, and each of these fields took another "
+                  "value on some target: a race the fault leaves open (which of two segments a stack takes first, "
+                  "whether a call returns before a reset), not a difference of the stacks.", ""]
+        lines += _group_table(raced, targets)
     met = {}
     for finding in report["violations"] + report["differences"]:
         for k in finding.get("known", []):
