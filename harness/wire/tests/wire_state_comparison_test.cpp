@@ -400,6 +400,29 @@ TEST(WireStateComparison, AResetAfterACloseWhoseFinWaitsIsOneEndNamedFromTwoStat
   EXPECT_GT(k.compare().unexplained(), 0u);
 }
 
+TEST(WireStateComparison, AKernelTimeWaitEndedByItsTimerIsTimeWaitExpired) {
+  // DT5 in a scenario that outlives TIME_WAIT (its second topology runs meanwhile): the
+  // BPF observer sees the client's minisocket end 60 s after the close, nothing on the wire.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "F.", 1, 1);
+  k.w.add(S, ".", 1, 2);
+  k.w.add(S, "F.", 1, 2);
+  k.w.add(C, ".", 2, 2);
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
+  k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);
+  k.client(St::FIN_WAIT1, St::FIN_WAIT2, 5100);
+  k.server(St::CLOSE_WAIT, St::LAST_ACK, 5900);
+  k.client(St::FIN_WAIT2, St::TIME_WAIT, 6100, "bpf: timewait minisocket, the peer's FIN");
+  k.server(St::LAST_ACK, St::CLOSED, 7100, "bpf: inet_sock_set_state");
+  k.client(St::TIME_WAIT, St::CLOSED, 60'006'000, "bpf: timewait minisocket ended by its timer (TIME_WAIT's 60 s)");
+  const auto r = k.compare();
+  EXPECT_EQ(disagreements(r), Lines{"kernel-only TIME_WAIT -> CLOSED: time-wait-expired"}) << r.describe();
+  EXPECT_NE(find_step(r, St::TIME_WAIT, St::CLOSED)->explanation.find("the kernel's TIME_WAIT timer ran out"),
+            std::string::npos);
+}
+
 TEST(WireStateComparison, WhatNoRuleExplainsStaysUnexplained) {
   // The kernel's server saw a FIN the middlebox never did.
   Kernel k;
