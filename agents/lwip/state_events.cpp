@@ -79,8 +79,8 @@ void StateScanner::scan_locked() {
     if (!now.contains(tuple)) changes.push_back({stamp(), tuple, linux_state_name(state), "CLOSED"});
   known_ = std::move(now);
   for (const StateChange& c : changes) {
-    if (c.from == std::string("CLOSED")) established_.erase(c.tuple);  // a new connection on the tuple
-    if (c.to == std::string("ESTABLISHED")) established_.insert(c.tuple);
+    if (c.from == "CLOSED") established_.erase(c.tuple);  // a new connection on the tuple
+    if (c.to == "ESTABLISHED") established_.insert(c.tuple);
     sink_(c);
   }
 }

@@ -370,9 +370,10 @@ def test_a_difference_that_does_not_repeat_is_a_race_not_a_new_finding():
     group = {"representative": variant, "known": [], "fields": ["errnos"], "fault": "rst", "role": "server SYN_ACK",
              "variants": [variant],
              "representative_fields": {"errnos": {"kernel": ["client connect: ECONNRESET"], "lwip": []}}}
-    report = {"differences": [group], "summary": {}}
     # The second runs swapped: the reset won on lwIP, the connect on the kernel.
     raw = {"kernel": {variant: reset, "clean": connected}, "lwip": {variant: connected, "clean": connected}}
+    results = {t: {variant: {"normalised": differential.normalise(raw[t][variant], connected)}} for t in raw}
+    report = {"differences": [group], "summary": {}, "results": results}
     again = {"kernel": {variant: connected}, "lwip": {variant: reset}}
     command.mark_races(report, raw, again, ["kernel", "lwip"])
     assert group["raced"] and group["raced_fields"] == ["errnos"]

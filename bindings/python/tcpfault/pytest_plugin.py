@@ -181,6 +181,17 @@ def _sysctls_set(net):
     return found
 
 
+def _scenario(request, tmp_path_factory, family, suffix=""):
+    """A tcpfault.Scenario of the test's target and family, named after the test."""
+    return tcpfault.Scenario(
+        family=family,
+        name=_stem(request.node.nodeid) + suffix,
+        artifacts=request.config.getoption("tcpfault_artifacts"),
+        failure_artifacts=str(tmp_path_factory.getbasetemp() / "tcpfault"),
+        **request.config.pluginmanager.get_plugin("tcpfault.pytest_targets").scenario_target(request),
+    )
+
+
 @pytest.fixture
 def net_factory(request, tmp_path_factory, tcpfault_family):
     """Makes more scenarios like `net`: the same family and target (an agent target starts an
@@ -188,15 +199,7 @@ def net_factory(request, tmp_path_factory, tcpfault_family):
 
         with net_factory("again") as again: ...
     """
-    def make(suffix):
-        return tcpfault.Scenario(
-            family=tcpfault_family,
-            name=_stem(request.node.nodeid) + "-" + suffix,
-            artifacts=request.config.getoption("tcpfault_artifacts"),
-            failure_artifacts=str(tmp_path_factory.getbasetemp() / "tcpfault"),
-            **request.config.pluginmanager.get_plugin("tcpfault.pytest_targets").scenario_target(request),
-        )
-    return make
+    return lambda suffix: _scenario(request, tmp_path_factory, tcpfault_family, "-" + suffix)
 
 
 @pytest.fixture
@@ -206,13 +209,7 @@ def net(request, tmp_path_factory, tcpfault_family, tcpfault_sysctl_setting, tcp
     # when it ends (and at once when an expectation fails); without one, a failure
     # writes them under pytest's own temporary folder (--basetemp, or pytest-of-USER/
     # pytest-N: this run's, never shared) and names them in the message.
-    scenario = tcpfault.Scenario(
-        family=tcpfault_family,
-        name=_stem(request.node.nodeid),
-        artifacts=request.config.getoption("tcpfault_artifacts"),
-        failure_artifacts=str(tmp_path_factory.getbasetemp() / "tcpfault"),
-        **request.config.pluginmanager.get_plugin("tcpfault.pytest_targets").scenario_target(request),
-    )
+    scenario = _scenario(request, tmp_path_factory, tcpfault_family)
     request.node._tcpfault_net = scenario
     try:
         # Under a sysctl overlay its setting comes first: the keys it holds outrank the markers.

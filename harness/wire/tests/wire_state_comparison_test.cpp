@@ -202,6 +202,15 @@ TEST(WireStateComparison, OrphanFinWait2Timeout) {
             std::string::npos);
 }
 
+// Rows 1-3 the handshake, 4-7 the client's FIN, its ACK, the server's FIN, the final ACK.
+void closed_by_the_client(Script& w) {
+  w.handshake();
+  w.add(C, "F.", 1, 1);
+  w.add(S, ".", 1, 2);
+  w.add(S, "F.", 1, 2);
+  w.add(C, ".", 2, 2);
+}
+
 TEST(WireStateComparison, OrphanMinisocketWhoseTimeWaitCameAndWentBetweenTwoLooks) {
   // DT5: the orphan's minisocket took the peer's FIN (TIME_WAIT), then an RST at rcv_nxt
   // ended it, all before the observer looked again: it saw it gone.
@@ -404,11 +413,7 @@ TEST(WireStateComparison, AKernelTimeWaitEndedByItsTimerIsTimeWaitExpired) {
   // DT5 in a scenario that outlives TIME_WAIT (its second topology runs meanwhile): the
   // BPF observer sees the client's minisocket end 60 s after the close, nothing on the wire.
   Kernel k;
-  k.w.handshake();
-  k.w.add(C, "F.", 1, 1);
-  k.w.add(S, ".", 1, 2);
-  k.w.add(S, "F.", 1, 2);
-  k.w.add(C, ".", 2, 2);
+  closed_by_the_client(k.w);
   k.opened();
   k.client(St::ESTABLISHED, St::FIN_WAIT1, 3900);
   k.server(St::ESTABLISHED, St::CLOSE_WAIT, 4100);

@@ -384,8 +384,8 @@ def mark_races(report, raw, again, targets):
             first, second = raw[target].get(variant), again.get(target, {}).get(variant)
             if not first or not second or second.get("outcome") == "skipped":
                 continue
-            clean = raw[target].get("clean")
-            a, b = differential.normalise(first, clean), differential.normalise(second, clean)
+            a = report["results"][target][variant]["normalised"]
+            b = differential.normalise(second, raw[target].get("clean"))
             raced |= {f for f in g["representative_fields"] if a.get(f) != b.get(f)}
         g["raced_fields"] = sorted(raced)
         g["raced"] = bool(raced) and raced >= set(g["representative_fields"])
