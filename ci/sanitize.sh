@@ -10,9 +10,11 @@ build=${TCPFAULT_ASAN_BUILD:-$top/build-asan}
 filter=${1:-*}
 sanitize="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 
-# -O1: the tests time TCP timers, so the code must not be as slow as at -O0.
+# -O1: the tests time TCP timers, so the code must not be as slow as at -O0. -g1: line
+# tables are all a sanitizer's stack trace needs (function, file, line), and the build
+# takes a third less than with -g (a large file: 5.8 s against 8.3 s).
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTCPFAULT_WERROR=ON \
-      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS="$sanitize" \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_CXX_FLAGS="$sanitize" \
       -DCMAKE_EXE_LINKER_FLAGS="$sanitize" -DCMAKE_SHARED_LINKER_FLAGS="$sanitize" >/dev/null
 cmake --build "$build" -j"${TCPFAULT_JOBS:-2}" --target netns_unit_tests netns_tests harness_unit_tests harness_tests
 
