@@ -183,8 +183,8 @@ void bind_faults(py::module_& m) {
   py::class_<FaultsProxy>(m, "Faults",
                           "The middlebox's fault engine. Every rule takes a match (a Match, a role, or None for any\n"
                           "segment) refined by match keywords (sent_by, flags, without_flags, any_role, not_role,\n"
-                          "payload, port), and the occurrence keywords nth (first occurrence it acts on, from 1) and\n"
-                          "count (how many times; default: every time).")
+                          "payload, port, relative_seq), and the occurrence keywords nth (first occurrence it\n"
+                          "acts on, from 1) and count (how many times; default: every time).")
       .def("drop", [](const FaultsProxy& e, const py::object& what, py::kwargs kw) { return add(e, what, kw, Drop{}); },
            py::arg("match") = py::none(), "Lose matching segments in the network.")
       .def(

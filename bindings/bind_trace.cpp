@@ -138,7 +138,9 @@ void bind_trace(py::module_& m) {
             Match mt = match_arg(what, kw);
             MatchCount selects(mt);
             return collect<SegmentEvent>(
-                t, [&](const SegmentEvent& e) { return selects(SegmentView{e.from, e.packet, e.classified}); });
+                t, [&](const SegmentEvent& e) {
+                  return selects(SegmentView{e.from, e.packet, e.classified, e.relative});
+                });
           },
           py::arg("match") = py::none(), "Segments seen so far, optionally only those matching.")
       .def(
@@ -162,7 +164,8 @@ void bind_trace(py::module_& m) {
             MatchCount selects(mt);
             std::vector<SegmentRecord> out;
             for (auto& e : t.bulk_segments())
-              if (selects(SegmentView{e.from, e.packet, e.classified})) out.push_back({std::move(e), t.start_ns()});
+              if (selects(SegmentView{e.from, e.packet, e.classified, e.relative}))
+                out.push_back({std::move(e), t.start_ns()});
             return out;
           },
           py::arg("match") = py::none(),

@@ -126,12 +126,13 @@ Match match_arg(const py::handle& what, const py::kwargs& refine) {
   if (py::isinstance<Match>(what)) m = what.cast<Match>();
   else if (!what.is_none()) m.all_roles = roles_arg(what, "role");
   static const char* const known[] = {"sent_by", "role",          "any_role", "not_role", "flags",
-                                      "without_flags", "payload", "port", "nth"};
+                                      "without_flags", "payload", "port", "relative_seq", "nth"};
   for (auto [k, v] : refine) {
     std::string key = py::str(k);
     if (std::find(std::begin(known), std::end(known), key) == std::end(known))
       throw py::type_error("unknown match keyword '" + key +
-                           "' (known: sent_by, role, any_role, not_role, flags, without_flags, payload, port, nth)");
+                           "' (known: sent_by, role, any_role, not_role, flags, without_flags, payload, port, "
+                           "relative_seq, nth)");
     if (v.is_none()) continue;
     if (key == "nth") m.occurrence = static_cast<std::size_t>(int_arg(v, "nth (from 1)", 1, INT64_MAX));
     else if (key == "sent_by") m.from = host_arg(v, "sent_by");
@@ -141,6 +142,8 @@ Match match_arg(const py::handle& what, const py::kwargs& refine) {
     else if (key == "flags") m.flags_set |= flags_arg(v, "flags");
     else if (key == "without_flags") m.flags_clear |= flags_arg(v, "without_flags");
     else if (key == "port") m.port = port_arg(v, "port");
+    else if (key == "relative_seq")
+      m.relative_seq = static_cast<std::uint32_t>(int_arg(v, "relative_seq (from the sender's ISN)", 0, UINT32_MAX));
     else if (key == "payload") {
       constexpr std::int64_t kMax = INT64_MAX;  // a large hi means "at least lo"
       if (py::isinstance<py::tuple>(v) && py::len(v) == 2) {
@@ -242,9 +245,10 @@ void bind_values(py::module_& m) {
                     "Which segments a rule or an expectation is about; unset fields mean \"don't care\".\n\n"
                     "Match(FIN, sent_by='server'), Match(flags='R'), Match(DATA, payload=(1, 100)).\n"
                     "`role`: all of these roles; any_role: at least one; not_role: none. sent_by='middlebox'\n"
-                    "selects the segments the harness crafted (copies, injections). nth=3: only the third\n"
-                    "segment of the timeline that matches the rest (for expectations and trace queries; a\n"
-                    "fault rule takes its own nth=).")
+                    "selects the segments the harness crafted (copies, injections). relative_seq=101: its\n"
+                    "sequence number relative to its sender's ISN, as the ladder prints it (the SYN's is 0).\n"
+                    "nth=3: only the third segment of the timeline that matches the rest (for expectations and\n"
+                    "trace queries; a fault rule takes its own nth=).")
       .def(py::init([](const py::object& role, const py::kwargs& kw) { return match_arg(role, kw); }),
            py::arg("role") = py::none())
       .def("__str__", &Match::describe)

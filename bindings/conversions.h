@@ -47,7 +47,8 @@ std::uint8_t flags_arg(const py::handle& value, const char* what);
 // Family.V4 / 4 / "4" / "ipv4" ...
 Family family_arg(const py::handle& value);
 // A Match, a role (or role name), or None, refined by keyword arguments:
-// sent_by, flags, without_flags, any_role, not_role, payload (n or (lo, hi)), port.
+// sent_by, flags, without_flags, any_role, not_role, payload (n or (lo, hi)), port,
+// relative_seq.
 Match match_arg(const py::handle& what, const py::kwargs& refine);
 
 // A trace event with its trace's time origin, so it can say "+12.3 ms": Python's

@@ -60,6 +60,12 @@ def test_deadline_that_is_not_a_number(net):
         net.expect_segments(FIN, count=1, within=float("nan"))
 
 
+def test_relative_seq_out_of_range():
+    with pytest.raises(ValueError, match=r"relative_seq \(from the sender's ISN\) must be in 0..4294967295, got -1"):
+        Match(FIN, relative_seq=-1)
+    assert str(Match(FIN, relative_seq=4294967295)) == "FIN seq 4294967295"
+
+
 def test_occurrence_that_is_not_an_int(net):
     with pytest.raises(TypeError, match=r"nth must be an int, not str"):
         net.faults.drop(FIN, nth="1")

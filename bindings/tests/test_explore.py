@@ -7,22 +7,26 @@ import types
 
 import pytest
 
-from tcpfault.explore import conversation, differential, faults, oracle, plugin, report, reproducer, variants
+from tcpfault.explore import conversation, differential, faults, oracle, plugin, replay, report, reproducer, variants
 
 
-def segment(n, sender, roles, flags=".", payload=0, t=None, to=None, delivered=None):
-    return {"type": "segment", "id": n, "from": sender, "to": to or ("server" if sender == "client" else "client"),
-            "flags": flags, "payload_len": payload, "roles": roles, "t_ms": float(t if t is not None else n),
-            "delivered_ms": float(delivered if delivered is not None else (t if t is not None else n) + 0.1)}
+def segment(n, sender, roles, flags=".", payload=0, t=None, to=None, delivered=None, seq=None, connection=None):
+    event = {"type": "segment", "id": n, "from": sender, "to": to or ("server" if sender == "client" else "client"),
+             "flags": flags, "payload_len": payload, "roles": roles, "t_ms": float(t if t is not None else n),
+             "delivered_ms": float(delivered if delivered is not None else (t if t is not None else n) + 0.1)}
+    if seq is not None:
+        event.update(seq=seq, connection=1 if connection is None else connection)
+    return event
 
 
 # CL2's conversation as the kernel has it: the case drops the final ACK, the server retransmits its FIN.
-CL2 = [segment(1, "client", "SYN", "S"), segment(2, "server", "SYN_ACK", "S."),
-       segment(3, "client", "HANDSHAKE_ACK|PURE_ACK"), segment(4, "client", "FIN", "F."),
-       segment(5, "server", "PURE_ACK|ACK_OF_FIN"), segment(6, "server", "FIN", "F."),
-       segment(7, "client", "PURE_ACK|FINAL_ACK"), segment(8, "server", "FIN|RETRANSMISSION", "F."),
-       segment(9, "client", "PURE_ACK|FINAL_ACK|RETRANSMISSION"),
-       segment(10, "middlebox", "FIN|COPY", "F.")]
+# The client's ISN is 1000, the server's 5000.
+CL2 = [segment(1, "client", "SYN", "S", seq=1000), segment(2, "server", "SYN_ACK", "S.", seq=5000),
+       segment(3, "client", "HANDSHAKE_ACK|PURE_ACK", seq=1001), segment(4, "client", "FIN", "F.", seq=1001),
+       segment(5, "server", "PURE_ACK|ACK_OF_FIN", seq=5001), segment(6, "server", "FIN", "F.", seq=5001),
+       segment(7, "client", "PURE_ACK|FINAL_ACK", seq=1002), segment(8, "server", "FIN|RETRANSMISSION", "F.", seq=5001),
+       segment(9, "client", "PURE_ACK|FINAL_ACK|RETRANSMISSION", seq=1002),
+       segment(10, "middlebox", "FIN|COPY", "F.", seq=5001)]
 
 
 def test_segments_are_named_by_sender_primary_role_and_ordinal():
@@ -80,7 +84,8 @@ def test_a_fault_becomes_rules_on_exactly_that_segment():
     first, again = drop_k.rules
     assert first == {"action": "drop", "match": {"role": "FIN", "sent_by": "server", "not_role": "RETRANSMISSION"},
                      "nth": 1, "count": 1, "primary": True}
-    assert again["match"] == {"role": "FIN|RETRANSMISSION", "sent_by": "server"} and again["count"] == 2
+    assert again["match"] == {"role": "FIN|RETRANSMISSION", "sent_by": "server", "relative_seq": 1}
+    assert again["nth"] == 1 and again["count"] == 2
     # drop-k acted when its first drop did, whether or not a retransmission came to drop
     assert again["primary"] is False
     applied = lambda n: types.SimpleNamespace(applied=n)  # noqa: E731
@@ -88,6 +93,50 @@ def test_a_fault_becomes_rules_on_exactly_that_segment():
     assert plugin.acted({"rules": [(first, applied(0)), (again, applied(0))]}) is False
     rst = variants.single(server_fin, faults.REGISTRY["rst"], {})
     assert rst.rules[0]["action"] == "inject_on" and rst.rules[0]["toward"] == "client"
+
+
+def test_drop_k_follows_only_the_retransmissions_of_its_own_segment():
+    # The client's first two data segments are both retransmitted; drop-k on the second must
+    # not take the first one's retransmission (sent before its own) for one of its own.
+    events = [segment(1, "client", "SYN", "S", seq=1000), segment(2, "server", "SYN_ACK", "S.", seq=5000),
+              segment(3, "client", "HANDSHAKE_ACK|PURE_ACK", seq=1001),
+              segment(4, "client", "DATA", "P.", 100, seq=1001), segment(5, "client", "DATA", "P.", 100, seq=1101),
+              segment(6, "client", "DATA|RETRANSMISSION", "P.", 100, seq=1001),
+              segment(7, "client", "DATA|RETRANSMISSION", "P.", 100, seq=1101)]
+    second = conversation.from_events(events).points[-1]
+    assert second.name == "client DATA #2"
+    _, again = variants.single(second, faults.REGISTRY["drop-k"], {"drop_k": 3}).rules
+    assert again["match"] == {"role": "DATA|RETRANSMISSION", "sent_by": "client", "relative_seq": 101}
+    assert again["nth"] == 1 and again["count"] == 3 and again["primary"] is False
+    # As the plugin hands it to the engine.
+    assert str(replay._match(again["match"])) == "DATA|RETRANSMISSION seq 101 from client"
+
+
+def test_relative_sequence_numbers_count_from_each_connections_syn():
+    # A second connection on a new ISN: its segments count from its own SYN, and drop-k on its
+    # SYN skips the first connection's SYN retransmission (the same relative 0).
+    events = [segment(1, "client", "SYN", "S", seq=1000, connection=1),
+              segment(2, "client", "SYN|RETRANSMISSION", "S", seq=1000, connection=1),
+              segment(3, "server", "SYN_ACK", "S.", seq=5000, connection=1),
+              segment(4, "client", "FIN", "F.", seq=1001, connection=1),
+              segment(5, "client", "SYN", "S", seq=4294967000, connection=2),
+              segment(6, "client", "DATA", "P.", 500, seq=4294967001, connection=2),
+              segment(7, "client", "FIN", "F.", seq=205, connection=2)]
+    points = {p.name: p for p in conversation.from_events(events).points}
+    assert points["client FIN #1"].relative_seq == 1
+    assert points["client DATA #1"].relative_seq == 1
+    assert points["client FIN #2"].relative_seq == 501  # across 2^32
+    syn = points["client SYN #2"]
+    assert syn.relative_seq == 0 and syn.retransmissions_before == 1
+    _, again = variants.single(syn, faults.REGISTRY["drop-k"], {}).rules
+    assert again["nth"] == 2 and again["match"]["relative_seq"] == 0
+
+
+def test_drop_k_without_a_known_sequence_number_is_one_drop():
+    # An RST on no connection the middlebox knows: no SYN of its sender to count from.
+    rst = conversation.from_events([segment(1, "server", "RST", "R", seq=777, connection=0)]).points[0]
+    assert rst.relative_seq is None
+    assert [r["action"] for r in variants.single(rst, faults.REGISTRY["drop-k"], {}).rules] == ["drop"]
 
 
 def test_pairs_are_sampled_with_the_seed():

@@ -267,9 +267,10 @@ void FaultEngine::handle(const NfQueue::Message& m) {
   ev.from = host_of_(p.src);
   ev.to = host_of_(p.dst);
   ev.classified = tracker_.classify(real);
+  rcv_nxt_.sent(real);  // its ACK tells what its sender holds, whatever becomes of it here
   ev.relative = relative_for(tracker_, real);
   if (ev.relative) ev.relative->dst_isn += unshift;  // the trace keeps p as it came
-  SegmentView view{ev.from, real, ev.classified};
+  SegmentView view{ev.from, real, ev.classified, ev.relative};
 
   const RuleBook::Entry* acting = rules_.decide(view);
   for (const auto& p : rules_.preempted())
@@ -284,11 +285,10 @@ void FaultEngine::handle(const NfQueue::Message& m) {
     // The common path: the trace takes the packet itself, not a copy.
     ev.fate = "passed";
     Host from = view.from;
-    Delivered d = delivered_of(p);
+    rcv_nxt_.delivered(p);  // before the trace takes it
     ev.packet = std::move(p);
     trace_.add_segment(std::move(ev));
     queue_->accept(m.id);
-    note_delivered(d);
     on_passed(from);
     flush_releasing();
     return;
@@ -473,35 +473,8 @@ void FaultEngine::pass_on(std::uint32_t id, const Outgoing& out, Host sender) {
     queue_->accept_rewritten(id, out.wire.bytes);
   else
     queue_->accept(id);
-  note_delivered(delivered_of(out.real));
+  rcv_nxt_.delivered(out.real);
   on_passed(sender);
-}
-
-namespace {
-bool seq_after(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) > 0; }
-}  // namespace
-
-FaultEngine::Delivered FaultEngine::delivered_of(const Packet& p) {
-  return {p.source(), p.destination(), p.seq, p.seq + p.seq_len(), p.has(tcp_flag::SYN)};
-}
-
-void FaultEngine::note_delivered(const Delivered& d) {
-  auto key = std::make_pair(d.from, d.to);
-  if (d.syn) {
-    delivered_[key] = d.end;
-    return;
-  }
-  auto it = delivered_.find(key);
-  // Only contiguous data advances it: a segment after a gap is not yet readable.
-  if (it != delivered_.end() && !seq_after(d.seq, it->second) && seq_after(d.end, it->second))
-    it->second = d.end;
-}
-
-std::optional<std::uint32_t> FaultEngine::delivered_next(const SockAddr& sender,
-                                                         const SockAddr& receiver) const {
-  auto it = delivered_.find({sender, receiver});
-  if (it == delivered_.end()) return std::nullopt;
-  return it->second;
 }
 
 void FaultEngine::flush_releasing() {
@@ -555,13 +528,9 @@ Packet FaultEngine::craft(const RoleTracker::Connection& c, const Craft& spec) c
   s.flags = spec.flags;
   std::uint32_t base = 0;
   switch (spec.seq_anchor) {
-    case SeqAnchor::ReceiverRcvNxt: {
-      // What went through to the receiver, or failing that what it last acknowledged.
-      auto delivered = delivered_next(sender, receiver);
-      base = delivered ? *delivered : by_receiver.ack_seen ? by_receiver.last_ack : by_sender.snd_nxt;
-      if (by_receiver.ack_seen && seq_after(by_receiver.last_ack, base)) base = by_receiver.last_ack;
+    case SeqAnchor::ReceiverRcvNxt:
+      base = rcv_nxt_.next(sender, receiver).value_or(by_sender.snd_nxt);
       break;
-    }
     case SeqAnchor::SenderSndNxt:
       base = by_sender.snd_nxt;
       break;

@@ -23,6 +23,7 @@
 #include "harness/intercept/injector.h"
 #include "harness/intercept/nfqueue.h"
 #include "harness/intercept/queue_counters.h"
+#include "harness/intercept/rcv_nxt.h"
 #include "harness/roles/roles.h"
 #include "harness/intercept/rule_book.h"
 #include "harness/intercept/seq_shift.h"
@@ -144,16 +145,6 @@ class FaultEngine {
   void release_due();
   std::int64_t next_deadline_ns() const;
   Packet craft(const RoleTracker::Connection& c, const Craft& spec) const;
-  // What the receiver of `p` has been given, in order: its rcv_nxt as far as the
-  // middlebox can tell (fresher than its last ACK, which may still be on the way).
-  struct Delivered {
-    SockAddr from, to;
-    std::uint32_t seq, end;
-    bool syn;
-  };
-  static Delivered delivered_of(const Packet& p);
-  void note_delivered(const Delivered& d);
-  std::optional<std::uint32_t> delivered_next(const SockAddr& sender, const SockAddr& receiver) const;
   // Crafts `spec` in connection `c` and sends it (shifted like the end it impersonates).
   void inject_crafted(const RoleTracker::Connection& c, const Craft& spec, const std::string& why);
   // Sends `wire` (`real` is the same segment in the ends' own numbers), recorded with
@@ -173,7 +164,7 @@ class FaultEngine {
   std::list<Held> held_;                      // holds: waiting for a condition
   std::multimap<std::int64_t, Held> delayed_;  // delays, by when they go
   std::list<Held> releasing_;  // released by the segment being handled: verdict after it
-  std::map<std::pair<SockAddr, SockAddr>, std::uint32_t> delivered_;  // (sender, receiver) -> next seq
+  RcvNxtEstimate rcv_nxt_;  // where a crafted segment "at rcv_nxt" goes
   mutable Stats stats_;  // the kernel's counters are refreshed by readers too
   std::atomic<std::int64_t> loop_cpu_ns_{0};
   FloodReplies floods_;

@@ -62,7 +62,7 @@ struct Modify {
 
 // Where a crafted segment's sequence number is anchored.
 enum class SeqAnchor {
-  ReceiverRcvNxt,  // what the receiver expects next (its latest ACK number)
+  ReceiverRcvNxt,  // what the receiver expects next, as far as the middlebox can tell (rcv_nxt.h)
   SenderSndNxt,    // what the impersonated sender would send next
   Absolute,        // `seq_offset` is the sequence number itself
 };

@@ -232,6 +232,12 @@ void learn_fin(Connection& c, DirectionState& self, bool from_opener, const Pack
   if (c.fins++ == 0) c.opener_fin_first = from_opener;
 }
 
+// A segment its receiver never got: the window it offered is not the one the receiver has.
+void forget_window(Connection& c, const Packet& p) {
+  DirectionState& sender = p.source() == c.opener ? c.from_opener : c.to_opener;
+  sender.last_window = sender.window_before;
+}
+
 // What a segment's receiver will answer: each SYN-ACK and each second FIN, whoever sent
 // it (the end itself, a copy, a crafted one). `delta` is -1 when the middlebox lost it.
 void count_answerable(Connection& c, const Packet& p, int delta) {
@@ -256,6 +262,7 @@ void learn(Connection& c, const Packet& p, const Classified& seen) {
     if (!self.ack_seen || !before(p.ack, self.last_ack)) self.last_ack = p.ack;
     self.ack_seen = true;
   }
+  self.window_before = self.last_window;  // what its peer keeps if the middlebox loses it
   // An RST's window means nothing (Linux sends 0); a SYN's is never scaled.
   if (!p.has(tcp_flag::RST) && !stale) {
     self.last_window = p.has(tcp_flag::SYN) ? p.window
@@ -305,7 +312,10 @@ Classified RoleTracker::classify(const Packet& p, bool injected) {
     fresh.opener = p.source();
     fresh.listener = p.destination();
     // A crafted SYN is judged as an opener would be, but opens nothing (id 0).
-    if (injected) return describe(fresh, p, true);
+    if (injected) {
+      crafted_syns_.insert_or_assign(key, CraftedSyn{p.destination(), p.seq});
+      return describe(fresh, p, true);
+    }
     fresh.id = next_id_++;
     current = &(connections_[key] = fresh);
   }
@@ -316,11 +326,23 @@ Classified RoleTracker::classify(const Packet& p, bool injected) {
     return out;
   }
   Classified out = describe(*current, p, injected);
+  if (!injected && first_answer_to_crafted_syn(key, p)) out.roles &= ~RETRANSMISSION;
   if (injected)
     count_answerable(*current, p, +1);
   else
     learn(*current, p, out);
   return out;
+}
+
+bool RoleTracker::first_answer_to_crafted_syn(const PairKey& key, const Packet& p) {
+  auto it = crafted_syns_.find(key);
+  if (it == crafted_syns_.end()) return false;
+  CraftedSyn& syn = it->second;
+  const bool answers = p.has(tcp_flag::SYN) && p.has(tcp_flag::ACK) && p.source() == syn.receiver &&
+                       p.ack == syn.isn + 1;
+  if (!answers || syn.answered_with == p.seq) return false;  // not its answer, or that answer again
+  syn.answered_with = p.seq;
+  return true;
 }
 
 Classified RoleTracker::copy_of(const Packet& p, const Classified& original) {
@@ -334,7 +356,9 @@ Classified RoleTracker::copy_of(const Packet& p, const Classified& original) {
 
 void RoleTracker::lost(const Packet& p) {
   auto it = connections_.find(pair_key(p.source(), p.destination()));
-  if (it != connections_.end()) count_answerable(it->second, p, -1);
+  if (it == connections_.end()) return;
+  count_answerable(it->second, p, -1);
+  forget_window(it->second, p);
 }
 
 const RoleTracker::Connection* RoleTracker::find(const SockAddr& a, const SockAddr& b) const {

@@ -8,9 +8,9 @@
 // what it imitates). A copy is never a RETRANSMISSION of its own.
 //
 // The tracker sits at the middlebox: it sees every segment of both directions in the
-// order they reach it, including those a fault later drops. It reads only the parsed
-// header fields of a Packet, never its bytes. Sequence numbers are compared in serial
-// arithmetic (RFC 1982), so a connection may wrap past 2^32.
+// order they reach it, including those a fault later drops (lost() is told of them). It
+// reads only the parsed header fields of a Packet, never its bytes. Sequence numbers are
+// compared in serial arithmetic (RFC 1982), so a connection may wrap past 2^32.
 #pragma once
 
 #include <cstdint>
@@ -60,7 +60,8 @@ struct DirectionState {
   std::uint32_t snd_nxt = 0;     // highest seq + seq_len sent so far
   bool ack_seen = false;
   std::uint32_t last_ack = 0;    // latest ACK number sent: the sender's rcv_nxt
-  std::uint32_t last_window = 0; // latest window, scaled by the sender's wscale
+  std::uint32_t last_window = 0; // latest window its peer got, scaled by the sender's wscale
+  std::uint32_t window_before = 0;  // last_window before the latest segment (see RoleTracker::lost)
   std::uint8_t wscale = 0;       // applies once both SYNs carried wscale
   std::optional<std::uint8_t> syn_wscale;  // the option in this side's SYN, if any
   bool fin_seen = false;
@@ -85,13 +86,17 @@ class RoleTracker {
   // are classified but do not change what the tracker believes the ends have sent;
   // where they repeat what their end already sent they are COPY, not RETRANSMISSION.
   // A segment on a pair with no connection, other than a SYN, gets connection 0 and
-  // the roles its flags alone give.
+  // the roles its flags alone give. A crafted SYN with a new ISN opens nothing (its
+  // segments keep the connection's id): the SYN-ACK its receiver may answer it with (a new
+  // socket's, acknowledging that ISN + 1) is a SYN_ACK of its own, not a retransmission
+  // of the connection's; only that SYN-ACK sent again is.
   Classified classify(const Packet& p, bool injected = false);
   // A copy the middlebox sends of `p`, which was classified as `original`: the same
   // roles and COPY. Like any repeat of a SYN-ACK or of the second FIN that reaches an
   // end, it makes that end's answer a retransmission of its special ACK.
   Classified copy_of(const Packet& p, const Classified& original);
-  // The middlebox dropped `p`: its receiver will not answer it.
+  // The middlebox dropped `p`, just classified: its receiver will not answer it, nor learn
+  // the window it offered (what the receiver probes or keeps alive goes by the window it has).
   void lost(const Packet& p);
 
   // Enough of an ACK to tell an identical repeat from a new one.
@@ -126,7 +131,18 @@ class RoleTracker {
   const Connection* find(const SockAddr& a, const SockAddr& b) const;
 
  private:
-  std::map<std::pair<SockAddr, SockAddr>, Connection> connections_;  // key: (lower, higher)
+  using PairKey = std::pair<SockAddr, SockAddr>;  // its two ends, the lower first
+  // The latest SYN the middlebox crafted on a pair, and the SYN-ACK that answered it.
+  struct CraftedSyn {
+    SockAddr receiver;
+    std::uint32_t isn = 0;
+    std::optional<std::uint32_t> answered_with;  // the answering SYN-ACK's ISN
+  };
+  // Whether `p` is the first SYN-ACK (of its ISN) answering the pair's crafted SYN; notes it.
+  bool first_answer_to_crafted_syn(const PairKey& key, const Packet& p);
+
+  std::map<PairKey, Connection> connections_;
+  std::map<PairKey, CraftedSyn> crafted_syns_;
   std::uint64_t next_id_ = 1;
 };
 

@@ -16,6 +16,8 @@ bool Match::matches(const SegmentView& s) const {
     const FourTuple seen{s.packet.source(), s.packet.destination()};
     if (seen != *connection && seen != connection->reversed()) return false;
   }
+  // A segment of no known connection has no relative sequence number to match.
+  if (relative_seq && (!s.relative || s.packet.seq - s.relative->src_isn != *relative_seq)) return false;
   return true;
 }
 
@@ -36,6 +38,7 @@ std::string Match::describe() const {
     add("payload " + std::to_string(min_payload.value_or(0)) + ".." +
         (max_payload ? std::to_string(*max_payload) : std::string("any")));
   if (port) add("port " + std::to_string(*port));
+  if (relative_seq) add("seq " + std::to_string(*relative_seq));
   if (connection) add("between " + connection->local.str() + " and " + connection->remote.str());
   if (out.empty()) out = occurrence ? "segment" : "any segment";
   if (occurrence) out = ordinal(*occurrence) + " " + out;

@@ -24,6 +24,7 @@ struct SegmentView {
   Host from = Host::Client;  // Middlebox for segments the harness injected
   const Packet& packet;
   const Classified& classified;
+  std::optional<RelativeTo> relative = std::nullopt;  // its connection's ISNs, when known
 };
 
 struct Match {
@@ -36,6 +37,9 @@ struct Match {
   std::optional<std::size_t> min_payload, max_payload;
   std::optional<std::uint16_t> port;  // either end's port
   std::optional<FourTuple> connection; // its addresses and ports, in either direction
+  // Its sequence number relative to its sender's ISN, as the ladder prints it (the SYN's
+  // is 0): the same segment sent again, in whichever run, whatever the ISN.
+  std::optional<std::uint32_t> relative_seq;
   std::optional<std::size_t> occurrence;  // only the n-th matching segment (from 1)
 
   // Builders, so a rule reads like the wire: Match().from(Host::Client).role(FINAL_ACK)
@@ -49,6 +53,7 @@ struct Match {
   Match& payload_between(std::size_t lo, std::size_t hi) { min_payload = lo; max_payload = hi; return *this; }
   Match& on_port(std::uint16_t p) { port = p; return *this; }
   Match& of_connection(const FourTuple& t) { connection = t; return *this; }
+  Match& at_relative_seq(std::uint32_t seq) { relative_seq = seq; return *this; }
   Match& nth(std::size_t n) { occurrence = n; return *this; }
 
   // Every field but the occurrence (see MatchCount).

@@ -172,7 +172,9 @@ bool Expectations::scan_segments(const std::function<bool(const SegmentEvent&)>&
 void Expectations::segments(const Match& m, int count, milliseconds within) const {
   std::vector<std::int64_t> times;
   MatchCount selects(m);
-  auto matches = [&selects](const SegmentEvent& s) { return selects(SegmentView{s.from, s.packet, s.classified}); };
+  auto matches = [&selects](const SegmentEvent& s) {
+    return selects(SegmentView{s.from, s.packet, s.classified, s.relative});
+  };
   // Every segment already there is counted, so one too many is seen.
   scan_segments(
       [&](const SegmentEvent& s) {
@@ -192,7 +194,7 @@ void Expectations::no_segment(const Match& m, milliseconds during, const Since& 
   bool appeared = scan_segments(
       [&](const SegmentEvent& s) {
         // Counted from the first segment (nth), judged only after `since`.
-        if (!selects(SegmentView{s.from, s.packet, s.classified}) || !since.admits(s)) return false;
+        if (!selects(SegmentView{s.from, s.packet, s.classified, s.relative}) || !since.admits(s)) return false;
         found.push_back(s);
         return true;
       },
@@ -212,7 +214,7 @@ void Expectations::stays_until(const SocketRef& s, TcpState held, const Match& m
   MatchCount selects(m);
   bool seen = scan_segments(
       [&](const SegmentEvent& s) {
-        if (seg_time || !selects(SegmentView{s.from, s.packet, s.classified})) return seg_time != 0;
+        if (seg_time || !selects(SegmentView{s.from, s.packet, s.classified, s.relative})) return seg_time != 0;
         seg_time = s.t_ns;
         return true;
       },

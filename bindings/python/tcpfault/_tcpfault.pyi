@@ -220,12 +220,14 @@ class Match:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
     ) -> None:
         """`role`: every one of these roles; `any_role`: at least one; `not_role`: none of them.
-        sent_by='middlebox' selects the segments the harness crafted (copies, injections). nth=3: only
-        the third segment of the timeline that matches the rest (expectations and trace queries; a
-        fault rule takes its own nth=)."""
+        sent_by='middlebox' selects the segments the harness crafted (copies, injections).
+        relative_seq=101: its sequence number relative to its sender's ISN, as the ladder prints it
+        (the SYN's is 0). nth=3: only the third segment of the timeline that matches the rest
+        (expectations and trace queries; a fault rule takes its own nth=)."""
 
 # ---- endpoints ----
 
@@ -487,8 +489,8 @@ class Faults:
     """The middlebox's fault engine.
 
     Every rule takes a match (a Match, a role, or None for any segment) refined by match
-    keywords (sent_by, flags, without_flags, any_role, not_role, payload, port), and the
-    occurrence keywords nth (first occurrence it acts on, from 1) and count (how many
+    keywords (sent_by, flags, without_flags, any_role, not_role, payload, port, relative_seq),
+    and the occurrence keywords nth (first occurrence it acts on, from 1) and count (how many
     times; default: every time).
     """
 
@@ -504,6 +506,7 @@ class Faults:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
         count: int | None = None,
     ) -> Rule:
@@ -521,6 +524,7 @@ class Faults:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
         count: int | None = None,
     ) -> Rule:
@@ -540,6 +544,7 @@ class Faults:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
         count: int | None = None,
     ) -> Rule:
@@ -558,6 +563,7 @@ class Faults:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
         count: int | None = None,
     ) -> Rule:
@@ -582,6 +588,7 @@ class Faults:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
         count: int | None = None,
     ) -> Rule:
@@ -607,6 +614,7 @@ class Faults:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
         count: int | None = None,
     ) -> Rule:
@@ -633,6 +641,7 @@ class Faults:
         not_role: _RolesLike | None = None,
         without_flags: _Flags | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
         count: int | None = None,
     ) -> Rule:
@@ -652,6 +661,7 @@ class Faults:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
         count: int | None = None,
     ) -> Rule:
@@ -794,6 +804,7 @@ class Trace:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
     ) -> list[Segment]:
         """Segments seen so far, optionally only those matching."""
@@ -812,6 +823,7 @@ class Trace:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
     ) -> list[Segment]:
         """Segments kept out of the timeline (a flood's SYNs, sent_by='middlebox', and the replies
@@ -1012,6 +1024,7 @@ class Scenario:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
     ) -> None:
         """Exactly `count` matching segments are seen (waits up to `within` seconds for them; later
@@ -1030,6 +1043,7 @@ class Scenario:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
     ) -> None:
         """No matching segment so far, nor during the next `during` seconds. since=: only segments after
@@ -1111,6 +1125,7 @@ class Scenario:
         without_flags: _Flags | None = None,
         payload: _Payload | None = None,
         port: int | None = None,
+        relative_seq: int | None = None,
         nth: int | None = None,
     ) -> None:
         """The matching segments follow `schedule`: each interval within max(5 ms, 12.5 %) of the

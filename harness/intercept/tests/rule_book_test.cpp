@@ -49,10 +49,29 @@ TEST(Match, SenderRolesFlagsAndPayload) {
   EXPECT_FALSE(Match().on_port(9).matches(kData.view()));
 }
 
+// The same segment whatever its connection's ISNs: drop-k follows a segment's own
+// retransmissions by it.
+TEST(Match, RelativeSequenceNumberCountsFromTheSendersIsn) {
+  Seg data = kData;
+  data.packet.seq = 1101;
+  const SegmentView known{data.from, data.packet, data.classified, RelativeTo{1000, 5000}};
+  EXPECT_TRUE(Match().at_relative_seq(101).matches(known));
+  EXPECT_FALSE(Match().at_relative_seq(1).matches(known));
+  EXPECT_FALSE(Match().at_relative_seq(1101).matches(known));
+  data.packet.seq = 1;  // past 2^32 from an ISN 100 below it
+  const SegmentView wrapped{data.from, data.packet, data.classified, RelativeTo{0xFFFFFF9Cu, 0}};
+  EXPECT_TRUE(Match().at_relative_seq(101).matches(wrapped));
+  // A segment of no connection the middlebox knows has no relative number.
+  EXPECT_FALSE(Match().at_relative_seq(101).matches(data.view()));
+  EXPECT_TRUE(Match().matches(data.view()));
+}
+
 TEST(Match, DescribesItselfReadably) {
   EXPECT_EQ(Match().role(FINAL_ACK).sent_by(Host::Client).describe(), "FINAL_ACK from client");
   EXPECT_EQ(Match().describe(), "any segment");
   EXPECT_EQ(Match().with_flags(tcp_flag::RST).describe(), "flags [R]");
+  EXPECT_EQ(Match().role(DATA | RETRANSMISSION).at_relative_seq(101).sent_by(Host::Client).describe(),
+            "DATA|RETRANSMISSION seq 101 from client");
 }
 
 TEST(RuleBook, ActsOnTheNthOccurrenceForCountTimes) {

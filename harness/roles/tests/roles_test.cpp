@@ -465,6 +465,29 @@ TEST(Roles, ZeroWindowProbes) {
   });
 }
 
+// The server opens its window again, but the middlebox loses that update: the client still
+// sees a zero window, and what it sends next probes it (at snd_una - 1, as Linux does, or
+// one new byte, as lwIP does), however idle it looks.
+TEST(Roles, AZeroWindowWhoseUpdateWasLostIsStillProbed) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  w.play({
+      {C, "P.", 1, 1, 100, 502, "DATA"},
+      {S, ".", 1, 101, 0, 0, "PURE_ACK"},  // the server's buffer is full
+  });
+  const Packet update = w.segment(S, ".", 1, 101, 0, 1000);
+  EXPECT_EQ(roles_string(t.classify(update).roles), "PURE_ACK");
+  t.lost(update);
+  EXPECT_EQ(w.connection()->to_opener.last_window, 0u);  // what the client knows
+  w.play({
+      {C, ".", 100, 1, 0, 502, "WINDOW_PROBE|PURE_ACK"},
+      {C, "P.", 101, 1, 1, 502, "WINDOW_PROBE"},
+      {S, ".", 1, 101, 0, 1000, "PURE_ACK"},  // the update again, and it arrives
+      {C, "P.", 101, 1, 10, 502, "DATA|RETRANSMISSION"},
+  });
+}
+
 TEST(Roles, InjectedSegmentsLeaveStateUntouched) {
   RoleTracker t;
   Wire w(t, Family::V4);
@@ -639,6 +662,50 @@ TEST(Roles, InjectedSynOpensNothing) {
   EXPECT_EQ(crafted.connection, 0u);
   EXPECT_EQ(w.connection(), nullptr);
   EXPECT_EQ(w.play({{C, "S", 0, 0, 0, 64240, "SYN"}})[0].connection, 1u);
+}
+
+// The middlebox crafts a SYN with a new ISN on the 4-tuple of a connection the client
+// closed first (client TIME_WAIT, server socket gone): the server's listener takes it and
+// answers with a SYN-ACK of a new socket, acknowledging the crafted ISN + 1. That SYN-ACK
+// repeats nothing the server sent: a SYN_ACK, not a RETRANSMISSION. It stays in the
+// connection's record (the wire's inference makes it the listener's new child there).
+TEST(Roles, ASynAckAnsweringACraftedSynIsNoRetransmission) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  w.play({
+      {C, "P.", 1, 1, 100, 502, "DATA"},
+      {C, "F.", 101, 1, 0, 502, "FIN", 1},
+      {S, "F.", 1, 102, 0, 509, "FIN|ACK_OF_FIN", 2},
+      {C, ".", 102, 2, 0, 502, "FINAL_ACK|PURE_ACK"},
+  });
+  // At the server's rcv_nxt, the client's ISN + 102.
+  EXPECT_EQ(w.send({C, "S", 102, 0, 0, 64240, ""}, true).connection, 0u);
+  const auto seen = w.play({
+      {S, "S.", 4000, 103, 0, 65160, "SYN_ACK"},                 // the new socket's ISN: 5000 + 4000
+      {C, ".", 102, 2, 0, 502, "PURE_ACK"},                      // TIME_WAIT answers with its old numbers
+      {S, "S.", 4000, 103, 0, 65160, "SYN_ACK|RETRANSMISSION"},  // the new socket's SYN-ACK again
+      {S, "R", 4001, 0, 0, 0, "RST"},
+  });
+  EXPECT_EQ(ids(seen), (std::vector<std::uint64_t>{1, 1, 1, 1}));
+}
+
+// The same crafted SYN toward an established server meets a challenge ACK (RFC 5961 4):
+// an ACK of what the server has, in the connection that goes on.
+TEST(Roles, AChallengeAckToACraftedSynIsAnAckOfTheConnection) {
+  RoleTracker t;
+  Wire w(t, Family::V4);
+  handshake(w);
+  w.play({
+      {C, "P.", 1, 1, 100, 502, "DATA"},
+      {S, ".", 1, 101, 0, 509, "PURE_ACK"},
+  });
+  w.send({C, "S", 101, 0, 0, 64240, ""}, true);
+  const auto seen = w.play({
+      {S, ".", 1, 101, 0, 509, "PURE_ACK"},
+      {S, "S.", 0, 1, 0, 65160, "SYN_ACK|RETRANSMISSION"},  // acknowledges the old SYN, not the crafted one
+  });
+  EXPECT_EQ(ids(seen), (std::vector<std::uint64_t>{1, 1}));
 }
 
 TEST(Roles, SegmentOfUnknownConnectionGetsFlagRolesOnly) {

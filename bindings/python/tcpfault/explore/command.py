@@ -475,7 +475,7 @@ def add_parser(commands):
                    help="a bulk transfer the case sizes through casekit.bulk_bytes (DT5's 10 MB) moves at most N bytes "
                         f"(default {DEFAULT_TRANSFER_BYTES}; 0: the case's own size)")
     p.add_argument("--drop-k", type=int, default=fault_registry.DROP_K, metavar="K",
-                   help=f"drop-k drops the segment and its next K retransmissions (default {fault_registry.DROP_K})")
+                   help=f"drop-k drops the segment and its own next K retransmissions (default {fault_registry.DROP_K})")
     p.add_argument("--family", type=int, choices=(4, 6), default=4, help="the address family (default 4)")
     p.add_argument("--out", metavar="DIR", help="the report's folder (default ./explore-<case>)")
     p.add_argument("--reproducers", metavar="DIR", help="where the reproducers go (default OUT/reproducers)")

@@ -28,7 +28,12 @@ class Point:
     flags: str
     payload_len: int
     t_ms: float
-    retransmissions_before: int  # the sender's retransmissions of this role before it (drop-k counts on)
+    # Its sequence number relative to its sender's ISN in its connection (as a Match's
+    # relative_seq); None where no SYN of its sender was seen there.
+    relative_seq: int | None
+    # The sender's retransmissions of this role at the same relative_seq before it: what
+    # drop-k's rule on its own retransmissions counts on.
+    retransmissions_before: int
     has_later_from_sender: bool  # a later segment of the same sender exists (swap applies)
 
     @property
@@ -67,6 +72,19 @@ def primary_role(roles):
     return None
 
 
+def relative_seqs(segments):
+    """Each segment's sequence number relative to its sender's ISN (the first SYN it sent in
+    that connection), as the engine's relative_seq counts it; None before such a SYN, or on
+    no connection the middlebox knew (connection 0)."""
+    isns, out = {}, []
+    for event in segments:
+        key = (event.get("connection"), event["from"])
+        if event.get("connection") and "S" in event.get("flags", "") and "seq" in event:
+            isns.setdefault(key, event["seq"])
+        out.append((event["seq"] - isns[key]) % 2**32 if key in isns and "seq" in event else None)
+    return out
+
+
 def from_events(events, limit=0):
     """The conversation of a timeline's events (a list of dicts). `limit` > 0 keeps, of
     each sender's points of one role, only the first and last `limit`: a bulk transfer's
@@ -77,13 +95,14 @@ def from_events(events, limit=0):
     counts, retransmitted, points = {}, {}, []
     unnamed = retransmissions = 0
     last_of = {e["from"]: index for index, e in enumerate(segments)}  # each sender's last segment
-    for index, event in enumerate(segments):
+    for index, (event, relative_seq) in enumerate(zip(segments, relative_seqs(segments))):
         roles = set((event.get("roles") or "").split("|"))
         role = primary_role(event.get("roles") or "")
         if "RETRANSMISSION" in roles:
             retransmissions += 1
             for r in roles - {"RETRANSMISSION"}:
-                retransmitted[(event["from"], r)] = retransmitted.get((event["from"], r), 0) + 1
+                key = (event["from"], r, relative_seq)
+                retransmitted[key] = retransmitted.get(key, 0) + 1
             continue
         for r in roles:  # what a rule matching role r counts
             counts[(event["from"], r)] = counts.get((event["from"], r), 0) + 1
@@ -91,8 +110,8 @@ def from_events(events, limit=0):
             unnamed += 1
             continue
         points.append(Point(event["from"], role, counts[(event["from"], role)], event["id"], event.get("flags", ""),
-                            event.get("payload_len", 0), event.get("t_ms", 0.0),
-                            retransmitted.get((event["from"], role), 0), last_of[event["from"]] > index))
+                            event.get("payload_len", 0), event.get("t_ms", 0.0), relative_seq,
+                            retransmitted.get((event["from"], role, relative_seq), 0), last_of[event["from"]] > index))
     conversation = Conversation(points, len(segments), retransmissions, unnamed, [], limit)
     if limit > 0:
         for sender in STACKS:

@@ -17,7 +17,7 @@ from typing import Callable
 DELAY_SHORT_S = 0.05   # a fraction of an RTO (Linux's minimum RTO is 200 ms)
 DELAY_LONG_S = 3.0     # several RTOs: the sender retransmits before the original arrives
 SWAP_MAX_S = 1.0       # a swap whose sender sends nothing more lets the segment go after this
-DROP_K = 3             # drop-k: the segment and its next k retransmissions
+DROP_K = 3             # drop-k: the segment and its own next k retransmissions
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,15 @@ def once(point, action, **args):
 
 
 def drop_k_rules(point, options):
+    """The segment, then its own next k retransmissions: those at its sequence number (a
+    retransmission of another segment is no part of this loss). A segment whose sequence
+    number is not known (no SYN of its sender in its connection) is dropped once."""
     k = options.get("drop_k", DROP_K)
+    if point.relative_seq is None:
+        return [once(point, "drop")]
+    again = {"role": f"{point.role}|RETRANSMISSION", "sent_by": point.sender, "relative_seq": point.relative_seq}
     return [once(point, "drop"),
-            {"action": "drop", "match": {"role": f"{point.role}|RETRANSMISSION", "sent_by": point.sender},
-             "nth": point.retransmissions_before + 1, "count": k}]
+            {"action": "drop", "match": again, "nth": point.retransmissions_before + 1, "count": k}]
 
 
 def everywhere(point, options):
@@ -72,7 +77,7 @@ def register(fault):
 
 register(Fault("drop", "lose the segment once (its retransmission passes)", everywhere,
                lambda p, o: [once(p, "drop")]))
-register(Fault("drop-k", "lose the segment and its next k retransmissions (k = --drop-k, 3 by default)",
+register(Fault("drop-k", "lose the segment and its own next k retransmissions (k = --drop-k, 3 by default)",
                everywhere, drop_k_rules))
 register(Fault("duplicate", "let it pass, then a copy of it", everywhere,
                lambda p, o: [once(p, "duplicate", copies=1)]))
