@@ -2,19 +2,21 @@
 // tell: where a segment crafted "at rcv_nxt" goes (an RST there resets the connection; one
 // elsewhere in the window meets a challenge ACK, RFC 5961 3.2).
 //
-// Two things tell it. The data that went on to the receiver without a gap: fresher than
-// the receiver's ACK, which may still be on its way. And the receiver's own ACKs, whether
-// or not the middlebox let them go on: the ground truth of what it holds, past what the
-// middlebox can count (the data it kept beyond a hole, once the hole is filled). The
-// estimate is the later of the two, and contiguous data goes on from there. A SYN, and a
-// SYN-ACK for the direction it acknowledges, start a direction over. Sequence numbers are
-// compared in serial arithmetic (RFC 1982).
+// Two things tell it. The data that went on to the receiver: fresher than the receiver's
+// ACK, which may still be on its way. Data after a hole is kept aside, as the receiver keeps
+// it (Linux, and lwIP's out-of-sequence queue), and counts once the hole is filled: an RST
+// crafted just after the retransmission that fills a hole lands where the receiver then
+// is. And the receiver's own ACKs, whether or not the middlebox let them go on: the ground
+// truth of what it holds. The estimate is the later of the two, and delivered data goes on
+// from there. A SYN, and a SYN-ACK for the direction it acknowledges, start a direction
+// over. Sequence numbers are compared in serial arithmetic (RFC 1982).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "harness/packet/packet.h"
 
@@ -31,7 +33,15 @@ class RcvNxtEstimate {
   std::optional<std::uint32_t> next(const SockAddr& sender, const SockAddr& receiver) const;
 
  private:
-  std::map<std::pair<SockAddr, SockAddr>, std::uint32_t> next_;  // (sender, receiver) -> rcv_nxt
+  using Direction = std::pair<SockAddr, SockAddr>;  // (sender, receiver)
+  struct Range {
+    std::uint32_t begin, end;
+  };
+  // Moves the point of `d` over the ranges kept aside that it has reached.
+  void absorb(const Direction& d);
+
+  std::map<Direction, std::uint32_t> next_;       // rcv_nxt
+  std::map<Direction, std::vector<Range>> ahead_;  // delivered after a hole, not yet reached
 };
 
 }  // namespace tcpfault

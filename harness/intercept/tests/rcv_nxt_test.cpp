@@ -62,16 +62,35 @@ TEST(RcvNxtEstimate, ContiguousDataMovesItOnBeforeTheReceiverAcknowledges) {
   EXPECT_EQ(path.server_rcv_nxt(), 201u);  // no ACK of the server yet
 }
 
-TEST(RcvNxtEstimate, DataAfterAHoleIsNotCountedUntilTheReceiverAcknowledgesIt) {
+// What passed after a hole waits at the receiver: once the retransmission fills the hole,
+// the receiver is past all of it, before its ACK says so (an RST crafted right after the
+// retransmission goes behind it, to where the receiver then is).
+TEST(RcvNxtEstimate, DataAfterAHoleCountsOnceTheHoleIsFilled) {
   Path path;
   path.handshake();
   path.lost(C, "P.", 1, 1, 100);
-  path.passes(C, "P.", 101, 1, 100);
-  path.passes(C, "P.", 201, 1, 100);
+  path.passes(C, "P.", 201, 1, 100);  // out of order, and a second hole before it
+  path.passes(C, "P.", 101, 1, 50);
   EXPECT_EQ(path.server_rcv_nxt(), 1u);
-  path.passes(C, "P.", 1, 1, 100);  // the retransmission fills the hole
+  path.passes(C, "P.", 1, 1, 100);  // the first hole filled: 151 has not come
+  EXPECT_EQ(path.server_rcv_nxt(), 151u);
+  path.passes(C, "P.", 151, 1, 50);  // the second: on to the end of what waited
+  EXPECT_EQ(path.server_rcv_nxt(), 301u);
+  path.lost(S, ".", 1, 301);  // the server's ACK says the same, lost or not
+  EXPECT_EQ(path.server_rcv_nxt(), 301u);
+}
+
+// The receiver's ACK is the ground truth: whatever filled a hole, an ACK that reaches a
+// range kept aside carries the estimate over it.
+TEST(RcvNxtEstimate, AnAckThatReachesDataKeptAsideGoesOverIt) {
+  Path path;
+  path.handshake();
+  path.lost(C, "P.", 1, 1, 100);
+  path.lost(C, "P.", 101, 1, 100);
+  path.passes(C, "P.", 201, 1, 100);
+  path.passes(S, ".", 1, 101);
   EXPECT_EQ(path.server_rcv_nxt(), 101u);
-  path.lost(S, ".", 1, 301);  // the server holds all of it: its ACK says so, lost or not
+  path.passes(S, ".", 1, 201);
   EXPECT_EQ(path.server_rcv_nxt(), 301u);
 }
 
