@@ -1,9 +1,11 @@
 #include "harness/wire/wire_state_causes.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -435,11 +437,17 @@ class Explainer {
     return v;
   }
 
-  // The close() is in the kernel, its FIN still queued behind unacknowledged data.
+  // The close() is in the kernel, its FIN still queued behind unacknowledged data. What
+  // came after the end was gone (reset, or given up) tells nothing of its send queue: the
+  // peer may acknowledge all of it once the data in flight arrives.
   std::optional<Verdict> fin_not_sent(const AlignedStep& s) const {
     std::optional<std::uint32_t> snd_nxt, acked;
     int after = 0, dropped = 0;
+    std::int64_t gone = std::numeric_limits<std::int64_t>::max();
+    for (const auto& k : e_->steps)
+      if (k.kernel_t_ns > s.kernel_t_ns && k.to == St::CLOSED) gone = std::min(gone, k.kernel_t_ns);
     for (const auto* g : *segments_) {
+      if (g->t_ns > gone) continue;
       const Packet& p = g->packet;
       if (sent_by_end(*g)) {
         if (p.has(tcp_flag::FIN) && g->t_ns >= s.kernel_t_ns) return std::nullopt;  // it left

@@ -383,6 +383,27 @@ TEST(WireStateComparison, FinWaitingBehindUnacknowledgedData) {
   EXPECT_NE(find_step(r, St::ESTABLISHED, St::FIN_WAIT1)->explanation.find("100 unacknowledged"), std::string::npos);
 }
 
+TEST(WireStateComparison, AcksAfterTheEndWasResetDoNotEmptyItsSendQueue) {
+  // DT5 under explore's rst@server.PURE_ACK.347: the client shuts down with data in flight,
+  // an RST crafted at its rcv_nxt ends it, and the server, still taking what was in
+  // flight, acknowledges all of it afterwards. When the client closed, its FIN waited.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "P.", 1, 1, 100);    // row 4
+  k.w.add(C, "P.", 101, 1, 100);  // row 5
+  k.w.add(S, ".", 1, 101);        // row 6
+  k.w.inject(C, "R", 1, 0);       // row 7, at +7 ms
+  k.w.add(S, ".", 1, 201);        // row 8: all acknowledged, the client gone
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 5'500);
+  k.client(St::FIN_WAIT1, St::CLOSED, 7'100);
+  const auto r = k.compare();
+  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
+  const auto steps = disagreements(r);
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "kernel-only ESTABLISHED -> FIN_WAIT1: fin-not-sent"), steps.end())
+      << r.describe();
+}
+
 TEST(WireStateComparison, AResetAfterACloseWhoseFinWaitsIsOneEndNamedFromTwoStates) {
   // DT5 with its transfer reset (explore's rst@client.PURE_ACK.3 on lwIP): the client
   // closes with data unacknowledged, its FIN queued, and the server's RST ends it. The
