@@ -12,6 +12,11 @@ namespace tcpfault::py_bindings {
 
 namespace {
 
+// The variation every random rule made in this process takes (RandomFaults::variation):
+// tcpfault explore's repeat of a clean run sets it for the test it runs, for every
+// scenario the test makes (a second topology must draw as the first does).
+std::uint64_t random_variation = 0;
+
 // One entry of a random rule's fault log, with its trace's time origin.
 struct TimedDecision {
   FaultDecision d;
@@ -101,6 +106,10 @@ Craft craft_arg(const py::object& toward, const py::object& flags, const py::obj
 }  // namespace
 
 void bind_faults(py::module_& m) {
+  m.def(
+      "_set_random_variation", [](std::uint64_t v) { random_variation = v; }, py::arg("variation"),
+      "For tcpfault explore's repeats of a clean run: random rules made from now on draw another sequence\n"
+      "for their seed (0: the seed's own). Not for tests.");
   py::class_<TimedDecision>(m, "FaultDecision", "What a random rule did to one segment.")
       .def_property_readonly("ordinal", [](const TimedDecision& t) { return t.d.ordinal; },
                              "The segment's number among those the rule matched, from 1.")
@@ -258,6 +267,7 @@ void bind_faults(py::module_& m) {
             r.duplicate = duplicate;
             r.reorder = reorder;
             r.seed = static_cast<std::uint64_t>(int_arg(seed, "seed", 0, INT64_MAX));
+            r.variation = random_variation;
             r.delay_by = seconds_arg(delay_by, "delay_by");
             r.reorder_after = static_cast<int>(int_arg(reorder_after, "reorder_after", 1, INT32_MAX));
             r.reorder_max = seconds_arg(reorder_max, "reorder_max");

@@ -5,7 +5,7 @@ seed, the pattern tells wrong, missing and repeated bytes apart."""
 import pytest
 
 import tcpfault
-from tcpfault import DATA
+from tcpfault import DATA, _tcpfault
 
 
 def open_connection(net):
@@ -53,6 +53,33 @@ def test_the_same_seed_logs_the_same_draws():
     common = min(logs[0][0], logs[1][0])
     first, second = ({n: a for n, a in log.items() if n <= common} for _, log in logs)
     assert first == second and first
+
+
+def test_an_explore_variation_draws_another_sequence_for_the_same_seed_in_every_scenario():
+    """What tcpfault explore sets for a clean run's repeat: every random rule made while it
+    is set (the test's second topology too) draws sequence 1 of its seed, and says so."""
+    def draws(variation):
+        _tcpfault._set_random_variation(variation)
+        try:
+            with tcpfault.Scenario(family=4, name="varied") as net:
+                client, server = open_connection(net)
+                rule = net.faults.random(DATA, sent_by="client", drop=0.1, duplicate=0.1, seed=11)
+                net.expect_intact(net.transfer(client, server, 300_000))
+                notes = [n for n in net.trace.notes() if "random (seed 11" in n]
+                matched = rule.matched
+                return {d.ordinal: d.action for d in rule.log if d.ordinal <= matched}, matched, notes
+        finally:
+            _tcpfault._set_random_variation(0)
+
+    own, own_matched, own_notes = draws(0)
+    varied, varied_matched, varied_notes = draws(1)
+    again, again_matched, _ = draws(1)
+    assert any("random (seed 11):" in n for n in own_notes), own_notes
+    assert any("random (seed 11, variation 1):" in n for n in varied_notes), varied_notes
+    common = min(own_matched, varied_matched, again_matched)
+    first = {n: a for n, a in varied.items() if n <= common}
+    assert first == {n: a for n, a in again.items() if n <= common} and first
+    assert first != {n: a for n, a in own.items() if n <= common}
 
 
 @pytest.mark.parametrize("change, kind, offset, count", [

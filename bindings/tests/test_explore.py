@@ -440,3 +440,9 @@ def report_markdown(differences_report):
                                                     **differences_report["summary"]},
             "differences": differences_report["differences"]}
     return report.markdown(full)
+
+
+def test_only_the_clean_runs_repeats_vary_the_cases_random_draws():
+    assert [variants.random_variation(v) for v in ("clean", "clean#2", "clean#3", "drop@client.FIN.1", None)] == \
+        [0, 1, 2, 0, 0]
+    assert [variants.random_variation(variants.clean(n).id) for n in (1, 2, 3)] == [0, 1, 2]

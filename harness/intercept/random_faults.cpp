@@ -38,7 +38,8 @@ std::string RandomFaults::describe() const {
   add(duplicate, "duplicate");
   add(reorder, "reorder", " (after " + std::to_string(reorder_after) + " segments, at most " +
                               std::to_string(reorder_max.count()) + " ms)");
-  return "random (seed " + std::to_string(seed) + "): " + (out.empty() ? "nothing" : out);
+  const std::string varied = variation ? ", variation " + std::to_string(variation) : "";
+  return "random (seed " + std::to_string(seed) + varied + "): " + (out.empty() ? "nothing" : out);
 }
 
 void RandomFaults::validate() const {
@@ -64,7 +65,9 @@ double random_unit(std::uint64_t seed, std::uint64_t ordinal) {
 }
 
 RandomChoice random_choice(const RandomFaults& r, std::uint64_t ordinal) {
-  double u = random_unit(r.seed, ordinal);
+  // A variation moves the seed by an odd constant other than splitmix64's step, so its
+  // draws are not the seed's own shifted by some ordinals.
+  double u = random_unit(r.seed ^ (r.variation * 0xd1b54a32d192ed03ULL), ordinal);
   double edge = 0;
   for (auto [p, choice] : {std::pair{r.drop, RandomChoice::Drop}, {r.delay, RandomChoice::Delay},
                            {r.duplicate, RandomChoice::Duplicate}, {r.reorder, RandomChoice::Reorder}}) {

@@ -28,9 +28,9 @@ import time
 
 import pytest
 
-from tcpfault import pytest_options, wire_check
+from tcpfault import _tcpfault, pytest_options, wire_check
 
-from . import limits, replay
+from . import limits, replay, variants
 
 _CONFIG = pytest.StashKey[dict]()
 WIRE_SETTLE_S = 1.0
@@ -121,9 +121,11 @@ def pytest_runtest_setup(item):
     config = item.config.stash.get(_CONFIG, None)
     callspec = getattr(item, "callspec", None)
     if config and callspec and "tcpfault_explore_variant" in callspec.params:
+        variant_id = callspec.params["tcpfault_explore_variant"]
         deadline = config.get("deadline")
-        if deadline is not None and time.time() > deadline and callspec.params["tcpfault_explore_variant"] != "clean":
+        if deadline is not None and time.time() > deadline and variant_id != "clean":
             pytest.skip(replay.BUDGET_SPENT)
+        _tcpfault._set_random_variation(variants.random_variation(variant_id))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -181,6 +183,7 @@ def wire_states(net):
 def pytest_runtest_teardown(item):
     """Before the net fixture closes the scenario: settle, observe, keep the record; after
     it (its artifacts written), append the record with the timeline's path."""
+    _tcpfault._set_random_variation(0)  # the next test's random rules draw their seeds' own
     config = item.config.stash.get(_CONFIG, None)
     state = getattr(item, "tcpfault_explore", None)
     net = getattr(item, "_tcpfault_net", None)

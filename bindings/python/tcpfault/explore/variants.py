@@ -35,6 +35,17 @@ def is_clean(variant_id):
     return variant_id == CLEAN or variant_id.startswith(CLEAN + "#")
 
 
+def random_variation(variant_id):
+    """The variation of the case's own random rules a run takes: 0 for every run but the
+    clean run's repeats, where clean#N draws sequence N - 1 for the same seeds. A case
+    with a seeded random rule (DT5) is then not the same from one clean run to the next,
+    and what its draws alone change shows as noise (differential.noise): a variant moves
+    the draws onto other segments, and what they do there is not the variant's fault."""
+    if variant_id is None or not variant_id.startswith(CLEAN + "#"):
+        return 0
+    return int(variant_id[len(CLEAN) + 1:]) - 1
+
+
 def single(point, fault, options):
     # The first rule must act (tcpfault.explore.faults); the others (drop-k's on the
     # retransmissions) may find nothing to act on, and say so: a rule that does not say
