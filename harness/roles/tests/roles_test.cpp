@@ -107,6 +107,16 @@ void handshake(Wire& w) {
   });
 }
 
+// 100 bytes from the client, then its FIN, the server's FIN with the ACK of it, the final ACK.
+void data_then_close(Wire& w) {
+  w.play({
+      {C, "P.", 1, 1, 100, 502, "DATA"},
+      {C, "F.", 101, 1, 0, 502, "FIN", 1},
+      {S, "F.", 1, 102, 0, 509, "FIN|ACK_OF_FIN", 2},
+      {C, ".", 102, 2, 0, 502, "FINAL_ACK|PURE_ACK"},
+  });
+}
+
 TEST(RoleNames, JoinedInEnumOrder) {
   EXPECT_EQ(roles_string(SYN), "SYN");
   EXPECT_EQ(roles_string(ACK_OF_FIN | FIN), "FIN|ACK_OF_FIN");
@@ -639,12 +649,7 @@ TEST(Roles, CraftedRepeatsAreCopiesNotRetransmissions) {
   RoleTracker t;
   Wire w(t, Family::V4);
   handshake(w);
-  w.play({
-      {C, "P.", 1, 1, 100, 502, "DATA"},
-      {C, "F.", 101, 1, 0, 502, "FIN", 1},
-      {S, "F.", 1, 102, 0, 509, "FIN|ACK_OF_FIN", 2},
-      {C, ".", 102, 2, 0, 502, "FINAL_ACK|PURE_ACK"},
-  });
+  data_then_close(w);
   EXPECT_EQ(roles_string(w.send({C, "P.", 1, 1, 100, 502, ""}, true).roles), "DATA|COPY");
   EXPECT_EQ(roles_string(w.send({C, "F.", 101, 1, 0, 502, ""}, true).roles), "FIN|COPY");
   EXPECT_EQ(roles_string(w.send({S, "F.", 1, 102, 0, 509, ""}, true).roles), "FIN|COPY");  // as its FIN again
@@ -673,12 +678,7 @@ TEST(Roles, ASynAckAnsweringACraftedSynIsNoRetransmission) {
   RoleTracker t;
   Wire w(t, Family::V4);
   handshake(w);
-  w.play({
-      {C, "P.", 1, 1, 100, 502, "DATA"},
-      {C, "F.", 101, 1, 0, 502, "FIN", 1},
-      {S, "F.", 1, 102, 0, 509, "FIN|ACK_OF_FIN", 2},
-      {C, ".", 102, 2, 0, 502, "FINAL_ACK|PURE_ACK"},
-  });
+  data_then_close(w);
   // At the server's rcv_nxt, the client's ISN + 102.
   EXPECT_EQ(w.send({C, "S", 102, 0, 0, 64240, ""}, true).connection, 0u);
   const auto seen = w.play({
