@@ -364,6 +364,22 @@ def test_items_only_one_targets_clean_run_shows_are_left_out_of_list_fields():
     assert found == {"rst@client.FIN.1": {"ends": {"kernel": ["client CLOSED"], "lwip": ["client FIN_WAIT2"]}}}
 
 
+def test_an_item_of_one_targets_clean_run_that_both_show_under_a_variant_is_no_difference():
+    """DT5: the kernel's clean run ends with the client's RST and lwIP's does not; under a
+    crafted RST both clients send one. Leaving it out of the kernel's list alone made
+    "kernel lacks client RST, lwip has it" of two identical lists."""
+    outcomes = {
+        "kernel": {"clean": {"segments": ["client DATA", "client RST", "client FIN"]},
+                   "rst@server.PURE_ACK.1": {"segments": ["client DATA", "client RST"]},
+                   "drop@client.FIN.1": {"segments": ["client DATA", "client RST", "client FIN"]}},
+        "lwip": {"clean": {"segments": ["client DATA", "client FIN"]},
+                 "rst@server.PURE_ACK.1": {"segments": ["client DATA", "client RST"]},
+                 "drop@client.FIN.1": {"segments": ["client DATA", "client FIN"]}}}
+    found = differential.compare(outcomes, ["kernel", "lwip"])
+    assert "rst@server.PURE_ACK.1" not in found, found
+    assert "drop@client.FIN.1" not in found, found  # the kernel's own RST, as in its clean run
+
+
 def test_a_difference_shows_what_each_target_has_or_lacks():
     values = {"kernel": ["client FIN", "server RST"], "lwip": ["client FIN"]}
     assert report.shown(values, "kernel") == "has server RST"

@@ -117,7 +117,10 @@ def compare(outcomes, targets, noisy=None):
             values = {t: outcomes[t][variant][field] for t in targets}
             if all(isinstance(v, list) for v in values.values()):
                 left_out = set().union(*(noisy.get(t, {}).get(field) or set() for t in targets))
-                values = {t: [item for item in v if item not in own[t] and item not in left_out]
+                # An item only this target's clean run shows is its own, left out; unless
+                # another target shows it under this variant too: then both have it.
+                values = {t: [item for item in v if item not in left_out and
+                              (item not in own[t] or any(item in values[u] for u in targets if u != t))]
                           for t, v in values.items()}
             if len({repr(v) for v in values.values()}) < 2:
                 continue
