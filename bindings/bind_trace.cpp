@@ -5,6 +5,7 @@
 
 #include "bindings/conversions.h"
 #include "harness/packet/dsack.h"
+#include "harness/trace/trace_queries.h"
 
 namespace tcpfault::py_bindings {
 
@@ -139,7 +140,7 @@ void bind_trace(py::module_& m) {
             MatchCount selects(mt);
             return collect<SegmentEvent>(
                 t, [&](const SegmentEvent& e) {
-                  return selects(SegmentView{e.from, e.packet, e.classified, e.relative});
+                  return selects(view_of(e));
                 });
           },
           py::arg("match") = py::none(), "Segments seen so far, optionally only those matching.")
@@ -164,7 +165,7 @@ void bind_trace(py::module_& m) {
             MatchCount selects(mt);
             std::vector<SegmentRecord> out;
             for (auto& e : t.bulk_segments())
-              if (selects(SegmentView{e.from, e.packet, e.classified, e.relative}))
+              if (selects(view_of(e)))
                 out.push_back({std::move(e), t.start_ns()});
             return out;
           },

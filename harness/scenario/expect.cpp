@@ -6,6 +6,7 @@
 #include <set>
 
 #include "harness/scenario/quiet_poll.h"
+#include "harness/trace/trace_queries.h"
 
 namespace tcpfault {
 
@@ -173,7 +174,7 @@ void Expectations::segments(const Match& m, int count, milliseconds within) cons
   std::vector<std::int64_t> times;
   MatchCount selects(m);
   auto matches = [&selects](const SegmentEvent& s) {
-    return selects(SegmentView{s.from, s.packet, s.classified, s.relative});
+    return selects(view_of(s));
   };
   // Every segment already there is counted, so one too many is seen.
   scan_segments(
@@ -194,7 +195,7 @@ void Expectations::no_segment(const Match& m, milliseconds during, const Since& 
   bool appeared = scan_segments(
       [&](const SegmentEvent& s) {
         // Counted from the first segment (nth), judged only after `since`.
-        if (!selects(SegmentView{s.from, s.packet, s.classified, s.relative}) || !since.admits(s)) return false;
+        if (!selects(view_of(s)) || !since.admits(s)) return false;
         found.push_back(s);
         return true;
       },
@@ -214,7 +215,7 @@ void Expectations::stays_until(const SocketRef& s, TcpState held, const Match& m
   MatchCount selects(m);
   bool seen = scan_segments(
       [&](const SegmentEvent& s) {
-        if (seg_time || !selects(SegmentView{s.from, s.packet, s.classified, s.relative})) return seg_time != 0;
+        if (seg_time || !selects(view_of(s))) return seg_time != 0;
         seg_time = s.t_ns;
         return true;
       },

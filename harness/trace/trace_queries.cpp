@@ -40,7 +40,7 @@ std::vector<const SegmentEvent*> matching_segments(const std::vector<Event>& eve
   MatchCount selects(m);
   for (const auto& e : events)
     if (auto* s = std::get_if<SegmentEvent>(&e))
-      if (selects(SegmentView{s->from, s->packet, s->classified, s->relative})) out.push_back(s);
+      if (selects(view_of(*s))) out.push_back(s);
   return out;
 }
 

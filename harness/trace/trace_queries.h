@@ -11,6 +11,9 @@
 
 namespace tcpfault {
 
+// What a Match sees of a recorded segment: its sender, itself, its roles, its connection's ISNs.
+inline SegmentView view_of(const SegmentEvent& s) { return {s.from, s.packet, s.classified, s.relative}; }
+
 // The transitions of one socket within a list of events.
 std::vector<TransitionEvent> transitions_of(const std::vector<Event>& events, const SocketRef& s);
 // Segments of the list that match.
