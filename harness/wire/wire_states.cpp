@@ -96,7 +96,7 @@ class Inference {
   void sent(Machine& m, const SegmentEvent& s) {
     const Packet& p = s.packet;
     const std::uint64_t id = s.id;
-    const std::int64_t t = s.t_ns;
+    const std::int64_t t = s.arrived_ns();
     m.out.seen = true;
     const bool syn = p.has(tcp_flag::SYN), ack = p.has(tcp_flag::ACK), rst = p.has(tcp_flag::RST);
     if (syn) {
@@ -441,7 +441,9 @@ std::vector<Attribution> attribute(const std::vector<SegmentEvent>& segments) {
 
 std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent>& segments) {
   const std::vector<Attribution> of = attribute(segments);
-  // Sends at t_ns, deliveries when they happened: a send goes before its own delivery.
+  // Sends when they reached the middlebox (the kernel's stamp: a busy verdict loop reads
+  // them later, and what it delivered meanwhile had not reached their sender when it sent
+  // them), deliveries when they happened: a send goes before its own delivery.
   struct Input {
     std::int64_t t;
     std::size_t index;
@@ -452,7 +454,7 @@ std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent
   for (std::size_t i = 0; i < segments.size(); ++i) {
     const auto& s = segments[i];
     if (!of[i].connection) continue;
-    if (s.from != Host::Middlebox) inputs.push_back({s.t_ns, i, false});
+    if (s.from != Host::Middlebox) inputs.push_back({s.arrived_ns(), i, false});
     if (auto at = delivered_at(s)) inputs.push_back({*at, i, true});
   }
   std::stable_sort(inputs.begin(), inputs.end(), [](const Input& a, const Input& b) {
@@ -546,7 +548,7 @@ std::vector<InferredConnection> infer_wire_states(const std::vector<SegmentEvent
       if (p.has(tcp_flag::ACK)) take(sender, receiver, p.ack, /*keep_rsts=*/!p.has(tcp_flag::RST));
       else if (p.has(tcp_flag::RST)) take_before_answered(sender, receiver, p.seq);
       inference.sent(sender, s);
-      sender.last_t = std::max(sender.last_t, s.t_ns);
+      sender.last_t = std::max(sender.last_t, s.arrived_ns());
       take(sender, receiver, std::nullopt);
     } else {
       receiver.out.addr = s.packet.destination();

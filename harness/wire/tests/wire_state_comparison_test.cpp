@@ -430,6 +430,36 @@ TEST(WireStateComparison, AResetAfterACloseWhoseFinWaitsIsOneEndNamedFromTwoStat
   EXPECT_GT(k.compare().unexplained(), 0u);
 }
 
+
+TEST(WireStateComparison, SendsAreDatedWhenTheyReachedTheMiddleboxNotWhenItsLoopReadThem) {
+  // DT5 under explore's rst@client.DATA.691 on the kernel: the client has closed with data
+  // in flight, its FIN queued, and the server's host answers its data with an RST. The
+  // verdict loop, busy with a burst, read the client's last segments 1 ms after they
+  // arrived, after the RST had passed: the client had sent its FIN before that RST
+  // reached it, and went FIN_WAIT1 -> CLOSED on it.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "P.", 1, 1, 100);     // row 4
+  k.w.inject(S, "R", 101, 0);      // row 5: crafted, as if from the client
+  k.w.add(C, "P.", 101, 1, 100);   // row 6
+  k.w.add(S, "R", 1, 0);           // row 7: the server's host has no socket for it
+  const auto data = k.w.add(C, "P.", 201, 1, 100);  // row 8, arrived at +6.3 ms
+  const auto fin = k.w.add(C, "FP.", 301, 1, 100);  // row 9, arrived at +6.6 ms
+  k.w.segments[data - 1].queued_ns = 6'300'000;
+  k.w.segments[fin - 1].queued_ns = 6'600'000;
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 4'500);
+  k.server(St::ESTABLISHED, St::CLOSED, 5'100);
+  k.client(St::FIN_WAIT1, St::CLOSED, 9'300);  // after the loop read the FIN, as in the capture
+  const auto r = k.compare();
+  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
+  EXPECT_EQ(find_step(r, St::FIN_WAIT1, St::CLOSED), nullptr) << r.describe();
+  // Dated when the loop read them, the FIN comes after the RST the client took.
+  k.w.segments[data - 1].queued_ns = k.w.segments[fin - 1].queued_ns = 0;
+  const auto late = k.compare();
+  EXPECT_GT(late.unexplained(), 0u) << late.describe();
+}
+
 TEST(WireStateComparison, AKernelTimeWaitEndedByItsTimerIsTimeWaitExpired) {
   // DT5 in a scenario that outlives TIME_WAIT (its second topology runs meanwhile): the
   // BPF observer sees the client's minisocket end 60 s after the close, nothing on the wire.
