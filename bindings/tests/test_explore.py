@@ -438,14 +438,16 @@ def test_a_difference_that_does_not_repeat_is_a_race_not_a_new_finding():
     # The second runs swapped: the reset won on lwIP, the connect on the kernel.
     raw = {"kernel": {variant: reset, "clean": connected}, "lwip": {variant: connected, "clean": connected}}
     results = {t: {variant: {"normalised": differential.normalise(raw[t][variant], connected)}} for t in raw}
-    report = {"differences": [group], "summary": {}, "results": results}
+    report = {"differences": [group], "violations": [], "summary": {}, "results": results}
     again = {"kernel": {variant: connected}, "lwip": {variant: reset}}
     command.mark_races(report, raw, again, ["kernel", "lwip"])
+    command.count_new(report)
     assert group["raced"] and group["raced_fields"] == ["errnos"]
-    assert report["summary"] == {"raced_difference_groups": 1, "new_difference_groups": 0}
+    assert report["summary"] == {"raced_difference_groups": 1, "new_difference_groups": 0, "known_by_class": {}}
     assert "## Differences that did not repeat (races)" in report_markdown(report)
     # The same on its second run: a difference of the targets, new.
     command.mark_races(report, raw, {"kernel": {variant: reset}, "lwip": {variant: connected}}, ["kernel", "lwip"])
+    command.count_new(report)
     assert not group["raced"] and report["summary"]["new_difference_groups"] == 1
 
 
@@ -462,3 +464,9 @@ def test_only_the_clean_runs_repeats_vary_the_cases_random_draws():
     assert [variants.random_variation(v) for v in ("clean", "clean#2", "clean#3", "drop@client.FIN.1", None)] == \
         [0, 1, 2, 0, 0]
     assert [variants.random_variation(variants.clean(n).id) for n in (1, 2, 3)] == [0, 1, 2]
+
+
+def test_a_run_again_draws_a_variation_no_clean_run_drew():
+    again = variants.again_variation(3)
+    assert again not in [variants.random_variation(variants.clean(n).id) for n in (1, 2, 3)]
+    assert [variants.random_variation(v, again) for v in ("clean", "drop@client.FIN.1", "clean#2")] == [again, again, 1]

@@ -72,6 +72,14 @@ def test_a_difference_group_is_known_only_when_every_field_is_explained(tmp_path
              "representative_fields": {"timing": values["timing"]}}
     known.classify(findings, "CL2", [], [wider], ["kernel", "lwip"])
     assert [k["id"] for k in wider["known"]] == ["lwip-first-rto-3s"]
+    # A field that took another value when the representative ran again is a race: it
+    # needs no finding, the others still do.
+    both["raced_fields"] = ["ends"]
+    known.classify(findings, "CL2", [], [both], ["kernel", "lwip"])
+    assert [k["id"] for k in both["known"]] == ["lwip-first-rto-3s"]
+    both["raced_fields"] = []
+    known.classify(findings, "CL2", [], [both], ["kernel", "lwip"])
+    assert both["known"] == []
 
 
 @pytest.mark.parametrize("text, says", [

@@ -126,16 +126,18 @@ def records_path(options, target, again=False):
     return os.path.join(options.out, "runs", f"{name}.jsonl")
 
 
-def start_run(options, target, variants, deadline, name, records):
+def start_run(options, target, variants, deadline, name, records, again=False):
     """Starts one pytest process running the test under `variants` on `target` (it appends
-    a record per run to `records`); returns (process, its log's path)."""
+    a record per run to `records`); returns (process, its log's path). A run again draws
+    the case's random rules another way (variant_enum.again_variation)."""
     folder = os.path.join(options.out, "runs", target.replace("/", "_").replace(":", "_"))
     os.makedirs(folder, exist_ok=True)
     explore_file = os.path.join(folder, f"{name}.json")
     with open(explore_file, "w") as out:
         json.dump({"tests": [options.test.split(os.sep)[-1]], "variants": [v.as_json() for v in variants],
                    "records": os.path.abspath(records), "settle": options.settle,
-                   "deadline": deadline, "transfer_bytes": options.transfer_bytes or None}, out)
+                   "deadline": deadline, "transfer_bytes": options.transfer_bytes or None,
+                   "random_variation": variant_enum.again_variation(options.clean_runs) if again else 0}, out)
     pytest_args = [options.test, "-p", "no:cacheprovider", "-q", "--tb=line",
                    "--tcpfault-family", str(options.family), "--tcpfault-target", vm_target.pytest_target(target),
                    "--tcpfault-explore", os.path.abspath(explore_file),
@@ -158,7 +160,7 @@ def run_all(options, batches, lines, name, deadline=None, again=False):
     runs mostly wait on timers: they overlap), printing a line per record as it is written.
     Stops them all on Ctrl-C."""
     records = {target: records_path(options, target, again) for target, _ in batches}
-    running = {target: start_run(options, target, variants, deadline, name, records[target])
+    running = {target: start_run(options, target, variants, deadline, name, records[target], again)
                for target, variants in batches}
     try:
         while running:
@@ -281,6 +283,9 @@ def command(options):
         run_all(options, batches, lines, "again", deadline, again=True)
     again = {t: read_records(records_path(options, t, True)) for t in options.target}
     mark_races(report, results_raw, again, options.target)
+    # What raced needs no finding to explain it: the groups are classed again.
+    known_findings.classify(options.findings, options.case or "", [], report["differences"], options.target)
+    count_new(report)
     write_reproducers(options, report, wanted, results_raw, again, enumerated)
     report["wall_s"] = round(time.monotonic() - started, 1)
     reports.write_json(os.path.join(options.out, "explore.json"), report)
@@ -375,7 +380,8 @@ def judge(options, convs, enumerated, raw, wall):
 
 def mark_races(report, raw, again, targets):
     """A difference group's fields whose value on some target was not the same when its
-    representative ran a second time ("raced_fields"): a race the fault leaves open, not a
+    representative ran a second time, on another draw of the case's random faults if it
+    has any ("raced_fields"): a race the fault leaves open, or where the draws fell, not a
     difference of the targets. A group whose every field raced is a race ("raced": not new,
     listed apart in the report)."""
     for g in report["differences"]:
@@ -389,9 +395,14 @@ def mark_races(report, raw, again, targets):
             raced |= {f for f in g["representative_fields"] if a.get(f) != b.get(f)}
         g["raced_fields"] = sorted(raced)
         g["raced"] = bool(raced) and raced >= set(g["representative_fields"])
+
+
+def count_new(report):
+    """The summary's counts of races, of what is new and of what the findings class how."""
     s = report["summary"]
     s["raced_difference_groups"] = sum(1 for g in report["differences"] if g["raced"])
     s["new_difference_groups"] = sum(1 for g in report["differences"] if not g["known"] and not g["raced"])
+    s["known_by_class"] = known_by_class(report["violations"], report["differences"])
 
 
 def known_by_class(violations, groups):

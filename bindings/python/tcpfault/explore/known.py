@@ -136,15 +136,16 @@ def load(path):
 def classify(findings, case, violations, groups, targets):
     """Marks each violation and difference group with "known": the findings that explain it
     ([] when none does; a group needs one for each field its representative differs in,
-    matched against each target's value as the report shows it)."""
+    matched against each target's value as the report shows it, but for the fields that
+    took another value when it ran again: "raced_fields", a race, not the stacks')."""
     for v in violations:
         v["known"] = [f.as_json() for f in findings if f.explains_violation(case, v)]
     for g in groups:
-        known, whole = [], True
+        known, whole, raced = [], True, set(g.get("raced_fields", []))
         for field, values in (g.get("representative_fields") or {}).items():
             shown = {t: report.shown(values, t) for t in targets}
             here = [f for f in findings if f.explains_field(case, g["representative"], field, shown)]
-            whole = whole and bool(here)
+            whole = whole and (bool(here) or field in raced)
             known += [f.as_json() for f in here if f.as_json() not in known]
         g["known"] = known if whole else []
         g["partly_known"] = [] if whole else known

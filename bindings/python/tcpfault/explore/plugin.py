@@ -4,7 +4,9 @@
                                        "variants": [{"id", "rules", ...}, ...],
                                        "records": "FILE.jsonl", "settle": 4.0,
                                        "deadline": UNIX TIME or null,
-                                       "transfer_bytes": N or null}
+                                       "transfer_bytes": N or null,
+                                       "random_variation": N (the case's random rules draw
+                                       that variation of their seeds; clean#N its own)}
     --tcpfault-explore-without-fault
                                 a reproducer's check: its fault is not added, its
                                 assertions stay (each must then fail)
@@ -125,7 +127,7 @@ def pytest_runtest_setup(item):
         deadline = config.get("deadline")
         if deadline is not None and time.time() > deadline and variant_id != "clean":
             pytest.skip(replay.BUDGET_SPENT)
-        _tcpfault._set_random_variation(variants.random_variation(variant_id))
+        _tcpfault._set_random_variation(variants.random_variation(variant_id, config.get("random_variation", 0)))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -114,7 +114,8 @@ def markdown(report):
         lines += ["", "## Differences that did not repeat (races)", "",
                   "The representative ran a second time on every target, and each of these fields took another "
                   "value on some target: a race the fault leaves open (which of two segments a stack takes first, "
-                  "whether a call returns before a reset), not a difference of the stacks.", ""]
+                  "whether a call returns before a reset), or where the case's own random faults fell (the second "
+                  "run draws another sequence of their seed), not a difference of the stacks.", ""]
         lines += _group_table(raced, targets)
     met = {}
     for finding in report["violations"] + report["differences"]:

@@ -35,15 +35,22 @@ def is_clean(variant_id):
     return variant_id == CLEAN or variant_id.startswith(CLEAN + "#")
 
 
-def random_variation(variant_id):
-    """The variation of the case's own random rules a run takes: 0 for every run but the
-    clean run's repeats, where clean#N draws sequence N - 1 for the same seeds. A case
-    with a seeded random rule (DT5) is then not the same from one clean run to the next,
-    and what its draws alone change shows as noise (differential.noise): a variant moves
-    the draws onto other segments, and what they do there is not the variant's fault."""
+def random_variation(variant_id, again_variation=0):
+    """The variation of the case's own random rules a run takes: 0 for every first run but
+    the clean run's repeats, where clean#N draws sequence N - 1 for the same seeds; a run
+    again draws `again_variation`. A case with a seeded random rule (DT5) is then not the
+    same from one clean run to the next, and what its draws alone change shows as noise
+    (differential.noise): a variant moves the draws onto other segments, and what they do
+    there is not the variant's fault. Run again on other draws, a finding that needed one
+    sequence of them does not repeat."""
     if variant_id is None or not variant_id.startswith(CLEAN + "#"):
-        return 0
+        return again_variation
     return int(variant_id[len(CLEAN) + 1:]) - 1
+
+
+def again_variation(clean_runs):
+    """The variation the runs again draw: the first that no clean run drew."""
+    return clean_runs
 
 
 def single(point, fault, options):
