@@ -12,8 +12,9 @@
 namespace tcpfault {
 
 std::string TransferReport::stall_description() const {
-  char text[64];
-  std::snprintf(text, sizeof text, "nothing moved for %.1f s", double(stall.count()) / 1000);
+  char text[96];
+  std::snprintf(text, sizeof text, "nothing moved and the sender sent no data for %.1f s",
+                double(stall.count()) / 1000);
   return text;
 }
 
@@ -44,7 +45,11 @@ std::string TransferReport::describe() const {
 
 Transfer::Transfer(const Connection& sender, const Connection& receiver, TransferOptions options,
                    std::shared_ptr<Trace> trace)
-    : options_(options), trace_(std::move(trace)), sender_host_(sender.host()), receiver_host_(receiver.host()) {
+    : options_(options),
+      trace_(std::move(trace)),
+      sender_host_(sender.host()),
+      receiver_host_(receiver.host()),
+      sender_tuple_(sender.tuple()) {
   if (!(receiver.tuple() == sender.tuple().reversed()) || sender.host() == receiver.host())
     throw Error("transfer: the sender and the receiver must be the two ends of one connection, not " +
                 sender.ref().str() + " and " + receiver.ref().str());
@@ -112,6 +117,27 @@ void Transfer::note_expiry(TransferClock::Expiry expiry) {
   report_.stalled |= expiry == TransferClock::Expiry::Stalled;
 }
 
+TransferClock::Expiry Transfer::expired(Clock::time_point now) {
+  auto expiry = clock_->expired(now);
+  if (expiry != TransferClock::Expiry::Stalled) return expiry;
+  note_sender_on_wire();
+  return clock_->expired(now);
+}
+
+void Transfer::note_sender_on_wire() {
+  // Retransmissions whose every copy or ACK is lost move no byte, and Linux lets the
+  // timer between them grow to 120 s: a sender still trying is not stuck.
+  std::int64_t latest = 0;
+  std::lock_guard lock(wire_mu_);
+  wire_seen_ = trace_->visit_segments(wire_seen_, [&](const SegmentEvent& s) {
+    const Packet& p = s.packet;
+    if (s.from == sender_host_ && p.source() == sender_tuple_.local && p.destination() == sender_tuple_.remote &&
+        (p.payload_len > 0 || p.has(tcp_flag::FIN)))
+      latest = std::max(latest, s.arrived_ns());
+  });
+  if (latest) clock_->progress(Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(latest))));
+}
+
 void Transfer::side_failed(std::exception_ptr e) {
   std::lock_guard lock(mu_);
   if (!failure_) failure_ = e;
@@ -166,7 +192,7 @@ void Transfer::send_side() {
       err = io.err;
       break;
     }
-    if (io.bytes == 0 && (expiry = clock_->expired(Clock::now())) != TransferClock::Expiry::None) break;
+    if (io.bytes == 0 && (expiry = expired(Clock::now())) != TransferClock::Expiry::None) break;
   }
   if (sent == options_.bytes && options_.shutdown) {
     try {
@@ -222,7 +248,7 @@ void Transfer::receive_side() {
       err = io.err;
       break;
     }
-    if ((expiry = clock_->expired(Clock::now())) != TransferClock::Expiry::None) break;
+    if ((expiry = expired(Clock::now())) != TransferClock::Expiry::None) break;
   }
   auto now = mono_now_ns();
   std::string ended = eof ? "EOF" : err ? "recv failed: " + errno_name(err) : stopped ? "stopped" : "all bytes read";

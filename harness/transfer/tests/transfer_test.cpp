@@ -106,11 +106,13 @@ TEST_P(TransferTest, ATransferStopsWithItsScenario) {
   EXPECT_FALSE(r.intact());
 }
 
-TEST_P(TransferTest, ATransferWhereNothingMovesEndsAtItsStallTimeout) {
+TEST_P(TransferTest, ATransferEndsAtItsStallTimeoutOnceTheSenderFallsSilentToo) {
   Scenario s(options());
   auto c = open(s);
   // Every data segment of the client is lost: after the first send() fills the socket
-  // buffer, neither side moves a byte.
+  // buffer, neither side moves a byte. The client retransmits on a timer that doubles
+  // from 200 ms: while its retransmissions come less than the 1 s stall timeout apart it
+  // is slow, not stuck; the first gap longer than that ends the transfer.
   s.faults().add(drop(Match().role(DATA).sent_by(Host::Client)));
   auto r = s.transfer(c.client, c.server, {.bytes = 50'000'000, .timeout = 120'000ms, .stall = 1'000ms});
   EXPECT_TRUE(r.stalled) << r.describe();
@@ -118,12 +120,24 @@ TEST_P(TransferTest, ATransferWhereNothingMovesEndsAtItsStallTimeout) {
   EXPECT_FALSE(r.intact());
   EXPECT_EQ(r.bytes_received, 0u);
   EXPECT_LT(r.seconds(), 60) << r.describe();  // ended long before its deadline
-  EXPECT_NE(r.describe().find("stalled: nothing moved for 1.0 s"), std::string::npos) << r.describe();
+  EXPECT_GT(r.seconds(), 1.5) << r.describe();  // not at 1 s: the client was retransmitting
+  std::int64_t first_ns = 0, last_ns = 0, retransmitted = 0;
+  s.trace().visit_segments(0, [&](const SegmentEvent& e) {
+    if (e.from != Host::Client || e.packet.payload_len == 0) return;
+    first_ns = first_ns ? first_ns : e.arrived_ns();
+    last_ns = e.arrived_ns();
+    retransmitted += (e.classified.roles & RETRANSMISSION) != 0;
+  });
+  EXPECT_GE(retransmitted, 3) << r.describe();
+  // It ended once the client had sent nothing for the stall timeout.
+  EXPECT_GE(first_ns + r.duration_ns - last_ns, 1'000'000'000) << r.describe();
+  EXPECT_NE(r.describe().find("stalled: nothing moved and the sender sent no data for 1.0 s"), std::string::npos)
+      << r.describe();
   try {
     s.expect_intact(r);
     FAIL() << "expect_intact passed a stalled transfer";
   } catch (const ExpectationFailed& e) {
-    EXPECT_NE(std::string(e.what()).find("nothing moved for 1.0 s (the stall timeout)"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("the sender sent no data for 1.0 s (the stall timeout)"), std::string::npos)
         << e.what();
   }
 }
