@@ -310,6 +310,23 @@ def test_differences_leave_out_what_the_clean_run_shows_and_group_by_fault_and_r
         ("duplicate", "client DATA", "dup@x", ["dup@x"])]
 
 
+def test_a_variant_whose_fault_met_another_kind_of_segment_on_each_target_is_not_compared():
+    # DT5's "client PURE_ACK #3": the final ACK on the kernel, a plain ACK on lwIP.
+    met = {"kernel": {"clean": None, "rst@client.PURE_ACK.3": ["client FINAL_ACK"],
+                      "rst@client.PURE_ACK.2": ["client PURE_ACK"], "drop@server.FIN.1": [None]},
+           "lwip": {"clean": None, "rst@client.PURE_ACK.3": ["client PURE_ACK"],
+                    "rst@client.PURE_ACK.2": ["client PURE_ACK"], "drop@server.FIN.1": ["server FIN"]}}
+    apart = differential.met_apart(met, ["kernel", "lwip"])
+    assert apart == {"rst@client.PURE_ACK.3": {"kernel": ["client FINAL_ACK"], "lwip": ["client PURE_ACK"]}}
+    n = {"verdict": "passed", "segments": ["client FINAL_ACK"]}
+    outcomes = {"kernel": {"clean": n, "rst@client.PURE_ACK.3": {**n, "segments": []},
+                           "rst@client.PURE_ACK.2": {**n, "segments": []}},
+                "lwip": {"clean": n, "rst@client.PURE_ACK.3": n, "rst@client.PURE_ACK.2": n}}
+    assert set(differential.compare(outcomes, ["kernel", "lwip"], apart=apart)) == {"rst@client.PURE_ACK.2"}
+    assert set(differential.compare(outcomes, ["kernel", "lwip"])) == {"rst@client.PURE_ACK.2",
+                                                                        "rst@client.PURE_ACK.3"}
+
+
 # ---- reproducers and the report ----
 
 def test_a_reproducer_expects_what_appeared_and_vanished_because_of_the_fault():

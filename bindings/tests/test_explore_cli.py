@@ -51,6 +51,9 @@ def test_a_small_conversation_is_explored_with_its_report(tmp_path):
     assert set(results) == {"clean"} | {f"{f}@{p.replace(' #', '.').replace(' ', '.')}"
                                         for p in points for f in ("drop", "duplicate")}
     assert results["drop@client.SYN.1"]["acted"] is True
+    acted_on = {json.loads(line)["variant"]: json.loads(line)["acted_on"]
+                for line in (tmp_path / "out" / "runs" / "kernel.jsonl").read_text().splitlines()}
+    assert acted_on["drop@client.SYN.1"] == ["client SYN"] and acted_on["duplicate@server.SYN_ACK.1"] == ["server SYN_ACK"]
     assert results["drop@client.SYN.1"]["normalised"]["segments"].count("client SYN RETRANSMISSION") == 1
     # a line per finished run (the clean run's repeats too: their noise is all the results keep
     # of them; and per run again, before its reproducer), then the summary
@@ -81,3 +84,4 @@ def test_a_fault_that_never_meets_its_segment_did_not_act(tmp_path):
     record, = [json.loads(line) for line in records.read_text().splitlines()]
     assert record["variant"] == "drop@server.FIN.5" and record["outcome"] == "passed"
     assert record["acted"] is False and record["rules"][0]["applied"] == 0
+    assert record["acted_on"] == [None]

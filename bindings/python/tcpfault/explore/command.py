@@ -339,7 +339,9 @@ def judge(options, convs, enumerated, raw, wall):
                 "violations", [])} if variant_id != "clean" else set()
             violations += [{"target": target, "variant": variant_id, **v.as_json(), "reproducer": None,
                             "also_clean": (v.rule, replay.masked(v.what)) in seen_clean} for v in found]
-    differences = differential.compare(outcomes, options.target, noisy) if len(options.target) > 1 else {}
+    met = {t: {v: r.get("acted_on") for v, r in raw[t].items()} for t in options.target}
+    apart = differential.met_apart(met, options.target) if len(options.target) > 1 else {}
+    differences = differential.compare(outcomes, options.target, noisy, apart) if len(options.target) > 1 else {}
     groups = differential.group(differences, [by_id[v] for v in by_id])
     for g in groups:
         g["representative_fields"] = differences[g["representative"]]
@@ -368,10 +370,12 @@ def judge(options, convs, enumerated, raw, wall):
             {"name": r.name, "says": r.says, "basis": r.basis} for r in oracle.RULES],
         "noise": {t: {f: sorted(v) if isinstance(v, set) else v for f, v in n.items()} for t, n in noisy.items()},
         "results": results, "violations": violations, "differences": groups, "not_run": not_run,
+        "met_apart": [{"variant": v, "met": kinds} for v, kinds in apart.items()],
         "reproducers": [], "wanted": wanted,
         "sight": {t: sight(rs) for t, rs in results.items()},
         "summary": {"variants_run": sum(1 for rs in results.values() for r in rs.values() if r["outcome"] != "skipped"),
                     "violations": len(violations), "difference_groups": len(groups), "not_run": len(not_run),
+                    "met_apart": len(apart),
                     "new_violations": sum(1 for v in violations if not v["known"]),
                     "new_difference_groups": sum(1 for g in groups if not g["known"]),
                     "known_by_class": known_by_class(violations, groups)},

@@ -92,20 +92,33 @@ def noise(cleans):
     return out
 
 
-def compare(outcomes, targets, noisy=None):
+def met_apart(met, targets):
+    """met: {target: {variant id: the kinds of segment its faults first acted on}}. Returns
+    {variant id: {target: kinds}} for the variants whose faults met another kind of segment
+    on some target: a place named by its ordinal ("client PURE_ACK #3") can be another
+    segment where the targets' conversations differ, and what the fault did there is not
+    the same fault. Those are not compared."""
+    ids = [v for v in met.get(targets[0], {}) if all(v in met.get(t, {}) for t in targets[1:])]
+    return {v: {t: met[t][v] for t in targets} for v in ids
+            if all(met[t][v] and None not in met[t][v] for t in targets)
+            and len({tuple(met[t][v]) for t in targets}) > 1}
+
+
+def compare(outcomes, targets, noisy=None, apart=()):
     """outcomes: {target: {variant id: normalised}}. Returns {variant id: {field: {target:
     value}}} for the fields that differ between targets. What differs the same way in the
     clean run is a difference of the targets, not of the fault, and is left out: a field
     whose values are the clean run's, and in a list (ends, errors, segments) the items a
     target's clean run alone shows. Timing is compared only where the case passed on every
     target (a failed expectation waits out its own within=). noisy: {target: noise(...)}: a field that varies
-    between a target's clean runs is not compared, nor the items of a list that do."""
+    between a target's clean runs is not compared, nor the items of a list that do. apart:
+    variants not compared (met_apart)."""
     noisy = noisy or {}
     clean = {t: outcomes.get(t, {}).get("clean") for t in targets}
     ids = [v for v in outcomes.get(targets[0], {}) if all(v in outcomes.get(t, {}) for t in targets[1:])]
     found = {}
     for variant in ids:
-        if variant == "clean":
+        if variant == "clean" or variant in apart:
             continue
         fields = {}
         for field in outcomes[targets[0]][variant]:

@@ -163,6 +163,7 @@ def _record(item, net, state, config):
               "acted_in_body": (state["result"] or {}).get("acted_in_body"),
               "rules": [{"label": h.label, "matched": h.matched, "applied": h.applied, "primary": r.get("primary", True)}
                         for r, h in state["rules"]],
+              "acted_on": replay.acted_on(net, [h for r, h in state["rules"] if r.get("primary", True)]),
               **observed}
     record["wire"] = wire_states(net)
     return record

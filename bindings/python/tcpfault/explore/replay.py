@@ -129,6 +129,18 @@ def _kind(segment):
     return f"{segment.sent_by.name.lower()} {role}" + (" RETRANSMISSION" if "RETRANSMISSION" in roles else "")
 
 
+def acted_on(net, handles):
+    """Per rule handle, the kind of the first segment of a stack's it acted on ("client
+    PURE_ACK"), None when it acted on none: the same variant id may meet another segment
+    on another target (its third pure ACK is a FINAL_ACK there)."""
+    out = []
+    for handle in handles:
+        by_it = re.compile(rf"\brule #{handle.id}\b")
+        out.append(next((_kind(s) for s in net.trace.segments()
+                         if s.sent_by.name.lower() in ("client", "server") and by_it.search(s.fate)), None))
+    return out
+
+
 def segment_kinds(net):
     """{"server FIN": 1, "server FIN RETRANSMISSION": 1, ...}: what each stack sent."""
     out = {}

@@ -91,6 +91,8 @@ def markdown(report):
                  f"({summary.get('new_difference_groups', summary['difference_groups'])} new"
                  + (f", {summary['raced_difference_groups']} races" if summary.get("raced_difference_groups") else "")
                  + ")"
+                 + (f", {summary['met_apart']} variants not compared (the fault met another segment on each "
+                    "target)" if summary.get("met_apart") else "")
                  + (f"; known ({report.get('options', {}).get('known')}): {by_class}" if by_class else "") + ".")
     lines += ["", "## Violations", ""]
     if report["violations"]:
@@ -117,6 +119,13 @@ def markdown(report):
                   "whether a call returns before a reset), or where the case's own random faults fell (the second "
                   "run draws another sequence of their seed), not a difference of the stacks.", ""]
         lines += _group_table(raced, targets)
+    if report.get("met_apart"):
+        lines += ["", "## Not compared: the fault met another segment on each target", "",
+                  "A place is named by its ordinal in the clean run; where the targets' conversations differ, "
+                  "the same variant can act on another kind of segment on each (a third pure ACK that is the "
+                  "final ACK on one). What it did there is not the same fault, so these are not compared.", ""]
+        lines += [f"- `{m['variant']}`: " + "; ".join(f"{t} {', '.join(k or 'nothing' for k in m['met'][t])}"
+                                                      for t in targets) for m in report["met_apart"]]
     met = {}
     for finding in report["violations"] + report["differences"]:
         for k in finding.get("known", []):
