@@ -30,6 +30,7 @@ StateObserver::StateObserver(const netns::Topology& topology, std::shared_ptr<Tr
       client_netns_(topology.client().inode()), server_netns_(topology.server().inode()) {
   tracepoint_ = std::make_unique<TracepointSubscription>([this](const Transition& t) { on_transition(t); });
   exact_ = tracepoint_->choice().exact;
+  lost_before_ = tracepoint_->lost();
   trace_->note(describe(tracepoint_->choice()));
   if (!exact_) orphan_watcher_ = std::thread([this] { watch_orphans(); });
 }
@@ -70,10 +71,17 @@ bool StateObserver::reconcile(const SocketRef& ref, const std::vector<Transition
   std::size_t known = 0;
   for (const auto& t : recorded) known += of_socket(t);
   // Exact: what the kernel did is in the ring buffer; nothing to fill in unless it
-  // overflowed.
-  if (exact_ && tracepoint_->lost() == 0) {
-    drain();
-    return count_recorded() != known;
+  // overflowed (or missed a step) during this scenario.
+  if (exact_) {
+    const std::uint64_t lost = tracepoint_->lost() - lost_before_;
+    if (lost == 0) {
+      drain();
+      return count_recorded() != known;
+    }
+    if (!loss_noted_.exchange(true))
+      trace_->note("state observer: " + std::to_string(lost) +
+                   " step(s) of sockets were lost during this scenario (a full ring, or a step while its program ran "
+                   "on the same CPU): what sock_diag shows fills in");
   }
   if (recorded.empty()) return false;  // never seen: nothing to continue from
   const TransitionEvent& last = recorded.back();

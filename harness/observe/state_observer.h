@@ -17,6 +17,7 @@
 // FIN_WAIT2 going on in a minisocket) changes nothing: it is written as a note.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -68,6 +69,10 @@ class StateObserver {
   std::shared_ptr<const SockDiag> client_diag_, server_diag_;
   std::uint64_t client_netns_ = 0, server_netns_ = 0;
   bool exact_ = false;
+  // The observer's count of lost steps when the scenario began: it is the process's, and
+  // only what this scenario lost needs filling in.
+  std::uint64_t lost_before_ = 0;
+  std::atomic<bool> loss_noted_{false};
 
   // Fallback only: orphaned FIN_WAIT2 minisockets whose move to TIME_WAIT has no event.
   std::mutex orphans_mu_;
