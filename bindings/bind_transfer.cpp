@@ -92,7 +92,7 @@ void bind_transfer(py::module_& m) {
       .def_readonly("send_errno", &TransferReport::send_errno)
       .def_readonly("recv_errno", &TransferReport::recv_errno)
       .def_readonly("deadline_passed", &TransferReport::deadline_passed)
-      .def_readonly("stalled", &TransferReport::stalled, "It ended because nothing moved, and the sender sent no data, for its stall_timeout.")
+      .def_readonly("stalled", &TransferReport::stalled, "It ended because nothing moved, and the middlebox lost none of its segments, for its stall_timeout.")
       .def_readonly("stopped", &TransferReport::stopped, "Why it was stopped early; '' if it was not.")
       .def_property_readonly("duration", &TransferReport::seconds, "Seconds from the start until the receiver ended.")
       .def_property_readonly("throughput", &TransferReport::throughput_mb_s, "Received MB (10^6 bytes) per second.")
@@ -131,9 +131,9 @@ void bind_transfer(py::module_& m) {
       "Sends `nbytes` of the seeded pattern from `sender` to `receiver` (the two ends of one connection)\n"
       "while the receiver checks every byte; the sender then half-closes (shutdown=True) and the receiver\n"
       "reads to EOF. Waits (without the GIL) until done or `timeout` seconds, or, with `stall_timeout`,\n"
-      "until for that many seconds no byte was sent or received and the middlebox saw the sender send\n"
-      "no data (a sender still retransmitting is slow, not stuck); Ctrl-C stops it. Never raises\n"
-      "for what happened on the wire: see the report, and net.expect_intact(report).");
+      "until for that many seconds no byte was sent or received and the middlebox lost no segment of\n"
+      "the connection (the wait after a loss is the sender's timer: slow, not stuck); Ctrl-C stops it.\n"
+      "Never raises for what happened on the wire: see the report, and net.expect_intact(report).");
   scenario.attr("expect_intact") = py::cpp_function(
       [](const py::object& net, const TransferReport& r) { scenario_of(net)->expect_intact(r); },
       py::name("expect_intact"), py::is_method(scenario), py::arg("report"),

@@ -20,10 +20,11 @@ FAULTS = ("drop", "delay", "duplicate", "reorder")
 # (Karn's rule, RFC 6298 5.5). Measured: RTO chains of 0.85, 1.7, 3.3 and 6.6 s, a 13 s
 # stall in a 30 s transfer, transfers of over 60 s in all in CI, and once a chain up to
 # 53 s whose next retransmission was lost too: 130 s with no byte moving while the sender
-# kept trying. So the transfer counts the sender's data segments on the wire as
-# movement: a sender silent for longer than the longest RTO (Linux's TCP_RTO_MAX, 120 s;
-# RFC 6298 2.5 lets a stack cap it anywhere from 60 s) is stuck, and fails after STALL
-# seconds of that; TIMEOUT bounds the whole.
+# kept trying. So the transfer counts a segment the middlebox lost as movement (the wait
+# after it is the sender's timer): nothing moving or lost for longer than the longest RTO
+# (Linux's TCP_RTO_MAX, 120 s; RFC 6298 2.5 lets a stack cap it anywhere from 60 s) is
+# stuck, as is a receiver that stops answering, and fails after STALL seconds of that;
+# TIMEOUT bounds the whole.
 STALL = 130
 TIMEOUT = 600
 # The schedule check's second transfer: its first thousand-odd draws are as telling as ten
@@ -105,8 +106,8 @@ def test_dt5_integrity_under_random_faults(net, net_factory):
     duplicate delivered twice, a hole skipped), or no EOF; a broken schedule (time or
     state in the draw) a different fault for some segment number. A transfer may be
     slow (a lost retransmission backs the timer off) but not stuck: it fails when for
-    130 s no byte moved and the sender sent nothing (longer than Linux's largest RTO), or
-    after 10 minutes in all.
+    130 s no byte moved and the middlebox lost no segment of it (longer than Linux's
+    largest RTO), or after 10 minutes in all.
     """
     rule, report = random_transfer(net, SEED)
     net.expect_intact(report)

@@ -13,7 +13,7 @@ namespace tcpfault {
 
 std::string TransferReport::stall_description() const {
   char text[96];
-  std::snprintf(text, sizeof text, "nothing moved and the sender sent no data for %.1f s",
+  std::snprintf(text, sizeof text, "nothing moved, and the middlebox lost none of its segments, for %.1f s",
                 double(stall.count()) / 1000);
   return text;
 }
@@ -120,22 +120,25 @@ void Transfer::note_expiry(TransferClock::Expiry expiry) {
 TransferClock::Expiry Transfer::expired(Clock::time_point now) {
   auto expiry = clock_->expired(now);
   if (expiry != TransferClock::Expiry::Stalled) return expiry;
-  note_sender_on_wire();
+  note_losses_on_wire();
   return clock_->expired(now);
 }
 
-void Transfer::note_sender_on_wire() {
-  // Retransmissions whose every copy or ACK is lost move no byte, and Linux lets the
-  // timer between them grow to 120 s: a sender still trying is not stuck.
+void Transfer::note_losses_on_wire() {
+  // A segment the middlebox lost leaves its sender waiting on its retransmission timer,
+  // which Linux lets grow to 120 s with no RTT sample to reset it (Karn's rule): the
+  // silence after a loss is the fault's, not a hung stack's. A segment that arrived and
+  // drew no answer is not excused.
   std::int64_t latest = 0;
   std::lock_guard lock(wire_mu_);
   wire_seen_ = trace_->visit_segments(wire_seen_, [&](const SegmentEvent& s) {
     const Packet& p = s.packet;
-    if (s.from == sender_host_ && p.source() == sender_tuple_.local && p.destination() == sender_tuple_.remote &&
-        (p.payload_len > 0 || p.has(tcp_flag::FIN)))
-      latest = std::max(latest, s.arrived_ns());
+    const bool of_it = (p.source() == sender_tuple_.local && p.destination() == sender_tuple_.remote) ||
+                       (p.source() == sender_tuple_.remote && p.destination() == sender_tuple_.local);
+    if (of_it && s.from != Host::Middlebox && s.fate.rfind("dropped", 0) == 0) latest = std::max(latest, s.arrived_ns());
   });
-  if (latest) clock_->progress(Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(latest))));
+  if (latest)
+    clock_->progress(Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(latest))));
 }
 
 void Transfer::side_failed(std::exception_ptr e) {

@@ -4,8 +4,8 @@
 // half-closes; the receiver verifies every byte as it arrives and reads to EOF. Both
 // run at once on threads of their own, in constant memory, until they are done, the
 // deadline passes, nothing moved for the stall timeout (transfer_clock.h), or the transfer is stopped (a scenario stops its transfers when it
-// ends). A sender the middlebox still sees sending data (retransmissions, its
-// timer backing off) is slow, not stalled. The report says what was sent and received, how it ended, how fast, and
+// ends). A segment the middlebox lost counts as movement: the sender's timer backing
+// off after it is slow, not stalled; a segment that arrived and drew no answer is not. The report says what was sent and received, how it ended, how fast, and
 // where the received stream first went wrong: a wrong, missing or repeated byte.
 #pragma once
 
@@ -35,7 +35,7 @@ struct TransferOptions {
   std::uint64_t seed = 1;
   milliseconds timeout{30'000};   // both sides give up when it passes
   milliseconds stall{0};          // when positive, they give up once no byte was sent or received, and the
-                                  // middlebox saw the sender send no data, for this long
+                                  // middlebox lost no segment of the connection, for this long
   bool shutdown = true;           // the sender half-closes after the last byte, the receiver reads to EOF
   std::size_t chunk = 64 * 1024;  // bytes per send() and recv()
 };
@@ -48,7 +48,7 @@ struct TransferReport {
   bool eof = false;
   int send_errno = 0, recv_errno = 0;
   bool deadline_passed = false;
-  bool stalled = false;          // it ended because nothing moved, and the sender sent nothing, for `stall`
+  bool stalled = false;          // it ended because nothing moved (nor was lost) for `stall`
   milliseconds stall{0};
   std::string stopped;           // why it was stopped early; empty if it was not
   std::int64_t duration_ns = 0;  // from the start until the receiver ended
@@ -59,7 +59,7 @@ struct TransferReport {
   // Every byte arrived, in order, unchanged, nothing more (then EOF), and no call failed.
   bool intact() const;
   std::string describe() const;  // one line
-  std::string stall_description() const;  // "nothing moved and the sender sent no data for 60.0 s"
+  std::string stall_description() const;  // "nothing moved, and the middlebox lost none ..., for 60.0 s"
 };
 
 class Transfer {
@@ -87,11 +87,11 @@ class Transfer {
  private:
   bool stopping() const;
   void note_expiry(TransferClock::Expiry expiry);  // into the report; mu_ held
-  // What has run out at `now`: a stall only when the middlebox saw the sender send no
-  // data during it either.
+  // What has run out at `now`: a stall only when the middlebox lost no segment of the
+  // connection during it either.
   TransferClock::Expiry expired(Clock::time_point now);
-  // Counts the sender's data segments the middlebox saw since the last look as progress.
-  void note_sender_on_wire();
+  // Counts the segments of the connection the middlebox lost since the last look as progress.
+  void note_losses_on_wire();
   void side_failed(std::exception_ptr e);  // the first failure is kept for wait()
   void send_side();
   void receive_side();

@@ -5,8 +5,8 @@
 // timer backs off (200 ms, 400 ms, 800 ms ...) while lost segments and lost ACKs
 // repeat, so its length has a long tail. A stall timeout tells a hung transfer from a
 // slow one: it ends the transfer only when nothing made progress for that long (no
-// byte sent or received; the transfer also counts the sender's data segments on the
-// wire, transfer.h), and the deadline stays a bound on the whole.
+// byte sent or received; the transfer also counts a segment the middlebox lost,
+// transfer.h), and the deadline stays a bound on the whole.
 #pragma once
 
 #include <atomic>
