@@ -5,7 +5,7 @@ import collections
 import pytest
 
 import tcpfault
-from tcpfault.casekit import bulk_bytes, open_connection
+from tcpfault.casekit import bulk_bytes, bulk_timeout, open_connection
 
 SEED = 7               # the fault schedule's seed
 PATTERN_SEED = 1       # the transferred bytes' seed
@@ -35,11 +35,11 @@ AGAIN_SIZE = 1_000_000
 def random_transfer(net, seed, size=SIZE):
     """Opens a connection, puts the random rule on every segment of it (both directions),
     sends `size` checked bytes from the client (less under tcpfault explore's
-    --transfer-bytes); returns (rule, report)."""
+    --transfer-bytes, and given up after at most its --transfer-timeout); returns (rule, report)."""
     _, client, server = open_connection(net)
     rule = net.faults.random(None, drop=CHANCE, delay=CHANCE, duplicate=CHANCE, reorder=CHANCE, seed=seed)
     report = net.transfer(client, server, bulk_bytes(size), seed=PATTERN_SEED,
-                          timeout=TIMEOUT, stall_timeout=STALL)
+                          timeout=bulk_timeout(TIMEOUT), stall_timeout=STALL)
     return rule, report
 
 

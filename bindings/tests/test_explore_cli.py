@@ -20,6 +20,7 @@ from tcpfault import exit_codes
     (("--case", "CL2", "--faults", "drop,nope"), "--faults: unknown fault nope; choose among drop, drop-k"),
     (("--case", "CL2", "--pairs", "-1"), "--pairs must be 0 or more, not -1"),
     (("--case", "CL2", "--jobs", "0"), "--jobs must be 1 or more"),
+    (("--case", "CL2", "--transfer-timeout", "-5"), "--transfer-timeout must be 0 or more, not -5"),
     (("--case", "CL2", "--budget", "0"), "--budget takes a positive number of seconds"),
     (("--case", "CL2", "--target", "bsd"), "unknown target 'bsd'"),
     (("--case", "CL2", "--target", "kernel", "--target", "kernel"), "a target is given twice"),

@@ -129,5 +129,11 @@ def test_a_bulk_transfer_is_capped_only_under_explore():
         assert casekit.bulk_bytes(2_000) == 2_000  # never more than the case asks for
         limits.set_transfer_bytes(0)
         assert casekit.bulk_bytes(10_000_000) == 10_000_000
+        assert casekit.bulk_timeout(600) == 600
+        limits.set_transfer_timeout(120)
+        assert casekit.bulk_timeout(600) == 120 and casekit.bulk_timeout(30) == 30
+        limits.set_transfer_timeout(0)
+        assert casekit.bulk_timeout(600) == 600
     finally:
         limits.set_transfer_bytes(None)
+        limits.set_transfer_timeout(None)

@@ -135,3 +135,10 @@ def bulk_bytes(size):
     the case runs under explore (its faults go on the first and last segments of each kind;
     the middle only costs time). Conformance runs always get `size`."""
     return limits.bulk_bytes(size)
+
+
+def bulk_timeout(seconds):
+    """A bulk transfer's deadline: `seconds`, or tcpfault explore's smaller
+    --transfer-timeout while the case runs under explore. Conformance runs always get
+    `seconds`."""
+    return limits.bulk_timeout(seconds)

@@ -3,7 +3,7 @@ targets, judged by the oracle, compared across targets, with reproducers.
 
     tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST]
                      [--pairs N --seed S] [--jobs N] [--budget SECONDS] [--settle SECONDS]
-                     [--clean-runs N] [--data-segments N] [--transfer-bytes N] [--drop-k K]
+                     [--clean-runs N] [--data-segments N] [--transfer-bytes N] [--transfer-timeout S] [--drop-k K]
                      [--family 4|6] [--out DIR] [--reproducers DIR] [--reproduce findings|all]
                      [--known FILE]
 
@@ -35,10 +35,11 @@ COMMAND = "explore"
 PROGRESS_S = 0.2  # how long a look for new records waits on a run's end
 DEFAULT_CLEAN_RUNS = 3  # what differs between a target's clean runs is not a fault's doing
 DEFAULT_TRANSFER_BYTES = 1_000_000  # a bulk case's faults are on its first and last segments; the rest is time
+DEFAULT_TRANSFER_TIMEOUT = 120  # s: a transfer's long tail (limits) is not the variant's fault
 USAGE = ("tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST] [--pairs N --seed S]\n"
          "                        [--jobs N] [--budget SECONDS] [--settle SECONDS] [--clean-runs N] [--data-segments N]\n"
-         "                        [--transfer-bytes N] [--drop-k K] [--family 4|6] [--out DIR] [--reproducers DIR]\n"
-         "                        [--reproduce findings|all] [--known FILE]")
+         "                        [--transfer-bytes N] [--transfer-timeout S] [--drop-k K] [--family 4|6] [--out DIR]\n"
+         "                        [--reproducers DIR] [--reproduce findings|all] [--known FILE]")
 
 
 def usage(message):
@@ -60,6 +61,7 @@ def check(options):
     for name, value, least in (("--pairs", options.pairs, 0), ("--jobs", options.jobs, 1),
                                ("--clean-runs", options.clean_runs, 1),
                                ("--data-segments", options.data_segments, 0), ("--transfer-bytes", options.transfer_bytes, 0),
+                               ("--transfer-timeout", options.transfer_timeout, 0),
                                ("--drop-k", options.drop_k, 1)):
         if value < least:
             raise usage(f"{name} must be {least} or more, not {value}")
@@ -137,6 +139,7 @@ def start_run(options, target, variants, deadline, name, records, again=False):
         json.dump({"tests": [options.test.split(os.sep)[-1]], "variants": [v.as_json() for v in variants],
                    "records": os.path.abspath(records), "settle": options.settle,
                    "deadline": deadline, "transfer_bytes": options.transfer_bytes or None,
+                   "transfer_timeout": options.transfer_timeout or None,
                    "random_variation": variant_enum.again_variation(options.clean_runs) if again else 0}, out)
     pytest_args = [options.test, "-p", "no:cacheprovider", "-q", "--tb=line",
                    "--tcpfault-family", str(options.family), "--tcpfault-target", vm_target.pytest_target(target),
@@ -361,7 +364,8 @@ def judge(options, convs, enumerated, raw, wall):
         "targets": options.target, "faults": options.fault_names, "pairs": options.pairs, "seed": options.seed,
         "options": {"settle_s": options.settle, "budget_s": options.budget, "clean_runs": options.clean_runs,
                     "data_segments": options.data_segments,
-                    "transfer_bytes": options.transfer_bytes, "known": options.known, "drop_k": options.drop_k, "jobs": options.jobs},
+                    "transfer_bytes": options.transfer_bytes, "transfer_timeout": options.transfer_timeout,
+                    "known": options.known, "drop_k": options.drop_k, "jobs": options.jobs},
         "wall_s": round(wall, 1),
         "conversations": {t: {"segments": c.segments, "retransmissions": c.retransmissions,
                               "points": [p.name for p in c.points], "left_out": [p.name for p in c.left_out],
@@ -443,7 +447,8 @@ def write_reproducers(options, report, wanted, raw, again, enumerated):
         if not unstable:
             entry["path"] = reproducer.write(options.reproducers, options.case or "", options.test, target,
                                              options.family, by_id[variant_id], record, clean, why, options.settle,
-                                             case_runs.cases_dir(), options.transfer_bytes or None)
+                                             case_runs.cases_dir(), options.transfer_bytes or None,
+                                             options.transfer_timeout or None)
             written[(target, variant_id)] = entry["path"]
         report["reproducers"].append(entry)
     for v in report["violations"]:
@@ -489,6 +494,9 @@ def add_parser(commands):
     p.add_argument("--transfer-bytes", type=int, default=DEFAULT_TRANSFER_BYTES, metavar="N",
                    help="a bulk transfer the case sizes through casekit.bulk_bytes (DT5's 10 MB) moves at most N bytes "
                         f"(default {DEFAULT_TRANSFER_BYTES}; 0: the case's own size)")
+    p.add_argument("--transfer-timeout", type=int, default=DEFAULT_TRANSFER_TIMEOUT, metavar="SECONDS",
+                   help="a bulk transfer whose deadline the case gives through casekit.bulk_timeout (DT5's 600 s) "
+                        f"gives up after at most SECONDS (default {DEFAULT_TRANSFER_TIMEOUT}; 0: the case's own)")
     p.add_argument("--drop-k", type=int, default=fault_registry.DROP_K, metavar="K",
                    help=f"drop-k drops the segment and its own next K retransmissions (default {fault_registry.DROP_K})")
     p.add_argument("--family", type=int, choices=(4, 6), default=4, help="the address family (default 4)")

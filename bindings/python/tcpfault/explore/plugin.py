@@ -5,6 +5,7 @@
                                        "records": "FILE.jsonl", "settle": 4.0,
                                        "deadline": UNIX TIME or null,
                                        "transfer_bytes": N or null,
+                                       "transfer_timeout": SECONDS or null,
                                        "random_variation": N (the case's random rules draw
                                        that variation of their seeds; clean#N its own)}
     --tcpfault-explore-without-fault
@@ -19,9 +20,10 @@ then, at teardown and before the scenario closes, the plugin lets every end sett
 appends one JSON line per run to "records". A variant started after "deadline" is skipped
 ("not run: the --budget was spent").
 
-"transfer_bytes" caps a bulk transfer the case sizes through casekit.bulk_bytes (limits).
-A generated reproducer names its rules (and that cap) with the marker instead:
-    @pytest.mark.explore_variant(rules=[...], transfer_bytes=N)
+"transfer_bytes" caps a bulk transfer the case sizes through casekit.bulk_bytes,
+"transfer_timeout" the deadline it gives through casekit.bulk_timeout (limits). A
+generated reproducer names its rules (and those caps) with the marker instead:
+    @pytest.mark.explore_variant(rules=[...], transfer_bytes=N, transfer_timeout=SECONDS)
 and reads what the run did from `request.node.tcpfault_explore` (a dict: "result", "acted").
 """
 
@@ -58,9 +60,9 @@ def _load(path):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "explore_variant(rules, transfer_bytes=None): the fault rules a tcpfault "
-                                       "explore reproducer replays (tcpfault.explore.faults' JSON form), and the "
-                                       "cap on the case's bulk transfer it ran with")
+    config.addinivalue_line("markers", "explore_variant(rules, transfer_bytes=None, transfer_timeout=None): the "
+                                       "fault rules a tcpfault explore reproducer replays (tcpfault.explore.faults' "
+                                       "JSON form), and the caps on the case's bulk transfer it ran with")
     path = config.getoption("tcpfault_explore", None)
     if path:
         config.stash[_CONFIG] = _load(path)
@@ -90,17 +92,18 @@ def _rules_of(request, variant_id):
     return None if marker is None else marker.kwargs.get("rules", [])
 
 
-def _transfer_bytes_of(request, variant_id):
+def _transfer_cap(request, variant_id, key):
     if variant_id is not None:
-        return request.config.stash[_CONFIG].get("transfer_bytes")
+        return request.config.stash[_CONFIG].get(key)
     marker = request.node.get_closest_marker("explore_variant")
-    return None if marker is None else marker.kwargs.get("transfer_bytes")
+    return None if marker is None else marker.kwargs.get(key)
 
 
 def apply(request, net, variant_id):
-    """Adds the variant's rules and sets the transfer cap (the net fixture calls it before
+    """Adds the variant's rules and sets the transfer caps (the net fixture calls it before
     the markers' sysctls)."""
-    limits.set_transfer_bytes(_transfer_bytes_of(request, variant_id))
+    limits.set_transfer_bytes(_transfer_cap(request, variant_id, "transfer_bytes"))
+    limits.set_transfer_timeout(_transfer_cap(request, variant_id, "transfer_timeout"))
     rules = _rules_of(request, variant_id)
     if rules is None:
         return

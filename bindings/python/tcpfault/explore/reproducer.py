@@ -46,7 +46,7 @@ EXPECTED = {expected}
 pytestmark = [m for m in getattr(case_test, "pytestmark", []) if m.name in ("case", "sysctl")]
 
 
-@pytest.mark.explore_variant(rules=RULES, transfer_bytes={transfer_bytes!r})
+@pytest.mark.explore_variant(rules=RULES, transfer_bytes={transfer_bytes!r}, transfer_timeout={transfer_timeout!r})
 def test_{name}(request, net):
     if request.config.getoption("tcpfault_target") != TARGET or int(net.family) != FAMILY:
         pytest.skip(f"recorded on {{TARGET}}, IPv{{FAMILY}}")
@@ -102,7 +102,8 @@ def file_name(target, variant_id):
     return f"test_explore_{safe}.py"
 
 
-def write(folder, case, test, target, family, variant, record, clean, why, settle, cases_dir, transfer_bytes=None):
+def write(folder, case, test, target, family, variant, record, clean, why, settle, cases_dir, transfer_bytes=None,
+          transfer_timeout=None):
     """Writes the reproducer; returns its path."""
     module, function = test.split("::")[0], test.split("::")[1].split("[")[0]
     module = os.path.splitext(os.path.basename(module))[0]
@@ -115,7 +116,7 @@ def write(folder, case, test, target, family, variant, record, clean, why, settl
         why=why, file=os.path.basename(path), cases=cases_dir, module=module, function=function,
         settle=settle, rules=pprint.pformat(variant["rules"], width=100, sort_dicts=False),
         expected=pprint.pformat(expected(record, clean), width=100, sort_dicts=False), name=name,
-        transfer_bytes=transfer_bytes)
+        transfer_bytes=transfer_bytes, transfer_timeout=transfer_timeout)
     os.makedirs(folder, exist_ok=True)
     with open(path, "w") as out:
         out.write(text)
