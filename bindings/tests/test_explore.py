@@ -460,7 +460,8 @@ def test_a_difference_that_does_not_repeat_is_a_race_not_a_new_finding():
     command.mark_races(report, raw, again, ["kernel", "lwip"])
     command.count_new(report)
     assert group["raced"] and group["raced_fields"] == ["errnos"]
-    assert report["summary"] == {"raced_difference_groups": 1, "new_difference_groups": 0, "known_by_class": {}}
+    assert report["summary"] == {"new_violations": 0, "raced_difference_groups": 1, "new_difference_groups": 0,
+                                 "known_by_class": {}}
     assert "## Differences that did not repeat (races)" in report_markdown(report)
     # The same on its second run: a difference of the targets, new.
     command.mark_races(report, raw, {"kernel": {variant: reset}, "lwip": {variant: connected}}, ["kernel", "lwip"])

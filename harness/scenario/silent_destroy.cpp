@@ -52,7 +52,7 @@ void destroy_silently(FaultEngine& faults, const SockDiag& diag, Trace& trace,
   if (counts.matched == 0) seen = "no RST within " + std::to_string(kRstWithin.count()) + " ms";
   const std::vector<Event> events = trace.events();
   for (auto* s : matching_segments(events, rst)) {
-    if (s->fate.rfind("dropped", 0) == 0) continue;
+    if (dropped(*s)) continue;
     seen += (seen.empty() ? "an RST " : "; an RST ") + (s->fate.empty() ? std::string("passed") : s->fate) +
             " at " + trace.offset(s->t_ns);
   }

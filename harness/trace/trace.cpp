@@ -26,10 +26,12 @@ void keep_headers_only(Packet& p) {
 
 std::int64_t mono_now_ns() { return clock_ns(CLOCK_MONOTONIC); }
 
+bool dropped(const SegmentEvent& s) { return s.fate.rfind("dropped", 0) == 0; }
+
 std::optional<std::int64_t> delivered_at(const SegmentEvent& s) {
   const std::string_view f = s.fate;
   auto starts = [&](std::string_view p) { return f.substr(0, p.size()) == p; };
-  if (starts("dropped")) return std::nullopt;
+  if (dropped(s)) return std::nullopt;
   if (starts("held") || starts("delayed")) {
     if (s.released_ns) return s.released_ns;
     return std::nullopt;

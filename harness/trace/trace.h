@@ -64,6 +64,8 @@ struct SegmentEvent {
   std::int64_t arrived_ns() const { return queued_ns ? queued_ns : t_ns; }
 };
 
+// The middlebox lost it: a rule dropped it, or its queue was full.
+bool dropped(const SegmentEvent& s);
 // When the receiver got it: when it was seen, or for a held segment when it was let
 // go; nullopt when nobody got it (dropped, or still held).
 std::optional<std::int64_t> delivered_at(const SegmentEvent& s);

@@ -62,7 +62,7 @@ constexpr std::int64_t kLoopLagShown_ns = 1'000'000;
 
 std::string wire_cell(const SegmentEvent& s) {
   bool rightward = s.to == Host::Server;
-  bool lost = s.fate.rfind("dropped", 0) == 0;
+  bool lost = dropped(s);
   std::string text = segment_text(s);
   std::string arrow_body = s.from == Host::Middlebox ? "~~" : "--";
   std::string cell;

@@ -79,7 +79,7 @@ void place(const Trace& trace, const RuleLabels& rules, const SegmentEvent& s, c
   const std::string comment = base_comment(s, number, rules);
   const auto got_at = delivered_at(s);
   if (!got_at) {
-    const bool held = s.fate.rfind("dropped", 0) != 0;  // "held ..." or "delayed ...", not yet let go
+    const bool held = !dropped(s);  // "held ..." or "delayed ...", not yet let go
     out.push_back({s.arrived_ns(), held ? kHeld : kDropped, PacketDirection::Inbound, &s.packet,
                    comment + cut_note(s.packet), nullptr});
     return;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "harness/trace/trace_queries.h"
 #include "netns/error.h"
 
 namespace tcpfault {
@@ -130,12 +131,10 @@ void Transfer::note_losses_on_wire() {
   // silence after a loss is the fault's, not a hung stack's. A segment that arrived and
   // drew no answer is not excused.
   std::int64_t latest = 0;
+  const Match of_it = Match().of_connection(sender_tuple_);
   std::lock_guard lock(wire_mu_);
   wire_seen_ = trace_->visit_segments(wire_seen_, [&](const SegmentEvent& s) {
-    const Packet& p = s.packet;
-    const bool of_it = (p.source() == sender_tuple_.local && p.destination() == sender_tuple_.remote) ||
-                       (p.source() == sender_tuple_.remote && p.destination() == sender_tuple_.local);
-    if (of_it && s.from != Host::Middlebox && s.fate.rfind("dropped", 0) == 0) latest = std::max(latest, s.arrived_ns());
+    if (dropped(s) && of_it.matches(view_of(s))) latest = std::max(latest, s.arrived_ns());
   });
   if (latest)
     clock_->progress(Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(latest))));

@@ -3,10 +3,12 @@
 // The sender writes the seeded byte pattern (harness/transfer/byte_pattern.h) and, by default,
 // half-closes; the receiver verifies every byte as it arrives and reads to EOF. Both
 // run at once on threads of their own, in constant memory, until they are done, the
-// deadline passes, nothing moved for the stall timeout (transfer_clock.h), or the transfer is stopped (a scenario stops its transfers when it
-// ends). A segment the middlebox lost counts as movement: the sender's timer backing
-// off after it is slow, not stalled; a segment that arrived and drew no answer is not. The report says what was sent and received, how it ended, how fast, and
-// where the received stream first went wrong: a wrong, missing or repeated byte.
+// deadline passes, nothing moved for the stall timeout (transfer_clock.h), or the
+// transfer is stopped (a scenario stops its transfers when it ends). A segment the
+// middlebox lost counts as movement: the sender's timer backing off after it is slow,
+// not stalled; a segment that arrived and drew no answer is not. The report says what
+// was sent and received, how it ended, how fast, and where the received stream first
+// went wrong: a wrong, missing or repeated byte.
 #pragma once
 
 #include <chrono>

@@ -274,7 +274,7 @@ class Explainer {
       if (sent_by_end(*g) && g->t_ns > last_delivery && g->t_ns <= s.kernel_t_ns &&
           (g->packet.seq_len() || (g->classified.roles & (KEEPALIVE | WINDOW_PROBE)))) {
         ++tries;
-        dropped += g->fate.rfind("dropped", 0) == 0;
+        dropped += tcpfault::dropped(*g);
         if (!first_try) first_try = g;
       }
     // The last segment repeats a bare ACK (a retransmitted final ACK): no try to time out.
@@ -455,7 +455,7 @@ class Explainer {
         if (!snd_nxt || static_cast<std::int32_t>(end - *snd_nxt) > 0) snd_nxt = end;
         if (g->t_ns >= s.kernel_t_ns) {
           ++after;
-          dropped += g->fate.rfind("dropped", 0) == 0;
+          dropped += tcpfault::dropped(*g);
         }
       } else if (toward_end(*g) && delivered_at(*g) && p.has(tcp_flag::ACK)) {
         const Packet& d = g->delivered ? *g->delivered : p;

@@ -286,8 +286,9 @@ def command(options):
         run_all(options, batches, lines, "again", deadline, again=True)
     again = {t: read_records(records_path(options, t, True)) for t in options.target}
     mark_races(report, results_raw, again, options.target)
-    # What raced needs no finding to explain it: the groups are classed again.
-    known_findings.classify(options.findings, options.case or "", [], report["differences"], options.target)
+    # Classed once the races are known: what raced needs no finding to explain it.
+    known_findings.classify(options.findings, options.case or "", report["violations"], report["differences"],
+                            options.target)
     count_new(report)
     write_reproducers(options, report, wanted, results_raw, again, enumerated)
     report["wall_s"] = round(time.monotonic() - started, 1)
@@ -352,7 +353,6 @@ def judge(options, convs, enumerated, raw, wall):
         for target in options.target:
             wanted.setdefault((target, g["representative"]), f"differs between targets in {', '.join(g['fields'])} "
                                                              f"({g['fault']} on {g['role']})")
-    known_findings.classify(options.findings, case, violations, groups, options.target)
     points, seen = [], set()
     for target in options.target:
         for p in convs[target].selected():
@@ -379,10 +379,7 @@ def judge(options, convs, enumerated, raw, wall):
         "sight": {t: sight(rs) for t, rs in results.items()},
         "summary": {"variants_run": sum(1 for rs in results.values() for r in rs.values() if r["outcome"] != "skipped"),
                     "violations": len(violations), "difference_groups": len(groups), "not_run": len(not_run),
-                    "met_apart": len(apart),
-                    "new_violations": sum(1 for v in violations if not v["known"]),
-                    "new_difference_groups": sum(1 for g in groups if not g["known"]),
-                    "known_by_class": known_by_class(violations, groups)},
+                    "met_apart": len(apart)},
     }
 
 
@@ -408,6 +405,7 @@ def mark_races(report, raw, again, targets):
 def count_new(report):
     """The summary's counts of races, of what is new and of what the findings class how."""
     s = report["summary"]
+    s["new_violations"] = sum(1 for v in report["violations"] if not v["known"])
     s["raced_difference_groups"] = sum(1 for g in report["differences"] if g["raced"])
     s["new_difference_groups"] = sum(1 for g in report["differences"] if not g["known"] and not g["raced"])
     s["known_by_class"] = known_by_class(report["violations"], report["differences"])
