@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "harness/observe/missed_step.h"
+
 namespace tcpfault {
 
 namespace {
@@ -85,41 +87,36 @@ bool StateObserver::reconcile(const SocketRef& ref, const std::vector<Transition
   }
   if (recorded.empty()) return false;  // never seen: nothing to continue from
   const TransitionEvent& last = recorded.back();
-  auto now = socket(ref);
-  // A listener's child is a different socket; a request socket has no full-socket steps.
-  if (now && (now->request_sock || now->state == TcpState::LISTEN)) return false;
-  TcpState current = now ? now->state : TcpState::CLOSED;
-  if (current == last.to) return false;
-  // A timewait minisocket that expired, or a FIN_WAIT2 orphan that moved on, is
-  // covered elsewhere; only fill a step the tracepoint should have given. A request
-  // socket that ended went back to its listener (LISTEN), which is another socket.
-  if (last.to == TcpState::TIME_WAIT || last.to == TcpState::LISTEN) return false;
   // An orphan handed to its FIN_WAIT2 minisocket (a note, no step): the orphan watcher
   // records where it goes (filling it here too recorded its end twice).
   {
     std::lock_guard lock(orphans_mu_);
     if (orphans_.count({ref.host, ref.tuple})) return false;
   }
-  // The step may have happened between the caller's drain and the table read above:
-  // its tracepoint event is then in the rings now, and no fill-in is needed. The BPF
+  // The step may have happened between the caller's drain and the table read: its
+  // tracepoint event is then in the rings now, and no fill-in is needed. The BPF
   // observer's event can come a little later still (the kernel takes a closing socket out
   // of its tables before the step's hook runs): with it, a fill-in is made only when the
   // event has not come within kLateEvent, as when the ring really lost it.
-  const auto give_up = std::chrono::steady_clock::now() + (exact_ ? kLateEvent : std::chrono::milliseconds(0));
-  std::unique_lock lock(arrivals_mu_);
-  while (true) {
-    const std::uint64_t seen = arrivals_;
-    lock.unlock();
-    drain();
-    const bool arrived = count_recorded() != known;
-    lock.lock();
-    if (arrived) return true;
-    // Until another step of any socket arrives (the reader thread records it), or the time is up.
-    if (!arrivals_cv_.wait_until(lock, give_up, [&] { return arrivals_ != seen; })) break;
-  }
-  lock.unlock();
+  bool arrived = false;
+  auto event_arrived = [&] {
+    const auto give_up = std::chrono::steady_clock::now() + (exact_ ? kLateEvent : std::chrono::milliseconds(0));
+    std::unique_lock lock(arrivals_mu_);
+    while (true) {
+      const std::uint64_t seen = arrivals_;
+      lock.unlock();
+      drain();
+      arrived = count_recorded() != known;
+      lock.lock();
+      if (arrived) return true;
+      // Until another step of any socket arrives (the reader thread records it), or the time is up.
+      if (!arrivals_cv_.wait_until(lock, give_up, [&] { return arrivals_ != seen; })) return false;
+    }
+  };
+  const auto step = missed_step(last.to, [&] { return socket(ref); }, event_arrived);
+  if (!step) return arrived;
   trace_->add(TransitionEvent{mono_now_ns(), ref.host, ref.tuple.local, ref.tuple.remote, last.socket,
-                              last.to, current, "sock_diag (no tracepoint event arrived for this step)"});
+                              last.to, *step, "sock_diag (no tracepoint event arrived for this step)"});
   return true;
 }
 
