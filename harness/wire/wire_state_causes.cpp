@@ -417,15 +417,19 @@ class Explainer {
 
   // A reset (or a timer) ended the end after its close() moved it to FIN_WAIT1 or
   // LAST_ACK with the FIN still queued (fin_not_sent): the wire's machine, which never saw
-  // that FIN, ends it from the state before on the same segment. One end, named from two states.
+  // that FIN, ends it from the state before on the same segment. Or the peer's FIN came
+  // first: FIN_WAIT1 -> CLOSING for the end, ESTABLISHED -> CLOSE_WAIT for the wire. One
+  // end, named from two states.
   std::optional<Verdict> closed_before_fin_sent(const AlignedStep& s) {
-    if (s.to != St::CLOSED || (s.from != St::FIN_WAIT1 && s.from != St::LAST_ACK)) return std::nullopt;
+    const bool reset = s.to == St::CLOSED && (s.from == St::FIN_WAIT1 || s.from == St::LAST_ACK);
+    const bool peer_fin = s.from == St::FIN_WAIT1 && s.to == St::CLOSING;
+    if (!reset && !peer_fin) return std::nullopt;
     const AlignedStep* closed = nullptr;
     for (const auto& k : e_->steps)
       if (kernel_only(k) && k.to == s.from && k.cause == Cause::FinNotSent && k.kernel_t_ns <= s.kernel_t_ns)
         closed = &k;
     if (!closed) return std::nullopt;
-    const AlignedStep* w = wire_only_near(closed->from, St::CLOSED, s.kernel_t_ns);
+    const AlignedStep* w = wire_only_near(closed->from, reset ? St::CLOSED : St::CLOSE_WAIT, s.kernel_t_ns);
     if (!w) return std::nullopt;
     Verdict v{Cause::FinNotSent,
               "the " + (e_->agent() ? e_->stack + " stack" : std::string("kernel")) + " had moved the end to " +
@@ -439,9 +443,12 @@ class Explainer {
 
   // The close() is in the kernel, its FIN still queued behind unacknowledged data. What
   // came after the end was gone (reset, or given up) tells nothing of its send queue: the
-  // peer may acknowledge all of it once the data in flight arrives.
+  // peer may acknowledge all of it once the data in flight arrives. Nor does an
+  // acknowledgement of everything sent that came just before the end was gone: the rest
+  // of the queue (data not sent yet, the FIN behind it) had no time to leave.
   std::optional<Verdict> fin_not_sent(const AlignedStep& s) const {
-    std::optional<std::uint32_t> snd_nxt, acked;
+    std::optional<std::uint32_t> snd_nxt, acked, snd_nxt_then, acked_then;
+    std::vector<std::pair<std::int64_t, std::uint32_t>> acks;  // (when, ack) delivered to the end
     int after = 0, dropped = 0;
     std::int64_t gone = std::numeric_limits<std::int64_t>::max();
     for (const auto& k : e_->steps)
@@ -453,6 +460,7 @@ class Explainer {
         if (p.has(tcp_flag::FIN) && g->t_ns >= s.kernel_t_ns) return std::nullopt;  // it left
         const auto end = static_cast<std::uint32_t>(p.seq + p.seq_len());
         if (!snd_nxt || static_cast<std::int32_t>(end - *snd_nxt) > 0) snd_nxt = end;
+        if (g->t_ns < s.kernel_t_ns) snd_nxt_then = snd_nxt;
         if (g->t_ns >= s.kernel_t_ns) {
           ++after;
           dropped += tcpfault::dropped(*g);
@@ -460,9 +468,26 @@ class Explainer {
       } else if (toward_end(*g) && delivered_at(*g) && p.has(tcp_flag::ACK)) {
         const Packet& d = g->delivered ? *g->delivered : p;
         if (!acked || static_cast<std::int32_t>(d.ack - *acked) > 0) acked = d.ack;
+        if (*delivered_at(*g) < s.kernel_t_ns) acked_then = acked;
+        acks.emplace_back(*delivered_at(*g), d.ack);
       }
     }
-    if (!snd_nxt || !acked || static_cast<std::int32_t>(*snd_nxt - *acked) <= 0) return std::nullopt;
+    if (!snd_nxt || !acked) return std::nullopt;
+    if (static_cast<std::int32_t>(*snd_nxt - *acked) <= 0) {
+      if (!snd_nxt_then || !acked_then || static_cast<std::int32_t>(*snd_nxt_then - *acked_then) <= 0 ||
+          gone == std::numeric_limits<std::int64_t>::max())
+        return std::nullopt;
+      std::int64_t caught_up = gone;
+      for (const auto& [t, ack] : acks)
+        if (static_cast<std::int32_t>(ack - *snd_nxt) >= 0) caught_up = std::min(caught_up, t);
+      if (gone - caught_up >= kSameEvent_ns) return std::nullopt;
+      return Verdict{Cause::FinNotSent,
+                     "the kernel moved the socket to " + to_string(s.to) + " at " + at(s.kernel_t_ns) +
+                         " (close()/shutdown()) with " + std::to_string(*snd_nxt_then - *acked_then) +
+                         " byte(s) unacknowledged, and its FIN had not left when the end was gone at " + at(gone) +
+                         ": the peer acknowledged everything sent at " + at(caught_up) +
+                         ", too late for the rest of the send queue (data not sent yet, the FIN behind it) to leave"};
+    }
     return Verdict{Cause::FinNotSent,
                    "the kernel moved the socket to " + to_string(s.to) + " at " + at(s.kernel_t_ns) +
                        " (close()/shutdown()), but its FIN had not left when the comparison was made: it waits "

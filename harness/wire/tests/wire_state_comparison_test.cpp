@@ -404,6 +404,58 @@ TEST(WireStateComparison, AcksAfterTheEndWasResetDoNotEmptyItsSendQueue) {
       << r.describe();
 }
 
+TEST(WireStateComparison, AFinBehindDataNotSentYetStillWaitsWhenEverythingSentIsAcknowledged) {
+  // DT5 under explore's rst@server.PURE_ACK.702 on lwIP: the client shuts down with data
+  // in flight and more not sent yet; the server acknowledges all that was sent, and an
+  // RST ends the client 0.3 ms later, before the rest of its queue and its FIN could leave.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "P.", 1, 1, 100);  // row 4, at +4 ms
+  k.w.add(S, ".", 1, 101);      // row 5: all that was sent is acknowledged
+  k.w.inject(C, "R", 1, 0);     // row 6, at +6 ms
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 4'500);
+  k.client(St::FIN_WAIT1, St::CLOSED, 6'100);
+  auto r = k.compare();
+  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
+  const auto steps = disagreements(r);
+  for (const char* step : {"kernel-only ESTABLISHED -> FIN_WAIT1: fin-not-sent",
+                           "kernel-only FIN_WAIT1 -> CLOSED: fin-not-sent", "wire-only ESTABLISHED -> CLOSED: fin-not-sent"})
+    EXPECT_NE(std::find(steps.begin(), steps.end(), step), steps.end()) << step << "\n" << r.describe();
+  EXPECT_NE(find_step(r, St::ESTABLISHED, St::FIN_WAIT1)->explanation.find("100 byte(s) unacknowledged"),
+            std::string::npos) << r.describe();
+  // Everything acknowledged long before the end was gone: a FIN that never left is not explained.
+  Kernel late;
+  late.w.handshake();
+  late.w.add(C, "P.", 1, 1, 100);
+  late.w.add(S, ".", 1, 101);
+  late.w.wait(300);
+  late.w.inject(C, "R", 1, 0);  // at +306 ms
+  late.opened();
+  late.client(St::ESTABLISHED, St::FIN_WAIT1, 4'500);
+  late.client(St::FIN_WAIT1, St::CLOSED, 306'100);
+  EXPECT_GT(late.compare().unexplained(), 0u);
+}
+
+TEST(WireStateComparison, APeerFinBeforeTheEndsQueuedFinIsOneEndNamedFromTwoStates) {
+  // DT5 under explore's swap@server.SYN_ACK.1 on lwIP: the client's FIN waits behind lost
+  // data when the server's FIN comes. The kernel goes FIN_WAIT1 -> CLOSING, the wire, with
+  // no FIN of the client's seen, ESTABLISHED -> CLOSE_WAIT.
+  Kernel k;
+  k.w.handshake();
+  k.w.add(C, "P.", 1, 1, 100, "dropped by rule #1");  // row 4, at +4 ms
+  k.w.add(S, "F.", 1, 1);                             // row 5, at +5 ms
+  k.opened();
+  k.client(St::ESTABLISHED, St::FIN_WAIT1, 4'500);
+  k.server(St::ESTABLISHED, St::FIN_WAIT1, 4'900);
+  k.client(St::FIN_WAIT1, St::CLOSING, 5'100);
+  const auto r = k.compare();
+  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
+  const auto steps = disagreements(r);
+  for (const char* step : {"kernel-only FIN_WAIT1 -> CLOSING: fin-not-sent", "wire-only ESTABLISHED -> CLOSE_WAIT: fin-not-sent"})
+    EXPECT_NE(std::find(steps.begin(), steps.end(), step), steps.end()) << step << "\n" << r.describe();
+}
+
 TEST(WireStateComparison, AResetAfterACloseWhoseFinWaitsIsOneEndNamedFromTwoStates) {
   // DT5 with its transfer reset (explore's rst@client.PURE_ACK.3 on lwIP): the client
   // closes with data unacknowledged, its FIN queued, and the server's RST ends it. The
