@@ -7,6 +7,8 @@
 //       net.expect(conn).passes(CLOSE_WAIT, LAST_ACK, CLOSED, within=2)
 #include <pybind11/stl.h>
 
+#include <cmath>
+
 #include "bindings/conversions.h"
 
 namespace tcpfault::py_bindings {
@@ -233,6 +235,39 @@ void bind_scenario(py::module_& m) {
            },
            "Returns once every state change the stacks made before the call is in the trace (the kernel's\n"
            "recorded, an agent's events up to a round trip to it). Read final states after it.")
+      .def(
+          "close_calls",
+          [](const ScenarioHandle& h, const py::object& within) {
+            if (!py::isinstance<py::int_>(within) && !py::isinstance<py::float_>(within))
+              throw py::type_error("within must be a number of seconds, not " + std::string(py::repr(within)));
+            double s = within.cast<double>();
+            if (!std::isfinite(s) || s < 0 || s > 10)
+              throw py::value_error("within must be seconds from 0 to 10 (0.001: a millisecond), got " +
+                                    std::string(py::repr(within)));
+            auto scenario = h.get();
+            std::vector<CloseCall> calls;
+            {
+              py::gil_scoped_release unlocked;
+              calls = scenario->expectations().close_calls(std::chrono::nanoseconds(std::llround(s * 1e9)));
+            }
+            py::list out;
+            for (const auto& c : calls) {
+              py::dict d;
+              d["check"] = c.check;
+              d["passed"] = c.passed;
+              d["at"] = h.trace->offset(c.check_ns);
+              d["gap_ms"] = static_cast<double>(c.gap_ns()) / 1e6;
+              d["event"] = c.event;
+              d["event_at"] = h.trace->offset(c.event_ns);
+              out.append(d);
+            }
+            return out;
+          },
+          py::arg("within") = 0.002,
+          "The checks whose verdict an event within `within` seconds of their look would have turned: a\n"
+          "check that passed just before the segment or state change that would have failed it, or failed\n"
+          "on one that came just before it looked ([{'check', 'passed', 'at', 'gap_ms', 'event', 'event_at'}]).\n"
+          "Such a verdict is a race between the test's thread and the wire: another run can go the other way.")
       .def("expect_no_undecided_drops", [](const ScenarioHandle& h) { h.get()->expect_no_undecided_drops(); },
            "The middlebox lost no packet that no rule asked for (its queue never overflowed).")
       .def(

@@ -469,6 +469,63 @@ def test_a_difference_that_does_not_repeat_is_a_race_not_a_new_finding():
     assert not group["raced"] and report["summary"]["new_difference_groups"] == 1
 
 
+# CL2's rst@client.FIN.1 on the kernel: the crafted RST behind the client's FIN resets the
+# server a fraction of a millisecond around the case's look for CLOSE_WAIT.
+CLOSE_WAIT_CHECK = "server 198.18.4.1:8080 > 198.18.3.1:50136 in CLOSE_WAIT within 3000 ms"
+RESET_FAILURE = ("expectation failed: " + CLOSE_WAIT_CHECK + ": the socket is gone, reset by the RST from the "
+                 "middlebox at +5.0 ms (CLOSE_WAIT -> CLOSED at +5.1 ms)")
+
+
+def close_call(check, passed, gap_ms, event="CLOSE_WAIT -> CLOSED"):
+    return {"check": check, "passed": passed, "at": "+5.0 ms", "gap_ms": gap_ms, "event": event, "event_at": "+5.1 ms"}
+
+
+def test_a_reproducer_whose_verdict_went_the_other_way_of_a_close_call_skips_saying_so():
+    expected = {"outcome": "failed", "failure": RESET_FAILURE, "must_see": [], "must_not_see": []}
+    observed = {"kinds": {}, "calls": []}
+    # This run looked just before the reset: its CLOSE_WAIT check passed by 0.08 ms, and a
+    # later check of the case failed instead. Ports differ from run to run.
+    other_side = {"outcome": "failed", "failure": "expectation failed: the server acknowledges the FIN before it closes"}
+    passed_by_a_hair = [close_call(CLOSE_WAIT_CHECK.replace("50136", "41234"), True, 0.08)]
+    with pytest.raises(pytest.skip.Exception, match=r"verdict was a race this run went the other way: .*in CLOSE_WAIT"
+                                                     r".* passed before CLOSE_WAIT -> CLOSED 0\.080 ms apart"):
+        replay.check(expected, other_side, observed, acted=True, close_calls=passed_by_a_hair)
+    # Without its fault, or without a close call that decided it, a differing verdict fails.
+    for acted, calls in ((None, passed_by_a_hair), (True, []), (True, None)):
+        with pytest.raises(AssertionError, match="the case's test failed otherwise"):
+            replay.check(expected, other_side, observed, acted=acted, close_calls=calls)
+    # The recorded run passed; this one failed on an RST that came 0.2 ms before its look.
+    passed = {"outcome": "passed", "failure": "", "must_see": [], "must_not_see": []}
+    failed = {"outcome": "failed", "failure": "expectation failed: no RST"}
+    with pytest.raises(pytest.skip.Exception, match="'no RST' failed on .* 0.200 ms apart"):
+        replay.check(passed, failed, observed, acted=True, close_calls=[close_call("no RST", False, 0.2, "RST")])
+    # A failure on another check than the close call's is the stack's doing.
+    with pytest.raises(AssertionError, match="the case's test failed"):
+        replay.check(passed, failed, observed, acted=True, close_calls=[close_call("1 x FIN", False, 0.2)])
+    # The same verdict: the close call changes nothing.
+    replay.check(expected, {"outcome": "failed", "failure": RESET_FAILURE}, observed, acted=True,
+                 close_calls=[close_call(CLOSE_WAIT_CHECK, False, 0.05)])
+
+
+def test_a_verdict_a_close_call_decided_is_a_race_in_the_differential_view():
+    from tcpfault.explore import command
+    variant = "rst@client.FIN.1"
+    reset = record(outcome="failed", failure=RESET_FAILURE, close_calls=[close_call(CLOSE_WAIT_CHECK, False, 0.05)])
+    fin_acked = record()
+    clean = record()
+    group = {"representative": variant, "known": [], "fields": ["verdict"], "fault": "rst", "role": "client FIN",
+             "variants": [variant], "representative_fields": {"verdict": {"kernel": "failed", "lwip": "passed"}}}
+    raw = {"kernel": {variant: reset, "clean": clean}, "lwip": {variant: fin_acked, "clean": clean}}
+    results = {t: {variant: {"normalised": differential.normalise(raw[t][variant], clean)}} for t in raw}
+    report = {"differences": [group], "violations": [], "summary": {}, "results": results}
+    command.mark_races(report, raw, {"kernel": {variant: reset}, "lwip": {variant: fin_acked}}, ["kernel", "lwip"])
+    assert group["raced"] and group["raced_fields"] == ["verdict"]
+    # Decided by 5 ms, outside the window net.close_calls was asked for: no close call, no race.
+    reset["close_calls"] = []
+    command.mark_races(report, raw, {"kernel": {variant: reset}, "lwip": {variant: fin_acked}}, ["kernel", "lwip"])
+    assert not group["raced"]
+
+
 def report_markdown(differences_report):
     full = {"case": "CL5", "test": "t.py::t", "family": 4, "targets": ["kernel", "lwip"], "faults": ["rst"],
             "pairs": 0, "seed": 0, "wall_s": 1, "conversations": {}, "not_run": [], "violations": [],

@@ -24,11 +24,27 @@ std::string times_of(const std::vector<std::int64_t>& times, const Trace& trace)
   return out;
 }
 
+bool state_is(TcpState state, TcpState want) {
+  return state == want || (want == TcpState::SYN_RECV && state == TcpState::NEW_SYN_RECV);
+}
+
 bool state_matches(const std::optional<SocketInfo>& info, TcpState want) {
   if (want == TcpState::CLOSED) return !info || info->state == TcpState::CLOSED;
-  if (!info) return false;
-  if (want == TcpState::SYN_RECV && info->state == TcpState::NEW_SYN_RECV) return true;
-  return info->state == want;
+  return info && state_is(info->state, want);
+}
+
+std::string step_text(const TransitionEvent& t) { return to_string(t.from) + " -> " + to_string(t.to); }
+
+// The step by which a socket left `want` for the last time, at or before `by_ns`, when it
+// has not been back since: a check looking just before it would have seen `want`.
+std::optional<TransitionEvent> left_before(const std::vector<TransitionEvent>& ts, TcpState want, std::int64_t by_ns) {
+  std::optional<TransitionEvent> left;
+  for (const auto& t : ts) {
+    if (t.t_ns > by_ns || t.from == t.to) continue;
+    if (state_is(t.to, want)) left.reset();
+    else if (state_is(t.from, want)) left = t;
+  }
+  return left;
 }
 
 std::string state_text(const std::optional<SocketInfo>& info) {
@@ -109,6 +125,8 @@ std::optional<SocketEnd> Expectations::ended(const SocketRef& s, const std::vect
 }
 
 void Expectations::state(const SocketRef& s, TcpState want, milliseconds within) const {
+  const std::string check = s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms";
+  const std::int64_t looked = mono_now_ns();
   auto deadline = Clock::now() + within;
   std::optional<SocketInfo> info;
   std::optional<SocketEnd> end;
@@ -119,7 +137,21 @@ void Expectations::state(const SocketRef& s, TcpState want, milliseconds within)
   while (true) {
     auto version = trace_->version();
     info = socket_now(s);
-    if (state_matches(info, want)) return;
+    if (state_matches(info, want)) {
+      // Had it looked later: the step out of the `want` it saw. The table may show a state
+      // a moment after the tracepoint's time of the next step: that step counts too.
+      const std::int64_t at = mono_now_ns();
+      close_calls_.passed(check, at, [this, s, want, at](std::int64_t until_ns) {
+        std::optional<std::pair<std::int64_t, std::string>> out;
+        for (const auto& t : transitions_of(s)) {
+          if (t.from == t.to || t.t_ns > until_ns) continue;
+          if (state_is(t.to, want) && t.t_ns <= at) out.reset();
+          else if (state_is(t.from, want) && !out) out = {t.t_ns, step_text(t)};
+        }
+        return out;
+      });
+      return;
+    }
     // A socket that has ended gets nowhere (CLOSED matched above): no use waiting.
     if (!info || info->state == TcpState::CLOSED)
       end = socket_end(*trace_, s, transitions_of(s), /*gone=*/true);
@@ -127,8 +159,9 @@ void Expectations::state(const SocketRef& s, TcpState want, milliseconds within)
     poll.wait(*trace_, version, deadline);
   }
   std::string source = is_agent(s) ? " (" + agent_->source() + ")" : "";
-  fail(s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms" +
-           (end ? ": the socket is gone, " + end->cause : ""),
+  // Had it looked earlier: the socket was in `want` until just before the first look.
+  if (auto left = left_before(transitions_of(s), want, looked)) close_calls_.failed(check, looked, left->t_ns, step_text(*left));
+  fail(check + (end ? ": the socket is gone, " + end->cause : ""),
        to_string(want), state_text(info) + source + "; transitions: " + join_states(to_states(transitions_of(s))));
 }
 
@@ -170,8 +203,23 @@ bool Expectations::scan_segments(const std::function<bool(const SegmentEvent&)>&
   }
 }
 
+std::optional<std::pair<std::int64_t, std::string>> Expectations::match_after(const Match& m, const Since& since,
+                                                                               std::size_t after,
+                                                                               std::int64_t until_ns) const {
+  std::optional<std::pair<std::int64_t, std::string>> out;
+  MatchCount selects(m);
+  std::size_t seen = 0;
+  trace_->visit_segments(0, [&](const SegmentEvent& seg) {
+    if (out || !selects(view_of(seg)) || !since.admits(seg) || ++seen <= after || seg.t_ns > until_ns) return;
+    out = {seg.t_ns, format_packet(seg.packet, seg.relative)};
+  });
+  return out;
+}
+
 void Expectations::segments(const Match& m, int count, milliseconds within) const {
+  const std::string check = std::to_string(count) + " x " + m.describe() + " within " + std::to_string(within.count()) + " ms";
   std::vector<std::int64_t> times;
+  std::vector<std::string> texts;
   MatchCount selects(m);
   auto matches = [&selects](const SegmentEvent& s) {
     return selects(view_of(s));
@@ -179,17 +227,31 @@ void Expectations::segments(const Match& m, int count, milliseconds within) cons
   // Every segment already there is counted, so one too many is seen.
   scan_segments(
       [&](const SegmentEvent& s) {
-        if (matches(s)) times.push_back(s.t_ns);
+        if (matches(s)) {
+          times.push_back(s.t_ns);
+          texts.push_back(format_packet(s.packet, s.relative));
+        }
         return times.size() >= static_cast<std::size_t>(count);
       },
       Clock::now() + within);
-  if (times.size() == static_cast<std::size_t>(count)) return;
-  fail(std::to_string(count) + " x " + m.describe() + " within " + std::to_string(within.count()) + " ms",
-       "exactly " + std::to_string(count),
+  const std::int64_t looked = mono_now_ns();
+  const auto n = static_cast<std::size_t>(count);
+  if (times.size() == n) {
+    // Had it looked later: one more.
+    close_calls_.passed(check, looked, [this, m, n](std::int64_t until_ns) { return match_after(m, {}, n, until_ns); });
+    return;
+  }
+  // Had it looked earlier: the one too many had not come yet.
+  if (times.size() > n) close_calls_.failed(check, looked, times[n], texts[n]);
+  fail(check, "exactly " + std::to_string(count),
        std::to_string(times.size()) + (times.empty() ? "" : " (at " + times_of(times, *trace_) + ")"));
 }
 
 void Expectations::no_segment(const Match& m, milliseconds during, const Since& since) const {
+  const std::string check = "no " + m.describe() + since.describe(*trace_) +
+                            (during.count() ? " during " + std::to_string(during.count()) + " ms" : "");
+  // Its verdict's moment: the end of the `during` it watches.
+  const std::int64_t looked = mono_now_ns() + std::chrono::nanoseconds(during).count();
   std::vector<SegmentEvent> found;
   MatchCount selects(m);
   bool appeared = scan_segments(
@@ -200,12 +262,15 @@ void Expectations::no_segment(const Match& m, milliseconds during, const Since& 
         return true;
       },
       Clock::now() + during);
-  if (!appeared) return;
+  if (!appeared) {
+    close_calls_.passed(check, mono_now_ns(),
+                        [this, m, since](std::int64_t until_ns) { return match_after(m, since, 0, until_ns); });
+    return;
+  }
+  close_calls_.failed(check, looked, found.front().t_ns, format_packet(found.front().packet, found.front().relative));
   std::vector<std::int64_t> times;
   for (const auto& s : found) times.push_back(s.t_ns);
-  fail("no " + m.describe() + since.describe(*trace_) +
-           (during.count() ? " during " + std::to_string(during.count()) + " ms" : ""),
-       "none", std::to_string(found.size()) + " (at " + times_of(times, *trace_) + "), first: " +
+  fail(check, "none", std::to_string(found.size()) + " (at " + times_of(times, *trace_) + "), first: " +
                    format_packet(found.front().packet, found.front().relative));
 }
 

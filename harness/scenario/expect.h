@@ -12,6 +12,7 @@
 #include "harness/agent/agent_states.h"
 #include "harness/endpoints/endpoint.h"
 #include "harness/roles/segment_match.h"
+#include "harness/scenario/close_calls.h"
 #include "harness/scenario/expectation_failure.h"
 #include "harness/scenario/socket_end.h"
 #include "harness/observe/state_observer.h"
@@ -66,6 +67,12 @@ class Expectations {
   // runs, its state as AgentStates knows it.
   std::optional<SocketInfo> socket_now(const SocketRef& s) const;
 
+  // The checks whose verdict an event within `within` of their look would have turned
+  // (harness/scenario/close_calls.h): state, segment-count and no-segment checks.
+  std::vector<CloseCall> close_calls(std::chrono::nanoseconds within) const {
+    return close_calls_.within(within.count());
+  }
+
   // The side an agent runs: its states come from `agent` instead of the kernel.
   void set_agent_states(const AgentStates* agent) { agent_ = agent; }
 
@@ -82,8 +89,14 @@ class Expectations {
   // (true) or the deadline passes (false). Segments present at that moment are all shown.
   bool scan_segments(const std::function<bool(const SegmentEvent&)>& step, Clock::time_point deadline) const;
 
+  // The first segment matching `m` (admitted by `since`), counted from the first, seen
+  // after the `after`th match, up to `until_ns`; for a passed check's close call.
+  std::optional<std::pair<std::int64_t, std::string>> match_after(const Match& m, const Since& since,
+                                                                  std::size_t after, std::int64_t until_ns) const;
+
   std::shared_ptr<Trace> trace_;
   StateObserver& states_;
+  mutable CloseCalls close_calls_;
   std::function<std::string(const std::string&)> on_failure_;
   const AgentStates* agent_ = nullptr;
   bool is_agent(const SocketRef& s) const { return agent_ && s.host == agent_->host(); }

@@ -4,7 +4,7 @@ Type stubs of the compiled module. bindings/tests/test_stubs.py checks them agai
 the module itself: keep them in step with bindings/*.cpp.
 """
 
-from typing import ClassVar, Iterable
+from typing import Any, ClassVar, Iterable
 
 # What the arguments accept, as the bindings convert them (bindings/conversions.h).
 _Seconds = float  # int or float, >= 0
@@ -1061,6 +1061,11 @@ class Scenario:
     def catch_up_states(self) -> None:
         """Returns once every state change the stacks made before the call is in the trace (the kernel's
         recorded, an agent's events up to a round trip to it). Read final states after it."""
+    def close_calls(self, within: float = 0.002) -> list[dict[str, Any]]:
+        """The checks whose verdict an event within `within` seconds of their look would have turned: a
+        check that passed just before the segment or state change that would have failed it, or failed
+        on one that came just before it looked ([{'check', 'passed', 'at', 'gap_ms', 'event', 'event_at'}]).
+        Such a verdict is a race between the test's thread and the wire: another run can go the other way."""
     def expect_no_undecided_drops(self) -> None:
         """The middlebox lost no packet that no rule asked for (its queue never overflowed)."""
     def transfer(

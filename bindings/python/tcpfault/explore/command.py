@@ -386,8 +386,8 @@ def judge(options, convs, enumerated, raw, wall):
 def mark_races(report, raw, again, targets):
     """A difference group's fields whose value on some target was not the same when its
     representative ran a second time, on another draw of the case's random faults if it
-    has any ("raced_fields"): a race the fault leaves open, or where the draws fell, not a
-    difference of the targets. A group whose every field raced is a race ("raced": not new,
+    has any, and its verdict where a close call decided it ("raced_fields"): a race the
+    fault leaves open, or where the draws fell, not a difference of the targets. A group whose every field raced is a race ("raced": not new,
     listed apart in the report)."""
     for g in report["differences"]:
         variant, raced = g["representative"], set()
@@ -398,6 +398,12 @@ def mark_races(report, raw, again, targets):
             a = report["results"][target][variant]["normalised"]
             b = differential.normalise(second, raw[target].get("clean"))
             raced |= {f for f in g["representative_fields"] if a.get(f) != b.get(f)}
+        # A verdict a fraction of a millisecond decided (replay.deciding_close_call) is a race
+        # between the case's checks and the wire, even when the second run went the same way.
+        if "verdict" in g["representative_fields"] and any(
+                raw[t].get(variant) and replay.deciding_close_call(raw[t][variant], raw[t][variant].get("close_calls", []))
+                for t in targets):
+            raced.add("verdict")
         g["raced_fields"] = sorted(raced)
         g["raced"] = bool(raced) and raced >= set(g["representative_fields"])
 

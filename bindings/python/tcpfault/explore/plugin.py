@@ -169,6 +169,8 @@ def _record(item, net, state, config):
               "acted_on": replay.acted_on(net, [h for r, h in state["rules"] if r.get("primary", True)]),
               **observed}
     record["wire"] = wire_states(net)
+    # After the settle: a passed check's close call looks at what came after it.
+    record["close_calls"] = net.close_calls(replay.CLOSE_CALL_S)
     return record
 
 

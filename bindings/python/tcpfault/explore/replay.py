@@ -11,6 +11,8 @@ import sys
 import time
 import traceback
 
+import pytest
+
 import tcpfault
 
 from .conversation import primary_role
@@ -21,6 +23,9 @@ OPEN = ("ESTABLISHED", "CLOSE_WAIT")               # still open: the application
 RETRANSMITTING = ("SYN_SENT", "SYN_RECV", "FIN_WAIT1", "CLOSING", "LAST_ACK")
 BUDGET_SPENT = "not run: the --budget was spent"  # a variant tcpfault explore did not start
 POLL_S = 0.02  # the trace has no wait for "every end at rest": the settle looks this often
+# A check decided within this of the segment or state change that would have turned its
+# verdict was decided by which of the test's thread and the wire came first (net.close_calls).
+CLOSE_CALL_S = 0.002
 
 
 # ---- rules ----
@@ -182,6 +187,37 @@ def observe(net, settle_s, body_kinds, body_ends):
 
 # ---- a reproducer's check ----
 
+def deciding_close_call(result, close_calls):
+    """The close call (net.close_calls) that decided the case's verdict, if one did: of a
+    failure, the failing check's own (the event came just before it looked); of a pass, the
+    first passed check's (an event just after it would have failed it)."""
+    if result.get("outcome") == "passed":
+        return next((c for c in close_calls if c["passed"]), None)
+    failure = result.get("failure", "")
+    return next((c for c in close_calls
+                 if not c["passed"] and failure.startswith("expectation failed: " + c["check"])), None)
+
+
+def _lost_race(expected, result, close_calls):
+    """Why this run's verdict is the other side of a race from the recorded one, or None:
+    it passed the check the recorded run failed on a fraction of a millisecond before the
+    event that failed it there (whatever it did next), or its own failing check met its
+    event a fraction of a millisecond before it looked."""
+    if close_calls is None:
+        return None
+    recorded = masked(expected["failure"])
+    call = next((c for c in close_calls if c["passed"] and recorded
+                 and recorded.startswith(masked("expectation failed: " + c["check"]))), None)
+    if call is None and result["outcome"] != "passed":
+        call = deciding_close_call(result, close_calls)
+    if call is None:
+        return None
+    side = "passed before" if call["passed"] else "failed on"
+    return (f"the case's verdict was a race this run went the other way: '{call['check']}' {side} "
+            f"{call['event']} {call['gap_ms']:.3f} ms apart (the recorded run {expected['outcome']}"
+            f"{': ' + expected['failure'] if expected['failure'] else ''}); what the fault did is judged on a "
+            "run whose verdict went the recorded way: run it again")
+
 def end_states(observed, key="ends"):
     return sorted(f"{e['end']} {e['state']}" for e in observed.get(key, []))
 
@@ -190,14 +226,24 @@ def errnos(observed):
     return sorted({f"{c['host']} {c['call'].split('(', 1)[0]}: {c['errno']}" for c in observed["calls"] if c["errno"]})
 
 
-def check(expected, result, observed, acted=None):
+def check(expected, result, observed, acted=None, close_calls=None):
     """Raises AssertionError listing every way this run differs from `expected` (a
     reproducer's record of what the target did under its fault; "body_ends" and "errnos"
     only where the fault changed them). `acted` is False when the
-    fault's rule matched nothing (checked unless None: with the fault removed)."""
+    fault's rule matched nothing (checked unless None: with the fault removed).
+    `close_calls` (net.close_calls(CLOSE_CALL_S)): when the case's verdict differs and a
+    close call decided it (_lost_race), the test is skipped, saying so: the verdict is a
+    race between the test's checks and the wire, and what the test saw as it returned
+    went with it."""
     problems = []
     if acted is False:
         problems.append("the fault's rule never acted: the conversation did not reach its segment")
+    verdict_differs = result["outcome"] != expected["outcome"] or (
+        expected["failure"] and masked(result["failure"]) != masked(expected["failure"]))
+    # Without its fault (acted None) a reproducer must fail: no race excuses it.
+    race = _lost_race(expected, result, close_calls) if verdict_differs and acted else None
+    if race:
+        pytest.skip(race)
     if result["outcome"] != expected["outcome"]:
         problems.append(f"the case's test {result['outcome']} ({result['failure'] or 'no failure'}), "
                         f"expected {expected['outcome']} ({expected['failure'] or 'no failure'})")

@@ -57,7 +57,8 @@ def test_{name}(request, net):
                              lambda: {{"kinds": replay.segment_kinds(net), "body_ends": replay.ends(net)}})
     observed = replay.observe(net, SETTLE_S, result.get("kinds", {{}}), result.get("body_ends", []))
     state = request.node.tcpfault_explore
-    replay.check(EXPECTED, result, observed, acted=plugin.acted(state))
+    replay.check(EXPECTED, result, observed, acted=plugin.acted(state),
+                 close_calls=net.close_calls(replay.CLOSE_CALL_S))
 '''
 
 
