@@ -124,6 +124,21 @@ std::optional<SocketEnd> Expectations::ended(const SocketRef& s, const std::vect
   return socket_end(*trace_, s, recorded, !now || now->state == TcpState::CLOSED, whole_only);
 }
 
+std::int64_t Expectations::next_call_after(std::int64_t t_ns) const {
+  std::int64_t next = INT64_MAX;
+  for (const auto& e : trace_->other_events())
+    if (const auto* c = std::get_if<CallEvent>(&e); c && c->t_ns - c->duration_ns > t_ns)
+      next = std::min(next, c->t_ns - c->duration_ns);
+  return next;
+}
+
+std::int64_t Expectations::last_call_before(std::int64_t t_ns) const {
+  std::int64_t last = 0;
+  for (const auto& e : trace_->other_events())
+    if (const auto* c = std::get_if<CallEvent>(&e); c && c->t_ns <= t_ns) last = std::max(last, c->t_ns);
+  return last;
+}
+
 void Expectations::state(const SocketRef& s, TcpState want, milliseconds within) const {
   const std::string check = s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms";
   const std::int64_t looked = mono_now_ns();
@@ -142,6 +157,7 @@ void Expectations::state(const SocketRef& s, TcpState want, milliseconds within)
       // a moment after the tracepoint's time of the next step: that step counts too.
       const std::int64_t at = mono_now_ns();
       close_calls_.passed(check, at, [this, s, want, at](std::int64_t until_ns) {
+        until_ns = std::min(until_ns, next_call_after(at) - 1);
         std::optional<std::pair<std::int64_t, std::string>> out;
         for (const auto& t : transitions_of(s)) {
           if (t.from == t.to || t.t_ns > until_ns) continue;
@@ -160,7 +176,8 @@ void Expectations::state(const SocketRef& s, TcpState want, milliseconds within)
   }
   std::string source = is_agent(s) ? " (" + agent_->source() + ")" : "";
   // Had it looked earlier: the socket was in `want` until just before the first look.
-  if (auto left = left_before(transitions_of(s), want, looked)) close_calls_.failed(check, looked, left->t_ns, step_text(*left));
+  if (auto left = left_before(transitions_of(s), want, looked); left && left->t_ns > last_call_before(looked))
+    close_calls_.failed(check, looked, left->t_ns, step_text(*left));
   fail(check + (end ? ": the socket is gone, " + end->cause : ""),
        to_string(want), state_text(info) + source + "; transitions: " + join_states(to_states(transitions_of(s))));
 }
@@ -218,6 +235,7 @@ std::optional<std::pair<std::int64_t, std::string>> Expectations::match_after(co
 
 void Expectations::segments(const Match& m, int count, milliseconds within) const {
   const std::string check = std::to_string(count) + " x " + m.describe() + " within " + std::to_string(within.count()) + " ms";
+  const std::int64_t started = mono_now_ns();
   std::vector<std::int64_t> times;
   std::vector<std::string> texts;
   MatchCount selects(m);
@@ -238,11 +256,13 @@ void Expectations::segments(const Match& m, int count, milliseconds within) cons
   const auto n = static_cast<std::size_t>(count);
   if (times.size() == n) {
     // Had it looked later: one more.
-    close_calls_.passed(check, looked, [this, m, n](std::int64_t until_ns) { return match_after(m, {}, n, until_ns); });
+    close_calls_.passed(check, looked, [this, m, n, looked](std::int64_t until_ns) {
+      return match_after(m, {}, n, std::min(until_ns, next_call_after(looked) - 1));
+    });
     return;
   }
   // Had it looked earlier: the one too many had not come yet.
-  if (times.size() > n) close_calls_.failed(check, looked, times[n], texts[n]);
+  if (times.size() > n && times[n] > last_call_before(started)) close_calls_.failed(check, looked, times[n], texts[n]);
   fail(check, "exactly " + std::to_string(count),
        std::to_string(times.size()) + (times.empty() ? "" : " (at " + times_of(times, *trace_) + ")"));
 }
@@ -251,7 +271,8 @@ void Expectations::no_segment(const Match& m, milliseconds during, const Since& 
   const std::string check = "no " + m.describe() + since.describe(*trace_) +
                             (during.count() ? " during " + std::to_string(during.count()) + " ms" : "");
   // Its verdict's moment: the end of the `during` it watches.
-  const std::int64_t looked = mono_now_ns() + std::chrono::nanoseconds(during).count();
+  const std::int64_t started = mono_now_ns();
+  const std::int64_t looked = started + std::chrono::nanoseconds(during).count();
   std::vector<SegmentEvent> found;
   MatchCount selects(m);
   bool appeared = scan_segments(
@@ -263,11 +284,14 @@ void Expectations::no_segment(const Match& m, milliseconds during, const Since& 
       },
       Clock::now() + during);
   if (!appeared) {
-    close_calls_.passed(check, mono_now_ns(),
-                        [this, m, since](std::int64_t until_ns) { return match_after(m, since, 0, until_ns); });
+    const std::int64_t at = mono_now_ns();
+    close_calls_.passed(check, at, [this, m, since, at](std::int64_t until_ns) {
+      return match_after(m, since, 0, std::min(until_ns, next_call_after(at) - 1));
+    });
     return;
   }
-  close_calls_.failed(check, looked, found.front().t_ns, format_packet(found.front().packet, found.front().relative));
+  if (found.front().t_ns > last_call_before(started))
+    close_calls_.failed(check, looked, found.front().t_ns, format_packet(found.front().packet, found.front().relative));
   std::vector<std::int64_t> times;
   for (const auto& s : found) times.push_back(s.t_ns);
   fail(check, "none", std::to_string(found.size()) + " (at " + times_of(times, *trace_) + "), first: " +

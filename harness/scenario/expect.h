@@ -94,6 +94,12 @@ class Expectations {
   std::optional<std::pair<std::int64_t, std::string>> match_after(const Match& m, const Since& since,
                                                                   std::size_t after, std::int64_t until_ns) const;
 
+  // The test's own actions bound a close call: what a call of its made happen is not a
+  // race with its checks. When the first call begun after `t_ns` began (INT64_MAX: none),
+  // and when the last call returned by `t_ns` returned (0: none).
+  std::int64_t next_call_after(std::int64_t t_ns) const;
+  std::int64_t last_call_before(std::int64_t t_ns) const;
+
   std::shared_ptr<Trace> trace_;
   StateObserver& states_;
   mutable CloseCalls close_calls_;
