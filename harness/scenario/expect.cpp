@@ -73,6 +73,10 @@ std::vector<TcpState> to_states(const std::vector<TransitionEvent>& ts) {
   return out;
 }
 
+// How long after a socket's step into CLOSED its own RST may still be on its way through
+// the middlebox's queue (a loaded machine reads it a few milliseconds late).
+constexpr std::int64_t kOwnRstWait_ns = 20'000'000;
+
 }  // namespace
 
 std::string Since::describe(const Trace& trace) const {
@@ -139,6 +143,20 @@ std::int64_t Expectations::last_call_before(std::int64_t t_ns) const {
   return last;
 }
 
+SocketEnd Expectations::named_end(const SocketRef& s, const SocketEnd& end, bool whole_only) const {
+  if (end.named_by_rst) return end;  // a reset socket sends no RST of its own
+  const std::int64_t wait_ns = end.closed_ns + kOwnRstWait_ns - mono_now_ns();
+  if (wait_ns <= 0) return end;
+  scan_segments(
+      [&s](const SegmentEvent& g) {
+        return g.packet.has(tcp_flag::RST) && g.packet.source() == s.tuple.local &&
+               g.packet.destination() == s.tuple.remote;
+      },
+      Clock::now() + std::chrono::nanoseconds(wait_ns));
+  auto again = socket_end(*trace_, s, transitions_of(s), /*gone=*/true, whole_only);
+  return again ? *again : end;
+}
+
 void Expectations::state(const SocketRef& s, TcpState want, milliseconds within) const {
   const std::string check = s.str() + " in " + to_string(want) + " within " + std::to_string(within.count()) + " ms";
   const std::int64_t looked = mono_now_ns();
@@ -174,6 +192,7 @@ void Expectations::state(const SocketRef& s, TcpState want, milliseconds within)
     if (end || Clock::now() >= deadline) break;
     poll.wait(*trace_, version, deadline);
   }
+  if (end) end = named_end(s, *end, false);
   std::string source = is_agent(s) ? " (" + agent_->source() + ")" : "";
   // Had it looked earlier: the socket was in `want` until just before the first look.
   if (auto left = left_before(transitions_of(s), want, looked); left && left->t_ns > last_call_before(looked))
@@ -200,6 +219,7 @@ void Expectations::transitions(const SocketRef& s, const std::vector<TcpState>& 
     if (end || Clock::now() >= deadline) break;
     poll.wait(*trace_, version, deadline);
   }
+  if (end) end = named_end(s, *end, true);
   fail(s.str() + " passes " + join_states(sequence) + " within " + std::to_string(within.count()) + " ms" +
            (end ? ": the socket is gone, " + end->cause : ""),
        join_states(sequence), join_states(to_states(seen)) + (is_agent(s) ? " (" + agent_->source() + ")" : ""));

@@ -85,6 +85,10 @@ class Expectations {
   // The socket's end, if it has ended (`recorded`: its transitions; see socket_end).
   std::optional<SocketEnd> ended(const SocketRef& s, const std::vector<TransitionEvent>& recorded,
                                  bool whole_only = false) const;
+  // `end` as the timeline names it once the socket's own RST, if it sent one as it closed,
+  // has come through the middlebox (it is read a moment after the step is recorded), or
+  // kOwnRstWait after the step: the same end is named the same way on every run.
+  SocketEnd named_end(const SocketRef& s, const SocketEnd& end, bool whole_only) const;
   // Shows `step` every segment, old and new, in arrival order, until it returns true
   // (true) or the deadline passes (false). Segments present at that moment are all shown.
   bool scan_segments(const std::function<bool(const SegmentEvent&)>& step, Clock::time_point deadline) const;

@@ -144,6 +144,7 @@ std::optional<SocketEnd> socket_end(const Trace& trace, const SocketRef& s,
                 step + ")";
   else
     out.cause = step;
+  out.named_by_rst = reset || aborted;
   if (auto call = failed_call(trace, s, since_ns))
     out.cause += "; " + call->call + " failed with " + errno_name(call->err) + " at " + trace.offset(call->t_ns);
   return out;

@@ -32,6 +32,8 @@ struct SocketEnd {
   bool whole = false;
   // "reset by the RST from the client at +45.3 ms (ESTABLISHED -> CLOSED at +45.4 ms)"
   std::string cause;
+  // The cause is an RST (one it got, or its own as it closed); else only the step, or a call.
+  bool named_by_rst = false;
 };
 
 // `transitions`: the socket's recorded steps (Expectations::transitions_of); `gone`: the

@@ -84,6 +84,7 @@ TEST(SocketEnd, ResetByThePeersRst) {
   EXPECT_TRUE(end->whole);
   EXPECT_EQ(end->from, ESTABLISHED);
   EXPECT_EQ(end->cause, "reset by the RST from the client at +10.0 ms (ESTABLISHED -> CLOSED at +10.1 ms)");
+  EXPECT_TRUE(end->named_by_rst);
 }
 
 TEST(SocketEnd, ACraftedRstNamesItsRule) {
@@ -140,6 +141,7 @@ TEST(SocketEnd, AnAbortSendsItsOwnRst) {
   ASSERT_TRUE(end);
   EXPECT_TRUE(end->whole);
   EXPECT_EQ(end->cause, "aborted: it sent an RST at +20.1 ms (dropped by rule #2) (ESTABLISHED -> CLOSED at +20.0 ms)");
+  EXPECT_TRUE(end->named_by_rst);
 }
 
 TEST(SocketEnd, AHostsAnswerLaterIsNoAbort) {
@@ -162,6 +164,9 @@ TEST(SocketEnd, AnRstThatAnswersASegmentAfterTheEndIsNoAbort) {
   t.segment(Host::Client, 90, "S");     // reaches no socket ...
   t.segment(Host::Server, 90.1, "R.");  // ... and the host answers it
   EXPECT_EQ(t.end(t.server())->cause, "LAST_ACK -> CLOSED at +22.0 ms");
+  // Named by its step only: an expectation failing on it first waits a moment for an own
+  // RST still in the middlebox's queue (Expectations::named_end).
+  EXPECT_FALSE(t.end(t.server())->named_by_rst);
 }
 
 TEST(SocketEnd, AnAbortSeenLateIsStillAnAbort) {
