@@ -3,6 +3,7 @@
 no call of the test caused, so whether a check is a close call is decided by the `within`
 asked, not by the machine's speed; what a call of the test caused is never one."""
 
+import gc
 import socket
 
 import pytest
@@ -86,6 +87,18 @@ def test_what_a_call_of_the_test_caused_is_no_close_call(net, connection):
     net.expect_ok(server.set_option(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0, "SO_KEEPALIVE"))
     with pytest.raises(tcpfault.ExpectationFailed, match="no FIN"):
         net.expect_no_segment(FIN)                             # the FIN came before the last call
+    assert net.close_calls(within=5.0) == []
+
+
+def test_a_connection_whose_last_handle_goes_is_closed_by_the_test(net):
+    listener = net.server.listen(8080)
+    client = net.client.connect(listener)
+    server = client.peer  # the server's end, by reference only
+    net.expect(server).reaches(ESTABLISHED)
+    del client
+    gc.collect()                                               # its socket closes: a call of the test
+    net.expect(server).reaches(CLOSE_WAIT)
+    assert [c.call for c in net.trace.calls()][-1] == "close(), its handle dropped"
     assert net.close_calls(within=5.0) == []
 
 

@@ -83,6 +83,20 @@ class KernelStream : public StreamSide {
 
 }  // namespace
 
+// The close of a socket whose last handle went (none when it was closed before, or by the
+// scenario's end). A destructor's: whatever fails here is not the test's to hear.
+static void close_dropped(const std::shared_ptr<Trace>& trace, Host host, UniqueFd& fd, const char* call,
+                          std::optional<FourTuple> socket) noexcept {
+  if (!fd.valid()) return;
+  CallTimer t;
+  fd.reset();
+  if (!trace) return;
+  try {
+    record_call(*trace, host, call, 0, 0, t, false, socket);
+  } catch (const std::exception&) {
+  }
+}
+
 // ---- a kernel connection ----
 
 class KernelConnection : public ConnectionImpl {
@@ -94,6 +108,10 @@ class KernelConnection : public ConnectionImpl {
   FourTuple tuple_;
   CallResult connect;
   std::string closed_at;  // when close() was called, for error messages
+
+  // A connection whose last handle goes closes its socket, as an agent's does: the trace
+  // records that close as the test's call, so that what follows it reads as its doing.
+  ~KernelConnection() override { close_dropped(trace, host_, fd, "close(), its handle dropped", tuple_); }
 
   void close_for(const std::string& why) {
     if (!fd.valid()) return;
@@ -279,6 +297,8 @@ class KernelListener : public ListenerImpl {
   Host host = Host::Client;
   UniqueFd fd;
   SockAddr local_;
+
+  ~KernelListener() override { close_dropped(trace, host, fd, "close(listener), its handle dropped", std::nullopt); }
 
   const SockAddr& local() const override { return local_; }
 
