@@ -68,6 +68,14 @@ std::vector<std::string> disagreements(const WireStateComparison& r) {
 }
 using Lines = std::vector<std::string>;
 
+// Everything explained, and each of `steps` among the disagreements, named as above.
+void expect_explained_with(const WireStateComparison& r, const Lines& steps) {
+  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
+  const auto named = disagreements(r);
+  for (const auto& step : steps)
+    EXPECT_NE(std::find(named.begin(), named.end(), step), named.end()) << step << "\n" << r.describe();
+}
+
 const AlignedStep* find_step(const WireStateComparison& r, St from, St to) {
   for (const auto* e : r.ends())
     for (const auto& s : e->steps)
@@ -397,11 +405,7 @@ TEST(WireStateComparison, AcksAfterTheEndWasResetDoNotEmptyItsSendQueue) {
   k.opened();
   k.client(St::ESTABLISHED, St::FIN_WAIT1, 5'500);
   k.client(St::FIN_WAIT1, St::CLOSED, 7'100);
-  const auto r = k.compare();
-  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
-  const auto steps = disagreements(r);
-  EXPECT_NE(std::find(steps.begin(), steps.end(), "kernel-only ESTABLISHED -> FIN_WAIT1: fin-not-sent"), steps.end())
-      << r.describe();
+  expect_explained_with(k.compare(), {"kernel-only ESTABLISHED -> FIN_WAIT1: fin-not-sent"});
 }
 
 TEST(WireStateComparison, AFinBehindDataNotSentYetStillWaitsWhenEverythingSentIsAcknowledged) {
@@ -417,11 +421,8 @@ TEST(WireStateComparison, AFinBehindDataNotSentYetStillWaitsWhenEverythingSentIs
   k.client(St::ESTABLISHED, St::FIN_WAIT1, 4'500);
   k.client(St::FIN_WAIT1, St::CLOSED, 6'100);
   auto r = k.compare();
-  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
-  const auto steps = disagreements(r);
-  for (const char* step : {"kernel-only ESTABLISHED -> FIN_WAIT1: fin-not-sent",
-                           "kernel-only FIN_WAIT1 -> CLOSED: fin-not-sent", "wire-only ESTABLISHED -> CLOSED: fin-not-sent"})
-    EXPECT_NE(std::find(steps.begin(), steps.end(), step), steps.end()) << step << "\n" << r.describe();
+  expect_explained_with(r, {"kernel-only ESTABLISHED -> FIN_WAIT1: fin-not-sent",
+                            "kernel-only FIN_WAIT1 -> CLOSED: fin-not-sent", "wire-only ESTABLISHED -> CLOSED: fin-not-sent"});
   EXPECT_NE(find_step(r, St::ESTABLISHED, St::FIN_WAIT1)->explanation.find("100 byte(s) unacknowledged"),
             std::string::npos) << r.describe();
   // Everything acknowledged long before the end was gone: a FIN that never left is not explained.
@@ -449,11 +450,8 @@ TEST(WireStateComparison, APeerFinBeforeTheEndsQueuedFinIsOneEndNamedFromTwoStat
   k.client(St::ESTABLISHED, St::FIN_WAIT1, 4'500);
   k.server(St::ESTABLISHED, St::FIN_WAIT1, 4'900);
   k.client(St::FIN_WAIT1, St::CLOSING, 5'100);
-  const auto r = k.compare();
-  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
-  const auto steps = disagreements(r);
-  for (const char* step : {"kernel-only FIN_WAIT1 -> CLOSING: fin-not-sent", "wire-only ESTABLISHED -> CLOSE_WAIT: fin-not-sent"})
-    EXPECT_NE(std::find(steps.begin(), steps.end(), step), steps.end()) << step << "\n" << r.describe();
+  expect_explained_with(k.compare(), {"kernel-only FIN_WAIT1 -> CLOSING: fin-not-sent",
+                                      "wire-only ESTABLISHED -> CLOSE_WAIT: fin-not-sent"});
 }
 
 TEST(WireStateComparison, AResetAfterACloseWhoseFinWaitsIsOneEndNamedFromTwoStates) {
@@ -471,12 +469,7 @@ TEST(WireStateComparison, AResetAfterACloseWhoseFinWaitsIsOneEndNamedFromTwoStat
   k.client(St::ESTABLISHED, St::FIN_WAIT1, 100'000);
   k.client(St::FIN_WAIT1, St::CLOSED, 306'100);
   const auto r = k.compare();
-  EXPECT_EQ(r.unexplained(), 0u) << r.describe();
-  const auto client = disagreements(r);
-  EXPECT_NE(std::find(client.begin(), client.end(), "wire-only ESTABLISHED -> CLOSED: fin-not-sent"), client.end())
-      << r.describe();
-  EXPECT_NE(std::find(client.begin(), client.end(), "kernel-only FIN_WAIT1 -> CLOSED: fin-not-sent"), client.end())
-      << r.describe();
+  expect_explained_with(r, {"wire-only ESTABLISHED -> CLOSED: fin-not-sent", "kernel-only FIN_WAIT1 -> CLOSED: fin-not-sent"});
   // Without the FIN_WAIT1 before it, nothing pairs the two.
   k.steps.erase(std::find_if(k.steps.begin(), k.steps.end(), [](const auto& t) { return t.to == St::FIN_WAIT1; }));
   EXPECT_GT(k.compare().unexplained(), 0u);
