@@ -257,7 +257,6 @@ void Expectations::segments(const Match& m, int count, milliseconds within) cons
   const std::string check = std::to_string(count) + " x " + m.describe() + " within " + std::to_string(within.count()) + " ms";
   const std::int64_t started = mono_now_ns();
   std::vector<std::int64_t> times;
-  std::vector<std::string> texts;
   MatchCount selects(m);
   auto matches = [&selects](const SegmentEvent& s) {
     return selects(view_of(s));
@@ -265,10 +264,7 @@ void Expectations::segments(const Match& m, int count, milliseconds within) cons
   // Every segment already there is counted, so one too many is seen.
   scan_segments(
       [&](const SegmentEvent& s) {
-        if (matches(s)) {
-          times.push_back(s.t_ns);
-          texts.push_back(format_packet(s.packet, s.relative));
-        }
+        if (matches(s)) times.push_back(s.t_ns);
         return times.size() >= static_cast<std::size_t>(count);
       },
       Clock::now() + within);
@@ -282,7 +278,8 @@ void Expectations::segments(const Match& m, int count, milliseconds within) cons
     return;
   }
   // Had it looked earlier: the one too many had not come yet.
-  if (times.size() > n && times[n] > last_call_before(started)) close_calls_.failed(check, looked, times[n], texts[n]);
+  if (times.size() > n && times[n] > last_call_before(started))
+    if (auto extra = match_after(m, {}, n, INT64_MAX)) close_calls_.failed(check, looked, extra->first, extra->second);
   fail(check, "exactly " + std::to_string(count),
        std::to_string(times.size()) + (times.empty() ? "" : " (at " + times_of(times, *trace_) + ")"));
 }

@@ -187,15 +187,18 @@ def observe(net, settle_s, body_kinds, body_ends):
 
 # ---- a reproducer's check ----
 
+def _failed_at(failure, call):
+    """Whether a failure's first line is the close call's check failing (numbers masked)."""
+    return masked(failure).startswith(masked("expectation failed: " + call["check"]))
+
+
 def deciding_close_call(result, close_calls):
     """The close call (net.close_calls) that decided the case's verdict, if one did: of a
     failure, the failing check's own (the event came just before it looked); of a pass, the
     first passed check's (an event just after it would have failed it)."""
     if result.get("outcome") == "passed":
         return next((c for c in close_calls if c["passed"]), None)
-    failure = result.get("failure", "")
-    return next((c for c in close_calls
-                 if not c["passed"] and failure.startswith("expectation failed: " + c["check"])), None)
+    return next((c for c in close_calls if not c["passed"] and _failed_at(result.get("failure", ""), c)), None)
 
 
 def _lost_race(expected, result, close_calls):
@@ -205,9 +208,8 @@ def _lost_race(expected, result, close_calls):
     event a fraction of a millisecond before it looked."""
     if close_calls is None:
         return None
-    recorded = masked(expected["failure"])
-    call = next((c for c in close_calls if c["passed"] and recorded
-                 and recorded.startswith(masked("expectation failed: " + c["check"]))), None)
+    call = next((c for c in close_calls if c["passed"] and expected["failure"] and _failed_at(expected["failure"], c)),
+                None)
     if call is None and result["outcome"] != "passed":
         call = deciding_close_call(result, close_calls)
     if call is None:
@@ -217,6 +219,7 @@ def _lost_race(expected, result, close_calls):
             f"{call['event']} {call['gap_ms']:.3f} ms apart (the recorded run {expected['outcome']}"
             f"{': ' + expected['failure'] if expected['failure'] else ''}); what the fault did is judged on a "
             "run whose verdict went the recorded way: run it again")
+
 
 def end_states(observed, key="ends"):
     return sorted(f"{e['end']} {e['state']}" for e in observed.get(key, []))
