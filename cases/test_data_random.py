@@ -35,12 +35,30 @@ AGAIN_SIZE = 1_000_000
 def random_transfer(net, seed, size=SIZE):
     """Opens a connection, puts the random rule on every segment of it (both directions),
     sends `size` checked bytes from the client (less under tcpfault explore's
-    --transfer-bytes, and given up after at most its --transfer-timeout); returns (rule, report)."""
-    _, client, server = open_connection(net)
+    --transfer-bytes, and given up after at most its --transfer-timeout), then takes the
+    rule away and closes the connection after its faults (close_after_the_faults);
+    returns (what the rule drew: drawn(), report)."""
+    listener, client, server = open_connection(net)
     rule = net.faults.random(None, drop=CHANCE, delay=CHANCE, duplicate=CHANCE, reorder=CHANCE, seed=seed)
     report = net.transfer(client, server, bulk_bytes(size), seed=PATTERN_SEED,
                           timeout=bulk_timeout(TIMEOUT), stall_timeout=STALL)
-    return rule, report
+    draws = drawn(rule)
+    net.faults.remove(rule)
+    close_after_the_faults(net, report, listener, client, server)
+    return draws, report
+
+
+def close_after_the_faults(net, report, listener, client, server):
+    """Closes the ends once the server has acknowledged the client's FIN (the client in
+    FIN_WAIT2), the faults gone: what they left behind (a resent segment the server
+    already has, one they still held) then meets a server still open, and the close goes
+    the same way on every run whatever the draws. Closed at once, such a segment reached
+    a closed server on some runs, and its RST ended the client's TIME_WAIT. A transfer
+    that never reached EOF closes at once: its report says what went wrong."""
+    if report.eof:
+        net.expect(client).reaches(tcpfault.FIN_WAIT2, within=STALL)
+    for end in (listener, client, server):
+        end.close()
 
 
 def drawn(rule):
@@ -71,11 +89,11 @@ def expect_same_schedule(net, first, second):
     )
 
 
-def expect_fault_mix(net, rule):
+def expect_fault_mix(net, draws):
     """Each fault was drawn for about CHANCE of the matched segments (within half of it:
     the counts are ~500 +- 22 for 10k segments)."""
-    matched = rule.matched  # before the log: every draw up to it is in the log
-    counts = collections.Counter(d.action for d in rule.log if d.ordinal <= matched)
+    matched, faults = draws
+    counts = collections.Counter(faults.values())
     want = CHANCE * matched
     off = {f: counts[f] for f in FAULTS if not 0.5 * want <= counts[f] <= 1.5 * want}
     if off:
@@ -97,10 +115,10 @@ def test_dt5_integrity_under_random_faults(net, net_factory):
     segments of the same sender passed) 5 % of the segments each, in both directions,
     with a fixed seed. TCP's sequence numbers, retransmissions and duplicate detection
     must deliver exactly the bytes sent, in order, then EOF. The faults end with the
-    transfer: the connection then closes without them. A 1 MB transfer in a
-    second topology (the same target) with the same seed must get the same fault
-    schedule for the segments both matched: the draw for the nth matched segment
-    depends on (seed, n) only.
+    transfer: once the server has acknowledged the client's FIN, the connection closes
+    without them. A 1 MB transfer in a second topology (the same target) with the same
+    seed must get the same fault schedule for the segments both matched: the draw for
+    the nth matched segment depends on (seed, n) only.
 
     A broken stack would show a byte wrong, missing or repeated at some offset (a
     duplicate delivered twice, a hole skipped), or no EOF; a broken schedule (time or
@@ -109,19 +127,13 @@ def test_dt5_integrity_under_random_faults(net, net_factory):
     130 s no byte moved and the middlebox lost no segment of it (longer than Linux's
     largest RTO), or after 10 minutes in all.
     """
-    rule, report = random_transfer(net, SEED)
+    first, report = random_transfer(net, SEED)
     net.expect_intact(report)
-    expect_fault_mix(net, rule)
+    expect_fault_mix(net, first)
     assert any(f"seed {SEED}" in note for note in net.trace.notes()), "the trace records the seed"
-    # The faults are the transfer's: without them the connection closes the same way every
-    # run, not as the draws that fell on its last segments had it.
-    first = drawn(rule)
-    net.faults.remove(rule)
 
     with net_factory("again") as again:
-        rule_again, report_again = random_transfer(again, SEED, size=AGAIN_SIZE)
+        second, report_again = random_transfer(again, SEED, size=AGAIN_SIZE)
         again.expect_intact(report_again)
-        second = drawn(rule_again)
-        again.faults.remove(rule_again)
         expect_same_schedule(net, first, second)
         again.expect_no_undecided_drops()

@@ -22,7 +22,7 @@ def _case_module():
 
 _case = _case_module()
 PATTERN_SEED, SEED = _case.PATTERN_SEED, _case.SEED
-drawn, expect_same_schedule, random_transfer = _case.drawn, _case.expect_same_schedule, _case.random_transfer
+expect_same_schedule, random_transfer = _case.expect_same_schedule, _case.random_transfer
 
 
 def test_dt5_a_byte_changed_in_flight_fails_the_case(net):
@@ -50,10 +50,10 @@ def test_dt5_a_byte_changed_in_flight_fails_the_case(net):
 
 def test_dt5_another_seed_fails_the_same_schedule_check(net, net_factory):
     """Seeds 7 and 8 draw different faults: the schedule comparison must say where."""
-    rule, _ = random_transfer(net, SEED, size=1_000_000)
+    draws, _ = random_transfer(net, SEED, size=1_000_000)
     with net_factory("other-seed") as other:
-        rule_other, _ = random_transfer(other, SEED + 1, size=1_000_000)
+        draws_other, _ = random_transfer(other, SEED + 1, size=1_000_000)
         with pytest.raises(tcpfault.ExpectationFailed) as failure:
-            expect_same_schedule(net, drawn(rule), drawn(rule_other))
+            expect_same_schedule(net, draws, draws_other)
     assert_reports(failure, net, "expected: the same fault for each of the first",
                    "seen:     ", "first at matched segment")
