@@ -345,6 +345,81 @@ def test_a_reproducer_expects_what_appeared_and_vanished_because_of_the_fault():
     assert reproducer.file_name("lwip", "drop-k@server.FIN.1") == "test_explore_lwip_drop_k_server_fin_1.py"
 
 
+def test_a_reproducer_counts_kinds_to_the_settles_end_and_leaves_out_what_any_clean_run_did():
+    # DT5 on the kernel: the server's FIN dropped; the test returned 60 ms later alone, before
+    # the FIN went again (200 ms), and 300 ms later under the explorer's load, after it.
+    clean = record(variant="clean", kinds={"server FIN": 1, "client FINAL_ACK": 1, "server RST": 1},
+                   settled_kinds={"server FIN": 1, "client FINAL_ACK": 1, "server RST": 1})
+    quiet_clean = record(variant="clean#2", kinds={"server FIN": 1, "client FINAL_ACK": 1},
+                         settled_kinds={"server FIN": 1, "client FINAL_ACK": 1})
+    recorded = record(outcome="passed", kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1},
+                      settled_kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1, "client FINAL_ACK": 1})
+    expected = reproducer.expected(recorded, [clean, quiet_clean])
+    # The final ACK came after the test returned: it did not vanish. One clean run's RSTs
+    # (the case's random faults) are not the fault's to take away.
+    assert expected["must_see"] == ["server FIN RETRANSMISSION"] and expected["must_not_see"] == []
+    sooner = record(kinds={"server FIN": 1}, settled_kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1})
+    assert replay.problems(expected, sooner, sooner) == []
+    never = record(kinds={"server FIN": 1}, settled_kinds={"server FIN": 1, "client FINAL_ACK": 1})
+    assert replay.problems(expected, never, never) == ["no server FIN RETRANSMISSION sent (the fault's effect)"]
+    # A kind every clean run sent during its test and the faulted run never sent must not appear.
+    gone = reproducer.expected(record(kinds={"server FIN": 1}, settled_kinds={"server FIN": 1}), [clean, quiet_clean])
+    assert gone["must_not_see"] == ["client FINAL_ACK"]
+
+
+def test_states_as_the_test_returned_are_compared_along_their_course():
+    closing = {"client": ["ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "SYN_SENT", "TIME_WAIT"],
+               "server": ["CLOSED", "CLOSE_WAIT", "ESTABLISHED", "LAST_ACK"]}
+    recorded = ["client TIME_WAIT", "server CLOSED"]
+    # A test that returned before the server's FIN went again: the same course, seen sooner.
+    assert replay.same_course(recorded, closing, ["client FIN_WAIT2", "server LAST_ACK"], closing)
+    # An end the fault reset while the test held it open, or one that never reached the
+    # recorded state, is another course.
+    reset = {"client": ["CLOSED", "ESTABLISHED", "SYN_SENT"], "server": closing["server"]}
+    assert not replay.same_course(["client CLOSED", "server CLOSED"], reset, ["client ESTABLISHED", "server CLOSED"],
+                                  closing)
+    assert not replay.same_course(recorded, closing, ["client FIN_WAIT2", "server LAST_ACK"],
+                                  {**closing, "server": ["CLOSE_WAIT", "ESTABLISHED", "LAST_ACK"]})
+    assert not replay.same_course(recorded, None, ["client FIN_WAIT2", "server LAST_ACK"], closing)
+    # A clean run on the same course makes the ends no fault's doing; one on another makes them expected.
+    faulted = record(body_ends=[end("client", "TIME_WAIT"), end("server", "CLOSED")], passed=closing)
+    slow_clean = record(variant="clean", body_ends=[end("client", "FIN_WAIT2"), end("server", "LAST_ACK")],
+                        passed=closing)
+    assert "body_ends" not in reproducer.expected(faulted, [slow_clean])
+    open_clean = record(variant="clean", body_ends=[end("client", "ESTABLISHED"), end("server", "ESTABLISHED")],
+                        passed={"client": ["ESTABLISHED"], "server": ["ESTABLISHED"]})
+    expected = reproducer.expected(faulted, [open_clean])
+    assert expected["body_ends"] == recorded and expected["passed"] == closing
+    sooner = record(body_ends=[end("client", "FIN_WAIT2"), end("server", "LAST_ACK")], passed=closing)
+    assert replay.problems(expected, sooner, sooner) == []
+
+
+def test_a_case_with_random_rules_of_its_own_is_seen_from_its_clean_timeline(tmp_path):
+    from tcpfault.explore import command
+    dt5 = tmp_path / "dt5.json"
+    dt5.write_text(json.dumps({"rules": [{"id": 1, "label": "random (seed 7): drop 5%, delay 5% (20 ms) any segment"}]}))
+    cl3 = tmp_path / "cl3.json"
+    cl3.write_text(json.dumps({"rules": [{"id": 1, "label": "drop FIN from client (once)"}]}))
+    assert command.draws_its_own_faults({"timeline": str(dt5)})
+    assert not command.draws_its_own_faults({"timeline": str(cl3)})
+    assert not command.draws_its_own_faults({"timeline": str(tmp_path / "gone.json")})
+    assert not command.draws_its_own_faults(None)
+    assert command.RANDOM_CASE_CLEAN_RUNS > command.DEFAULT_CLEAN_RUNS
+
+
+def test_a_finding_makes_a_reproducer_only_when_its_second_run_meets_its_expectations():
+    from tcpfault.explore import command
+    clean = record(variant="clean", kinds={"server FIN": 1}, settled_kinds={"server FIN": 1})
+    first = record(outcome="failed", failure="expectation failed: 1 x FIN within 3000 ms (seen 2)",
+                   kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1})
+    again = record(outcome="failed", failure="expectation failed: 1 x FIN within 3000 ms (seen 3)",
+                   kinds={"server FIN": 1}, settled_kinds={"server FIN": 1, "server FIN RETRANSMISSION": 2})
+    assert command.same_again(first, again, [clean]) == ""
+    passed = record(kinds={"server FIN": 1}, settled_kinds={"server FIN": 1})
+    assert command.same_again(first, passed, [clean]).startswith("its second run differed: the case's test passed")
+    assert "did not run a second time" in command.same_again(first, None, [clean])
+
+
 def test_the_markdown_report_puts_violations_first_and_tables_segment_by_fault():
     result = {"outcome": "failed", "failure": "x", "acted": True, "breaks": "expectation failed: x",
               "violations": [], "pending": []}

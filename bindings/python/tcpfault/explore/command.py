@@ -34,6 +34,9 @@ from . import known as known_findings, replay, reproducer, variants as variant_e
 COMMAND = "explore"
 PROGRESS_S = 0.2  # how long a look for new records waits on a run's end
 DEFAULT_CLEAN_RUNS = 3  # what differs between a target's clean runs is not a fault's doing
+# A case that draws random faults of its own (DT5) varies from run to run in ways three runs
+# rarely all show (whether an old duplicate still on its way resets TIME_WAIT): it gets more.
+RANDOM_CASE_CLEAN_RUNS = 8
 DEFAULT_TRANSFER_BYTES = 1_000_000  # a bulk case's faults are on its first and last segments; the rest is time
 DEFAULT_TRANSFER_TIMEOUT = 120  # s: a transfer's long tail (limits) is not the variant's fault
 USAGE = ("tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST] [--pairs N --seed S]\n"
@@ -59,7 +62,7 @@ def check(options):
     except ValueError as e:
         raise usage(str(e)) from None
     for name, value, least in (("--pairs", options.pairs, 0), ("--jobs", options.jobs, 1),
-                               ("--clean-runs", options.clean_runs, 1),
+                               ("--clean-runs", 1 if options.clean_runs is None else options.clean_runs, 1),
                                ("--data-segments", options.data_segments, 0), ("--transfer-bytes", options.transfer_bytes, 0),
                                ("--transfer-timeout", options.transfer_timeout, 0),
                                ("--drop-k", options.drop_k, 1)):
@@ -194,6 +197,16 @@ def read_records(path):
     return out
 
 
+def draws_its_own_faults(record):
+    """Whether the case added random fault rules of its own in this run (its timeline's rules)."""
+    try:
+        with open(record["timeline"]) as f:
+            rules = json.load(f).get("rules", [])
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+    return any(str(r.get("label", "")).startswith("random") for r in rules)
+
+
 def timeline_events(record):
     """The run's timeline events; sets record["settle_end_ms"], when the settle ended on the
     timeline's clock (what the rest rule measures silence against)."""
@@ -253,6 +266,7 @@ def command(options):
                 os.remove(os.path.join(options.reproducers, name))
     bulk = {"drop_k": options.drop_k}
     convs, enumerated, results_raw = {}, {}, {}
+    asked, options.clean_runs = options.clean_runs, options.clean_runs or DEFAULT_CLEAN_RUNS
     lines = Lines(len(options.target) * options.clean_runs)
     for target in options.target:
         for again in (False, True):
@@ -260,6 +274,12 @@ def command(options):
                 os.remove(records_path(options, target, again))
     cleans = [variant_enum.clean(n) for n in range(1, options.clean_runs + 1)]
     run_all(options, [(t, cleans) for t in options.target], lines, "clean")  # 1. clean, and its repeats
+    if asked is None and any(draws_its_own_faults(read_records(records_path(options, t)).get("clean"))
+                             for t in options.target):
+        more = [variant_enum.clean(n) for n in range(options.clean_runs + 1, RANDOM_CASE_CLEAN_RUNS + 1)]
+        options.clean_runs = RANDOM_CASE_CLEAN_RUNS
+        lines.total += len(options.target) * len(more)
+        run_all(options, [(t, more) for t in options.target], lines, "clean-more")
     for target in options.target:
         clean = read_records(records_path(options, target)).get("clean")
         if clean is None or not clean.get("timeline") or not os.path.exists(clean["timeline"]):
@@ -268,7 +288,7 @@ def command(options):
         convs[target] = conversations.read(clean["timeline"], options.data_segments)
         enumerated[target] = variant_enum.enumerate_variants(convs[target], options.fault_names, bulk,
                                                              options.pairs, options.seed)
-    lines.total = len(options.target) * len(cleans) + sum(len(v) - 1 for v in enumerated.values())
+    lines.total = len(options.target) * options.clean_runs + sum(len(v) - 1 for v in enumerated.values())
     run_all(options, [(t, enumerated[t][1:]) for t in options.target if len(enumerated[t]) > 1],  # 2. variants
             lines, "variants", deadline)
     for target in options.target:
@@ -306,6 +326,12 @@ def command(options):
     return exit_codes.FAILED if s["new_violations"] or s["new_difference_groups"] else exit_codes.OK
 
 
+def clean_runs(records):
+    """A target's clean runs that ran, the first one first."""
+    return [r for v, r in sorted(records.items(), key=lambda item: item[0] != variant_enum.CLEAN)
+            if variant_enum.is_clean(v) and r.get("outcome") != "skipped"]
+
+
 def judge(options, convs, enumerated, raw, wall):
     by_id = {}
     for target in options.target:
@@ -336,7 +362,8 @@ def judge(options, convs, enumerated, raw, wall):
             # --reproduce all: the runs whose fault acted during the test body; what happens as the
             # sockets it leaves open all close at once is a race the case leaves open.
             if found or (options.reproduce == "all" and variant_id != "clean" and record.get("outcome") != "skipped"
-                         and record.get("acted_in_body") and reproducer.tells_fault_apart(record, clean)):
+                         and record.get("acted_in_body")
+                         and reproducer.tells_fault_apart(record, clean_runs(raw[target]))):
                 wanted.setdefault((target, variant_id), "; ".join(f"{v.rule}: {v.what}" for v in found)
                                   or "--reproduce all")
             seen_clean = {(v["rule"], replay.masked(v["what"])) for v in results[target].get("clean", {}).get(
@@ -426,16 +453,13 @@ def known_by_class(violations, groups):
     return counts
 
 
-def same_again(record, again, clean):
+def same_again(record, again, cleans):
     """'' when the run's second time did what a reproducer would assert of its first, else
     what differed (a run that depends on a race makes no reproducer)."""
     if again is None or again.get("outcome") == "skipped":
         return "it did not run a second time (the --budget was spent)"
-    first, second = reproducer.expected(record, clean), reproducer.expected(again, clean)
-    first["failure"], second["failure"] = replay.masked(first["failure"]), replay.masked(second["failure"])
-    differ = [k for k in sorted(set(first) | set(second)) if first.get(k) != second.get(k)]
-    return "" if not differ else "its second run differed in " + ", ".join(
-        f"{k} ({first.get(k, 'as clean')} / {second.get(k, 'as clean')})" for k in differ)
+    differ = replay.problems(reproducer.expected(record, cleans), again, again)
+    return "" if not differ else "its second run differed: " + "; ".join(differ)
 
 
 def write_reproducers(options, report, wanted, raw, again, enumerated):
@@ -444,13 +468,13 @@ def write_reproducers(options, report, wanted, raw, again, enumerated):
     by_id = {v.id: v.as_json() for t in options.target for v in enumerated[t]}
     written = {}
     for (target, variant_id), why in wanted.items():
-        record, clean = raw[target][variant_id], raw[target].get("clean")
-        unstable = same_again(record, again[target].get(variant_id), clean)
+        record, cleans = raw[target][variant_id], clean_runs(raw[target])
+        unstable = same_again(record, again[target].get(variant_id), cleans)
         entry = {"target": target, "variant": variant_id, "why": why, "path": None, "unstable": unstable,
-                 "tells_fault_apart": bool(reproducer.tells_fault_apart(record, clean))}
+                 "tells_fault_apart": bool(reproducer.tells_fault_apart(record, cleans))}
         if not unstable:
             entry["path"] = reproducer.write(options.reproducers, options.case or "", options.test, target,
-                                             options.family, by_id[variant_id], record, clean, why, options.settle,
+                                             options.family, by_id[variant_id], record, cleans, why, options.settle,
                                              case_runs.cases_dir(), options.transfer_bytes or None,
                                              options.transfer_timeout or None)
             written[(target, variant_id)] = entry["path"]
@@ -489,9 +513,10 @@ def add_parser(commands):
     p.add_argument("--budget", type=float, default=None, metavar="SECONDS", help="seconds after which no variant starts (reported not run)")
     p.add_argument("--settle", type=float, default=5.0, metavar="SECONDS",
                    help="seconds every end gets after the test body to reach rest (default 5)")
-    p.add_argument("--clean-runs", type=int, default=DEFAULT_CLEAN_RUNS, metavar="N",
-                   help=f"run the conversation clean N times (default {DEFAULT_CLEAN_RUNS}): what differs between them "
-                        "on a target is its noise, left out of the comparison")
+    p.add_argument("--clean-runs", type=int, default=None, metavar="N",
+                   help=f"run the conversation clean N times (default {DEFAULT_CLEAN_RUNS}, or {RANDOM_CASE_CLEAN_RUNS} "
+                        "for a case that draws random faults of its own): what differs between them on a target is "
+                        "its noise, left out of the comparison and of the reproducers' expectations")
     p.add_argument("--data-segments", type=int, default=3, metavar="N",
                    help="of each sender's segments of one role (a bulk transfer's DATA and PURE_ACK), explore only the "
                         "first and last N (default 3; 0: all)")

@@ -21,6 +21,10 @@ REST = ("CLOSED", "TIME_WAIT", "LISTEN")          # an end that needs nothing mo
 OPEN = ("ESTABLISHED", "CLOSE_WAIT")               # still open: the application never closed it
 # States in which an end has something unacknowledged and its retransmission timer runs.
 RETRANSMITTING = ("SYN_SENT", "SYN_RECV", "FIN_WAIT1", "CLOSING", "LAST_ACK")
+# States the application holds an end in: where one run's end was in one of these as the
+# test returned and another run's was elsewhere, the runs did different things (a reset, a
+# close); between two closing states they may only have looked at different moments.
+HELD = OPEN + ("LISTEN",)
 BUDGET_SPENT = "not run: the --budget was spent"  # a variant tcpfault explore did not start
 POLL_S = 0.02  # the trace has no wait for "every end at rest": the settle looks this often
 # A check decided within this of the segment or state change that would have turned its
@@ -108,6 +112,17 @@ def ends(net):
             for (h, l, r), s in sorted(last.items())]
 
 
+def passed_through(net):
+    """{end: the states its sockets entered, sorted}: every state change so far, whatever
+    the test's timing (a run whose test returned sooner meets the same ones later)."""
+    net.catch_up_states()
+    out = {}
+    for t in net.trace.transitions():
+        end = _end_label(t.host.name.lower(), str(t.remote))
+        out.setdefault(end, set()).add(t.new.name)
+    return {end: sorted(states) for end, states in sorted(out.items())}
+
+
 def settle(net, seconds):
     """Waits up to `seconds` while any end is in a state its retransmission timer drives
     (what the oracle's rest rule judges) or the middlebox still holds a segment (a delay
@@ -176,13 +191,16 @@ def observe(net, settle_s, body_kinds, body_ends):
     settling, how long that took, what each host sent meanwhile, the calls, and the kinds of
     segment sent up to the body's end (`body_kinds`, segment_kinds() taken then: what the
     sockets the body leaves open send as they close at once is a race the case leaves open,
-    which end's FIN goes first), and every end's state as the body returned (`body_ends`)."""
+    which end's FIN goes first), every end's state as the body returned (`body_ends`), and,
+    as the settle ended, the kinds sent in all (`settled_kinds`) and the states each end
+    passed through (`passed`)."""
     before = {h: len(net.trace.segments(tcpfault.Match(sent_by=h))) for h in ("client", "server")}
     final, waited = settle(net, settle_s)
     return {"ends": final, "settled_s": round(waited, 3), "settle_limit_s": settle_s,
             "settle_end_ns": time.monotonic_ns(),  # on the timeline's clock (its monotonic_origin_ns)
             "sent_while_settling": sent_during(net, ("client", "server"), before),
-            "calls": calls(net), "kinds": body_kinds, "body_ends": body_ends}
+            "calls": calls(net), "kinds": body_kinds, "body_ends": body_ends,
+            "settled_kinds": segment_kinds(net), "passed": passed_through(net)}
 
 
 # ---- a reproducer's check ----
@@ -229,40 +247,84 @@ def errnos(observed):
     return sorted({f"{c['host']} {c['call'].split('(', 1)[0]}: {c['errno']}" for c in observed["calls"] if c["errno"]})
 
 
+def sent_kinds(observed):
+    """The kinds of segment a run sent by the end of its settle (by its test's end, for a
+    record without them): a retransmission that a quicker test returned before still counts."""
+    kinds = observed.get("settled_kinds", observed.get("kinds", {}))
+    return {k for k, n in kinds.items() if n}
+
+
+def by_end(states):
+    out = {}
+    for item in states:
+        end, state = item.rsplit(" ", 1)
+        out.setdefault(end, []).append(state)
+    return {end: sorted(s) for end, s in out.items()}
+
+
+def same_course(states, passed, other_states, other_passed):
+    """Whether two runs' ends, as their tests returned (end_states lists), differ only in when
+    the test looked: for every end whose state differs, neither state is one the application
+    holds (HELD) and each run's end also passed through the other's state (`passed`, as
+    passed_through() gives). A test that returns sooner than the recorded one meets a closing
+    end before its retransmission timer fired, one that returns later meets it after: the
+    same course. Without `passed` (None) the states must be the same."""
+    mine, theirs = by_end(states), by_end(other_states)
+    for end in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(end, []), theirs.get(end, [])
+        if a == b:
+            continue
+        if passed is None or other_passed is None or len(a) != len(b) or any(s in HELD for s in a + b):
+            return False
+        if not (set(a) <= set(other_passed.get(end, ())) and set(b) <= set(passed.get(end, ()))):
+            return False
+    return True
+
+
+def problems(expected, result, observed):
+    """Every way a run (its test's result, and what observe() saw) differs from `expected`
+    (a reproducer's record of what the target did under its fault): the case's outcome and
+    failure (numbers masked); where the fault changed them, every end's state as the test
+    returned (on the same course: same_course) and the calls' errors; and the kinds of
+    segment the fault made appear or vanish, counted to the settle's end."""
+    out = []
+    if result["outcome"] != expected["outcome"]:
+        out.append(f"the case's test {result['outcome']} ({result['failure'] or 'no failure'}), "
+                   f"expected {expected['outcome']} ({expected['failure'] or 'no failure'})")
+    elif expected["failure"] and masked(result["failure"]) != masked(expected["failure"]):
+        out.append(f"the case's test failed otherwise: {result['failure']!r}, expected {expected['failure']!r}")
+    if "body_ends" in expected and not same_course(expected["body_ends"], expected.get("passed"),
+                                                   end_states(observed, "body_ends"), observed.get("passed")):
+        out.append(f"states as the test returned {end_states(observed, 'body_ends')}, "
+                   f"expected {expected['body_ends']} (or later or earlier on the same course)")
+    if "errnos" in expected and errnos(observed) != expected["errnos"]:
+        out.append(f"errors {errnos(observed)}, expected {expected['errnos']}")
+    kinds = sent_kinds(observed)
+    missing = [k for k in expected["must_see"] if k not in kinds]
+    extra = [k for k in expected["must_not_see"] if k in kinds]
+    if missing:
+        out.append(f"no {', '.join(missing)} sent (the fault's effect)")
+    if extra:
+        out.append(f"{', '.join(extra)} sent (the fault's effect is that none is)")
+    return out
+
+
 def check(expected, result, observed, acted=None, close_calls=None):
-    """Raises AssertionError listing every way this run differs from `expected` (a
-    reproducer's record of what the target did under its fault; "body_ends" and "errnos"
-    only where the fault changed them). `acted` is False when the
-    fault's rule matched nothing (checked unless None: with the fault removed).
-    `close_calls` (net.close_calls(CLOSE_CALL_S)): when the case's verdict differs and a
-    close call decided it (_lost_race), the test is skipped, saying so: the verdict is a
-    race between the test's checks and the wire, and what the test saw as it returned
-    went with it."""
-    problems = []
+    """Raises AssertionError listing every way this run differs from `expected` (problems()).
+    `acted` is False when the fault's rule matched nothing (checked unless None: with the
+    fault removed). `close_calls` (net.close_calls(CLOSE_CALL_S)): when the case's verdict
+    differs and a close call decided it (_lost_race), the test is skipped, saying so: the
+    verdict is a race between the test's checks and the wire, and what the test saw as it
+    returned went with it."""
+    found = []
     if acted is False:
-        problems.append("the fault's rule never acted: the conversation did not reach its segment")
+        found.append("the fault's rule never acted: the conversation did not reach its segment")
     verdict_differs = result["outcome"] != expected["outcome"] or (
         expected["failure"] and masked(result["failure"]) != masked(expected["failure"]))
     # Without its fault (acted None) a reproducer must fail: no race excuses it.
     race = _lost_race(expected, result, close_calls) if verdict_differs and acted else None
     if race:
         pytest.skip(race)
-    if result["outcome"] != expected["outcome"]:
-        problems.append(f"the case's test {result['outcome']} ({result['failure'] or 'no failure'}), "
-                        f"expected {expected['outcome']} ({expected['failure'] or 'no failure'})")
-    elif expected["failure"] and masked(result["failure"]) != masked(expected["failure"]):
-        problems.append(f"the case's test failed otherwise: {result['failure']!r}, expected {expected['failure']!r}")
-    if "body_ends" in expected and end_states(observed, "body_ends") != expected["body_ends"]:
-        problems.append(f"states as the test returned {end_states(observed, 'body_ends')}, "
-                        f"expected {expected['body_ends']}")
-    if "errnos" in expected and errnos(observed) != expected["errnos"]:
-        problems.append(f"errors {errnos(observed)}, expected {expected['errnos']}")
-    kinds = observed["kinds"]
-    missing = [k for k in expected["must_see"] if not kinds.get(k)]
-    extra = [k for k in expected["must_not_see"] if kinds.get(k)]
-    if missing:
-        problems.append(f"no {', '.join(missing)} sent (the fault's effect)")
-    if extra:
-        problems.append(f"{', '.join(extra)} sent (the fault's effect is that none is)")
-    if problems:
-        raise AssertionError("the target no longer does what it did under this fault:\n  " + "\n  ".join(problems))
+    found += problems(expected, result, observed)
+    if found:
+        raise AssertionError("the target no longer does what it did under this fault:\n  " + "\n  ".join(found))
