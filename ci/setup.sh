@@ -6,6 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   build-essential cmake pkg-config               # the build
+  ccache                                         # CI's rebuilds of unchanged sources (CMakeLists.txt)
   dpkg-dev file                                  # the Debian package (cpack: dpkg-shlibdeps; packaging/)
   mmdebstrap                                     # ctest package_fresh_debian: the package on a fresh Debian 12 tree
   libnetfilter-queue-dev libmnl-dev              # NFQUEUE
