@@ -414,10 +414,11 @@ def test_a_finding_makes_a_reproducer_only_when_its_second_run_meets_its_expecta
                    kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1})
     again = record(outcome="failed", failure="expectation failed: 1 x FIN within 3000 ms (seen 3)",
                    kinds={"server FIN": 1}, settled_kinds={"server FIN": 1, "server FIN RETRANSMISSION": 2})
-    assert command.same_again(first, again, [clean]) == ""
+    assert command.same_again(first, [again], [clean]) == ""
     passed = record(kinds={"server FIN": 1}, settled_kinds={"server FIN": 1})
-    assert command.same_again(first, passed, [clean]).startswith("its second run differed: the case's test passed")
-    assert "did not run a second time" in command.same_again(first, None, [clean])
+    assert command.same_again(first, [passed], [clean]).startswith("its run #2 differed: the case's test passed")
+    assert command.same_again(first, [again, passed], [clean]).startswith("its run #3 differed")
+    assert "did not run again" in command.same_again(first, [again, None], [clean])
 
 
 def test_the_markdown_report_puts_violations_first_and_tables_segment_by_fault():
@@ -532,14 +533,14 @@ def test_a_difference_that_does_not_repeat_is_a_race_not_a_new_finding():
     results = {t: {variant: {"normalised": differential.normalise(raw[t][variant], connected)}} for t in raw}
     report = {"differences": [group], "violations": [], "summary": {}, "results": results}
     again = {"kernel": {variant: connected}, "lwip": {variant: reset}}
-    command.mark_races(report, raw, again, ["kernel", "lwip"])
+    command.mark_races(report, raw, [again], ["kernel", "lwip"])
     command.count_new(report)
     assert group["raced"] and group["raced_fields"] == ["errnos"]
     assert report["summary"] == {"new_violations": 0, "raced_difference_groups": 1, "new_difference_groups": 0,
                                  "known_by_class": {}}
     assert "## Differences that did not repeat (races)" in report_markdown(report)
     # The same on its second run: a difference of the targets, new.
-    command.mark_races(report, raw, {"kernel": {variant: reset}, "lwip": {variant: connected}}, ["kernel", "lwip"])
+    command.mark_races(report, raw, [{"kernel": {variant: reset}, "lwip": {variant: connected}}], ["kernel", "lwip"])
     command.count_new(report)
     assert not group["raced"] and report["summary"]["new_difference_groups"] == 1
 
@@ -593,12 +594,21 @@ def test_a_verdict_a_close_call_decided_is_a_race_in_the_differential_view():
     raw = {"kernel": {variant: reset, "clean": clean}, "lwip": {variant: fin_acked, "clean": clean}}
     results = {t: {variant: {"normalised": differential.normalise(raw[t][variant], clean)}} for t in raw}
     report = {"differences": [group], "violations": [], "summary": {}, "results": results}
-    command.mark_races(report, raw, {"kernel": {variant: reset}, "lwip": {variant: fin_acked}}, ["kernel", "lwip"])
+    command.mark_races(report, raw, [{"kernel": {variant: reset}, "lwip": {variant: fin_acked}}], ["kernel", "lwip"])
     assert group["raced"] and group["raced_fields"] == ["verdict"]
     # Decided by 5 ms, outside the window net.close_calls was asked for: no close call, no race.
     reset["close_calls"] = []
-    command.mark_races(report, raw, {"kernel": {variant: reset}, "lwip": {variant: fin_acked}}, ["kernel", "lwip"])
+    command.mark_races(report, raw, [{"kernel": {variant: reset}, "lwip": {variant: fin_acked}}], ["kernel", "lwip"])
     assert not group["raced"]
+    # A field that differs in any round of runs again raced (DT5 runs each finding again twice).
+    group["representative_fields"], group["fields"] = {"segments": {"kernel": [], "lwip": ["server RST"]}}, ["segments"]
+    results["lwip"][variant]["normalised"] = differential.normalise({**fin_acked, "kinds": {"server RST": 1}}, clean)
+    same = {"kernel": {variant: reset}, "lwip": {variant: {**fin_acked, "kinds": {"server RST": 1}}}}
+    command.mark_races(report, raw, [same, same], ["kernel", "lwip"])
+    assert not group["raced"]
+    command.mark_races(report, raw, [same, {"kernel": {variant: reset}, "lwip": {variant: fin_acked}}],
+                       ["kernel", "lwip"])
+    assert group["raced"] and group["raced_fields"] == ["segments"]
 
 
 def report_markdown(differences_report):

@@ -37,6 +37,10 @@ DEFAULT_CLEAN_RUNS = 3  # what differs between a target's clean runs is not a fa
 # A case that draws random faults of its own (DT5) varies from run to run in ways three runs
 # rarely all show (whether an old duplicate still on its way resets TIME_WAIT): it gets more.
 RANDOM_CASE_CLEAN_RUNS = 8
+# How often each finding runs again before its reproducer is written: once, and twice for
+# a case with random rules of its own, each time on other draws (a finding that needed
+# where one sequence of draws fell repeats on a second by chance often enough to matter).
+AGAIN_ROUNDS, RANDOM_CASE_AGAIN_ROUNDS = 1, 2
 DEFAULT_TRANSFER_BYTES = 1_000_000  # a bulk case's faults are on its first and last segments; the rest is time
 DEFAULT_TRANSFER_TIMEOUT = 120  # s: a transfer's long tail (limits) is not the variant's fault
 USAGE = ("tcpfault explore (--case ID | --test FILE.py::TEST) [--target T ...] [--faults LIST] [--pairs N --seed S]\n"
@@ -126,15 +130,21 @@ def resolve_test(options):
 
 # ---- running ----
 
-def records_path(options, target, again=False):
-    name = target.replace("/", "_").replace(":", "_") + (".again" if again else "")
+def again_label(again):
+    """How the runs of round `again` (0: the first runs) are named: "", "again", "again #2"."""
+    return "" if not again else "again" if again == 1 else f"again #{again}"
+
+
+def records_path(options, target, again=0):
+    name = target.replace("/", "_").replace(":", "_") + ("." + again_label(again).replace(" #", "") if again else "")
     return os.path.join(options.out, "runs", f"{name}.jsonl")
 
 
-def start_run(options, target, variants, deadline, name, records, again=False):
+def start_run(options, target, variants, deadline, name, records, again=0):
     """Starts one pytest process running the test under `variants` on `target` (it appends
-    a record per run to `records`); returns (process, its log's path). A run again draws
-    the case's random rules another way (variant_enum.again_variation)."""
+    a record per run to `records`); returns (process, its log's path). A run again (round
+    `again`) draws the case's random rules another way (variant_enum.again_variation),
+    each round its own."""
     folder = os.path.join(options.out, "runs", target.replace("/", "_").replace(":", "_"))
     os.makedirs(folder, exist_ok=True)
     explore_file = os.path.join(folder, f"{name}.json")
@@ -143,7 +153,8 @@ def start_run(options, target, variants, deadline, name, records, again=False):
                    "records": os.path.abspath(records), "settle": options.settle,
                    "deadline": deadline, "transfer_bytes": options.transfer_bytes or None,
                    "transfer_timeout": options.transfer_timeout or None,
-                   "random_variation": variant_enum.again_variation(options.clean_runs) if again else 0}, out)
+                   "random_variation": variant_enum.again_variation(options.clean_runs) + again - 1
+                   if again else 0}, out)
     pytest_args = [options.test, "-p", "no:cacheprovider", "-q", "--tb=line",
                    "--tcpfault-family", str(options.family), "--tcpfault-target", vm_target.pytest_target(target),
                    "--tcpfault-explore", os.path.abspath(explore_file),
@@ -161,7 +172,7 @@ def start_run(options, target, variants, deadline, name, records, again=False):
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL), log
 
 
-def run_all(options, batches, lines, name, deadline=None, again=False):
+def run_all(options, batches, lines, name, deadline=None, again=0):
     """Runs every (target, variants) batch at once, one pytest process each (the targets'
     runs mostly wait on timers: they overlap), printing a line per record as it is written.
     Stops them all on Ctrl-C."""
@@ -175,7 +186,7 @@ def run_all(options, batches, lines, name, deadline=None, again=False):
                     process.wait(timeout=PROGRESS_S)
                 except subprocess.TimeoutExpired:
                     pass
-                lines.new_records(target + (" again" if again else ""), records[target])
+                lines.new_records(f"{target} {again_label(again)}".strip(), records[target])
                 if process.returncode is not None:
                     del running[target]
                     if process.returncode in (2, 3, 4):  # collection error, pytest's internal or usage error
@@ -269,13 +280,13 @@ def command(options):
     asked, options.clean_runs = options.clean_runs, options.clean_runs or DEFAULT_CLEAN_RUNS
     lines = Lines(len(options.target) * options.clean_runs)
     for target in options.target:
-        for again in (False, True):
+        for again in range(RANDOM_CASE_AGAIN_ROUNDS + 1):
             if os.path.exists(records_path(options, target, again)):
                 os.remove(records_path(options, target, again))
     cleans = [variant_enum.clean(n) for n in range(1, options.clean_runs + 1)]
     run_all(options, [(t, cleans) for t in options.target], lines, "clean")  # 1. clean, and its repeats
-    if asked is None and any(draws_its_own_faults(read_records(records_path(options, t)).get("clean"))
-                             for t in options.target):
+    random_case = any(draws_its_own_faults(read_records(records_path(options, t)).get("clean")) for t in options.target)
+    if asked is None and random_case:
         more = [variant_enum.clean(n) for n in range(options.clean_runs + 1, RANDOM_CASE_CLEAN_RUNS + 1)]
         options.clean_runs = RANDOM_CASE_CLEAN_RUNS
         lines.total += len(options.target) * len(more)
@@ -298,13 +309,17 @@ def command(options):
                                                         "failure": replay.BUDGET_SPENT, "acted": None})
     report = judge(options, convs, enumerated, results_raw, 0)
     wanted = report.pop("wanted")
-    # 3. what a reproducer would assert must happen again: each wanted run once more
+    # 3. what a reproducer would assert must happen again: each wanted run once more (twice
+    # for a case with random rules of its own)
     batches = [(t, [v for v in enumerated[t] if (t, v.id) in wanted]) for t in options.target]
     batches = [(t, vs) for t, vs in batches if vs]
-    lines.total += sum(len(vs) for _, vs in batches)
-    if batches:
-        run_all(options, batches, lines, "again", deadline, again=True)
-    again = {t: read_records(records_path(options, t, True)) for t in options.target}
+    rounds = RANDOM_CASE_AGAIN_ROUNDS if random_case else AGAIN_ROUNDS
+    lines.total += rounds * sum(len(vs) for _, vs in batches)
+    again = []
+    for n in range(1, rounds + 1):
+        if batches:
+            run_all(options, batches, lines, again_label(n).replace(" #", ""), deadline, again=n)
+        again.append({t: read_records(records_path(options, t, n)) for t in options.target})
     mark_races(report, results_raw, again, options.target)
     # Classed once the races are known: what raced needs no finding to explain it.
     known_findings.classify(options.findings, options.case or "", report["violations"], report["differences"],
@@ -412,19 +427,22 @@ def judge(options, convs, enumerated, raw, wall):
 
 def mark_races(report, raw, again, targets):
     """A difference group's fields whose value on some target was not the same when its
-    representative ran a second time, on another draw of the case's random faults if it
-    has any, and its verdict where a close call decided it ("raced_fields"): a race the
-    fault leaves open, or where the draws fell, not a difference of the targets. A group whose every field raced is a race ("raced": not new,
-    listed apart in the report)."""
+    representative ran again (`again`: a {target: records} per round), on other draws of
+    the case's random faults if it has any, and its verdict where a close call decided it
+    ("raced_fields"): a race the fault leaves open, or where the draws fell, not a
+    difference of the targets. A group whose every field raced is a race ("raced": not
+    new, listed apart in the report)."""
     for g in report["differences"]:
         variant, raced = g["representative"], set()
         for target in targets:
-            first, second = raw[target].get(variant), again.get(target, {}).get(variant)
-            if not first or not second or second.get("outcome") == "skipped":
-                continue
-            a = report["results"][target][variant]["normalised"]
-            b = differential.normalise(second, raw[target].get("clean"))
-            raced |= {f for f in g["representative_fields"] if a.get(f) != b.get(f)}
+            first = raw[target].get(variant)
+            for round_ in again:
+                second = round_.get(target, {}).get(variant)
+                if not first or not second or second.get("outcome") == "skipped":
+                    continue
+                a = report["results"][target][variant]["normalised"]
+                b = differential.normalise(second, raw[target].get("clean"))
+                raced |= {f for f in g["representative_fields"] if a.get(f) != b.get(f)}
         # A verdict a fraction of a millisecond decided (replay.deciding_close_call) is a race
         # between the case's checks and the wire, even when the second run went the same way.
         if "verdict" in g["representative_fields"] and any(
@@ -453,13 +471,18 @@ def known_by_class(violations, groups):
     return counts
 
 
-def same_again(record, again, cleans):
-    """'' when the run's second time did what a reproducer would assert of its first, else
-    what differed (a run that depends on a race makes no reproducer)."""
-    if again is None or again.get("outcome") == "skipped":
-        return "it did not run a second time (the --budget was spent)"
-    differ = replay.problems(reproducer.expected(record, cleans), again, again)
-    return "" if not differ else "its second run differed: " + "; ".join(differ)
+def same_again(record, agains, cleans):
+    """'' when every run again (`agains`, one record per round) did what a reproducer would
+    assert of the first run, else what differed (a run that depends on a race makes no
+    reproducer)."""
+    expected = reproducer.expected(record, cleans)
+    for n, again in enumerate(agains, start=2):
+        if again is None or again.get("outcome") == "skipped":
+            return "it did not run again (the --budget was spent)"
+        differ = replay.problems(expected, again, again)
+        if differ:
+            return f"its run #{n} differed: " + "; ".join(differ)
+    return ""
 
 
 def write_reproducers(options, report, wanted, raw, again, enumerated):
@@ -469,7 +492,7 @@ def write_reproducers(options, report, wanted, raw, again, enumerated):
     written = {}
     for (target, variant_id), why in wanted.items():
         record, cleans = raw[target][variant_id], clean_runs(raw[target])
-        unstable = same_again(record, again[target].get(variant_id), cleans)
+        unstable = same_again(record, [round_[target].get(variant_id) for round_ in again], cleans)
         entry = {"target": target, "variant": variant_id, "why": why, "path": None, "unstable": unstable,
                  "tells_fault_apart": bool(reproducer.tells_fault_apart(record, cleans))}
         if not unstable:

@@ -49,7 +49,8 @@ def random_variation(variant_id, again_variation=0):
 
 
 def again_variation(clean_runs):
-    """The variation the runs again draw: the first that no clean run drew."""
+    """The variation the first round of runs again draws: the first that no clean run
+    drew (a second round draws the next)."""
     return clean_runs
 
 
