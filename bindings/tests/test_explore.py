@@ -583,37 +583,52 @@ def test_a_reproducer_whose_verdict_went_the_other_way_of_a_close_call_skips_say
                  close_calls=[close_call(CLOSE_WAIT_CHECK, False, 0.05)])
 
 
-def sent(host, roles, t_ms, released_ms=None, fate="passed"):
+def sent(host, roles, t_ms, released_ms=None, fate="passed", to="server", flags="."):
     return types.SimpleNamespace(sent_by=types.SimpleNamespace(name=host.upper()), roles=roles, arrived_ms=t_ms,
-                                 released_ms=released_ms, fate=fate)
+                                 t_ms=t_ms, released_ms=released_ms, fate=fate,
+                                 to=types.SimpleNamespace(name=to.upper()), flags=flags)
 
 
-def test_two_timers_of_the_two_ends_firing_together_make_a_differing_reproducer_skip():
+def test_two_timers_firing_together_make_a_differing_reproducer_skip():
     # HS1 delay-long@server.SYN_ACK.1 on the kernel: the client's SYN timer and the server's
     # SYN-ACK timer, both 1 s, fire in the same tick; which segment goes first decides.
     segments = [sent("client", "SYN", 42.9), sent("server", "SYN_ACK", 43.1),
                 sent("client", "SYN|RETRANSMISSION", 1043.013), sent("server", "SYN_ACK|RETRANSMISSION", 1043.134),
                 sent("client", "DATA|RETRANSMISSION", 1043.2), sent("server", "PURE_ACK|RETRANSMISSION", 1043.3)]
     net = types.SimpleNamespace(trace=types.SimpleNamespace(segments=lambda: segments))
-    ties = replay.timer_ties(net)
+    ties = replay.wire_ties(net)
     assert ties == ["client SYN RETRANSMISSION and server SYN_ACK RETRANSMISSION 0.121 ms apart"]
     segments[3] = sent("server", "SYN_ACK|RETRANSMISSION", 1046.0)  # a tick later: no tie
-    assert replay.timer_ties(net) == []
+    assert replay.wire_ties(net) == []
     # A swap's 1 s hold of the SYN-ACK, let go as the client's SYN timer fires.
     segments[1] = sent("server", "SYN_ACK", 43.1, released_ms=1043.5, fate="held by rule #1, let go after 1000.4 ms "
                                                                             "(time is up)")
-    assert replay.timer_ties(net) == ["client SYN RETRANSMISSION and server SYN_ACK let go 0.487 ms apart"]
+    assert replay.wire_ties(net) == ["client SYN RETRANSMISSION and server SYN_ACK let go 0.487 ms apart"]
     segments[1] = sent("server", "SYN_ACK", 43.1)
+    # Two ends' first sends answer each other (the SYN-ACK 0.2 ms after the SYN): no race.
+    assert all("client SYN and" not in tie for tie in replay.wire_ties(net))
     expected = {"outcome": "failed", "failure": "expectation failed: the server in SYN_RECV", "must_see": [],
                 "must_not_see": []}
     other = {"outcome": "failed", "failure": "expectation failed: 1 x SYN from client within 3000 ms"}
     observed = {"kinds": {}, "calls": []}
-    with pytest.raises(pytest.skip.Exception, match="two timers of the two ends fired together .*0.121 ms apart"):
+    with pytest.raises(pytest.skip.Exception, match="whose order the machine decides came together .*0.121 ms apart"):
         replay.check(expected, other, observed, acted=True, ties=ties)
     for acted, run_ties in ((None, ties), (True, [])):  # without its fault, or without a tie, it fails
         with pytest.raises(AssertionError, match="the case's test failed otherwise"):
             replay.check(expected, other, observed, acted=acted, ties=run_ties)
     replay.check(expected, dict(expected), observed, acted=True, ties=ties)  # the same run passes
+
+
+def test_a_crafted_segment_and_its_receivers_fin_together_are_a_tie():
+    # CL5 rst@client.FIN.1: the RST crafted behind the client's FIN and the server's own FIN
+    # as the test closes it; which the server met first decides its close.
+    segments = [sent("server", "SYN_ACK", 38.75, to="client"), sent("client", "FIN", 39.005),
+                sent("middlebox", "RST", 39.057, fate="injected: crafted by rule #1", flags="R"),
+                sent("server", "FIN|ACK_OF_FIN", 39.079, to="client")]
+    net = types.SimpleNamespace(trace=types.SimpleNamespace(segments=lambda: segments))
+    assert replay.wire_ties(net) == ["the crafted R toward the server and server FIN 0.022 ms apart"]
+    segments[3] = sent("server", "FIN|ACK_OF_FIN", 45.0, to="client")  # its FIN well after: the RST came first
+    assert replay.wire_ties(net) == []
 
 
 def test_a_verdict_a_close_call_decided_is_a_race_in_the_differential_view():

@@ -239,31 +239,58 @@ def _lost_race(expected, result, close_calls):
             "run whose verdict went the recorded way: run it again")
 
 
-# Segments a stack sends when a timer fires, whose order the other end's timer can race.
-TIMER_DRIVEN = ("SYN", "SYN_ACK", "FIN")
+# Segments whose order against another party's decides how a close or a handshake goes.
+DECIDING = ("SYN", "SYN_ACK", "FIN")
 
 
-def timer_ties(net, within=CLOSE_CALL_S):
-    """Each pair of timer-driven events of two parties within `within` seconds of each
-    other: a retransmission of a SYN, SYN-ACK or FIN by either end (when the middlebox
-    received it), or a segment the middlebox held let go because its time was up (a
-    swap's 1 s, a delay). Two timers that fired together, whichever went first: HS1's client
-    SYN and server SYN-ACK timers, both 1 s and started 0.15 ms apart, end in the same clock
-    tick; so do a swap's 1 s hold of the SYN-ACK and the client's 1 s SYN timer. ["client SYN
-    RETRANSMISSION and server SYN_ACK RETRANSMISSION 0.121 ms apart", ...]"""
-    sent = []
+def _tie_events(net):
+    """(ms, party, what, kind of event, the end a crafted segment went to) of every event
+    wire_ties() pairs."""
+    events = []
     for segment in net.trace.segments():
         host = segment.sent_by.name.lower()
         roles = str(segment.roles).split("|")
-        if host in ("client", "server") and "RETRANSMISSION" in roles and any(r in TIMER_DRIVEN for r in roles):
-            sent.append((segment.arrived_ms, host, _kind(segment)))
-        if getattr(segment, "released_ms", None) is not None and "time is up" in str(segment.fate):
-            sent.append((segment.released_ms, "middlebox", f"{_kind(segment)} let go"))
-    sent.sort()
-    out = []
-    for (t, host, kind), (t2, host2, kind2) in zip(sent, sent[1:]):
-        if host != host2 and t2 - t <= within * 1000:
-            out.append(f"{kind} and {kind2} {t2 - t:.3f} ms apart")
+        fate = str(segment.fate)
+        if host in ("client", "server") and any(r in DECIDING for r in roles):
+            retransmission = "RETRANSMISSION" in roles
+            events.append((segment.arrived_ms, host, _kind(segment), "timer" if retransmission else "sent", None))
+        if getattr(segment, "released_ms", None) is not None and "time is up" in fate:
+            events.append((segment.released_ms, "middlebox", f"{_kind(segment)} let go", "timer", None))
+        if host == "middlebox" and "crafted" in fate:
+            to = segment.to.name.lower()
+            events.append((segment.t_ms, "middlebox", f"the crafted {segment.flags} toward the {to}", "crafted", to))
+    return sorted(events)
+
+
+def _ties(a, b):
+    """Whether two events of different parties race: two timers (a retransmission, a held
+    segment let go at its limit) but two ends' first sends, which answer each other; or a
+    crafted segment and what its receiver sent after it was crafted, perhaps before it met
+    it (what the receiver sent before is what the crafted segment met)."""
+    if a[1] == b[1]:
+        return False
+    for x, y in ((a, b), (b, a)):
+        if x[3] == "crafted":
+            return y[1] == x[4] and y[0] >= x[0]
+    return "timer" in (a[3], b[3]) and (a[1] == "middlebox" or b[1] == "middlebox" or a[3] == b[3] == "timer")
+
+
+def wire_ties(net, within=CLOSE_CALL_S):
+    """Each pair of events of two parties within `within` seconds of each other whose order
+    the machine decides: two timers that fired together (the two ends' SYN, SYN-ACK or FIN
+    retransmissions: HS1's client SYN and server SYN-ACK timers, both 1 s and started 0.15 ms
+    apart, end in the same clock tick; a held segment let go because its time was up, a
+    swap's 1 s against the client's 1 s SYN timer), or a crafted segment and a SYN, SYN-ACK
+    or FIN its receiver sent (CL5's RST behind the client's FIN and the server's own FIN as
+    the test closes it). Times are when the middlebox received or let go each. ["client SYN
+    RETRANSMISSION and server SYN_ACK RETRANSMISSION 0.121 ms apart", ...]"""
+    events, out = _tie_events(net), []
+    for i, a in enumerate(events):
+        for b in events[i + 1:]:
+            if b[0] - a[0] > within * 1000:
+                break
+            if _ties(a, b):
+                out.append(f"{a[2]} and {b[2]} {b[0] - a[0]:.3f} ms apart")
     return out
 
 
@@ -343,9 +370,9 @@ def check(expected, result, observed, acted=None, close_calls=None, ties=None):
     fault removed). `close_calls` (net.close_calls(CLOSE_CALL_S)): when the case's verdict
     differs and a close call decided it (_lost_race), the test is skipped, saying so: the
     verdict is a race between the test's checks and the wire, and what the test saw as it
-    returned went with it. `ties` (timer_ties()): when this run differs and two timers of
-    the two ends fired together, the test is skipped the same way: which of their segments
-    went first is the machine's doing."""
+    returned went with it. `ties` (wire_ties()): when this run differs and two events of
+    two parties whose order the machine decides came together (two timers, a crafted
+    segment and its receiver's FIN), the test is skipped the same way."""
     found = []
     if acted is False:
         found.append("the fault's rule never acted: the conversation did not reach its segment")
@@ -357,9 +384,9 @@ def check(expected, result, observed, acted=None, close_calls=None, ties=None):
         pytest.skip(race)
     differs = problems(expected, result, observed)
     if differs and acted and ties:
-        pytest.skip(f"two timers of the two ends fired together ({'; '.join(ties)}), and this run went "
-                    f"otherwise than the recorded one ({'; '.join(differs)}): which segment goes first is a "
-                    "race the fault leaves to the machine; run it again")
+        pytest.skip(f"two events whose order the machine decides came together ({'; '.join(ties)}), and this "
+                    f"run went otherwise than the recorded one ({'; '.join(differs)}): which went first is a "
+                    "race the fault leaves open; run it again")
     found += differs
     if found:
         raise AssertionError("the target no longer does what it did under this fault:\n  " + "\n  ".join(found))

@@ -58,7 +58,7 @@ def test_{name}(request, net):
     observed = replay.observe(net, SETTLE_S, result.get("kinds", {{}}), result.get("body_ends", []))
     state = request.node.tcpfault_explore
     replay.check(EXPECTED, result, observed, acted=plugin.acted(state),
-                 close_calls=net.close_calls(replay.CLOSE_CALL_S), ties=replay.timer_ties(net))
+                 close_calls=net.close_calls(replay.CLOSE_CALL_S), ties=replay.wire_ties(net))
 '''
 
 
