@@ -7,7 +7,8 @@ import types
 
 import pytest
 
-from tcpfault.explore import conversation, differential, faults, oracle, plugin, replay, report, reproducer, variants
+from tcpfault.explore import (conversation, differential, expectations, faults, oracle, plugin, races, replay, report,
+                              reproducer, variants)
 
 
 def segment(n, sender, roles, flags=".", payload=0, t=None, to=None, delivered=None, seq=None, connection=None):
@@ -333,15 +334,15 @@ def test_a_reproducer_expects_what_appeared_and_vanished_because_of_the_fault():
     clean = record(variant="clean", kinds={"server FIN": 1, "client FINAL_ACK": 1}, ends=[end("client", "TIME_WAIT")])
     run = record(outcome="failed", failure="expectation failed: 2 x FIN from server within 3000 ms",
                  kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1}, ends=[end("client", "TIME_WAIT")])
-    expected = reproducer.expected(run, clean)
+    expected = expectations.expected(run, clean)
     assert expected["must_see"] == ["server FIN RETRANSMISSION"] and expected["must_not_see"] == ["client FINAL_ACK"]
     assert "body_ends" not in expected  # as in the clean run: not the fault's doing
     reset = record(body_ends=[end("client", "CLOSED")], calls=[call("client", "recv", -1, "ECONNRESET")])
-    assert reproducer.expected(reset, {**clean, "body_ends": [end("client", "ESTABLISHED")]})["body_ends"] == [
+    assert expectations.expected(reset, {**clean, "body_ends": [end("client", "ESTABLISHED")]})["body_ends"] == [
         "client CLOSED"]
-    assert reproducer.expected(reset, clean)["errnos"] == ["client recv: ECONNRESET"]
-    assert reproducer.tells_fault_apart(run, clean)
-    assert not reproducer.tells_fault_apart(clean, clean)
+    assert expectations.expected(reset, clean)["errnos"] == ["client recv: ECONNRESET"]
+    assert expectations.tells_fault_apart(run, clean)
+    assert not expectations.tells_fault_apart(clean, clean)
     assert reproducer.file_name("lwip", "drop-k@server.FIN.1") == "test_explore_lwip_drop_k_server_fin_1.py"
 
 
@@ -354,16 +355,16 @@ def test_a_reproducer_counts_kinds_to_the_settles_end_and_leaves_out_what_any_cl
                          settled_kinds={"server FIN": 1, "client FINAL_ACK": 1})
     recorded = record(outcome="passed", kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1},
                       settled_kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1, "client FINAL_ACK": 1})
-    expected = reproducer.expected(recorded, [clean, quiet_clean])
+    expected = expectations.expected(recorded, [clean, quiet_clean])
     # The final ACK came after the test returned: it did not vanish. One clean run's RSTs
     # (the case's random faults) are not the fault's to take away.
     assert expected["must_see"] == ["server FIN RETRANSMISSION"] and expected["must_not_see"] == []
     sooner = record(kinds={"server FIN": 1}, settled_kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1})
-    assert replay.problems(expected, sooner, sooner) == []
+    assert expectations.problems(expected, sooner, sooner) == []
     never = record(kinds={"server FIN": 1}, settled_kinds={"server FIN": 1, "client FINAL_ACK": 1})
-    assert replay.problems(expected, never, never) == ["no server FIN RETRANSMISSION sent (the fault's effect)"]
+    assert expectations.problems(expected, never, never) == ["no server FIN RETRANSMISSION sent (the fault's effect)"]
     # A kind every clean run sent during its test and the faulted run never sent must not appear.
-    gone = reproducer.expected(record(kinds={"server FIN": 1}, settled_kinds={"server FIN": 1}), [clean, quiet_clean])
+    gone = expectations.expected(record(kinds={"server FIN": 1}, settled_kinds={"server FIN": 1}), [clean, quiet_clean])
     assert gone["must_not_see"] == ["client FINAL_ACK"]
 
 
@@ -372,26 +373,26 @@ def test_states_as_the_test_returned_are_compared_along_their_course():
                "server": ["CLOSED", "CLOSE_WAIT", "ESTABLISHED", "LAST_ACK"]}
     recorded = ["client TIME_WAIT", "server CLOSED"]
     # A test that returned before the server's FIN went again: the same course, seen sooner.
-    assert replay.same_course(recorded, closing, ["client FIN_WAIT2", "server LAST_ACK"], closing)
+    assert expectations.same_course(recorded, closing, ["client FIN_WAIT2", "server LAST_ACK"], closing)
     # An end the fault reset while the test held it open, or one that never reached the
     # recorded state, is another course.
     reset = {"client": ["CLOSED", "ESTABLISHED", "SYN_SENT"], "server": closing["server"]}
-    assert not replay.same_course(["client CLOSED", "server CLOSED"], reset, ["client ESTABLISHED", "server CLOSED"],
+    assert not expectations.same_course(["client CLOSED", "server CLOSED"], reset, ["client ESTABLISHED", "server CLOSED"],
                                   closing)
-    assert not replay.same_course(recorded, closing, ["client FIN_WAIT2", "server LAST_ACK"],
+    assert not expectations.same_course(recorded, closing, ["client FIN_WAIT2", "server LAST_ACK"],
                                   {**closing, "server": ["CLOSE_WAIT", "ESTABLISHED", "LAST_ACK"]})
-    assert not replay.same_course(recorded, None, ["client FIN_WAIT2", "server LAST_ACK"], closing)
+    assert not expectations.same_course(recorded, None, ["client FIN_WAIT2", "server LAST_ACK"], closing)
     # A clean run on the same course makes the ends no fault's doing; one on another makes them expected.
     faulted = record(body_ends=[end("client", "TIME_WAIT"), end("server", "CLOSED")], passed=closing)
     slow_clean = record(variant="clean", body_ends=[end("client", "FIN_WAIT2"), end("server", "LAST_ACK")],
                         passed=closing)
-    assert "body_ends" not in reproducer.expected(faulted, [slow_clean])
+    assert "body_ends" not in expectations.expected(faulted, [slow_clean])
     open_clean = record(variant="clean", body_ends=[end("client", "ESTABLISHED"), end("server", "ESTABLISHED")],
                         passed={"client": ["ESTABLISHED"], "server": ["ESTABLISHED"]})
-    expected = reproducer.expected(faulted, [open_clean])
+    expected = expectations.expected(faulted, [open_clean])
     assert expected["body_ends"] == recorded and expected["passed"] == closing
     sooner = record(body_ends=[end("client", "FIN_WAIT2"), end("server", "LAST_ACK")], passed=closing)
-    assert replay.problems(expected, sooner, sooner) == []
+    assert expectations.problems(expected, sooner, sooner) == []
 
 
 def test_a_case_with_random_rules_of_its_own_is_seen_from_its_clean_timeline(tmp_path):
@@ -565,21 +566,21 @@ def test_a_reproducer_whose_verdict_went_the_other_way_of_a_close_call_skips_say
     passed_by_a_hair = [close_call(CLOSE_WAIT_CHECK.replace("50136", "41234"), True, 0.08)]
     with pytest.raises(pytest.skip.Exception, match=r"verdict was a race this run went the other way: .*in CLOSE_WAIT"
                                                      r".* passed before CLOSE_WAIT -> CLOSED 0\.080 ms apart"):
-        replay.check(expected, other_side, observed, acted=True, close_calls=passed_by_a_hair)
+        expectations.check(expected, other_side, observed, acted=True, close_calls=passed_by_a_hair)
     # Without its fault, or without a close call that decided it, a differing verdict fails.
     for acted, calls in ((None, passed_by_a_hair), (True, []), (True, None)):
         with pytest.raises(AssertionError, match="the case's test failed otherwise"):
-            replay.check(expected, other_side, observed, acted=acted, close_calls=calls)
+            expectations.check(expected, other_side, observed, acted=acted, close_calls=calls)
     # The recorded run passed; this one failed on an RST that came 0.2 ms before its look.
     passed = {"outcome": "passed", "failure": "", "must_see": [], "must_not_see": []}
     failed = {"outcome": "failed", "failure": "expectation failed: no RST"}
     with pytest.raises(pytest.skip.Exception, match="'no RST' failed on .* 0.200 ms apart"):
-        replay.check(passed, failed, observed, acted=True, close_calls=[close_call("no RST", False, 0.2, "RST")])
+        expectations.check(passed, failed, observed, acted=True, close_calls=[close_call("no RST", False, 0.2, "RST")])
     # A failure on another check than the close call's is the stack's doing.
     with pytest.raises(AssertionError, match="the case's test failed"):
-        replay.check(passed, failed, observed, acted=True, close_calls=[close_call("1 x FIN", False, 0.2)])
+        expectations.check(passed, failed, observed, acted=True, close_calls=[close_call("1 x FIN", False, 0.2)])
     # The same verdict: the close call changes nothing.
-    replay.check(expected, {"outcome": "failed", "failure": RESET_FAILURE}, observed, acted=True,
+    expectations.check(expected, {"outcome": "failed", "failure": RESET_FAILURE}, observed, acted=True,
                  close_calls=[close_call(CLOSE_WAIT_CHECK, False, 0.05)])
 
 
@@ -596,27 +597,27 @@ def test_two_timers_firing_together_make_a_differing_reproducer_skip():
                 sent("client", "SYN|RETRANSMISSION", 1043.013), sent("server", "SYN_ACK|RETRANSMISSION", 1043.134),
                 sent("client", "DATA|RETRANSMISSION", 1043.2), sent("server", "PURE_ACK|RETRANSMISSION", 1043.3)]
     net = types.SimpleNamespace(trace=types.SimpleNamespace(segments=lambda: segments))
-    ties = replay.wire_ties(net)
+    ties = races.wire_ties(net)
     assert ties == ["client SYN RETRANSMISSION and server SYN_ACK RETRANSMISSION 0.121 ms apart"]
     segments[3] = sent("server", "SYN_ACK|RETRANSMISSION", 1046.0)  # a tick later: no tie
-    assert replay.wire_ties(net) == []
+    assert races.wire_ties(net) == []
     # A swap's 1 s hold of the SYN-ACK, let go as the client's SYN timer fires.
     segments[1] = sent("server", "SYN_ACK", 43.1, released_ms=1043.5, fate="held by rule #1, let go after 1000.4 ms "
                                                                             "(time is up)")
-    assert replay.wire_ties(net) == ["client SYN RETRANSMISSION and server SYN_ACK let go 0.487 ms apart"]
+    assert races.wire_ties(net) == ["client SYN RETRANSMISSION and server SYN_ACK let go 0.487 ms apart"]
     segments[1] = sent("server", "SYN_ACK", 43.1)
     # Two ends' first sends answer each other (the SYN-ACK 0.2 ms after the SYN): no race.
-    assert all("client SYN and" not in tie for tie in replay.wire_ties(net))
+    assert all("client SYN and" not in tie for tie in races.wire_ties(net))
     expected = {"outcome": "failed", "failure": "expectation failed: the server in SYN_RECV", "must_see": [],
                 "must_not_see": []}
     other = {"outcome": "failed", "failure": "expectation failed: 1 x SYN from client within 3000 ms"}
     observed = {"kinds": {}, "calls": []}
     with pytest.raises(pytest.skip.Exception, match="whose order the machine decides came together .*0.121 ms apart"):
-        replay.check(expected, other, observed, acted=True, ties=ties)
+        expectations.check(expected, other, observed, acted=True, ties=ties)
     for acted, run_ties in ((None, ties), (True, [])):  # without its fault, or without a tie, it fails
         with pytest.raises(AssertionError, match="the case's test failed otherwise"):
-            replay.check(expected, other, observed, acted=acted, ties=run_ties)
-    replay.check(expected, dict(expected), observed, acted=True, ties=ties)  # the same run passes
+            expectations.check(expected, other, observed, acted=acted, ties=run_ties)
+    expectations.check(expected, dict(expected), observed, acted=True, ties=ties)  # the same run passes
 
 
 def test_a_crafted_segment_and_its_receivers_fin_together_are_a_tie():
@@ -626,9 +627,9 @@ def test_a_crafted_segment_and_its_receivers_fin_together_are_a_tie():
                 sent("middlebox", "RST", 39.057, fate="injected: crafted by rule #1", flags="R"),
                 sent("server", "FIN|ACK_OF_FIN", 39.079, to="client")]
     net = types.SimpleNamespace(trace=types.SimpleNamespace(segments=lambda: segments))
-    assert replay.wire_ties(net) == ["the crafted R toward the server and server FIN 0.022 ms apart"]
+    assert races.wire_ties(net) == ["the crafted R toward the server and server FIN 0.022 ms apart"]
     segments[3] = sent("server", "FIN|ACK_OF_FIN", 45.0, to="client")  # its FIN well after: the RST came first
-    assert replay.wire_ties(net) == []
+    assert races.wire_ties(net) == []
 
 
 def test_a_verdict_a_close_call_decided_is_a_race_in_the_differential_view():

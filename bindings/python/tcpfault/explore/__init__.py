@@ -6,7 +6,9 @@
     plugin        a pytest plugin: runs an unchanged test once per variant, one JSON record each
     limits        what a case scales down under explore (a bulk transfer's size)
     replay        what the plugin and the generated reproducers share: running a test body,
-                  observing the scenario afterwards, checking a reproducer's expectations
+                  observing the scenario afterwards
+    expectations  what a reproducer expects of its run, and the comparison with a run
+    races         what the machine decided in a run: close calls, two timers that fired together
     oracle        the rules a run no one wrote assertions for is judged by, with their RFC basis
     differential  outcomes normalised and compared across targets, differences grouped
     reproducer    a pytest file per violation and difference group

@@ -29,7 +29,7 @@ from .. import case_runs, exit_codes, preflight, targets as target_programs
 from ..conformance.command import check_target
 from ..progress import terminal
 from . import conversation as conversations, differential, faults as fault_registry, oracle, report as reports
-from . import known as known_findings, replay, reproducer, variants as variant_enum, vm_target
+from . import expectations, known as known_findings, races, replay, reproducer, variants as variant_enum, vm_target
 
 COMMAND = "explore"
 PROGRESS_S = 0.2  # how long a look for new records waits on a run's end
@@ -378,7 +378,7 @@ def judge(options, convs, enumerated, raw, wall):
             # sockets it leaves open all close at once is a race the case leaves open.
             if found or (options.reproduce == "all" and variant_id != "clean" and record.get("outcome") != "skipped"
                          and record.get("acted_in_body")
-                         and reproducer.tells_fault_apart(record, clean_runs(raw[target]))):
+                         and expectations.tells_fault_apart(record, clean_runs(raw[target]))):
                 wanted.setdefault((target, variant_id), "; ".join(f"{v.rule}: {v.what}" for v in found)
                                   or "--reproduce all")
             seen_clean = {(v["rule"], replay.masked(v["what"])) for v in results[target].get("clean", {}).get(
@@ -443,10 +443,10 @@ def mark_races(report, raw, again, targets):
                 a = report["results"][target][variant]["normalised"]
                 b = differential.normalise(second, raw[target].get("clean"))
                 raced |= {f for f in g["representative_fields"] if a.get(f) != b.get(f)}
-        # A verdict a fraction of a millisecond decided (replay.deciding_close_call) is a race
+        # A verdict a fraction of a millisecond decided (races.deciding_close_call) is a race
         # between the case's checks and the wire, even when the second run went the same way.
         if "verdict" in g["representative_fields"] and any(
-                raw[t].get(variant) and replay.deciding_close_call(raw[t][variant], raw[t][variant].get("close_calls", []))
+                raw[t].get(variant) and races.deciding_close_call(raw[t][variant], raw[t][variant].get("close_calls", []))
                 for t in targets):
             raced.add("verdict")
         g["raced_fields"] = sorted(raced)
@@ -475,11 +475,11 @@ def same_again(record, agains, cleans):
     """'' when every run again (`agains`, one record per round) did what a reproducer would
     assert of the first run, else what differed (a run that depends on a race makes no
     reproducer)."""
-    expected = reproducer.expected(record, cleans)
+    expected = expectations.expected(record, cleans)
     for n, again in enumerate(agains, start=2):
         if again is None or again.get("outcome") == "skipped":
             return "it did not run again (the --budget was spent)"
-        differ = replay.problems(expected, again, again)
+        differ = expectations.problems(expected, again, again)
         if differ:
             return f"its run #{n} differed: " + "; ".join(differ)
     return ""
@@ -494,7 +494,7 @@ def write_reproducers(options, report, wanted, raw, again, enumerated):
         record, cleans = raw[target][variant_id], clean_runs(raw[target])
         unstable = same_again(record, [round_[target].get(variant_id) for round_ in again], cleans)
         entry = {"target": target, "variant": variant_id, "why": why, "path": None, "unstable": unstable,
-                 "tells_fault_apart": bool(reproducer.tells_fault_apart(record, cleans))}
+                 "tells_fault_apart": bool(expectations.tells_fault_apart(record, cleans))}
         if not unstable:
             entry["path"] = reproducer.write(options.reproducers, options.case or "", options.test, target,
                                              options.family, by_id[variant_id], record, cleans, why, options.settle,

@@ -34,7 +34,7 @@ import pytest
 
 from tcpfault import _tcpfault, pytest_options, wire_check
 
-from . import limits, replay, variants
+from . import limits, races, replay, variants
 
 _CONFIG = pytest.StashKey[dict]()
 WIRE_SETTLE_S = 1.0
@@ -170,7 +170,7 @@ def _record(item, net, state, config):
               **observed}
     record["wire"] = wire_states(net)
     # After the settle: a passed check's close call looks at what came after it.
-    record["close_calls"] = net.close_calls(replay.CLOSE_CALL_S)
+    record["close_calls"] = net.close_calls(races.CLOSE_CALL_S)
     return record
 
 

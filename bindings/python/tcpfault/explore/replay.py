@@ -21,15 +21,8 @@ REST = ("CLOSED", "TIME_WAIT", "LISTEN")          # an end that needs nothing mo
 OPEN = ("ESTABLISHED", "CLOSE_WAIT")               # still open: the application never closed it
 # States in which an end has something unacknowledged and its retransmission timer runs.
 RETRANSMITTING = ("SYN_SENT", "SYN_RECV", "FIN_WAIT1", "CLOSING", "LAST_ACK")
-# States the application holds an end in: where one run's end was in one of these as the
-# test returned and another run's was elsewhere, the runs did different things (a reset, a
-# close); between two closing states they may only have looked at different moments.
-HELD = OPEN + ("LISTEN",)
 BUDGET_SPENT = "not run: the --budget was spent"  # a variant tcpfault explore did not start
 POLL_S = 0.02  # the trace has no wait for "every end at rest": the settle looks this often
-# A check decided within this of the segment or state change that would have turned its
-# verdict was decided by which of the test's thread and the wire came first (net.close_calls).
-CLOSE_CALL_S = 0.002
 
 
 # ---- rules ----
@@ -143,7 +136,7 @@ def settle(net, seconds):
         time.sleep(POLL_S)
 
 
-def _kind(segment):
+def kind_of(segment):
     roles = str(segment.roles).split("|")
     role = primary_role("|".join(r for r in roles if r != "RETRANSMISSION")) or "OTHER"
     return f"{segment.sent_by.name.lower()} {role}" + (" RETRANSMISSION" if "RETRANSMISSION" in roles else "")
@@ -156,7 +149,7 @@ def acted_on(net, handles):
     out = []
     for handle in handles:
         by_it = re.compile(rf"\brule #{handle.id}\b")
-        out.append(next((_kind(s) for s in net.trace.segments()
+        out.append(next((kind_of(s) for s in net.trace.segments()
                          if s.sent_by.name.lower() in ("client", "server") and by_it.search(s.fate)), None))
     return out
 
@@ -166,7 +159,7 @@ def segment_kinds(net):
     out = {}
     for segment in net.trace.segments():
         if segment.sent_by.name.lower() in ("client", "server") and "COPY" not in str(segment.roles):
-            kind = _kind(segment)
+            kind = kind_of(segment)
             out[kind] = out.get(kind, 0) + 1
     return out
 
@@ -203,190 +196,9 @@ def observe(net, settle_s, body_kinds, body_ends):
             "settled_kinds": segment_kinds(net), "passed": passed_through(net)}
 
 
-# ---- a reproducer's check ----
-
-def _failed_at(failure, call):
-    """Whether a failure's first line is the close call's check failing (numbers masked)."""
-    return masked(failure).startswith(masked("expectation failed: " + call["check"]))
-
-
-def deciding_close_call(result, close_calls):
-    """The close call (net.close_calls) that decided the case's verdict, if one did: of a
-    failure, the failing check's own (the event came just before it looked); of a pass, the
-    first passed check's (an event just after it would have failed it)."""
-    if result.get("outcome") == "passed":
-        return next((c for c in close_calls if c["passed"]), None)
-    return next((c for c in close_calls if not c["passed"] and _failed_at(result.get("failure", ""), c)), None)
-
-
-def _lost_race(expected, result, close_calls):
-    """Why this run's verdict is the other side of a race from the recorded one, or None:
-    it passed the check the recorded run failed on a fraction of a millisecond before the
-    event that failed it there (whatever it did next), or its own failing check met its
-    event a fraction of a millisecond before it looked."""
-    if close_calls is None:
-        return None
-    call = next((c for c in close_calls if c["passed"] and expected["failure"] and _failed_at(expected["failure"], c)),
-                None)
-    if call is None and result["outcome"] != "passed":
-        call = deciding_close_call(result, close_calls)
-    if call is None:
-        return None
-    side = "passed before" if call["passed"] else "failed on"
-    return (f"the case's verdict was a race this run went the other way: '{call['check']}' {side} "
-            f"{call['event']} {call['gap_ms']:.3f} ms apart (the recorded run {expected['outcome']}"
-            f"{': ' + expected['failure'] if expected['failure'] else ''}); what the fault did is judged on a "
-            "run whose verdict went the recorded way: run it again")
-
-
-# Segments whose order against another party's decides how a close or a handshake goes.
-DECIDING = ("SYN", "SYN_ACK", "FIN")
-
-
-def _tie_events(net):
-    """(ms, party, what, kind of event, the end a crafted segment went to) of every event
-    wire_ties() pairs."""
-    events = []
-    for segment in net.trace.segments():
-        host = segment.sent_by.name.lower()
-        roles = str(segment.roles).split("|")
-        fate = str(segment.fate)
-        if host in ("client", "server") and any(r in DECIDING for r in roles):
-            retransmission = "RETRANSMISSION" in roles
-            events.append((segment.arrived_ms, host, _kind(segment), "timer" if retransmission else "sent", None))
-        if getattr(segment, "released_ms", None) is not None and "time is up" in fate:
-            events.append((segment.released_ms, "middlebox", f"{_kind(segment)} let go", "timer", None))
-        if host == "middlebox" and "crafted" in fate:
-            to = segment.to.name.lower()
-            events.append((segment.t_ms, "middlebox", f"the crafted {segment.flags} toward the {to}", "crafted", to))
-    return sorted(events)
-
-
-def _ties(a, b):
-    """Whether two events of different parties race: two timers (a retransmission, a held
-    segment let go at its limit) but two ends' first sends, which answer each other; or a
-    crafted segment and what its receiver sent after it was crafted, perhaps before it met
-    it (what the receiver sent before is what the crafted segment met)."""
-    if a[1] == b[1]:
-        return False
-    for x, y in ((a, b), (b, a)):
-        if x[3] == "crafted":
-            return y[1] == x[4] and y[0] >= x[0]
-    return "timer" in (a[3], b[3]) and (a[1] == "middlebox" or b[1] == "middlebox" or a[3] == b[3] == "timer")
-
-
-def wire_ties(net, within=CLOSE_CALL_S):
-    """Each pair of events of two parties within `within` seconds of each other whose order
-    the machine decides: two timers that fired together (the two ends' SYN, SYN-ACK or FIN
-    retransmissions: HS1's client SYN and server SYN-ACK timers, both 1 s and started 0.15 ms
-    apart, end in the same clock tick; a held segment let go because its time was up, a
-    swap's 1 s against the client's 1 s SYN timer), or a crafted segment and a SYN, SYN-ACK
-    or FIN its receiver sent (CL5's RST behind the client's FIN and the server's own FIN as
-    the test closes it). Times are when the middlebox received or let go each. ["client SYN
-    RETRANSMISSION and server SYN_ACK RETRANSMISSION 0.121 ms apart", ...]"""
-    events, out = _tie_events(net), []
-    for i, a in enumerate(events):
-        for b in events[i + 1:]:
-            if b[0] - a[0] > within * 1000:
-                break
-            if _ties(a, b):
-                out.append(f"{a[2]} and {b[2]} {b[0] - a[0]:.3f} ms apart")
-    return out
-
-
 def end_states(observed, key="ends"):
     return sorted(f"{e['end']} {e['state']}" for e in observed.get(key, []))
 
 
 def errnos(observed):
     return sorted({f"{c['host']} {c['call'].split('(', 1)[0]}: {c['errno']}" for c in observed["calls"] if c["errno"]})
-
-
-def sent_kinds(observed):
-    """The kinds of segment a run sent by the end of its settle (by its test's end, for a
-    record without them): a retransmission that a quicker test returned before still counts."""
-    kinds = observed.get("settled_kinds", observed.get("kinds", {}))
-    return {k for k, n in kinds.items() if n}
-
-
-def by_end(states):
-    out = {}
-    for item in states:
-        end, state = item.rsplit(" ", 1)
-        out.setdefault(end, []).append(state)
-    return {end: sorted(s) for end, s in out.items()}
-
-
-def same_course(states, passed, other_states, other_passed):
-    """Whether two runs' ends, as their tests returned (end_states lists), differ only in when
-    the test looked: for every end whose state differs, neither state is one the application
-    holds (HELD) and each run's end also passed through the other's state (`passed`, as
-    passed_through() gives). A test that returns sooner than the recorded one meets a closing
-    end before its retransmission timer fired, one that returns later meets it after: the
-    same course. Without `passed` (None) the states must be the same."""
-    mine, theirs = by_end(states), by_end(other_states)
-    for end in sorted(set(mine) | set(theirs)):
-        a, b = mine.get(end, []), theirs.get(end, [])
-        if a == b:
-            continue
-        if passed is None or other_passed is None or len(a) != len(b) or any(s in HELD for s in a + b):
-            return False
-        if not (set(a) <= set(other_passed.get(end, ())) and set(b) <= set(passed.get(end, ()))):
-            return False
-    return True
-
-
-def problems(expected, result, observed):
-    """Every way a run (its test's result, and what observe() saw) differs from `expected`
-    (a reproducer's record of what the target did under its fault): the case's outcome and
-    failure (numbers masked); where the fault changed them, every end's state as the test
-    returned (on the same course: same_course) and the calls' errors; and the kinds of
-    segment the fault made appear or vanish, counted to the settle's end."""
-    out = []
-    if result["outcome"] != expected["outcome"]:
-        out.append(f"the case's test {result['outcome']} ({result['failure'] or 'no failure'}), "
-                   f"expected {expected['outcome']} ({expected['failure'] or 'no failure'})")
-    elif expected["failure"] and masked(result["failure"]) != masked(expected["failure"]):
-        out.append(f"the case's test failed otherwise: {result['failure']!r}, expected {expected['failure']!r}")
-    if "body_ends" in expected and not same_course(expected["body_ends"], expected.get("passed"),
-                                                   end_states(observed, "body_ends"), observed.get("passed")):
-        out.append(f"states as the test returned {end_states(observed, 'body_ends')}, "
-                   f"expected {expected['body_ends']} (or later or earlier on the same course)")
-    if "errnos" in expected and errnos(observed) != expected["errnos"]:
-        out.append(f"errors {errnos(observed)}, expected {expected['errnos']}")
-    kinds = sent_kinds(observed)
-    missing = [k for k in expected["must_see"] if k not in kinds]
-    extra = [k for k in expected["must_not_see"] if k in kinds]
-    if missing:
-        out.append(f"no {', '.join(missing)} sent (the fault's effect)")
-    if extra:
-        out.append(f"{', '.join(extra)} sent (the fault's effect is that none is)")
-    return out
-
-
-def check(expected, result, observed, acted=None, close_calls=None, ties=None):
-    """Raises AssertionError listing every way this run differs from `expected` (problems()).
-    `acted` is False when the fault's rule matched nothing (checked unless None: with the
-    fault removed). `close_calls` (net.close_calls(CLOSE_CALL_S)): when the case's verdict
-    differs and a close call decided it (_lost_race), the test is skipped, saying so: the
-    verdict is a race between the test's checks and the wire, and what the test saw as it
-    returned went with it. `ties` (wire_ties()): when this run differs and two events of
-    two parties whose order the machine decides came together (two timers, a crafted
-    segment and its receiver's FIN), the test is skipped the same way."""
-    found = []
-    if acted is False:
-        found.append("the fault's rule never acted: the conversation did not reach its segment")
-    verdict_differs = result["outcome"] != expected["outcome"] or (
-        expected["failure"] and masked(result["failure"]) != masked(expected["failure"]))
-    # Without its fault (acted None) a reproducer must fail: no race excuses it.
-    race = _lost_race(expected, result, close_calls) if verdict_differs and acted else None
-    if race:
-        pytest.skip(race)
-    differs = problems(expected, result, observed)
-    if differs and acted and ties:
-        pytest.skip(f"two events whose order the machine decides came together ({'; '.join(ties)}), and this "
-                    f"run went otherwise than the recorded one ({'; '.join(differs)}): which went first is a "
-                    "race the fault leaves open; run it again")
-    found += differs
-    if found:
-        raise AssertionError("the target no longer does what it did under this fault:\n  " + "\n  ".join(found))

@@ -10,7 +10,7 @@ import os
 import pprint
 import re
 
-from . import replay, vm_target
+from . import expectations, vm_target
 
 TEMPLATE = '''"""tcpfault explore reproducer: {variant} on {case} ({test}), target {target}, IPv{family}.
 
@@ -29,7 +29,7 @@ import sys
 
 import pytest
 
-from tcpfault.explore import plugin, replay
+from tcpfault.explore import expectations, plugin, races, replay
 
 sys.path.insert(0, os.environ.get("TCPFAULT_CASES", {cases!r}))
 pytest.register_assert_rewrite({module!r})
@@ -57,55 +57,9 @@ def test_{name}(request, net):
                              lambda: {{"kinds": replay.segment_kinds(net), "body_ends": replay.ends(net)}})
     observed = replay.observe(net, SETTLE_S, result.get("kinds", {{}}), result.get("body_ends", []))
     state = request.node.tcpfault_explore
-    replay.check(EXPECTED, result, observed, acted=plugin.acted(state),
-                 close_calls=net.close_calls(replay.CLOSE_CALL_S), ties=replay.wire_ties(net))
+    expectations.check(EXPECTED, result, observed, acted=plugin.acted(state),
+                       close_calls=net.close_calls(races.CLOSE_CALL_S), ties=races.wire_ties(net))
 '''
-
-
-def _as_list(cleans):
-    if cleans is None:
-        return []
-    return [cleans] if isinstance(cleans, dict) else list(cleans)
-
-
-def expected(record, cleans):
-    """What a reproducer asserts: the case's outcome and failure, and of the rest what the
-    fault changed against every clean run (`cleans`, the target's clean runs; what some
-    clean run shows too is not the fault's doing): every end's state as the test returned,
-    unless some clean run's ends were on the same course (replay.same_course: only looked
-    at another moment); the calls' errors; the kinds of segment sent during the test that
-    no clean run sent by its settle's end (must_see), and the kinds every clean run sent
-    during its test that this one never sent (must_not_see). Kinds count to the settle's
-    end: a test that returns sooner or later than the recorded one moves a retransmission
-    across its end, not out of the run."""
-    cleans = _as_list(cleans)
-    out = {"outcome": record["outcome"], "failure": record.get("failure", "")}
-    ends = replay.end_states(record, "body_ends")
-    if not any(replay.same_course(ends, record.get("passed"), replay.end_states(c, "body_ends"), c.get("passed"))
-               for c in cleans):
-        out["body_ends"] = ends
-        if record.get("passed") is not None:
-            out["passed"] = {end: record["passed"][end] for end in sorted(replay.by_end(ends))
-                             if end in record["passed"]}
-    if not any(replay.errnos(record) == replay.errnos(c) for c in cleans):
-        out["errnos"] = replay.errnos(record)
-    kinds = {k for k, n in record.get("kinds", {}).items() if n}
-    clean_sent = set().union(*(replay.sent_kinds(c) for c in cleans)) if cleans else set()
-    clean_always = set.intersection(*({k for k, n in c.get("kinds", {}).items() if n} for c in cleans)) \
-        if cleans else set()
-    out["must_see"], out["must_not_see"] = sorted(kinds - clean_sent), sorted(clean_always - replay.sent_kinds(record))
-    return out
-
-
-def tells_fault_apart(record, cleans):
-    """Whether the expectations differ from the clean runs': only then can the reproducer
-    fail when its fault is removed."""
-    cleans = _as_list(cleans)
-    if not cleans:
-        return True
-    mine, clean = expected(record, cleans), cleans[0]
-    return bool(mine["outcome"] != clean["outcome"] or "body_ends" in mine or "errnos" in mine or mine["must_see"]
-                or mine["must_not_see"] or replay.masked(mine["failure"]) != replay.masked(clean.get("failure", "")))
 
 
 def recorded_release(record):
@@ -135,7 +89,7 @@ def write(folder, case, test, target, family, variant, record, cleans, why, sett
         release=recorded_release(record) if vm_target.is_vm(target) else None,
         why=why, file=os.path.basename(path), cases=cases_dir, module=module, function=function,
         settle=settle, rules=pprint.pformat(variant["rules"], width=100, sort_dicts=False),
-        expected=pprint.pformat(expected(record, cleans), width=100, sort_dicts=False), name=name,
+        expected=pprint.pformat(expectations.expected(record, cleans), width=100, sort_dicts=False), name=name,
         transfer_bytes=transfer_bytes, transfer_timeout=transfer_timeout)
     os.makedirs(folder, exist_ok=True)
     with open(path, "w") as out:
