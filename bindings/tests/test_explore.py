@@ -334,15 +334,15 @@ def test_a_reproducer_expects_what_appeared_and_vanished_because_of_the_fault():
     clean = record(variant="clean", kinds={"server FIN": 1, "client FINAL_ACK": 1}, ends=[end("client", "TIME_WAIT")])
     run = record(outcome="failed", failure="expectation failed: 2 x FIN from server within 3000 ms",
                  kinds={"server FIN": 1, "server FIN RETRANSMISSION": 1}, ends=[end("client", "TIME_WAIT")])
-    expected = expectations.expected(run, clean)
+    expected = expectations.expected(run, [clean])
     assert expected["must_see"] == ["server FIN RETRANSMISSION"] and expected["must_not_see"] == ["client FINAL_ACK"]
     assert "body_ends" not in expected  # as in the clean run: not the fault's doing
     reset = record(body_ends=[end("client", "CLOSED")], calls=[call("client", "recv", -1, "ECONNRESET")])
-    assert expectations.expected(reset, {**clean, "body_ends": [end("client", "ESTABLISHED")]})["body_ends"] == [
+    assert expectations.expected(reset, [{**clean, "body_ends": [end("client", "ESTABLISHED")]}])["body_ends"] == [
         "client CLOSED"]
-    assert expectations.expected(reset, clean)["errnos"] == ["client recv: ECONNRESET"]
-    assert expectations.tells_fault_apart(run, clean)
-    assert not expectations.tells_fault_apart(clean, clean)
+    assert expectations.expected(reset, [clean])["errnos"] == ["client recv: ECONNRESET"]
+    assert expectations.tells_fault_apart(run, [clean])
+    assert not expectations.tells_fault_apart(clean, [clean])
     assert reproducer.file_name("lwip", "drop-k@server.FIN.1") == "test_explore_lwip_drop_k_server_fin_1.py"
 
 
@@ -511,13 +511,13 @@ def test_a_reproducer_recorded_in_a_vm_runs_only_on_that_kernel(tmp_path):
     rec = record(timeline=str(timeline), kinds={"server FIN": 1}, body_ends=[])
     variant = {"id": "drop@server.FIN.1", "rules": [{"action": "drop", "match": {"role": "FIN"}, "nth": 1, "count": 1}]}
     path = reproducer.write(str(tmp_path), "CL2", "test_close.py::test_cl2_final_ack_lost", "vm:6.1", 4, variant,
-                            rec, None, "why", 5.0, "/cases")
+                            rec, [], "why", 5.0, "/cases")
     text = open(path).read()
     assert "TARGET = 'kernel'" in text and "RELEASE = '6.1.0-99-amd64'" in text
     assert "Run it as is: tcpfault vm --kernel 6.1 --virtual-time -- pytest" in text
     compile(text, path, "exec")
     local = reproducer.write(str(tmp_path), "CL2", "test_close.py::test_cl2_final_ack_lost", "kernel", 4, variant,
-                             rec, None, "why", 5.0, "/cases")
+                             rec, [], "why", 5.0, "/cases")
     assert "RELEASE = None" in open(local).read()
 
 

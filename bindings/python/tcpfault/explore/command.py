@@ -135,8 +135,13 @@ def again_label(again):
     return "" if not again else "again" if again == 1 else f"again #{again}"
 
 
+def again_file_name(again):
+    """again_label() as a file name: "", "again", "again2"."""
+    return again_label(again).replace(" #", "")
+
+
 def records_path(options, target, again=0):
-    name = target.replace("/", "_").replace(":", "_") + ("." + again_label(again).replace(" #", "") if again else "")
+    name = target.replace("/", "_").replace(":", "_") + ("." + again_file_name(again) if again else "")
     return os.path.join(options.out, "runs", f"{name}.jsonl")
 
 
@@ -318,7 +323,7 @@ def command(options):
     again = []
     for n in range(1, rounds + 1):
         if batches:
-            run_all(options, batches, lines, again_label(n).replace(" #", ""), deadline, again=n)
+            run_all(options, batches, lines, again_file_name(n), deadline, again=n)
         again.append({t: read_records(records_path(options, t, n)) for t in options.target})
     mark_races(report, results_raw, again, options.target)
     # Classed once the races are known: what raced needs no finding to explain it.
@@ -357,8 +362,7 @@ def judge(options, convs, enumerated, raw, wall):
     for target in options.target:
         clean = raw[target].get("clean")
         results[target], outcomes[target] = {}, {}
-        noisy[target] = differential.noise([differential.normalise(r, clean) for v, r in raw[target].items()
-                                            if variant_enum.is_clean(v) and r.get("outcome") != "skipped"])
+        noisy[target] = differential.noise([differential.normalise(r, clean) for r in clean_runs(raw[target])])
         for variant_id, record in sorted(raw[target].items(), key=lambda item: item[0] != "clean"):
             if variant_enum.is_clean(variant_id) and variant_id != variant_enum.CLEAN:
                 continue  # a repeat of the clean run: only its noise counts

@@ -14,12 +14,6 @@ from . import races, replay
 HELD = replay.OPEN + ("LISTEN",)
 
 
-def _as_list(cleans):
-    if cleans is None:
-        return []
-    return [cleans] if isinstance(cleans, dict) else list(cleans)
-
-
 def expected(record, cleans):
     """What a reproducer asserts: the case's outcome and failure, and of the rest what the
     fault changed against every clean run (`cleans`, the target's clean runs; what some
@@ -30,7 +24,6 @@ def expected(record, cleans):
     during its test that this one never sent (must_not_see). Kinds count to the settle's
     end: a test that returns sooner or later than the recorded one moves a retransmission
     across its end, not out of the run."""
-    cleans = _as_list(cleans)
     out = {"outcome": record["outcome"], "failure": record.get("failure", "")}
     ends = replay.end_states(record, "body_ends")
     if not any(same_course(ends, record.get("passed"), replay.end_states(c, "body_ends"), c.get("passed"))
@@ -41,18 +34,16 @@ def expected(record, cleans):
                              if end in record["passed"]}
     if not any(replay.errnos(record) == replay.errnos(c) for c in cleans):
         out["errnos"] = replay.errnos(record)
-    kinds = {k for k, n in record.get("kinds", {}).items() if n}
-    clean_sent = set().union(*(sent_kinds(c) for c in cleans)) if cleans else set()
-    clean_always = set.intersection(*({k for k, n in c.get("kinds", {}).items() if n} for c in cleans)) \
-        if cleans else set()
-    out["must_see"], out["must_not_see"] = sorted(kinds - clean_sent), sorted(clean_always - sent_kinds(record))
+    clean_sent = set().union(*(sent_kinds(c) for c in cleans))
+    clean_always = set.intersection(*(body_kinds(c) for c in cleans)) if cleans else set()
+    out["must_see"] = sorted(body_kinds(record) - clean_sent)
+    out["must_not_see"] = sorted(clean_always - sent_kinds(record))
     return out
 
 
 def tells_fault_apart(record, cleans):
     """Whether the expectations differ from the clean runs': only then can the reproducer
     fail when its fault is removed."""
-    cleans = _as_list(cleans)
     if not cleans:
         return True
     mine, clean = expected(record, cleans), cleans[0]
@@ -60,11 +51,21 @@ def tells_fault_apart(record, cleans):
                 or mine["must_not_see"] or replay.masked(mine["failure"]) != replay.masked(clean.get("failure", "")))
 
 
+def body_kinds(observed):
+    """The kinds of segment a run sent during its test."""
+    return {k for k, n in observed.get("kinds", {}).items() if n}
+
+
 def sent_kinds(observed):
     """The kinds of segment a run sent by the end of its settle (by its test's end, for a
     record without them): a retransmission that a quicker test returned before still counts."""
-    kinds = observed.get("settled_kinds", observed.get("kinds", {}))
-    return {k for k, n in kinds.items() if n}
+    return {k for k, n in observed.get("settled_kinds", observed.get("kinds", {})).items() if n}
+
+
+def verdict_differs(expected, result):
+    """Whether the case's outcome, or its failure with the numbers masked, is not the recorded one."""
+    return result["outcome"] != expected["outcome"] or bool(
+        expected["failure"] and replay.masked(result["failure"]) != replay.masked(expected["failure"]))
 
 
 def by_end(states):
@@ -104,7 +105,7 @@ def problems(expected, result, observed):
     if result["outcome"] != expected["outcome"]:
         out.append(f"the case's test {result['outcome']} ({result['failure'] or 'no failure'}), "
                    f"expected {expected['outcome']} ({expected['failure'] or 'no failure'})")
-    elif expected["failure"] and replay.masked(result["failure"]) != replay.masked(expected["failure"]):
+    elif verdict_differs(expected, result):
         out.append(f"the case's test failed otherwise: {result['failure']!r}, expected {expected['failure']!r}")
     if "body_ends" in expected and not same_course(expected["body_ends"], expected.get("passed"),
                                                    replay.end_states(observed, "body_ends"), observed.get("passed")):
@@ -134,10 +135,8 @@ def check(expected, result, observed, acted=None, close_calls=None, ties=None):
     found = []
     if acted is False:
         found.append("the fault's rule never acted: the conversation did not reach its segment")
-    verdict_differs = result["outcome"] != expected["outcome"] or (
-        expected["failure"] and replay.masked(result["failure"]) != replay.masked(expected["failure"]))
     # Without its fault (acted None) a reproducer must fail: no race excuses it.
-    race = races.lost_race(expected, result, close_calls) if verdict_differs and acted else None
+    race = races.lost_race(expected, result, close_calls) if acted and verdict_differs(expected, result) else None
     if race:
         pytest.skip(race)
     differs = problems(expected, result, observed)

@@ -63,7 +63,7 @@ def _tie_events(net):
             retransmission = "RETRANSMISSION" in roles
             kind = replay.kind_of(segment)
             events.append((segment.arrived_ms, host, kind, "timer" if retransmission else "sent", None))
-        if getattr(segment, "released_ms", None) is not None and "time is up" in fate:
+        if segment.released_ms is not None and "time is up" in fate:
             events.append((segment.released_ms, "middlebox", f"{replay.kind_of(segment)} let go", "timer", None))
         if host == "middlebox" and "crafted" in fate:
             to = segment.to.name.lower()

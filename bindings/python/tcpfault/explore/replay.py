@@ -106,9 +106,9 @@ def ends(net):
 
 
 def passed_through(net):
-    """{end: the states its sockets entered, sorted}: every state change so far, whatever
-    the test's timing (a run whose test returned sooner meets the same ones later)."""
-    net.catch_up_states()
+    """{end: the states its sockets entered, sorted}: every state change the trace holds,
+    whatever the test's timing (a run whose test returned sooner meets the same ones later).
+    Read after ends() or settle(), which catch the trace up."""
     out = {}
     for t in net.trace.transitions():
         end = _end_label(t.host.name.lower(), str(t.remote))
